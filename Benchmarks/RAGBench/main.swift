@@ -1,0 +1,1 @@
+print("rag-bench: see docs/performance.md")

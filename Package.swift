@@ -1,0 +1,68 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// One settings block for every Swift target: Swift 6 strict concurrency plus the upcoming features we rely on.
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "pdf-chatbot",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "RAGCore", targets: ["RAGCore"]),
+        .library(name: "RAGTesting", targets: ["RAGTesting"]),
+        .executable(name: "rag", targets: ["RAGCLI"]),
+        .executable(name: "rag-server", targets: ["RAGServer"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+    ],
+    targets: [
+        // MuPDF behind a C shim: `fz_try`/`fz_catch` use setjmp/longjmp, which must never cross Swift frames.
+        .target(
+            name: "CMuPDF",
+            linkerSettings: [
+                .linkedLibrary("mupdf"), .linkedLibrary("mupdf-third"), .linkedLibrary("mujs"),
+                .linkedLibrary("gumbo"), .linkedLibrary("openjp2"), .linkedLibrary("jbig2dec"),
+                .linkedLibrary("jpeg"), .linkedLibrary("freetype"), .linkedLibrary("harfbuzz"),
+                .linkedLibrary("z"), .linkedLibrary("m"),
+            ]
+        ),
+        // OpenBLAS's CBLAS interface (`cblas_sgemv`, `cblas_sgemm`).
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        // libcurl, with typed wrappers for the variadic `curl_easy_setopt`.
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        // zlib's CRC-32 for collection checksums.
+        .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(
+            name: "RAGCore",
+            dependencies: [
+                "CMuPDF", "CBLAS", "CCurl", "CZlib",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(name: "RAGTesting", dependencies: ["RAGCore"], swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "RAGCLI",
+            dependencies: [
+                "RAGCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(name: "RAGServer", dependencies: ["RAGCore"], swiftSettings: swiftSettings),
+        .executableTarget(name: "RAGBench", dependencies: ["RAGCore"], path: "Benchmarks/RAGBench", swiftSettings: swiftSettings),
+        .testTarget(
+            name: "RAGCoreTests",
+            dependencies: ["RAGCore", "RAGTesting"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

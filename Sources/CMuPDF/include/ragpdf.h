@@ -1,0 +1,4 @@
+#ifndef RAGPDF_H
+#define RAGPDF_H
+int ragpdf_placeholder(void);
+#endif
