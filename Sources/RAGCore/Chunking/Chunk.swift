@@ -1,0 +1,40 @@
+/// A chunk's stable identifier: derived from its document, position and text, so re-ingesting adds nothing new.
+public struct ChunkID: Sendable, Hashable, Codable, CustomStringConvertible {
+    public var rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public var description: String { rawValue }
+}
+
+/// A passage of a document, the unit that is embedded, searched and cited.
+public struct Chunk: Sendable, Hashable {
+    public var id: ChunkID
+    public var documentID: DocumentID
+    /// The file name of the chunk's document, as shown in citations.
+    public var fileName: String
+    /// The first page the chunk's text comes from (1-based).
+    public var pageStart: Int
+    /// The last page the chunk's text comes from (1-based); equal to `pageStart` for a single-page chunk.
+    public var pageEnd: Int
+    /// The chunk's position in its document, from 0.
+    public var ordinal: Int
+    /// The normalised text.
+    public var text: String
+
+    public init(
+        id: ChunkID, documentID: DocumentID, fileName: String, pageStart: Int, pageEnd: Int, ordinal: Int,
+        text: String
+    ) {
+        self.id = id
+        self.documentID = documentID
+        self.fileName = fileName
+        self.pageStart = pageStart
+        self.pageEnd = pageEnd
+        self.ordinal = ordinal
+        self.text = text
+    }
+
+    /// "p. 3" or "pp. 3–4", as used in citations.
+    public var pageLabel: String {
+        pageStart == pageEnd ? "p. \(pageStart)" : "pp. \(pageStart)–\(pageEnd)"
+    }
+}

@@ -1,0 +1,235 @@
+/// Cuts documents into overlapping, page-aware chunks at paragraph and sentence boundaries.
+///
+/// Text is normalised first: runs of white space become one space, single line breaks inside a paragraph
+/// are joined, a blank line ends a paragraph, and a word hyphenated across a line break is joined
+/// ("infor-\nmation" becomes "information"). Chunks hold whole sentences where they fit; a sentence longer than
+/// a chunk is cut between words. Each chunk repeats up to `overlapCharacters` of the end of the chunk before it.
+///
+/// ```swift
+/// let chunker = Chunker(options: ChunkingOptions(maxCharacters: 800, overlapCharacters: 150))
+/// let chunks = chunker.chunks(of: document)   // each knows its document and page range
+/// ```
+public struct Chunker: Sendable {
+    public var options: ChunkingOptions
+
+    public init(options: ChunkingOptions = ChunkingOptions()) {
+        self.options = options
+    }
+
+    /// The chunks of a loaded document.
+    public func chunks(of document: Document) -> [Chunk] {
+        chunks(pages: document.pages, documentID: document.id, fileName: document.fileName)
+    }
+
+    /// The chunks of the given pages, attributed to `documentID` and `fileName`.
+    public func chunks(pages: [Page], documentID: DocumentID, fileName: String) -> [Chunk] {
+        var splitter = Splitter(maxBytes: options.maxCharacters)
+        for page in pages {
+            var text = page.text
+            text.withUTF8 { splitter.addPage($0, page: page.number) }
+        }
+        return splitter.pack(overlap: options.overlapCharacters).enumerated().map { ordinal, piece in
+            let text = piece.text
+            let id = ChunkID(rawValue: String(SHA256.hex("\(documentID.rawValue)\u{0}\(ordinal)\u{0}\(text)").prefix(16)))
+            return Chunk(
+                id: id, documentID: documentID, fileName: fileName, pageStart: piece.pageStart,
+                pageEnd: piece.pageEnd, ordinal: ordinal, text: text
+            )
+        }
+    }
+
+    /// The text as the chunker sees it: white space folded, lines joined, hyphenation undone, paragraphs kept.
+    public static func normalize(_ text: String) -> String {
+        var splitter = Splitter(maxBytes: Int.max)
+        var copy = text
+        copy.withUTF8 { splitter.addPage($0, page: 1) }
+        var out = [UInt8]()
+        out.reserveCapacity(splitter.buffer.count)
+        for unit in splitter.units {
+            if !out.isEmpty { out.append(contentsOf: unit.startsParagraph ? [0x0A, 0x0A] : [0x20]) }
+            out.append(contentsOf: splitter.buffer[unit.start..<unit.end])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}
+
+/// The byte-level machinery behind `Chunker`: normalised text in one buffer, sentence units as ranges into it.
+struct Splitter {
+    struct Unit {
+        var start: Int
+        var end: Int
+        var page: Int
+        var startsParagraph: Bool
+        var length: Int { end - start }
+    }
+
+    struct Piece {
+        var text: String
+        var pageStart: Int
+        var pageEnd: Int
+    }
+
+    let maxBytes: Int
+    var buffer: [UInt8] = []
+    var units: [Unit] = []
+
+    init(maxBytes: Int) {
+        self.maxBytes = maxBytes
+    }
+
+    private static let space: UInt8 = 0x20
+    private static let newline: UInt8 = 0x0A
+    private static let hyphen: UInt8 = 0x2D
+
+    @inline(__always) private static func isLetter(_ byte: UInt8) -> Bool {
+        (byte | 0x20) >= 0x61 && (byte | 0x20) <= 0x7A || byte >= 0x80
+    }
+
+    @inline(__always) private static func isLowercase(_ byte: UInt8) -> Bool { byte >= 0x61 && byte <= 0x7A }
+
+    /// Normalises one page into the buffer and records its sentence units.
+    mutating func addPage(_ bytes: UnsafeBufferPointer<UInt8>, page: Int) {
+        buffer.reserveCapacity(buffer.count + bytes.count)
+        var paragraphStart = buffer.count
+        var pendingSpace = false
+        var newlines = 0
+        var index = 0
+        let count = bytes.count
+        while index < count {
+            let byte = bytes[index]
+            index += 1
+            if byte <= Splitter.space || byte == 0x7F {
+                if byte == Splitter.newline || byte == 0x0C || (byte == 0x0D && (index == count || bytes[index] != Splitter.newline)) {
+                    newlines += 1
+                }
+                pendingSpace = true
+                continue
+            }
+            if newlines >= 2 {
+                finishParagraph(from: paragraphStart, page: page)
+                paragraphStart = buffer.count
+            } else if pendingSpace && buffer.count > paragraphStart {
+                let end = buffer.count
+                if newlines == 1 && buffer[end - 1] == Splitter.hyphen && end - paragraphStart >= 2
+                    && Splitter.isLetter(buffer[end - 2]) && Splitter.isLetter(byte)
+                {
+                    // A word hyphenated across a line break: join it, dropping the hyphen before a lower-case letter.
+                    if Splitter.isLowercase(byte) { buffer.removeLast() }
+                } else {
+                    buffer.append(Splitter.space)
+                }
+            }
+            newlines = 0
+            pendingSpace = false
+            buffer.append(byte)
+        }
+        finishParagraph(from: paragraphStart, page: page)
+    }
+
+    /// Splits the paragraph `buffer[start...]` into sentence units no longer than `maxBytes`.
+    private mutating func finishParagraph(from start: Int, page: Int) {
+        let end = buffer.count
+        guard end > start else { return }
+        var sentenceStart = start
+        var first = true
+        var index = start
+        while index < end {
+            let byte = buffer[index]
+            index += 1
+            guard byte == 0x2E || byte == 0x21 || byte == 0x3F else { continue }  // . ! ?
+            var boundary = index
+            while boundary < end, [0x22, 0x27, 0x29, 0x5D].contains(buffer[boundary]) { boundary += 1 }  // " ' ) ]
+            guard boundary + 1 < end, buffer[boundary] == Splitter.space, !Splitter.isLowercase(buffer[boundary + 1])
+            else { continue }
+            addSentence(sentenceStart, boundary, page: page, startsParagraph: first)
+            first = false
+            sentenceStart = boundary + 1
+            index = sentenceStart
+        }
+        addSentence(sentenceStart, end, page: page, startsParagraph: first)
+    }
+
+    /// Adds a sentence, cutting it between words (or, for one enormous word, between characters) to fit.
+    private mutating func addSentence(_ start: Int, _ end: Int, page: Int, startsParagraph: Bool) {
+        var from = start
+        var first = startsParagraph
+        while end - from > maxBytes {
+            var cut = from + maxBytes
+            while cut > from && buffer[cut] != Splitter.space { cut -= 1 }
+            var next = cut + 1
+            if cut == from {  // no space: cut at a UTF-8 character boundary
+                cut = from + maxBytes
+                while cut > from + 1 && buffer[cut] & 0xC0 == 0x80 { cut -= 1 }
+                next = cut
+            }
+            units.append(Unit(start: from, end: cut, page: page, startsParagraph: first))
+            first = false
+            from = next
+        }
+        if end > from { units.append(Unit(start: from, end: end, page: page, startsParagraph: first)) }
+    }
+
+    /// Packs the units greedily into pieces of at most `maxBytes`, each repeating up to `overlap` bytes of the last.
+    func pack(overlap: Int) -> [Piece] {
+        var pieces: [Piece] = []
+        var current: [Unit] = []
+        var length = 0
+
+        func separator(_ unit: Unit, isFirst: Bool) -> Int { isFirst ? 0 : (unit.startsParagraph ? 2 : 1) }
+
+        func emit() {
+            var bytes = [UInt8]()
+            bytes.reserveCapacity(length)
+            var pageStart = Int.max
+            var pageEnd = 0
+            for (offset, unit) in current.enumerated() {
+                if offset > 0 {
+                    if unit.startsParagraph { bytes.append(Splitter.newline); bytes.append(Splitter.newline) }
+                    else { bytes.append(Splitter.space) }
+                }
+                bytes.append(contentsOf: buffer[unit.start..<unit.end])
+                pageStart = min(pageStart, unit.page)
+                pageEnd = max(pageEnd, unit.page)
+            }
+            pieces.append(Piece(text: String(decoding: bytes, as: UTF8.self), pageStart: pageStart, pageEnd: pageEnd))
+        }
+
+        /// The tail of `current` to carry into the next piece: whole units, or the last words of the last unit.
+        func overlapTail() -> [Unit] {
+            guard overlap > 0, let last = current.last else { return [] }
+            var tail: [Unit] = []
+            var total = 0
+            for unit in current.reversed().dropLast() {
+                let added = unit.length + (tail.isEmpty ? 0 : 1)
+                if total + added > overlap { break }
+                tail.insert(unit, at: 0)
+                total += added
+            }
+            if tail.isEmpty && last.length > overlap {
+                var cut = last.end - overlap
+                while cut < last.end && buffer[cut] != Splitter.space { cut += 1 }
+                if cut + 1 < last.end { tail = [Unit(start: cut + 1, end: last.end, page: last.page, startsParagraph: false)] }
+            }
+            if var first = tail.first {
+                first.startsParagraph = false
+                tail[0] = first
+            }
+            return tail
+        }
+
+        for unit in units {
+            if !current.isEmpty && length + separator(unit, isFirst: false) + unit.length > maxBytes {
+                emit()
+                current = overlapTail()
+                length = current.enumerated().reduce(0) { $0 + $1.element.length + ($1.offset == 0 ? 0 : 1) }
+                while !current.isEmpty && length + separator(unit, isFirst: false) + unit.length > maxBytes {
+                    length -= current.removeFirst().length + (current.isEmpty ? 0 : 1)
+                }
+            }
+            length += separator(unit, isFirst: current.isEmpty) + unit.length
+            current.append(unit)
+        }
+        if !current.isEmpty { emit() }
+        return pieces
+    }
+}

@@ -1,0 +1,69 @@
+/// A source of an answer: a passage with its file and page.
+public struct Citation: Sendable, Hashable {
+    /// The passage's number in the answer's `[n]` markers.
+    public var number: Int
+    public var documentID: DocumentID
+    public var fileName: String
+    public var page: Int
+    public var pageEnd: Int
+    /// The passage text (the chunk).
+    public var snippet: String
+    public var score: Float
+
+    public init(passage: ContextPassage) {
+        let chunk = passage.hit.chunk
+        self.number = passage.number
+        self.documentID = chunk.documentID
+        self.fileName = chunk.fileName
+        self.page = chunk.pageStart
+        self.pageEnd = chunk.pageEnd
+        self.snippet = chunk.text
+        self.score = passage.hit.score
+    }
+
+    /// "manual.pdf p. 3" or "manual.pdf pp. 3–4".
+    public var label: String {
+        page == pageEnd ? "\(fileName) p. \(page)" : "\(fileName) pp. \(page)–\(pageEnd)"
+    }
+}
+
+/// Where the time of a request went, in seconds.
+public struct Timings: Sendable, Hashable {
+    public var retrieval: Double
+    public var generation: Double
+    public var total: Double
+    /// Time to the first streamed token, for streamed answers.
+    public var firstToken: Double?
+
+    public init(retrieval: Double = 0, generation: Double = 0, total: Double = 0, firstToken: Double? = nil) {
+        self.retrieval = retrieval
+        self.generation = generation
+        self.total = total
+        self.firstToken = firstToken
+    }
+}
+
+/// The answer to a question.
+public struct Answer: Sendable, Hashable {
+    public var question: String
+    public var text: String
+    /// The passages the answer cites (`[n]` in the text); all passages given to the model when it cited none.
+    public var citations: [Citation]
+    /// Every passage that was in the prompt.
+    public var passages: [Citation]
+    public var usage: TokenUsage
+    public var model: String
+    /// False when the extractive answerer (no language model) produced the text.
+    public var isGenerated: Bool
+    public var timings: Timings
+}
+
+/// One event of a streamed answer.
+public enum AnswerEvent: Sendable, Hashable {
+    /// The passages retrieved for the question, before any text.
+    case passages([Citation])
+    /// More answer text.
+    case delta(String)
+    /// The finished answer, with citations, usage and timings.
+    case done(Answer)
+}

@@ -1,0 +1,462 @@
+import Dispatch
+import Foundation
+import Logging
+import Prometheus
+import Synchronization
+
+/// The RAG engine: ingest documents, search them, and answer questions with citations to file and page.
+///
+/// ```swift
+/// import RAGCore
+///
+/// let engine = try Engine(configuration: EngineConfiguration(collectionDirectory: URL(fileURLWithPath: "docs-index")))
+/// let report = await engine.ingest(paths: ["handbook.pdf"])
+/// let answer = try await engine.ask("How many vacation days do I get?")
+/// print(answer.text)
+/// for citation in answer.citations { print("[\(citation.number)] \(citation.label)") }
+/// ```
+///
+/// Reads (search, ask) work on an immutable snapshot of the collection and never wait for ingestion; writes
+/// (ingest, remove) are serialised, saved atomically, and swapped in when complete.
+public final class Engine: Sendable {
+    public let configuration: EngineConfiguration
+    public let embedder: any Embedder
+    public let llm: any LLMClient
+    public let metrics: RAGMetrics
+    public let logger: Logger
+    private let store: CollectionStore?
+    private let current: Mutex<DocumentCollection>
+    private let writes = WriteGate()
+
+    /// Opens (or starts) the collection in `configuration.collectionDirectory`.
+    ///
+    /// - Throws: `CollectionError` when the collection is damaged, of an unknown version, or was built by a
+    ///   different embedder than `embedder`.
+    public init(
+        configuration: EngineConfiguration = EngineConfiguration(), embedder: any Embedder = HashingEmbedder(),
+        llm: any LLMClient = ExtractiveAnswerer(), metrics: RAGMetrics = RAGMetrics(),
+        logger: Logger = Logger(label: "rag.engine")
+    ) throws(CollectionError) {
+        self.configuration = configuration
+        self.embedder = embedder
+        self.llm = llm
+        self.metrics = metrics
+        self.logger = logger
+        self.store = configuration.collectionDirectory.map { CollectionStore(directory: $0) }
+        var collection = DocumentCollection(embedderID: embedder.identifier, dimension: embedder.dimension)
+        if let store, let loaded = try store.load() {
+            try Engine.checkCompatible(loaded, with: embedder, path: store.fileURL.path)
+            collection = loaded
+        }
+        self.current = Mutex(collection)
+        metrics.setCollectionSize(documents: collection.documents.count, chunks: collection.chunks.count)
+    }
+
+    static func checkCompatible(_ collection: DocumentCollection, with embedder: any Embedder, path: String) throws(CollectionError) {
+        guard collection.embedderID == embedder.identifier, collection.dimension == embedder.dimension else {
+            throw CollectionError(
+                .embedderMismatch,
+                "the collection was built with embedder \(collection.embedderID) (\(collection.dimension) dimensions) but \(embedder.identifier) (\(embedder.dimension) dimensions) is in use; use the same embedder or ingest into a new collection",
+                path: path)
+        }
+    }
+
+    /// The current snapshot of the collection.
+    public var collection: DocumentCollection { current.withLock { $0 } }
+
+    // MARK: Ingestion
+
+    /// Ingests files and folders (folders recursively: `.pdf`, `.txt`, `.md`, `.markdown`). Files whose exact
+    /// content is already in the collection are skipped; a changed file replaces its earlier version. Files that
+    /// fail are reported in the result and the others are still ingested.
+    public func ingest(
+        paths: [String], progress: (@Sendable (IngestProgress) -> Void)? = nil
+    ) async -> IngestReport {
+        let start = ContinuousClock.now
+        var report = IngestReport()
+        var files: [URL] = []
+        for path in paths {
+            do { files += try Engine.expand(path) } catch {
+                report.failed.append(.init(path: path, error: error, reason: "unreadable"))
+            }
+        }
+        guard !files.isEmpty else {
+            record(report, started: start)
+            return report
+        }
+        do {
+            try await mutate { collection in
+                let loader = DocumentLoader(limits: self.configuration.extraction, password: self.configuration.pdfPassword)
+                let sizes = files.map { (try? $0.resourceValues(forKeys: [.fileSizeKey]).fileSize) ?? 0 }
+                let bytesTotal = sizes.reduce(0, +)
+                var bytesDone = 0
+                var pagesDone = 0
+                for (position, file) in files.enumerated() {
+                    let path = file.path
+                    do {
+                        let document = try await Engine.offload { () throws(DocumentError) in try loader.load(contentsOf: file) }
+                        if let existing = collection.documents.first(where: { $0.contentHash == document.contentHash }) {
+                            report.unchanged.append(existing)
+                        } else {
+                            let record = try await self.index(document, sourcePath: path, into: &collection)
+                            // The same path with new content replaces the old version.
+                            for old in collection.documents where old.sourcePath == path && old.id != record.id {
+                                collection.remove(old.id)
+                            }
+                            report.added.append(record)
+                            pagesDone += record.indexedPages
+                        }
+                    } catch {
+                        report.failed.append(.init(path: path, error: error, reason: Engine.reason(for: error)))
+                    }
+                    bytesDone += sizes[position]
+                    progress?(IngestProgress(
+                        filesDone: position + 1, filesTotal: files.count, bytesDone: bytesDone, bytesTotal: bytesTotal,
+                        pagesDone: pagesDone, elapsed: Engine.seconds(since: start), currentFile: file.lastPathComponent))
+                }
+                return !report.added.isEmpty
+            }
+        } catch {
+            report.failed.append(.init(path: configuration.collectionDirectory?.path ?? "collection", error: error, reason: "storage"))
+        }
+        record(report, started: start)
+        return report
+    }
+
+    /// Ingests one document from memory (an upload). Returns its record; an unchanged document returns the
+    /// existing record.
+    ///
+    /// - Throws: `DocumentError` for a bad document (nothing else in the collection changes), `EngineError`
+    ///   when read-only, `CollectionError` when saving fails.
+    public func ingest(data: Data, fileName: String) async throws -> DocumentRecord {
+        let start = ContinuousClock.now
+        let loader = DocumentLoader(limits: configuration.extraction, password: configuration.pdfPassword)
+        var report = IngestReport()
+        defer { record(report, started: start) }
+        do {
+            let document = try await Engine.offload { () throws(DocumentError) in try loader.load(data: data, fileName: fileName) }
+            var result: DocumentRecord? = nil
+            try await mutate { collection in
+                if let existing = collection.documents.first(where: { $0.contentHash == document.contentHash }) {
+                    report.unchanged.append(existing)
+                    result = existing
+                    return false
+                }
+                let record = try await self.index(document, sourcePath: nil, into: &collection)
+                report.added.append(record)
+                result = record
+                return true
+            }
+            return result!
+        } catch {
+            report.failed.append(.init(path: fileName, error: error, reason: Engine.reason(for: error)))
+            throw error
+        }
+    }
+
+    /// Removes a document and all its chunks and vectors. Returns the removed record.
+    public func remove(_ reference: String) async throws -> DocumentRecord {
+        let start = ContinuousClock.now
+        do {
+            var removed: DocumentRecord? = nil
+            try await mutate { collection in
+                let matches = collection.documents(matching: reference)
+                guard matches.count == 1, let match = matches.first else {
+                    throw EngineError(
+                        .documentNotFound,
+                        matches.isEmpty
+                            ? "no document matches '\(reference)'; see the ids and names with `rag list`"
+                            : "'\(reference)' matches \(matches.count) documents; use the document id")
+                }
+                collection.remove(match.id)
+                removed = match
+                return true
+            }
+            finish(.remove, outcome: "success", started: start)
+            return removed!
+        } catch {
+            finish(.remove, outcome: "error", started: start)
+            throw error
+        }
+    }
+
+    /// Runs a write: serialised with other writes in this process and, through a file lock, with other processes;
+    /// reloads the collection first if another process saved it; saves and publishes the result when `body`
+    /// returns true.
+    private func mutate(_ body: (inout DocumentCollection) async throws -> Bool) async throws {
+        guard !configuration.readOnly else {
+            throw EngineError(.readOnly, "this engine is read-only: the collection is written by a separate ingestion job")
+        }
+        try await writes.run {
+            var lock: CollectionLock? = nil
+            if let store { lock = try await Engine.offload { () throws(CollectionError) in try CollectionLock(store: store) } }
+            defer { lock?.unlock() }
+            var collection = self.collection
+            if let store, let onDisk = store.generationOnDisk(), onDisk != collection.generation,
+                let fresh = try store.load()
+            {
+                try Engine.checkCompatible(fresh, with: embedder, path: store.fileURL.path)
+                collection = fresh
+            }
+            guard try await body(&collection) else { return }
+            if let store {
+                let unsaved = collection
+                collection = try await Engine.offload { () throws(CollectionError) in
+                    var saving = unsaved
+                    try store.save(&saving)
+                    return saving
+                }
+            }
+            let published = collection
+            current.withLock { $0 = published }
+            metrics.setCollectionSize(documents: published.documents.count, chunks: published.chunks.count)
+        }
+    }
+
+    /// Chunks and embeds a document and adds it to `collection`.
+    private func index(_ document: Document, sourcePath: String?, into collection: inout DocumentCollection) async throws -> DocumentRecord {
+        let chunks = Chunker(options: configuration.chunking).chunks(of: document)
+        var vectors: [[Float]] = []
+        vectors.reserveCapacity(chunks.count)
+        let batch = max(1, configuration.embeddingBatchSize)
+        for first in stride(from: 0, to: chunks.count, by: batch) {
+            let texts = chunks[first..<min(chunks.count, first + batch)].map(\.text)
+            let started = ContinuousClock.now
+            vectors += try await embedder.embed(texts)
+            metrics.embeddingLatency.record(Engine.seconds(since: started))
+        }
+        let record = DocumentRecord(document: document, chunkCount: chunks.count, sourcePath: sourcePath)
+        collection.add(record, chunks: chunks, vectors: vectors)
+        logger.info(
+            "indexed document",
+            metadata: [
+                "rag.document.id": "\(record.id)", "rag.document.file": "\(record.fileName)",
+                "rag.document.pages": "\(record.indexedPages)", "rag.document.chunks": "\(record.chunkCount)",
+            ])
+        return record
+    }
+
+    private func record(_ report: IngestReport, started: ContinuousClock.Instant) {
+        metrics.documentsIngested.increment(by: Int64(report.added.count))
+        metrics.pagesIngested.increment(by: Int64(report.pages))
+        metrics.chunksIngested.increment(by: Int64(report.chunks))
+        for failure in report.failed { metrics.ingestErrors(reason: failure.reason).increment() }
+        for (_, warning) in report.warnings where warning.kind != .noText {
+            metrics.ingestErrors(reason: warning.kind == .pageFailed ? "page_failed" : "unmappable_text").increment()
+        }
+        finish(.ingest, outcome: report.failed.isEmpty ? "success" : "error", started: started)
+    }
+
+    /// A metric label for an ingestion failure.
+    static func reason(for error: any Error) -> String {
+        switch error {
+        case let error as DocumentError: return String(describing: error.code).snakeCased()
+        case is CollectionError: return "storage"
+        case is EngineError: return "rejected"
+        default: return "other"
+        }
+    }
+
+    /// Lists the files under `path`: the path itself when it is a file, else the supported files under it.
+    static func expand(_ path: String) throws -> [URL] {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw EngineError(.fileNotFound, "\(path): no such file or folder")
+        }
+        let url = URL(fileURLWithPath: path)
+        guard isDirectory.boolValue else { return [url] }
+        let supported: Set<String> = ["pdf", "txt", "md", "markdown"]
+        var files: [URL] = []
+        let enumerator = FileManager.default.enumerator(at: url, includingPropertiesForKeys: [.isRegularFileKey])
+        while let next = enumerator?.nextObject() as? URL {
+            if supported.contains(next.pathExtension.lowercased()),
+                (try? next.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true
+            {
+                files.append(next)
+            }
+        }
+        return files.sorted { $0.path < $1.path }
+    }
+
+    // MARK: Search and answers
+
+    /// The `k` passages most similar to `query`, best first, optionally only from some documents.
+    public func search(_ query: String, k: Int? = nil, documents: Set<DocumentID>? = nil) async throws -> [SearchHit] {
+        let start = ContinuousClock.now
+        do {
+            try validate(query)
+            let hits = try await retrieve(query, k: k ?? configuration.searchResults, documents: documents)
+            finish(.search, outcome: "success", started: start)
+            return hits
+        } catch {
+            finish(.search, outcome: "error", started: start)
+            throw error
+        }
+    }
+
+    /// Answers a question from the documents, with citations.
+    public func ask(_ question: String, history: [ChatMessage] = []) async throws -> Answer {
+        var answer: Answer? = nil
+        for try await event in askStreaming(question, history: history) {
+            if case .done(let done) = event { answer = done }
+        }
+        return answer!
+    }
+
+    /// Answers a question, streaming the text as it is produced: `.passages`, then `.delta`s, then `.done`.
+    public func askStreaming(_ question: String, history: [ChatMessage] = []) -> AsyncThrowingStream<AnswerEvent, any Error> {
+        AsyncThrowingStream { continuation in
+            let task = Task {
+                let start = ContinuousClock.now
+                do {
+                    try validate(question)
+                    let snapshot = collection
+                    guard !snapshot.chunks.isEmpty else {
+                        throw EngineError(.emptyCollection, "the collection is empty: ingest documents first (rag ingest FILE...)")
+                    }
+                    let hits = try await retrieve(question, k: configuration.searchResults, documents: nil)
+                    let retrieval = Engine.seconds(since: start)
+                    let prompt = try PromptBuilder(options: configuration.prompt).build(question: question, hits: hits, history: history)
+                    let passages = prompt.passages.map(Citation.init(passage:))
+                    continuation.yield(.passages(passages))
+                    metrics.sourcesMatched.record(Double(prompt.passages.count))
+                    metrics.promptLength.record(Double(prompt.estimatedTokens))
+
+                    let request = CompletionRequest(messages: prompt.messages, question: question, passages: prompt.passages)
+                    let generationStart = ContinuousClock.now
+                    var text = ""
+                    var usage: TokenUsage? = nil
+                    var firstToken: Double? = nil
+                    do {
+                        for try await event in llm.stream(request) {
+                            switch event {
+                            case .delta(let delta):
+                                if firstToken == nil {
+                                    firstToken = Engine.seconds(since: generationStart)
+                                    metrics.timeToFirstToken(model: llm.model).record(firstToken!)
+                                }
+                                text += delta
+                                continuation.yield(.delta(delta))
+                            case .usage(let reported):
+                                usage = reported
+                            }
+                        }
+                    } catch {
+                        metrics.llmErrors(type: String(describing: type(of: error)), model: llm.model).increment()
+                        throw error
+                    }
+                    let generation = Engine.seconds(since: generationStart)
+                    let finalUsage = usage ?? TokenUsage(
+                        promptTokens: prompt.estimatedTokens, completionTokens: TokenEstimator.estimate(text), isEstimated: true)
+                    metrics.llmLatency(model: llm.model).record(generation)
+                    metrics.tokens(kind: "prompt", model: llm.model).increment(by: Int64(finalUsage.promptTokens))
+                    metrics.tokens(kind: "completion", model: llm.model).increment(by: Int64(finalUsage.completionTokens))
+                    metrics.responseLength.record(Double(finalUsage.completionTokens))
+
+                    let cited = passages.filter { text.contains("[\($0.number)]") }
+                    let answer = Answer(
+                        question: question, text: text, citations: cited.isEmpty ? passages : cited, passages: passages,
+                        usage: finalUsage, model: llm.model, isGenerated: llm.isGenerative,
+                        timings: Timings(retrieval: retrieval, generation: generation, total: Engine.seconds(since: start), firstToken: firstToken))
+                    finish(.ask, outcome: "success", started: start)
+                    continuation.yield(.done(answer))
+                    continuation.finish()
+                } catch {
+                    finish(.ask, outcome: "error", started: start)
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+
+    private func validate(_ question: String) throws(EngineError) {
+        guard !question.trimmingWhitespace().isEmpty else {
+            throw EngineError(.invalidQuestion, "the question is empty")
+        }
+        guard question.utf8.count <= configuration.maxQuestionBytes else {
+            throw EngineError(
+                .invalidQuestion,
+                "the question is \(question.utf8.count) bytes, over the limit of \(configuration.maxQuestionBytes) (maxQuestionBytes)")
+        }
+    }
+
+    private func retrieve(_ query: String, k: Int, documents: Set<DocumentID>?) async throws -> [SearchHit] {
+        let start = ContinuousClock.now
+        let vector = try await embedder.embed([query])[0]
+        metrics.embeddingLatency.record(Engine.seconds(since: start))
+        let snapshot = collection
+        let hits: [SearchHit]
+        if snapshot.chunks.count < 20_000 {
+            hits = snapshot.search(vector: vector, k: k, documentIDs: documents)
+        } else {
+            hits = await Engine.offload { snapshot.search(vector: vector, k: k, documentIDs: documents) }
+        }
+        metrics.retrievalLatency.record(Engine.seconds(since: start))
+        return hits
+    }
+
+    private func finish(_ operation: RAGMetrics.Operation, outcome: String, started: ContinuousClock.Instant) {
+        metrics.requests(operation, outcome: outcome).increment()
+        metrics.requestLatency(operation).record(Engine.seconds(since: started))
+    }
+
+    static func seconds(since start: ContinuousClock.Instant) -> Double {
+        let elapsed = ContinuousClock.now - start
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+    }
+
+    /// Runs blocking work (PDF parsing, large BLAS calls, file I/O) on a Dispatch thread, off Swift's
+    /// cooperative pool.
+    static func offload<T: Sendable, Failure: Error>(_ body: @escaping @Sendable () throws(Failure) -> T) async throws(Failure) -> T {
+        let result: Result<T, Failure> = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(returning: Result { () throws(Failure) in try body() }) }
+        }
+        return try result.get()
+    }
+}
+
+/// Serialises writers within one process: an async mutex, first come first served.
+final class WriteGate: Sendable {
+    private struct State {
+        var busy = false
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+    private let state = Mutex(State())
+
+    func run<T>(_ body: () async throws -> T) async throws -> T {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let acquired = state.withLock { state -> Bool in
+                if state.busy {
+                    state.waiters.append(continuation)
+                    return false
+                }
+                state.busy = true
+                return true
+            }
+            if acquired { continuation.resume() }
+        }
+        defer {
+            let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
+                if state.waiters.isEmpty {
+                    state.busy = false
+                    return nil
+                }
+                return state.waiters.removeFirst()
+            }
+            next?.resume()
+        }
+        return try await body()
+    }
+}
+
+extension String {
+    /// `wrongPassword` → `wrong_password`, for metric labels.
+    func snakeCased() -> String {
+        var out = ""
+        for character in self {
+            if character.isUppercase { out += "_" + character.lowercased() } else { out.append(character) }
+        }
+        return out
+    }
+}

@@ -1,0 +1,43 @@
+import Foundation
+
+/// Everything the engine can be told, with defaults that work offline.
+///
+/// | field | default | meaning |
+/// | --- | --- | --- |
+/// | `collectionDirectory` | `nil` | where the collection lives; `nil` keeps it in memory only |
+/// | `chunking` | 1000 / 200 bytes | chunk size and overlap |
+/// | `extraction` | see `ExtractionLimits` | bounds on bytes, pages and characters per document |
+/// | `pdfPassword` | `nil` | password for encrypted PDFs |
+/// | `prompt` | see `PromptOptions` | system prompt, prompt token budget, history length |
+/// | `searchResults` | 5 | passages retrieved per question |
+/// | `embeddingBatchSize` | 64 | chunks per embedder call |
+/// | `maxQuestionBytes` | 8192 | longest question (UTF-8 bytes) |
+/// | `readOnly` | `false` | refuse ingest and remove (serving replicas over a shared collection) |
+public struct EngineConfiguration: Sendable {
+    public var collectionDirectory: URL?
+    public var chunking: ChunkingOptions
+    public var extraction: ExtractionLimits
+    public var pdfPassword: String?
+    public var prompt: PromptOptions
+    public var searchResults: Int
+    public var embeddingBatchSize: Int
+    public var maxQuestionBytes: Int
+    public var readOnly: Bool
+
+    public init(
+        collectionDirectory: URL? = nil, chunking: ChunkingOptions = ChunkingOptions(),
+        extraction: ExtractionLimits = ExtractionLimits(), pdfPassword: String? = nil,
+        prompt: PromptOptions = PromptOptions(), searchResults: Int = 5, embeddingBatchSize: Int = 64,
+        maxQuestionBytes: Int = 8192, readOnly: Bool = false
+    ) {
+        self.collectionDirectory = collectionDirectory
+        self.chunking = chunking
+        self.extraction = extraction
+        self.pdfPassword = pdfPassword
+        self.prompt = prompt
+        self.searchResults = searchResults
+        self.embeddingBatchSize = embeddingBatchSize
+        self.maxQuestionBytes = maxQuestionBytes
+        self.readOnly = readOnly
+    }
+}

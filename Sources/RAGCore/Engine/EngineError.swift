@@ -1,0 +1,27 @@
+/// Why an engine request failed (besides document, collection and LLM errors, which keep their own types).
+public struct EngineError: Error, Sendable, Hashable, CustomStringConvertible {
+    public struct Code: Sendable, Hashable, CustomStringConvertible {
+        let name: String
+        public var description: String { name }
+        /// The question is empty or longer than `maxQuestionBytes`.
+        public static let invalidQuestion = Code(name: "invalidQuestion")
+        /// Nothing has been ingested yet.
+        public static let emptyCollection = Code(name: "emptyCollection")
+        /// The engine was opened read-only.
+        public static let readOnly = Code(name: "readOnly")
+        /// A path given for ingestion does not exist.
+        public static let fileNotFound = Code(name: "fileNotFound")
+        /// No document matches the given id or name.
+        public static let documentNotFound = Code(name: "documentNotFound")
+    }
+
+    public var code: Code
+    public var message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { message }
+}

@@ -1,0 +1,39 @@
+/// The outcome of ingesting files: what was added, what was already there, and what failed (and why).
+public struct IngestReport: Sendable {
+    /// A file that could not be ingested.
+    public struct Failure: Sendable, CustomStringConvertible {
+        public var path: String
+        public var error: any Error & Sendable
+        /// The failure's reason as a short metric label (`encrypted`, `damaged`, ...).
+        public var reason: String
+        public var description: String { "\(path): \(error)" }
+    }
+
+    /// Documents added (or replaced, when a file changed).
+    public var added: [DocumentRecord] = []
+    /// Files skipped because the collection already has their exact content.
+    public var unchanged: [DocumentRecord] = []
+    public var failed: [Failure] = []
+
+    public init() {}
+
+    public var pages: Int { added.reduce(0) { $0 + $1.indexedPages } }
+    public var chunks: Int { added.reduce(0) { $0 + $1.chunkCount } }
+    /// Warnings of the added documents, labelled with their file.
+    public var warnings: [(fileName: String, warning: DocumentWarning)] {
+        added.flatMap { record in record.warnings.map { (record.fileName, $0) } }
+    }
+}
+
+/// Progress of an ingestion, reported after each file.
+public struct IngestProgress: Sendable {
+    public var filesDone: Int
+    public var filesTotal: Int
+    public var bytesDone: Int
+    public var bytesTotal: Int
+    public var pagesDone: Int
+    /// Seconds since ingestion started.
+    public var elapsed: Double
+    /// The file just finished.
+    public var currentFile: String
+}

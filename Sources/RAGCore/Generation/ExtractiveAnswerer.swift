@@ -1,0 +1,121 @@
+/// The offline default answerer: no language model, it quotes the sentences of the retrieved passages that best
+/// match the question, cites each as `[n]`, and says plainly that no language model is configured.
+///
+/// Sentences are scored by the distinct question words they contain (stop words ignored, plural folded), with a
+/// small bonus for higher-ranked passages; at most `maxSentences` are quoted, in passage order.
+public struct ExtractiveAnswerer: LLMClient {
+    public var maxSentences: Int
+    /// Longest quoted sentence, in characters; longer ones are cut with "…".
+    public var maxSentenceLength: Int
+
+    public init(maxSentences: Int = 3, maxSentenceLength: Int = 400) {
+        self.maxSentences = maxSentences
+        self.maxSentenceLength = maxSentenceLength
+    }
+
+    public var model: String { "extractive" }
+    public var isGenerative: Bool { false }
+
+    /// The note appended to every extractive answer.
+    public static let notice = "(No language model is configured, so this answer quotes your documents directly. Set OPENAI_API_KEY, or OPENAI_BASE_URL for a local OpenAI-compatible server, to get written answers.)"
+
+    public func complete(_ request: CompletionRequest) async throws -> Completion {
+        let text = answer(question: request.question, passages: request.passages)
+        let usage = TokenUsage(
+            promptTokens: TokenEstimator.estimate(request.messages), completionTokens: TokenEstimator.estimate(text),
+            isEstimated: true)
+        return Completion(text: text, usage: usage, model: model)
+    }
+
+    public func stream(_ request: CompletionRequest) -> AsyncThrowingStream<CompletionEvent, any Error> {
+        let text = answer(question: request.question, passages: request.passages)
+        let usage = TokenUsage(
+            promptTokens: TokenEstimator.estimate(request.messages), completionTokens: TokenEstimator.estimate(text),
+            isEstimated: true)
+        return AsyncThrowingStream { continuation in
+            // Word by word, as a model would stream it.
+            var piece = ""
+            for character in text {
+                piece.append(character)
+                if character == " " || character == "\n" {
+                    continuation.yield(.delta(piece))
+                    piece = ""
+                }
+            }
+            if !piece.isEmpty { continuation.yield(.delta(piece)) }
+            continuation.yield(.usage(usage))
+            continuation.finish()
+        }
+    }
+
+    /// The extractive answer text for a question and its numbered passages.
+    public func answer(question: String, passages: [ContextPassage]) -> String {
+        var questionWords = Set<UInt64>()
+        HashingEmbedder.forEachWord(in: question) { word, isStopWord in
+            if !isStopWord { questionWords.insert(word) }
+        }
+        struct Candidate {
+            var passage: Int
+            var position: Int
+            var text: String
+            var score: Double
+        }
+        var candidates: [Candidate] = []
+        for (rank, passage) in passages.enumerated() {
+            for (position, sentence) in ExtractiveAnswerer.sentences(passage.hit.chunk.text).enumerated() {
+                var seen = Set<UInt64>()
+                HashingEmbedder.forEachWord(in: sentence) { word, isStopWord in
+                    if !isStopWord && questionWords.contains(word) { seen.insert(word) }
+                }
+                guard !seen.isEmpty else { continue }
+                let score = Double(seen.count) + 0.5 / Double(rank + 1)
+                candidates.append(Candidate(passage: passage.number, position: position, text: sentence, score: score))
+            }
+        }
+        let chosen = candidates.sorted { $0.score > $1.score }.prefix(maxSentences)
+            .sorted { ($0.passage, $0.position) < ($1.passage, $1.position) }
+        guard !chosen.isEmpty else {
+            return "The documents do not seem to answer this question.\n\n" + ExtractiveAnswerer.notice
+        }
+        var text = "From your documents:\n"
+        for candidate in chosen {
+            var sentence = candidate.text
+            if sentence.count > maxSentenceLength { sentence = String(sentence.prefix(maxSentenceLength)) + "…" }
+            text += "- \"\(sentence)\" [\(candidate.passage)]\n"
+        }
+        return text + "\n" + ExtractiveAnswerer.notice
+    }
+
+    /// Splits text into sentences at `.`, `!` or `?` followed by white space, and at paragraph breaks.
+    static func sentences(_ text: String) -> [String] {
+        var result: [String] = []
+        var current = ""
+        var previous: Character = " "
+        for character in text {
+            if character == "\n" && previous == "\n" {
+                let trimmed = current.trimmingWhitespace()
+                if !trimmed.isEmpty { result.append(trimmed) }
+                current = ""
+            } else if character.isWhitespace && (previous == "." || previous == "!" || previous == "?") {
+                let trimmed = current.trimmingWhitespace()
+                if !trimmed.isEmpty { result.append(trimmed) }
+                current = ""
+            } else {
+                current.append(character)
+            }
+            previous = character
+        }
+        let trimmed = current.trimmingWhitespace()
+        if !trimmed.isEmpty { result.append(trimmed) }
+        return result
+    }
+}
+
+extension String {
+    func trimmingWhitespace() -> String {
+        var slice = Substring(self)
+        while let first = slice.first, first.isWhitespace { slice.removeFirst() }
+        while let last = slice.last, last.isWhitespace { slice.removeLast() }
+        return String(slice)
+    }
+}

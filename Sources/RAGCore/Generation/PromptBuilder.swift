@@ -1,0 +1,105 @@
+/// Settings for prompt assembly.
+public struct PromptOptions: Sendable, Hashable {
+    /// The system message. It tells the model to answer from the passages only, cite them as `[n]`, and say so
+    /// when they do not answer the question.
+    public var systemPrompt: String
+    /// The largest prompt, in estimated tokens (`TokenEstimator`). Lowest-ranked passages are dropped first to fit;
+    /// then the oldest history. Default 3000.
+    public var maxPromptTokens: Int
+    /// How many recent history messages go into the prompt. Default 6.
+    public var maxHistoryMessages: Int
+
+    public init(systemPrompt: String = PromptBuilder.defaultSystemPrompt, maxPromptTokens: Int = 3000, maxHistoryMessages: Int = 6) {
+        self.systemPrompt = systemPrompt
+        self.maxPromptTokens = maxPromptTokens
+        self.maxHistoryMessages = maxHistoryMessages
+    }
+}
+
+/// An assembled prompt and the passages it cites.
+public struct Prompt: Sendable, Hashable {
+    public var messages: [ChatMessage]
+    /// The passages in the prompt, numbered from 1 in rank order.
+    public var passages: [ContextPassage]
+    /// Passages retrieved but left out to fit the token budget.
+    public var droppedPassages: Int
+    public var estimatedTokens: Int
+}
+
+/// The prompt was over its budget before any passage was added.
+public struct PromptError: Error, Sendable, Hashable, CustomStringConvertible {
+    public var estimatedTokens: Int
+    public var maxPromptTokens: Int
+    public var description: String {
+        "the question alone needs about \(estimatedTokens) tokens, over the prompt budget of \(maxPromptTokens) (maxPromptTokens); shorten the question or raise the budget"
+    }
+}
+
+/// Assembles the chat prompt: system message, recent history, then a user message holding the numbered context
+/// passages (each labelled with file and page) and the question.
+///
+/// ```swift
+/// let prompt = try PromptBuilder().build(question: "What is X?", hits: hits, history: [])
+/// ```
+public struct PromptBuilder: Sendable {
+    public static let defaultSystemPrompt = """
+        You answer questions about the user's documents using only the numbered context passages given with \
+        each question. Cite the passages that support each statement by their numbers in square brackets, \
+        like [1] or [2][3]. If the passages do not contain the answer, say that you do not know based on these \
+        documents, and do not use outside knowledge. Be concise, and answer in the language of the question.
+        """
+
+    public var options: PromptOptions
+
+    public init(options: PromptOptions = PromptOptions()) {
+        self.options = options
+    }
+
+    /// Builds the prompt from hits in rank order (best first), dropping the lowest-ranked passages that do not fit.
+    public func build(question: String, hits: [SearchHit], history: [ChatMessage] = []) throws(PromptError) -> Prompt {
+        var recent = Array(history.suffix(options.maxHistoryMessages))
+        func messages(_ passages: [ContextPassage]) -> [ChatMessage] {
+            [.system(options.systemPrompt)] + recent + [.user(userMessage(question: question, passages: passages))]
+        }
+        // Without passages it must fit; drop the oldest history first.
+        while TokenEstimator.estimate(messages([])) > options.maxPromptTokens && !recent.isEmpty {
+            recent.removeFirst()
+        }
+        let bare = TokenEstimator.estimate(messages([]))
+        guard bare <= options.maxPromptTokens else {
+            throw PromptError(estimatedTokens: bare, maxPromptTokens: options.maxPromptTokens)
+        }
+        var passages: [ContextPassage] = []
+        var total = bare
+        for hit in hits {
+            let passage = ContextPassage(number: passages.count + 1, hit: hit)
+            let cost = TokenEstimator.estimate(PromptBuilder.format(passage)) + 1
+            if total + cost > options.maxPromptTokens { break }
+            passages.append(passage)
+            total += cost
+        }
+        let final = messages(passages)
+        return Prompt(
+            messages: final, passages: passages, droppedPassages: hits.count - passages.count,
+            estimatedTokens: TokenEstimator.estimate(final))
+    }
+
+    /// The user message: numbered passages, then the question.
+    public func userMessage(question: String, passages: [ContextPassage]) -> String {
+        var text = ""
+        if passages.isEmpty {
+            text += "Context passages: none were found in the documents.\n\n"
+        } else {
+            text += "Context passages:\n\n"
+            for passage in passages { text += PromptBuilder.format(passage) + "\n\n" }
+        }
+        text += "Question: \(question)"
+        return text
+    }
+
+    /// `[n] file.pdf, p. 3` followed by the passage text.
+    public static func format(_ passage: ContextPassage) -> String {
+        let chunk = passage.hit.chunk
+        return "[\(passage.number)] \(chunk.fileName), \(chunk.pageLabel)\n\(chunk.text)"
+    }
+}

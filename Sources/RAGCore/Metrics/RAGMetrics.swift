@@ -1,0 +1,179 @@
+import Prometheus
+
+/// The one metrics registry of the engine: the CLI and the server record into it and render it as
+/// Prometheus text (`/metrics`, `rag --metrics-file`).
+///
+/// Names follow Prometheus conventions: `rag_` prefix, base units (seconds), counters end in `_total`,
+/// label values come from small fixed sets. Families are rendered sorted by name, so the output is stable.
+///
+/// ```swift
+/// let metrics = RAGMetrics()
+/// let engine = try Engine(configuration: config, metrics: metrics)
+/// print(metrics.render())
+/// ```
+public final class RAGMetrics: Sendable {
+    /// The underlying swift-prometheus registry; register your own metrics here to have them rendered too.
+    public let registry: PrometheusCollectorRegistry
+
+    /// Operations that count as requests.
+    public enum Operation: String, Sendable, CaseIterable {
+        case ask, search, ingest, remove
+    }
+
+    /// Buckets for request latency, in seconds (5 ms to 2 min).
+    public static let latencyBuckets: [Double] = [
+        0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120,
+    ]
+    /// Buckets for fast internal steps (retrieval, embedding), in seconds (100 µs to 10 s).
+    public static let stepBuckets: [Double] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10]
+    static let tokenBuckets: [Double] = [16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768]
+    static let sourceBuckets: [Double] = [0, 1, 2, 3, 4, 5, 6, 8, 10, 15, 20]
+
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.registry = registry
+        // Create the families and known label sets up front, so dashboards see zeros rather than gaps.
+        for operation in Operation.allCases {
+            for outcome in ["success", "error"] { requests(operation, outcome: outcome).increment(by: Int64(0)) }
+            _ = requestLatency(operation)
+        }
+        _ = retrievalLatency
+        _ = embeddingLatency
+        _ = sourcesMatched
+        _ = promptLength
+        _ = responseLength
+        pagesIngested.increment(by: Int64(0))
+        chunksIngested.increment(by: Int64(0))
+        documentsIngested.increment(by: Int64(0))
+    }
+
+    // MARK: Requests
+
+    /// `rag_requests_total{operation, outcome}`.
+    public func requests(_ operation: Operation, outcome: String) -> Counter {
+        registry.makeCounter(descriptor: Self.named("rag_requests_total", "Engine requests by operation (ask, search, ingest, remove) and outcome (success, error)."), labels: [("operation", operation.rawValue), ("outcome", outcome)])
+    }
+
+    /// `rag_request_duration_seconds{operation}`: whole-request latency, for percentiles.
+    public func requestLatency(_ operation: Operation) -> ValueHistogram {
+        registry.makeValueHistogram(descriptor: Self.named("rag_request_duration_seconds", "Latency of engine requests in seconds, by operation."), labels: [("operation", operation.rawValue)],
+            buckets: Self.latencyBuckets)
+    }
+
+    // MARK: Steps
+
+    /// `rag_retrieval_duration_seconds`: query embedding plus vector search.
+    public var retrievalLatency: ValueHistogram {
+        registry.makeValueHistogram(descriptor: Self.named("rag_retrieval_duration_seconds", "Time to retrieve passages for a query (embedding plus vector search) in seconds."), buckets: Self.stepBuckets)
+    }
+
+    /// `rag_embedding_duration_seconds`: one embedder call (a batch at ingestion, one query at search).
+    public var embeddingLatency: ValueHistogram {
+        registry.makeValueHistogram(descriptor: Self.named("rag_embedding_duration_seconds", "Time of one embedder call in seconds."), buckets: Self.stepBuckets)
+    }
+
+    /// `rag_llm_duration_seconds{model}`: a whole LLM answer.
+    public func llmLatency(model: String) -> ValueHistogram {
+        registry.makeValueHistogram(descriptor: Self.named("rag_llm_duration_seconds", "Time for the language model (or extractive answerer) to produce an answer in seconds."), labels: [("model", model)], buckets: Self.latencyBuckets)
+    }
+
+    /// `rag_llm_time_to_first_token_seconds{model}`: from request to the first streamed token.
+    public func timeToFirstToken(model: String) -> ValueHistogram {
+        registry.makeValueHistogram(descriptor: Self.named("rag_llm_time_to_first_token_seconds", "Time from sending a prompt to receiving the first answer token in seconds."), labels: [("model", model)], buckets: Self.latencyBuckets)
+    }
+
+    /// `rag_llm_tokens_total{kind, model}`: `kind` is `prompt` or `completion`.
+    public func tokens(kind: String, model: String) -> Counter {
+        registry.makeCounter(descriptor: Self.named("rag_llm_tokens_total", "Language model tokens by kind (prompt, completion) and model; estimated when the model reports none."), labels: [("kind", kind), ("model", model)])
+    }
+
+    /// `rag_llm_errors_total{type, model}`.
+    public func llmErrors(type: String, model: String) -> Counter {
+        registry.makeCounter(descriptor: Self.named("rag_llm_errors_total", "Language model call failures by error type and model."), labels: [("type", type), ("model", model)])
+    }
+
+    // MARK: Answers
+
+    /// `rag_sources_matched`: passages placed in the prompt per question.
+    public var sourcesMatched: ValueHistogram {
+        registry.makeValueHistogram(descriptor: Self.named("rag_sources_matched", "Number of document passages used to answer each question."), buckets: Self.sourceBuckets)
+    }
+
+    /// `rag_prompt_length_tokens`: estimated prompt size per question.
+    public var promptLength: ValueHistogram {
+        registry.makeValueHistogram(descriptor: Self.named("rag_prompt_length_tokens", "Size of each assembled prompt in (estimated) tokens."), buckets: Self.tokenBuckets)
+    }
+
+    /// `rag_response_length_tokens`: answer size per question.
+    public var responseLength: ValueHistogram {
+        registry.makeValueHistogram(descriptor: Self.named("rag_response_length_tokens", "Size of each answer in tokens."), buckets: Self.tokenBuckets)
+    }
+
+    // MARK: Ingestion
+
+    /// `rag_ingested_documents_total`.
+    public var documentsIngested: Counter {
+        registry.makeCounter(descriptor: Self.named("rag_ingested_documents_total", "Documents added to the collection."))
+    }
+
+    /// `rag_ingested_pages_total`.
+    public var pagesIngested: Counter {
+        registry.makeCounter(descriptor: Self.named("rag_ingested_pages_total", "Pages of text extracted and indexed."))
+    }
+
+    /// `rag_ingested_chunks_total`.
+    public var chunksIngested: Counter {
+        registry.makeCounter(descriptor: Self.named("rag_ingested_chunks_total", "Chunks embedded and added to the index."))
+    }
+
+    /// `rag_ingest_errors_total{reason}`: files or pages that could not be ingested, by reason.
+    public func ingestErrors(reason: String) -> Counter {
+        registry.makeCounter(descriptor: Self.named("rag_ingest_errors_total", "Files or pages that could not be ingested, by reason."), labels: [("reason", reason)])
+    }
+
+    /// `rag_collection_documents` and `rag_collection_chunks`: the collection's current size.
+    public func setCollectionSize(documents: Int, chunks: Int) {
+        registry.makeGauge(descriptor: Self.named("rag_collection_documents", "Documents in the collection.")).set(Double(documents))
+        registry.makeGauge(descriptor: Self.named("rag_collection_chunks", "Chunks in the collection's index.")).set(Double(chunks))
+    }
+
+    /// A metric name with its help text; the name carries its own unit suffix.
+    private static func named(_ name: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
+    }
+
+    // MARK: Rendering
+
+    /// The registry as Prometheus text exposition format (version 0.0.4), families sorted by name and series
+    /// sorted by labels, so that the output is stable between runs.
+    public func render() -> String {
+        RAGMetrics.canonicalize(registry.emitToString())
+    }
+
+    /// Sorts families by name and, within a family, series by their labels (keeping each histogram's buckets,
+    /// sum and count together, in order).
+    static func canonicalize(_ text: String) -> String {
+        var families: [(name: String, header: [Substring], samples: [Substring])] = []
+        for line in text.split(separator: "\n", omittingEmptySubsequences: true) {
+            if line.hasPrefix("#") {
+                let parts = line.split(separator: " ", maxSplits: 3)
+                let name = parts.count > 2 ? String(parts[2]) : ""
+                if families.last?.name != name { families.append((name, [], [])) }
+                families[families.count - 1].header.append(line)
+            } else if !families.isEmpty {
+                families[families.count - 1].samples.append(line)
+            }
+        }
+        func seriesKey(_ sample: Substring) -> String {
+            guard let open = sample.firstIndex(of: "{"), let close = sample.lastIndex(of: "}") else { return "" }
+            return sample[sample.index(after: open)..<close].split(separator: ",")
+                .filter { !$0.hasPrefix("le=") }.joined(separator: ",")
+        }
+        var out = ""
+        for family in families.sorted(by: { $0.name < $1.name }) {
+            for line in family.header { out += line + "\n" }
+            let keyed = family.samples.enumerated().map { (key: seriesKey($0.element), offset: $0.offset, line: $0.element) }
+            for sample in keyed.sorted(by: { ($0.key, $0.offset) < ($1.key, $1.offset) }) { out += sample.line + "\n" }
+        }
+        return out
+    }
+}

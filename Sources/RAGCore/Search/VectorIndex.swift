@@ -1,0 +1,157 @@
+import CBLAS
+
+/// A flat index of L2-normalised vectors in one contiguous row-major `Float` buffer, searched by cosine
+/// similarity with BLAS: `cblas_sgemv` for one query, `cblas_sgemm` for a batch, then a partial top-k selection.
+///
+/// A value type with copy-on-write storage, so a search can read a snapshot while a writer builds the next one.
+///
+/// ```swift
+/// var index = VectorIndex(dimension: 384)
+/// index.add([[0.1, 0.2, ...]])
+/// let hits = index.search(query, k: 5)   // [(row, score)], best first
+/// ```
+public struct VectorIndex: Sendable {
+    /// One result: the row's position in the index and its cosine similarity to the query.
+    public struct Hit: Sendable, Hashable {
+        public var row: Int
+        public var score: Float
+        public init(row: Int, score: Float) {
+            self.row = row
+            self.score = score
+        }
+    }
+
+    public let dimension: Int
+    /// Row-major vectors, `count * dimension` floats.
+    public private(set) var storage: [Float]
+
+    /// Creates an empty index of vectors of length `dimension`.
+    public init(dimension: Int) {
+        precondition(dimension > 0, "dimension must be positive")
+        self.dimension = dimension
+        self.storage = []
+    }
+
+    /// Creates an index over existing row-major storage, normalising rows unless `normalized` says they are.
+    public init(dimension: Int, storage: [Float], normalized: Bool = false) {
+        precondition(dimension > 0 && storage.count % dimension == 0, "storage must hold whole rows")
+        self.dimension = dimension
+        self.storage = storage
+        if !normalized { normalizeRows(from: 0) }
+    }
+
+    /// The number of vectors.
+    public var count: Int { storage.count / dimension }
+
+    /// Appends vectors (each of length `dimension`), L2-normalising them. Returns the first new row.
+    @discardableResult
+    public mutating func add(_ vectors: [[Float]]) -> Int {
+        let first = count
+        storage.reserveCapacity(storage.count + vectors.count * dimension)
+        for vector in vectors {
+            precondition(vector.count == dimension, "vector has \(vector.count) dimensions, index has \(dimension)")
+            storage.append(contentsOf: vector)
+        }
+        normalizeRows(from: first)
+        return first
+    }
+
+    /// Removes the rows for which `shouldRemove` is true, keeping the others in order.
+    public mutating func removeRows(where shouldRemove: (Int) -> Bool) {
+        var kept = [Float]()
+        kept.reserveCapacity(storage.count)
+        for row in 0..<count where !shouldRemove(row) {
+            kept.append(contentsOf: storage[row * dimension..<(row + 1) * dimension])
+        }
+        storage = kept
+    }
+
+    /// The row's vector.
+    public func vector(at row: Int) -> ArraySlice<Float> { storage[row * dimension..<(row + 1) * dimension] }
+
+    /// The `k` rows most similar to `query`, best first. `allowed`, when given, limits the search to rows it
+    /// accepts (used to filter by document).
+    public func search(_ query: [Float], k: Int, allowed: ((Int) -> Bool)? = nil) -> [Hit] {
+        precondition(query.count == dimension, "query has \(query.count) dimensions, index has \(dimension)")
+        let rows = count
+        guard rows > 0, k > 0 else { return [] }
+        let unit = VectorIndex.normalized(query)
+        var scores = [Float](repeating: 0, count: rows)
+        storage.withUnsafeBufferPointer { matrix in
+            unit.withUnsafeBufferPointer { vector in
+                scores.withUnsafeMutableBufferPointer { out in
+                    cblas_sgemv(
+                        CblasRowMajor, CblasNoTrans, Int32(rows), Int32(dimension), 1, matrix.baseAddress,
+                        Int32(dimension), vector.baseAddress, 1, 0, out.baseAddress, 1)
+                }
+            }
+        }
+        return scores.withUnsafeBufferPointer { TopK.select($0, k: k, allowed: allowed) }
+    }
+
+    /// The `k` best rows for each of several queries, computed as one matrix product.
+    public func search(batch queries: [[Float]], k: Int, allowed: ((Int) -> Bool)? = nil) -> [[Hit]] {
+        let rows = count
+        guard rows > 0, k > 0, !queries.isEmpty else { return queries.map { _ in [] } }
+        var packed = [Float]()
+        packed.reserveCapacity(queries.count * dimension)
+        for query in queries {
+            precondition(query.count == dimension, "query has \(query.count) dimensions, index has \(dimension)")
+            packed.append(contentsOf: VectorIndex.normalized(query))
+        }
+        // Scores for a block of rows: S (q × b) = Q (q × d) · Vᵀ (d × b). Blocks bound the scratch memory.
+        let queryCount = queries.count
+        let blockRows = max(1, min(rows, VectorIndex.batchScratchFloats / queryCount))
+        var scores = [Float](repeating: 0, count: queryCount * blockRows)
+        var tops = (0..<queryCount).map { _ in TopK(k: k) }
+        var firstRow = 0
+        while firstRow < rows {
+            let block = min(blockRows, rows - firstRow)
+            storage.withUnsafeBufferPointer { matrix in
+                packed.withUnsafeBufferPointer { q in
+                    scores.withUnsafeMutableBufferPointer { out in
+                        cblas_sgemm(
+                            CblasRowMajor, CblasNoTrans, CblasTrans, Int32(queryCount), Int32(block), Int32(dimension),
+                            1, q.baseAddress, Int32(dimension), matrix.baseAddress! + firstRow * dimension,
+                            Int32(dimension), 0, out.baseAddress, Int32(block))
+                    }
+                }
+            }
+            scores.withUnsafeBufferPointer { all in
+                for query in 0..<queryCount {
+                    let slice = UnsafeBufferPointer(rebasing: all[query * block..<(query + 1) * block])
+                    tops[query].consider(slice, firstRow: firstRow, allowed: allowed)
+                }
+            }
+            firstRow += block
+        }
+        return tops.map(\.best)
+    }
+
+    /// Scratch space for batch scores, in floats (64 MiB): a batch is scored in blocks of rows that fit in it.
+    static let batchScratchFloats = 16 << 20
+
+    /// `vector` scaled to unit length (a zero vector stays zero).
+    public static func normalized(_ vector: [Float]) -> [Float] {
+        var norm: Float = 0
+        for value in vector { norm += value * value }
+        guard norm > 0 else { return vector }
+        let scale = 1 / norm.squareRoot()
+        return vector.map { $0 * scale }
+    }
+
+    private mutating func normalizeRows(from firstRow: Int) {
+        let dimension = self.dimension
+        let rows = count
+        storage.withUnsafeMutableBufferPointer { buffer in
+            for row in firstRow..<rows {
+                let base = row * dimension
+                var norm: Float = 0
+                for index in base..<base + dimension { norm += buffer[index] * buffer[index] }
+                guard norm > 0 else { continue }
+                let scale = 1 / norm.squareRoot()
+                for index in base..<base + dimension { buffer[index] *= scale }
+            }
+        }
+    }
+}

@@ -1,0 +1,246 @@
+import CZlib
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Reads and writes a collection directory.
+///
+/// The directory holds one file, `collection.rag`, in a versioned binary format:
+///
+/// | field | encoding |
+/// | --- | --- |
+/// | magic | the 8 bytes `RAGCOLL\0` |
+/// | format version | u32 (currently 1) |
+/// | generation | u64, +1 on every save |
+/// | embedder id | u32 length + UTF-8 |
+/// | dimension | u32 |
+/// | document count, chunk count | u32, u64 |
+/// | documents | u64 length + JSON array of `DocumentRecord` |
+/// | chunks | per chunk: u32 document index, u32 first page, u32 last page, u32 ordinal, u32 length + id, u32 length + text |
+/// | vectors | chunk count × dimension f32 |
+/// | checksum | u32 CRC-32 of everything before it |
+///
+/// All integers and floats are little-endian. A save writes a temporary file, fsyncs it, renames it over the
+/// old file and fsyncs the directory, so a crash leaves either the old or the new collection, never a mix.
+/// Writers take an exclusive `flock` on `.lock` in the directory (`CollectionLock`).
+public struct CollectionStore: Sendable {
+    public static let formatVersion: UInt32 = 1
+    static let magic: [UInt8] = Array("RAGCOLL\0".utf8)
+
+    /// The collection directory.
+    public let directory: URL
+
+    public init(directory: URL) {
+        self.directory = directory
+    }
+
+    /// The collection file inside the directory.
+    public var fileURL: URL { directory.appendingPathComponent("collection.rag") }
+
+    /// Whether a collection has been saved in the directory.
+    public var exists: Bool { FileManager.default.fileExists(atPath: fileURL.path) }
+
+    /// Loads the collection, or returns `nil` when the directory holds none yet.
+    public func load() throws(CollectionError) -> DocumentCollection? {
+        guard exists else { return nil }
+        let data: Data
+        do {
+            data = try Data(contentsOf: fileURL, options: .alwaysMapped)
+        } catch {
+            throw CollectionError(.io, "cannot read the collection: \(error.localizedDescription)", path: fileURL.path)
+        }
+        return try CollectionStore.decode(data, path: fileURL.path)
+    }
+
+    /// Reads just the generation number from the file header (cheap), or `nil` when there is no collection.
+    public func generationOnDisk() -> UInt64? {
+        guard let handle = FileHandle(forReadingAtPath: fileURL.path) else { return nil }
+        defer { try? handle.close() }
+        guard let head = try? handle.read(upToCount: 20), head.count == 20, Array(head.prefix(8)) == CollectionStore.magic
+        else { return nil }
+        var reader = BinaryReader(head)
+        reader.offset = 12
+        return try? reader.u64()
+    }
+
+    /// Saves the collection atomically, incrementing its generation.
+    public func save(_ collection: inout DocumentCollection) throws(CollectionError) {
+        collection.generation += 1
+        let bytes = CollectionStore.encode(collection)
+        try createDirectory()
+        let temporary = directory.appendingPathComponent(".collection.rag.\(getpid()).tmp")
+        let fd = open(temporary.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else { throw CollectionError(.io, "cannot create \(temporary.lastPathComponent): \(CollectionStore.errnoText())", path: directory.path) }
+        var written = 0
+        let ok = bytes.withUnsafeBytes { raw -> Bool in
+            while written < raw.count {
+                let n = write(fd, raw.baseAddress! + written, raw.count - written)
+                if n < 0 { if errno == EINTR { continue }; return false }
+                written += n
+            }
+            return fsync(fd) == 0
+        }
+        let reason = CollectionStore.errnoText()
+        close(fd)
+        guard ok else {
+            unlink(temporary.path)
+            throw CollectionError(.io, "cannot write the collection: \(reason)", path: fileURL.path)
+        }
+        guard rename(temporary.path, fileURL.path) == 0 else {
+            let reason = CollectionStore.errnoText()
+            unlink(temporary.path)
+            throw CollectionError(.io, "cannot replace the collection file: \(reason)", path: fileURL.path)
+        }
+        let dirFD = open(directory.path, O_RDONLY)
+        if dirFD >= 0 {
+            fsync(dirFD)
+            close(dirFD)
+        }
+    }
+
+    func createDirectory() throws(CollectionError) {
+        do {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        } catch {
+            throw CollectionError(.io, "cannot create the collection directory: \(error.localizedDescription)", path: directory.path)
+        }
+    }
+
+    static func errnoText() -> String { String(cString: strerror(errno)) }
+
+    // MARK: Encoding
+
+    static func encode(_ collection: DocumentCollection) -> [UInt8] {
+        var out = BinaryWriter()
+        out.bytes(magic)
+        out.u32(formatVersion)
+        out.u64(collection.generation)
+        out.string(collection.embedderID)
+        out.u32(UInt32(collection.dimension))
+        out.u32(UInt32(collection.documents.count))
+        out.u64(UInt64(collection.chunks.count))
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys]
+        let json = (try? encoder.encode(collection.documents)) ?? Data("[]".utf8)
+        out.u64(UInt64(json.count))
+        out.bytes(json)
+        var documentIndex: [DocumentID: UInt32] = [:]
+        for (position, document) in collection.documents.enumerated() { documentIndex[document.id] = UInt32(position) }
+        for chunk in collection.chunks {
+            out.u32(documentIndex[chunk.documentID] ?? 0)
+            out.u32(UInt32(chunk.pageStart))
+            out.u32(UInt32(chunk.pageEnd))
+            out.u32(UInt32(chunk.ordinal))
+            out.string(chunk.id.rawValue)
+            out.string(chunk.text)
+        }
+        collection.index.storage.withUnsafeBytes { out.bytes($0) }  // little-endian hosts only (x86_64, arm64)
+        let crc = out.buffer.withUnsafeBytes { UInt32(crc32(0, $0.bindMemory(to: Bytef.self).baseAddress, UInt32($0.count))) }
+        out.u32(crc)
+        return out.buffer
+    }
+
+    static func decode(_ data: Data, path: String) throws(CollectionError) -> DocumentCollection {
+        func corrupt(_ what: String) -> CollectionError {
+            CollectionError(.corrupt, "the collection file is damaged (\(what)); re-ingest the documents or restore a backup", path: path)
+        }
+        guard data.count >= magic.count + 8, Array(data.prefix(magic.count)) == magic else {
+            throw corrupt("not a collection file")
+        }
+        let stored = data.withUnsafeBytes { raw in raw.loadUnaligned(fromByteOffset: raw.count - 4, as: UInt32.self) }
+        let computed = data.withUnsafeBytes { raw in
+            UInt32(crc32(0, raw.bindMemory(to: Bytef.self).baseAddress, UInt32(raw.count - 4)))
+        }
+        var reader = BinaryReader(data)
+        reader.offset = magic.count
+        do {
+            let version = try reader.u32()
+            guard version == formatVersion else {
+                throw CollectionError(.unsupportedVersion, "the collection has format version \(version); this build reads version \(formatVersion)", path: path)
+            }
+            guard stored == computed else { throw corrupt("checksum mismatch") }
+            let generation = try reader.u64()
+            let embedderID = try reader.string()
+            let dimension = Int(try reader.u32())
+            let documentCount = Int(try reader.u32())
+            let chunkCount = Int(try reader.u64())
+            guard dimension > 0 else { throw corrupt("zero dimension") }
+            let jsonLength = Int(try reader.u64())
+            let json = try reader.slice(jsonLength)
+            let decoder = JSONDecoder()
+            decoder.dateDecodingStrategy = .iso8601
+            guard let documents = try? decoder.decode([DocumentRecord].self, from: json), documents.count == documentCount
+            else { throw corrupt("document table") }
+            var chunks: [Chunk] = []
+            chunks.reserveCapacity(chunkCount)
+            for _ in 0..<chunkCount {
+                let documentPosition = Int(try reader.u32())
+                guard documentPosition < documents.count else { throw corrupt("chunk refers to a missing document") }
+                let pageStart = Int(try reader.u32())
+                let pageEnd = Int(try reader.u32())
+                let ordinal = Int(try reader.u32())
+                let id = try reader.string()
+                let text = try reader.string()
+                let document = documents[documentPosition]
+                chunks.append(
+                    Chunk(
+                        id: ChunkID(rawValue: id), documentID: document.id, fileName: document.fileName,
+                        pageStart: pageStart, pageEnd: pageEnd, ordinal: ordinal, text: text))
+            }
+            let floatCount = chunkCount * dimension
+            let vectorBytes = try reader.slice(floatCount * 4)
+            var storage = [Float](repeating: 0, count: floatCount)
+            storage.withUnsafeMutableBytes { out in vectorBytes.withUnsafeBytes { out.copyMemory(from: $0) } }
+            guard reader.offset == data.count - 4 else { throw corrupt("trailing bytes") }
+            return DocumentCollection(
+                embedderID: embedderID, documents: documents, chunks: chunks,
+                index: VectorIndex(dimension: dimension, storage: storage, normalized: true), generation: generation)
+        } catch let error as CollectionError {
+            throw error
+        } catch {
+            throw corrupt("truncated")
+        }
+    }
+}
+
+/// Appends little-endian integers and length-prefixed strings to a byte buffer.
+struct BinaryWriter {
+    var buffer: [UInt8] = []
+
+    mutating func bytes<Bytes: Sequence>(_ bytes: Bytes) where Bytes.Element == UInt8 { buffer.append(contentsOf: bytes) }
+    mutating func bytes(_ raw: UnsafeRawBufferPointer) { buffer.append(contentsOf: raw) }
+    mutating func u32(_ value: UInt32) { withUnsafeBytes(of: value.littleEndian) { buffer.append(contentsOf: $0) } }
+    mutating func u64(_ value: UInt64) { withUnsafeBytes(of: value.littleEndian) { buffer.append(contentsOf: $0) } }
+    mutating func string(_ value: String) {
+        u32(UInt32(value.utf8.count))
+        buffer.append(contentsOf: value.utf8)
+    }
+}
+
+/// Reads what `BinaryWriter` wrote, throwing on a read past the end.
+struct BinaryReader {
+    struct OutOfBounds: Error {}
+    let data: Data
+    var offset = 0
+
+    init(_ data: Data) { self.data = data }
+
+    mutating func slice(_ count: Int) throws -> Data {
+        guard count >= 0, offset + count <= data.count else { throw OutOfBounds() }
+        let start = data.startIndex + offset
+        offset += count
+        return data[start..<start + count]
+    }
+    mutating func u32() throws -> UInt32 {
+        let bytes = try slice(4)
+        return bytes.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self)) }
+    }
+    mutating func u64() throws -> UInt64 {
+        let bytes = try slice(8)
+        return bytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+    }
+    mutating func string() throws -> String { String(decoding: try slice(Int(try u32())), as: UTF8.self) }
+}
