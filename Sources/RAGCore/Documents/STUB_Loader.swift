@@ -7,7 +7,7 @@ public struct DocumentError: Error, Sendable, CustomStringConvertible {
     public var fileName: String
     public var description: String { "\(fileName): \(message)" }
 }
-public struct ExtractionLimits: Sendable { public init() {} }
+public struct ExtractionLimits: Sendable { public var maxBytes = 1 << 28; public var maxPages = 10_000; public var maxCharacters = 50_000_000; public init() {} }
 public struct DocumentLoader: Sendable {
     public init(limits: ExtractionLimits = .init(), password: String? = nil) {}
     public func load(contentsOf url: URL) throws(DocumentError) -> Document {

@@ -3,8 +3,8 @@ import Foundation
 /// The offline default embedder: feature-hashed word unigrams and bigrams with sublinear term frequency,
 /// L2-normalised. Needs no model file and no network.
 ///
-/// Words are lower-cased runs of letters and digits; common English stop words are dropped from unigrams, and
-/// a plural `s` is folded. Each feature is hashed (FNV-1a) to a signed bucket, weighted by `1 + ln(tf)`
+/// Words are lower-cased runs of letters and digits; common English stop words are dropped, a plural `s` is
+/// folded, and bigrams pair consecutive remaining words. Each feature is hashed (FNV-1a) to a signed bucket, weighted by `1 + ln(tf)`
 /// (bigrams at half weight). It finds passages that share words with the question; for passages that answer it
 /// in other words, use a neural embedder.
 public struct HashingEmbedder: Embedder {
@@ -26,7 +26,8 @@ public struct HashingEmbedder: Embedder {
         var counts: [UInt64: Float] = [:]
         var previous: UInt64? = nil
         HashingEmbedder.forEachWord(in: text) { word, isStopWord in
-            if !isStopWord { counts[word, default: 0] += 1 }
+            guard !isStopWord else { return }
+            counts[word, default: 0] += 1
             if let previous { counts[previous &* 0x9E37_79B9_7F4A_7C15 ^ word, default: 0] += 0.5 }
             previous = word
         }

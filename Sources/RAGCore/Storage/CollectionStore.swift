@@ -17,7 +17,7 @@ import Glibc
 /// | embedder id | u32 length + UTF-8 |
 /// | dimension | u32 |
 /// | document count, chunk count | u32, u64 |
-/// | documents | u64 length + JSON array of `DocumentRecord` |
+/// | documents | u64 length + JSON array of `DocumentRecord` (dates as seconds since 2001) |
 /// | chunks | per chunk: u32 document index, u32 first page, u32 last page, u32 ordinal, u32 length + id, u32 length + text |
 /// | vectors | chunk count × dimension f32 |
 /// | checksum | u32 CRC-32 of everything before it |
@@ -122,7 +122,6 @@ public struct CollectionStore: Sendable {
         out.u32(UInt32(collection.documents.count))
         out.u64(UInt64(collection.chunks.count))
         let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .iso8601
         encoder.outputFormatting = [.sortedKeys]
         let json = (try? encoder.encode(collection.documents)) ?? Data("[]".utf8)
         out.u64(UInt64(json.count))
@@ -171,7 +170,6 @@ public struct CollectionStore: Sendable {
             let jsonLength = Int(try reader.u64())
             let json = try reader.slice(jsonLength)
             let decoder = JSONDecoder()
-            decoder.dateDecodingStrategy = .iso8601
             guard let documents = try? decoder.decode([DocumentRecord].self, from: json), documents.count == documentCount
             else { throw corrupt("document table") }
             var chunks: [Chunk] = []

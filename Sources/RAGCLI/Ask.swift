@@ -1,0 +1,80 @@
+import ArgumentParser
+import Foundation
+import RAGCore
+
+struct Ask: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Answer a question from the collection, citing file and page.",
+        discussion: "The answer streams as it is written, then the sources are listed as `file p. N`."
+    )
+
+    @Argument(help: "The question.")
+    var question: String
+
+    @OptionGroup var options: CollectionOptions
+
+    @Option(name: .short, help: ArgumentHelp("Passages to retrieve.", valueName: "n"))
+    var k: Int = EngineConfiguration().searchResults
+
+    @Flag(help: "Print the answer as one JSON object when it is complete.")
+    var json = false
+
+    func run() async throws {
+        try await reportingErrors { try await execute() }
+    }
+
+    private func execute() async throws {
+        let engine = try options.makeEngine { $0.searchResults = max(1, k) }
+        var answer: Answer? = nil
+        for try await event in engine.askStreaming(question) {
+            switch event {
+            case .passages: break
+            case .delta(let text):
+                if !json {
+                    FileHandle.standardOutput.write(Data(text.utf8))
+                }
+            case .done(let done): answer = done
+            }
+        }
+        try options.writeMetrics()
+        guard let answer else { return }
+        if json {
+            try CLI.printJSON(AnswerJSON.object(answer))
+            return
+        }
+        print(answer.text.hasSuffix("\n") ? "" : "\n", terminator: "")
+        print("\nSources:")
+        for citation in answer.citations {
+            print("  [\(citation.number)] \(citation.label)  (score \(String(format: "%.3f", citation.score)))")
+        }
+    }
+}
+
+enum AnswerJSON {
+    static func object(_ answer: Answer) -> [String: Any] {
+        [
+            "question": answer.question,
+            "answer": answer.text,
+            "citations": answer.citations.map(citation),
+            "passages": answer.passages.map(citation),
+            "model": answer.model,
+            "generated": answer.isGenerated,
+            "usage": [
+                "prompt_tokens": answer.usage.promptTokens, "completion_tokens": answer.usage.completionTokens,
+                "estimated": answer.usage.isEstimated,
+            ],
+            "timings": [
+                "retrieval_s": answer.timings.retrieval, "generation_s": answer.timings.generation,
+                "total_s": answer.timings.total,
+            ],
+        ]
+    }
+
+    static func citation(_ citation: Citation) -> [String: Any] {
+        [
+            "number": citation.number, "document_id": citation.documentID.rawValue, "file": citation.fileName,
+            "page": citation.page, "page_end": citation.pageEnd, "snippet": citation.snippet,
+            "score": Double(citation.score),
+        ]
+    }
+}

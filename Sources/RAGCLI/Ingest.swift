@@ -1,0 +1,93 @@
+import ArgumentParser
+import Foundation
+import RAGCore
+
+struct Ingest: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Add PDFs, text and Markdown files (or folders of them) to the collection.",
+        discussion: """
+            Unchanged files are skipped; a changed file replaces its earlier version. Files that cannot be read \
+            are reported and skipped, and the rest are ingested (exit code 3 when any failed). On a terminal a \
+            progress bar shows pages/s and the time left; otherwise one summary line is printed.
+            """
+    )
+
+    @Argument(help: ArgumentHelp("Files or folders to ingest.", valueName: "path"))
+    var paths: [String]
+
+    @OptionGroup var options: CollectionOptions
+    @OptionGroup var extraction: ExtractionOptions
+
+    @Option(help: ArgumentHelp("Largest chunk in bytes.", valueName: "bytes"))
+    var chunkSize: Int = ChunkingOptions().maxCharacters
+
+    @Option(help: ArgumentHelp("Bytes each chunk repeats from the one before.", valueName: "bytes"))
+    var chunkOverlap: Int = ChunkingOptions().overlapCharacters
+
+    @Flag(help: "Print the result as JSON.")
+    var json = false
+
+    func run() async throws {
+        try await reportingErrors { try await execute() }
+    }
+
+    private func execute() async throws {
+        let engine = try options.makeEngine { configuration in
+            configuration.extraction = extraction.limits
+            configuration.pdfPassword = extraction.password
+            configuration.chunking = ChunkingOptions(maxCharacters: chunkSize, overlapCharacters: chunkOverlap)
+        }
+        let bar = CLI.stderrIsTerminal && !json ? ProgressBar() : nil
+        var onProgress: (@Sendable (IngestProgress) -> Void)? = nil
+        if let bar { onProgress = { bar.update($0) } }
+        let report = await engine.ingest(paths: paths, progress: onProgress)
+        bar?.finish()
+        try options.writeMetrics()
+        if json {
+            try CLI.printJSON([
+                "added": report.added.map(DocumentJSON.record),
+                "unchanged": report.unchanged.map(DocumentJSON.record),
+                "failed": report.failed.map { ["path": $0.path, "reason": $0.reason, "error": "\($0.error)"] },
+            ])
+        } else {
+            for (fileName, warning) in report.warnings { CLI.warn("rag: warning: \(fileName): \(warning)") }
+            for failure in report.failed { CLI.warn("rag: skipped \(failure.path): \(failure.error)") }
+            print(Ingest.summary(report, collection: engine.collection))
+        }
+        if !report.failed.isEmpty { throw ExitCode(3) }
+    }
+
+    static func summary(_ report: IngestReport, collection: DocumentCollection) -> String {
+        var parts = ["ingested \(report.added.count) document\(report.added.count == 1 ? "" : "s") (\(report.pages) pages, \(report.chunks) chunks)"]
+        if !report.unchanged.isEmpty { parts.append("\(report.unchanged.count) unchanged") }
+        if !report.failed.isEmpty { parts.append("\(report.failed.count) failed") }
+        return parts.joined(separator: ", ") + "; the collection holds \(collection.documents.count) documents, \(collection.chunks.count) chunks"
+    }
+}
+
+/// A one-line progress bar on stderr: files, pages/s and the time left (estimated from bytes).
+final class ProgressBar: Sendable {
+    func update(_ progress: IngestProgress) {
+        let fraction = progress.bytesTotal > 0 ? Double(progress.bytesDone) / Double(progress.bytesTotal)
+            : Double(progress.filesDone) / Double(max(1, progress.filesTotal))
+        let width = 24
+        let filled = Int(fraction * Double(width))
+        let rate = progress.elapsed > 0 ? Double(progress.pagesDone) / progress.elapsed : 0
+        let remaining = fraction > 0 ? progress.elapsed * (1 - fraction) / fraction : 0
+        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+        let line = String(
+            format: "\r[%@] %3d%% %d/%d files  %d pages  %.1f pages/s  ETA %@  %@",
+            bar, Int(fraction * 100), progress.filesDone, progress.filesTotal, progress.pagesDone, rate,
+            ProgressBar.duration(remaining), String(progress.currentFile.prefix(30)))
+        FileHandle.standardError.write(Data((line + "\u{1B}[K").utf8))
+    }
+
+    func finish() {
+        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+    }
+
+    static func duration(_ seconds: Double) -> String {
+        let total = Int(seconds.rounded())
+        return total >= 60 ? "\(total / 60)m\(String(format: "%02d", total % 60))s" : "\(total)s"
+    }
+}

@@ -1,0 +1,138 @@
+import ArgumentParser
+import Foundation
+import Logging
+import RAGCore
+
+@main
+struct RAG: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rag",
+        abstract: "Ask questions about your PDFs from the terminal, with answers that cite file and page.",
+        discussion: """
+            Works offline by default: local hashed embeddings, and an extractive answerer that quotes the best \
+            passages when no language model is configured.
+
+            The collection lives in --collection, else $RAG_COLLECTION, else \
+            $XDG_DATA_HOME/pdf-chatbot/collection (~/.local/share/pdf-chatbot/collection).
+
+            Exit codes: 0 success, 1 error, 2 usage error, 3 some files could not be ingested.
+            """,
+        subcommands: [Ingest.self, Ask.self, Search.self, List.self, Remove.self, Extract.self]
+    )
+}
+
+/// Options every command that uses a collection takes.
+struct CollectionOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The collection directory.", valueName: "dir"))
+    var collection: String?
+
+    @Option(name: .long, help: ArgumentHelp("Write the metrics registry as Prometheus text to this file when done.", valueName: "path"))
+    var metricsFile: String?
+
+    @Flag(name: .long, help: "Log progress details to stderr.")
+    var verbose = false
+
+    /// The collection directory: the flag, else $RAG_COLLECTION, else the XDG data directory.
+    var directory: URL {
+        if let collection { return URL(fileURLWithPath: collection) }
+        let environment = ProcessInfo.processInfo.environment
+        if let path = environment["RAG_COLLECTION"], !path.isEmpty { return URL(fileURLWithPath: path) }
+        let data = environment["XDG_DATA_HOME"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? (NSHomeDirectory() + "/.local/share")
+        return URL(fileURLWithPath: data).appendingPathComponent("pdf-chatbot/collection")
+    }
+
+    func makeEngine(_ configure: (inout EngineConfiguration) -> Void = { _ in }) throws -> Engine {
+        CLI.bootstrapLogging(verbose: verbose)
+        var configuration = EngineConfiguration(collectionDirectory: directory)
+        configure(&configuration)
+        return try Engine(configuration: configuration, metrics: CLI.metrics, logger: Logger(label: "rag"))
+    }
+
+    /// Writes the metrics file, if one was asked for.
+    func writeMetrics() throws {
+        guard let metricsFile else { return }
+        do {
+            try Data(CLI.metrics.render().utf8).write(to: URL(fileURLWithPath: metricsFile), options: .atomic)
+        } catch {
+            throw CLIError("cannot write the metrics file \(metricsFile): \(error.localizedDescription)")
+        }
+    }
+}
+
+/// Limits and chunking options for commands that read documents.
+struct ExtractionOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Password for encrypted PDFs.", valueName: "password"))
+    var password: String?
+
+    @Option(help: ArgumentHelp("Largest document in bytes.", valueName: "bytes"))
+    var maxBytes: Int = ExtractionLimits().maxBytes
+
+    @Option(help: ArgumentHelp("Most pages per document.", valueName: "n"))
+    var maxPages: Int = ExtractionLimits().maxPages
+
+    @Option(help: ArgumentHelp("Most extracted characters per document.", valueName: "n"))
+    var maxCharacters: Int = ExtractionLimits().maxCharacters
+
+    var limits: ExtractionLimits {
+        var limits = ExtractionLimits()
+        limits.maxBytes = maxBytes
+        limits.maxPages = maxPages
+        limits.maxCharacters = maxCharacters
+        return limits
+    }
+}
+
+/// Shared state and helpers of the CLI.
+enum CLI {
+    /// The one metrics registry of this process.
+    static let metrics = RAGMetrics()
+
+    static func bootstrapLogging(verbose: Bool) {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = verbose ? .info : .warning
+            return handler
+        }
+    }
+
+    /// Prints one line to stderr.
+    static func warn(_ message: String) {
+        FileHandle.standardError.write(Data((message + "\n").utf8))
+    }
+
+    /// Prints a JSON value to stdout.
+    static func printJSON(_ value: Any) throws {
+        let data = try JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .withoutEscapingSlashes])
+        FileHandle.standardOutput.write(data + Data("\n".utf8))
+    }
+
+    static var stderrIsTerminal: Bool { isatty(2) == 1 }
+}
+
+/// An error the CLI reports as one line.
+struct CLIError: Error, CustomStringConvertible {
+    var description: String
+    var exitCode: Int32 = 1
+    init(_ description: String, exitCode: Int32 = 1) {
+        self.description = description
+        self.exitCode = exitCode
+    }
+}
+
+extension AsyncParsableCommand {
+    /// Runs the command body, turning any error into one line on stderr and a non-zero exit code.
+    func reportingErrors(_ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch let error as CLIError {
+            CLI.warn("rag: error: \(error.description)")
+            throw ExitCode(error.exitCode)
+        } catch let error as ExitCode {
+            throw error
+        } catch {
+            CLI.warn("rag: error: \(error)")
+            throw ExitCode(1)
+        }
+    }
+}
