@@ -61,7 +61,8 @@ let package = Package(
         .executableTarget(name: "RAGBench", dependencies: ["RAGCore"], path: "Benchmarks/RAGBench", swiftSettings: swiftSettings),
         .testTarget(
             name: "RAGCoreTests",
-            dependencies: ["RAGCore", "RAGTesting"],
+            dependencies: ["RAGCore", "RAGTesting", .product(name: "Prometheus", package: "swift-prometheus")],
+            exclude: ["Golden"],
             swiftSettings: swiftSettings
         ),
     ]

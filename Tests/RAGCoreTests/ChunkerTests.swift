@@ -10,9 +10,16 @@ import Testing
                 == "The information system works well.\n\nSecond paragraph here. Jean-Paul came.")
     }
 
-    @Test func keepsShortDocumentInOneChunkWithPageRange() {
-        let pages = [Page(number: 1, text: "Alpha beta."), Page(number: 2, text: "Gamma delta.")]
+    @Test func chunksStayOnTheirPageByDefault() {
+        let pages = [Page(number: 1, text: "Alpha beta."), Page(number: 2, text: "Gamma delta. Epsilon.")]
         let chunks = Chunker().chunks(pages: pages, documentID: DocumentID(rawValue: "d1"), fileName: "a.pdf")
+        #expect(chunks.map(\.text) == ["Alpha beta.", "Gamma delta. Epsilon."])
+        #expect(chunks.map(\.pageLabel) == ["p. 1", "p. 2"])
+    }
+
+    @Test func runsAcrossPagesWhenAskedWithAPageRange() {
+        let pages = [Page(number: 1, text: "Alpha beta."), Page(number: 2, text: "Gamma delta.")]
+        let chunks = Chunker(options: ChunkingOptions(respectPageBreaks: false)).chunks(pages: pages, documentID: DocumentID(rawValue: "d1"), fileName: "a.pdf")
         #expect(chunks.count == 1)
         #expect(chunks[0].text == "Alpha beta.\n\nGamma delta.")
         #expect(chunks[0].pageStart == 1 && chunks[0].pageEnd == 2)

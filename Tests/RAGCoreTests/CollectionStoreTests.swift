@@ -11,7 +11,7 @@ import Testing
             warnings: [DocumentWarning(kind: .pageFailed, page: 3, message: "broken")], contentHash: SHA256.hex("a"),
             byteCount: 10)
         let chunks = Chunker().chunks(of: document)
-        collection.add(DocumentRecord(document: document, chunkCount: chunks.count, sourcePath: "/x/a.pdf"), chunks: chunks, vectors: [[1, 2, 3, 4]])
+        collection.add(DocumentRecord(document: document, chunkCount: chunks.count, sourcePath: "/x/a.pdf"), chunks: chunks, vectors: chunks.map { _ in [1, 2, 3, 4] })
         return collection
     }
 
@@ -85,7 +85,7 @@ import Testing
         let other = Document(fileName: "b.txt", kind: .text, pageCount: 1, pages: [Page(number: 1, text: "bee")], contentHash: SHA256.hex("b"), byteCount: 3)
         let chunks = Chunker().chunks(of: other)
         collection.add(DocumentRecord(document: other, chunkCount: 1, sourcePath: nil), chunks: chunks, vectors: [[0, 0, 0, 1]])
-        #expect(collection.index.count == 2)
+        #expect(collection.index.count == 3)
         let removed = collection.remove(collection.documents[0].id)
         #expect(removed)
         #expect(collection.documents.map(\.fileName) == ["b.txt"])

@@ -4,6 +4,7 @@
 /// are joined, a blank line ends a paragraph, and a word hyphenated across a line break is joined
 /// ("infor-\nmation" becomes "information"). Chunks hold whole sentences where they fit; a sentence longer than
 /// a chunk is cut between words. Each chunk repeats up to `overlapCharacters` of the end of the chunk before it.
+/// By default chunks do not cross pages, so every citation names one page (`respectPageBreaks`).
 ///
 /// ```swift
 /// let chunker = Chunker(options: ChunkingOptions(maxCharacters: 800, overlapCharacters: 150))
@@ -28,7 +29,7 @@ public struct Chunker: Sendable {
             var text = page.text
             text.withUTF8 { splitter.addPage($0, page: page.number) }
         }
-        return splitter.pack(overlap: options.overlapCharacters).enumerated().map { ordinal, piece in
+        return splitter.pack(overlap: options.overlapCharacters, breakAtPages: options.respectPageBreaks).enumerated().map { ordinal, piece in
             let text = piece.text
             let id = ChunkID(rawValue: String(SHA256.hex("\(documentID.rawValue)\u{0}\(ordinal)\u{0}\(text)").prefix(16)))
             return Chunk(
@@ -170,7 +171,7 @@ struct Splitter {
     }
 
     /// Packs the units greedily into pieces of at most `maxBytes`, each repeating up to `overlap` bytes of the last.
-    func pack(overlap: Int) -> [Piece] {
+    func pack(overlap: Int, breakAtPages: Bool) -> [Piece] {
         var pieces: [Piece] = []
         var current: [Unit] = []
         var length = 0
@@ -218,6 +219,11 @@ struct Splitter {
         }
 
         for unit in units {
+            if breakAtPages, let last = current.last, last.page != unit.page {
+                emit()
+                current = []
+                length = 0
+            }
             if !current.isEmpty && length + separator(unit, isFirst: false) + unit.length > maxBytes {
                 emit()
                 current = overlapTail()

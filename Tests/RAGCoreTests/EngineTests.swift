@@ -1,0 +1,187 @@
+import Foundation
+import RAGCore
+import RAGTesting
+import Testing
+
+@Suite struct EngineTests {
+    static let facts = """
+        The capital of France is Paris. Paris is known for the Eiffel Tower.
+
+        Bananas are yellow fruits rich in potassium. Monkeys enjoy eating bananas.
+        """
+    static let router = "To reset the router, hold the reset button for ten seconds.\u{0C}The default password is admin."
+
+    @Test func ingestSearchAndAskWithTheOfflineDefault() async throws {
+        let engine = try Engine()
+        let record = try await engine.ingest(data: Data(Self.facts.utf8), fileName: "facts.txt")
+        #expect(record.fileName == "facts.txt" && record.chunkCount == 1)
+        _ = try await engine.ingest(data: Data(Self.router.utf8), fileName: "router.txt")
+        let hits = try await engine.search("reset button", k: 2)
+        #expect(hits.first?.chunk.fileName == "router.txt")
+        #expect(hits.first?.chunk.pageStart == 1)
+        let answer = try await engine.ask("What is the default password?")
+        #expect(answer.text.contains("The default password is admin."))
+        #expect(!answer.isGenerated)
+        #expect(answer.citations.first?.label == "router.txt p. 2")
+        #expect(answer.usage.isEstimated)
+    }
+
+    @Test func sendsNumberedPassagesToTheLLMAndReportsItsCitations() async throws {
+        let llm = MockLLMClient(replies: ["Paris [2]."])
+        let engine = try Engine(llm: llm)
+        _ = try await engine.ingest(data: Data(Self.router.utf8), fileName: "router.txt")
+        _ = try await engine.ingest(data: Data(Self.facts.utf8), fileName: "facts.txt")
+        let answer = try await engine.ask("What is the capital of France?", history: [.user("hi"), .assistant("hello")])
+        let request = try #require(llm.requests.first)
+        #expect(request.question == "What is the capital of France?")
+        #expect(request.messages.first?.role == .system)
+        #expect(request.messages.map(\.content).contains("hello"))
+        let user = try #require(request.messages.last?.content)
+        #expect(user.contains("[1] facts.txt, p. 1"))
+        #expect(user.hasSuffix("Question: What is the capital of France?"))
+        #expect(answer.text == "Paris [2].")
+        #expect(answer.isGenerated)
+        #expect(answer.citations.map(\.number) == [2])
+        #expect(answer.passages.count == 2)
+        #expect(answer.usage == TokenUsage(promptTokens: 100, completionTokens: 10, isEstimated: false))
+    }
+
+    @Test func streamsPassagesThenDeltasThenTheAnswer() async throws {
+        let engine = try Engine(llm: MockLLMClient(replies: ["Hold it for ten seconds [1]."], chunkSize: 3))
+        _ = try await engine.ingest(data: Data(Self.router.utf8), fileName: "router.txt")
+        var events: [String] = []
+        var text = ""
+        for try await event in engine.askStreaming("How do I reset the router?") {
+            switch event {
+            case .passages(let passages): events.append("passages:\(passages.count)")
+            case .delta(let delta): events.append("delta"); text += delta
+            case .done(let answer): events.append("done"); #expect(answer.text == text)
+            }
+        }
+        #expect(events.first == "passages:2")
+        #expect(events.last == "done")
+        #expect(events.filter { $0 == "delta" }.count == 10)
+        #expect(text == "Hold it for ten seconds [1].")
+    }
+
+    @Test func rejectsBadQuestionsAndAnEmptyCollection() async throws {
+        let engine = try Engine()
+        await #expect(throws: EngineError.self) { try await engine.ask("anything") }
+        _ = try await engine.ingest(data: Data(Self.facts.utf8), fileName: "facts.txt")
+        let empty = await #expect(throws: EngineError.self) { try await engine.ask("   ") }
+        #expect(empty?.code == .invalidQuestion)
+        let long = await #expect(throws: EngineError.self) { try await engine.search(String(repeating: "a", count: 9000)) }
+        #expect(long?.description.contains("maxQuestionBytes") == true)
+    }
+
+    @Test func aFailingLLMIsReportedAndCounted() async throws {
+        let metrics = RAGMetrics()
+        let llm = MockLLMClient(replies: [.failure(MockLLMClient.Failure("model down"))])
+        let engine = try Engine(llm: llm, metrics: metrics)
+        _ = try await engine.ingest(data: Data(Self.facts.utf8), fileName: "facts.txt")
+        let error = await #expect(throws: MockLLMClient.Failure.self) { try await engine.ask("capital of France?") }
+        #expect(error?.message == "model down")
+        let text = metrics.render()
+        #expect(text.contains(#"rag_requests_total{operation="ask",outcome="error"} 1"#))
+        #expect(text.contains(#"rag_llm_errors_total{type="Failure",model="mock"} 1"#))
+    }
+
+    @Test func recordsMetricsForASuccessfulQuestion() async throws {
+        let metrics = RAGMetrics()
+        let engine = try Engine(llm: MockLLMClient(replies: ["Yes [1]."]), metrics: metrics)
+        _ = try await engine.ingest(data: Data(Self.facts.utf8), fileName: "facts.txt")
+        _ = try await engine.ask("Are bananas yellow?")
+        let text = metrics.render()
+        #expect(text.contains(#"rag_requests_total{operation="ask",outcome="success"} 1"#))
+        #expect(text.contains(#"rag_llm_tokens_total{kind="prompt",model="mock"} 100"#))
+        #expect(text.contains(#"rag_llm_tokens_total{kind="completion",model="mock"} 10"#))
+        #expect(text.contains("rag_sources_matched_count 1"))
+        #expect(text.contains("rag_ingested_documents_total 1"))
+        #expect(text.contains("rag_collection_chunks 1"))
+    }
+
+    @Test func persistsReingestsNothingAndRemovesCompletely() async throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("facts.txt")
+        try Self.facts.write(to: file, atomically: true, encoding: .utf8)
+        let configuration = EngineConfiguration(collectionDirectory: directory.appendingPathComponent("collection"))
+        do {
+            let engine = try Engine(configuration: configuration)
+            let report = await engine.ingest(paths: [directory.path])
+            #expect(report.added.count == 1 && report.failed.isEmpty)
+        }
+        let reopened = try Engine(configuration: configuration)
+        #expect(reopened.collection.documents.map(\.fileName) == ["facts.txt"])
+        let again = await reopened.ingest(paths: [file.path])
+        #expect(again.added.isEmpty && again.unchanged.count == 1)
+        #expect(reopened.collection.chunks.count == 1)
+
+        // A changed file replaces its earlier version.
+        try (Self.facts + "\n\nA new paragraph about kiwis.").write(to: file, atomically: true, encoding: .utf8)
+        let changed = await reopened.ingest(paths: [file.path])
+        #expect(changed.added.count == 1)
+        #expect(reopened.collection.documents.count == 1)
+
+        let removed = try await reopened.remove("facts.txt")
+        #expect(removed.fileName == "facts.txt")
+        let final = try Engine(configuration: configuration).collection
+        #expect(final.documents.isEmpty && final.chunks.isEmpty && final.index.count == 0)
+        await #expect(throws: EngineError.self) { try await reopened.remove("facts.txt") }
+    }
+
+    @Test func reportsBadFilesAndIngestsTheRest() async throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try Self.facts.write(to: directory.appendingPathComponent("good.txt"), atomically: true, encoding: .utf8)
+        try Data("%PDF-1.4 garbage".utf8).write(to: directory.appendingPathComponent("bad.pdf"))
+        let engine = try Engine()
+        let report = await engine.ingest(paths: [directory.path, directory.appendingPathComponent("missing.pdf").path])
+        #expect(report.added.map(\.fileName) == ["good.txt"])
+        #expect(report.failed.count == 2)
+        #expect(report.failed.contains { $0.path.hasSuffix("bad.pdf") })
+        #expect(report.failed.contains { $0.path.hasSuffix("missing.pdf") })
+    }
+
+    @Test func refusesACollectionFromAnotherEmbedder() async throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let configuration = EngineConfiguration(collectionDirectory: directory)
+        _ = try await Engine(configuration: configuration).ingest(data: Data(Self.facts.utf8), fileName: "facts.txt")
+        let error = #expect(throws: CollectionError.self) {
+            try Engine(configuration: configuration, embedder: MockEmbedder(dimension: 8))
+        }
+        #expect(error?.code == .embedderMismatch)
+        #expect(error?.description.contains("hashing-v1-d512") == true)
+    }
+
+    @Test func readOnlyEnginesRefuseWrites() async throws {
+        let engine = try Engine(configuration: EngineConfiguration(readOnly: true))
+        let error = await #expect(throws: EngineError.self) {
+            try await engine.ingest(data: Data(Self.facts.utf8), fileName: "facts.txt")
+        }
+        #expect(error?.code == .readOnly)
+    }
+
+    @Test func filtersSearchByDocument() async throws {
+        let engine = try Engine(embedder: MockEmbedder(dimension: 16))
+        let facts = try await engine.ingest(data: Data(Self.facts.utf8), fileName: "facts.txt")
+        _ = try await engine.ingest(data: Data(Self.router.utf8), fileName: "router.txt")
+        let hits = try await engine.search("anything", k: 10, documents: [facts.id])
+        #expect(!hits.isEmpty && hits.allSatisfy { $0.chunk.fileName == "facts.txt" })
+    }
+
+    @Test func concurrentWritersLoseNothing() async throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let engine = try Engine(configuration: EngineConfiguration(collectionDirectory: directory))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<8 {
+                group.addTask { _ = try await engine.ingest(data: Data("Document number \(index) about topic \(index).".utf8), fileName: "d\(index).txt") }
+            }
+            try await group.waitForAll()
+        }
+        #expect(engine.collection.documents.count == 8)
+        #expect(try Engine(configuration: EngineConfiguration(collectionDirectory: directory)).collection.documents.count == 8)
+    }
+}
