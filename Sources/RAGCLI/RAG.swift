@@ -15,7 +15,7 @@ struct RAG: AsyncParsableCommand {
             The collection lives in --collection, else $RAG_COLLECTION, else \
             $XDG_DATA_HOME/pdf-chatbot/collection (~/.local/share/pdf-chatbot/collection).
 
-            Exit codes: 0 success, 1 error, 2 usage error, 3 some files could not be ingested.
+            Exit codes: 0 success, 1 error, 3 some files could not be ingested, 64 usage error.
             """,
         subcommands: [Ingest.self, Ask.self, Search.self, List.self, Remove.self, Extract.self]
     )

@@ -1,0 +1,145 @@
+import Foundation
+import Testing
+
+/// Runs the real `rag` executable (built by `swift build` beside the test bundle).
+struct RAGProcess {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+
+    static var executable: URL {
+        get throws {
+            let candidates = [
+                URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("rag"),
+                URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                    .deletingLastPathComponent().appendingPathComponent(".build/debug/rag"),
+            ]
+            return try #require(
+                candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) },
+                "the rag executable is missing: run `swift build` before `swift test` (scripts/test.sh does)")
+        }
+    }
+
+    static func run(_ arguments: [String], collection: URL? = nil) throws -> RAGProcess {
+        let process = Process()
+        process.executableURL = try executable
+        process.arguments = arguments + (collection.map { ["--collection", $0.path] } ?? [])
+        var environment = ProcessInfo.processInfo.environment
+        environment["OPENAI_API_KEY"] = nil
+        environment["COLUMNS"] = "100"
+        process.environment = environment
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // Files, not pipes: a full pipe would block the child while we wait for it.
+        let out = directory.appendingPathComponent("out")
+        let err = directory.appendingPathComponent("err")
+        FileManager.default.createFile(atPath: out.path, contents: nil)
+        FileManager.default.createFile(atPath: err.path, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: out)
+        process.standardError = try FileHandle(forWritingTo: err)
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        return RAGProcess(
+            status: process.terminationStatus, stdout: try String(contentsOf: out, encoding: .utf8),
+            stderr: try String(contentsOf: err, encoding: .utf8))
+    }
+}
+
+@Suite struct CLITests {
+    static let handbook = """
+        Employees receive 25 days of paid vacation per year.\u{0C}Receipts must be submitted within 30 days of the expense.
+        """
+
+    @Test func helpMatchesGolden() throws {
+        let help = try RAGProcess.run(["--help"])
+        #expect(help.status == 0)
+        try expectGolden(help.stdout, "rag-help.txt")
+        for command in ["ingest", "ask", "search", "list", "remove", "extract"] {
+            let sub = try RAGProcess.run([command, "--help"])
+            #expect(sub.status == 0, "\(command) --help")
+            #expect(sub.stdout.contains("USAGE: rag \(command)"))
+        }
+    }
+
+    @Test func ingestAskSearchListRemove() throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let collection = directory.appendingPathComponent("collection")
+        let file = directory.appendingPathComponent("handbook.txt")
+        try Self.handbook.write(to: file, atomically: true, encoding: .utf8)
+
+        let ingest = try RAGProcess.run(["ingest", file.path], collection: collection)
+        #expect(ingest.status == 0, "\(ingest.stderr)")
+        #expect(ingest.stdout.hasPrefix("ingested 1 document (2 pages, 2 chunks)"))
+
+        let metricsFile = directory.appendingPathComponent("metrics.prom")
+        let ask = try RAGProcess.run(["ask", "How many vacation days per year?", "--metrics-file", metricsFile.path], collection: collection)
+        #expect(ask.status == 0, "\(ask.stderr)")
+        #expect(ask.stdout.contains("\"Employees receive 25 days of paid vacation per year.\" [1]"))
+        #expect(ask.stdout.contains("Sources:\n  [1] handbook.txt p. 1"))
+        let metrics = try String(contentsOf: metricsFile, encoding: .utf8)
+        #expect(metrics.contains(#"rag_requests_total{operation="ask",outcome="success"} 1"#))
+
+        let askJSON = try RAGProcess.run(["ask", "When are receipts due?", "--json"], collection: collection)
+        let answer = try #require(try JSONSerialization.jsonObject(with: Data(askJSON.stdout.utf8)) as? [String: Any])
+        let citations = try #require(answer["citations"] as? [[String: Any]])
+        #expect(citations.first?["page"] as? Int == 2)
+        #expect(answer["generated"] as? Bool == false)
+
+        let search = try RAGProcess.run(["search", "receipts expense", "-k", "1", "--json"], collection: collection)
+        #expect(search.status == 0)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(search.stdout.utf8)) as? [String: Any])
+        #expect(Array(object.keys) == ["hits"])
+        let hits = try #require(object["hits"] as? [[String: Any]])
+        #expect(hits.count == 1)
+        #expect(Set(hits[0].keys) == ["file", "page", "text", "score"])
+        #expect(hits[0]["file"] as? String == "handbook.txt")
+        #expect(hits[0]["page"] as? Int == 2)
+        #expect((hits[0]["text"] as? String)?.contains("Receipts") == true)
+
+        let list = try RAGProcess.run(["list", "--json"], collection: collection)
+        let documents = try #require((try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [String: Any])?["documents"] as? [[String: Any]])
+        #expect(documents.first?["file"] as? String == "handbook.txt")
+        #expect(documents.first?["chunks"] as? Int == 2)
+
+        let remove = try RAGProcess.run(["remove", "handbook.txt"], collection: collection)
+        #expect(remove.status == 0)
+        #expect(try RAGProcess.run(["list"], collection: collection).stdout.contains("The collection is empty"))
+    }
+
+    @Test func badFilesAreSkippedWithExitCode3() throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let good = directory.appendingPathComponent("good.txt")
+        try Self.handbook.write(to: good, atomically: true, encoding: .utf8)
+        let bad = directory.appendingPathComponent("broken.pdf")
+        try Data("%PDF-1.7\nthis is not really a pdf".utf8).write(to: bad)
+        let result = try RAGProcess.run(["ingest", good.path, bad.path], collection: directory.appendingPathComponent("c"))
+        #expect(result.status == 3)
+        #expect(result.stdout.contains("ingested 1 document"))
+        #expect(result.stdout.contains("1 failed"))
+        #expect(result.stderr.contains("broken.pdf"))
+    }
+
+    @Test func errorsAreOneLineWithoutStackTraces() throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let empty = try RAGProcess.run(["ask", "Anything?"], collection: directory.appendingPathComponent("c"))
+        #expect(empty.status == 1)
+        #expect(empty.stderr == "rag: error: the collection is empty: ingest documents first (rag ingest FILE...)\n")
+        #expect(empty.stdout.isEmpty)
+
+        let usage = try RAGProcess.run(["search"])
+        #expect(usage.status == 64)
+        #expect(usage.stderr.contains("Missing expected argument"))
+
+        let corrupt = directory.appendingPathComponent("corrupt")
+        try FileManager.default.createDirectory(at: corrupt, withIntermediateDirectories: true)
+        try Data("RAGCOLL\0garbage".utf8).write(to: corrupt.appendingPathComponent("collection.rag"))
+        let damaged = try RAGProcess.run(["list"], collection: corrupt)
+        #expect(damaged.status == 1)
+        #expect(damaged.stderr.hasPrefix("rag: error: the collection file is damaged"))
+        #expect(damaged.stderr.split(separator: "\n").count == 1)
+    }
+}
