@@ -1,1 +1,120 @@
-print("rag-bench: see docs/performance.md")
+// rag-bench: the Swift side of the benchmarks in docs/performance.md. Each subcommand prints one JSON object
+// with a "median_s" field (the median over --repeat runs) and its own figures. scripts/bench/run.sh runs these
+// side by side with the Python baselines.
+//
+//   RAGBench extract PDF [--threads N] [--repeat R]
+//   RAGBench search --vectors FILE --queries FILE [--dimension 384] [--k 10] [--repeat R]
+//   RAGBench chunk TEXTFILE [--size 1000] [--overlap 200] [--repeat R]
+import Foundation
+import RAGCore
+
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("RAGBench: \(message)\n".utf8))
+    exit(2)
+}
+
+struct Arguments {
+    var positional: [String] = []
+    var options: [String: String] = [:]
+
+    init(_ arguments: ArraySlice<String>) {
+        var iterator = arguments.makeIterator()
+        while let argument = iterator.next() {
+            if argument.hasPrefix("--") {
+                options[String(argument.dropFirst(2))] = iterator.next() ?? ""
+            } else {
+                positional.append(argument)
+            }
+        }
+    }
+
+    func int(_ name: String, _ fallback: Int) -> Int { options[name].flatMap(Int.init) ?? fallback }
+}
+
+func seconds(_ body: () throws -> Void) rethrows -> Double {
+    let start = ContinuousClock.now
+    try body()
+    let elapsed = ContinuousClock.now - start
+    return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+}
+
+func median(_ values: [Double]) -> Double {
+    let sorted = values.sorted()
+    return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+}
+
+func printJSON(_ object: [String: Any]) {
+    let data = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+    print(String(decoding: data, as: UTF8.self))
+}
+
+func readFloats(_ path: String) -> [Float] {
+    guard let data = FileManager.default.contents(atPath: path) else { fail("cannot read \(path)") }
+    var floats = [Float](repeating: 0, count: data.count / 4)
+    floats.withUnsafeMutableBytes { out in data.withUnsafeBytes { out.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[0..<out.count])) } }
+    return floats
+}
+
+let arguments = Arguments(CommandLine.arguments.dropFirst(2))
+let repeats = max(1, arguments.int("repeat", 5))
+
+switch CommandLine.arguments.dropFirst().first {
+case "extract":
+    guard let path = arguments.positional.first else { fail("extract needs a PDF path") }
+    var limits = ExtractionLimits()
+    limits.threads = arguments.int("threads", 1)
+    let loader = DocumentLoader(limits: limits)
+    let url = URL(fileURLWithPath: path)
+    var pages = 0
+    var characters = 0
+    let times = (0..<repeats).map { _ in
+        seconds {
+            do {
+                let document = try loader.load(contentsOf: url)
+                pages = document.pageCount
+                characters = document.pages.reduce(0) { $0 + $1.text.count }
+            } catch { fail("\(error)") }
+        }
+    }
+    let m = median(times)
+    printJSON(["bench": "extract", "threads": limits.threads, "pages": pages, "characters": characters, "median_s": m, "pages_per_s": Double(pages) / m, "runs": times])
+
+case "search":
+    guard let vectorsPath = arguments.options["vectors"], let queriesPath = arguments.options["queries"] else {
+        fail("search needs --vectors FILE --queries FILE")
+    }
+    let dimension = arguments.int("dimension", 384)
+    let k = arguments.int("k", 10)
+    let index = VectorIndex(dimension: dimension, storage: readFloats(vectorsPath), normalized: true)
+    let flat = readFloats(queriesPath)
+    let queries = stride(from: 0, to: flat.count, by: dimension).map { Array(flat[$0..<$0 + dimension]) }
+    _ = index.search(queries[0], k: k)  // warm up: page the matrix in
+    var single: [Double] = []
+    for run in 0..<max(repeats, 20) {
+        let query = queries[run % queries.count]
+        single.append(seconds { _ = index.search(query, k: k) })
+    }
+    var batch: [Double] = []
+    for _ in 0..<repeats { batch.append(seconds { _ = index.search(batch: queries, k: k) }) }
+    printJSON([
+        "bench": "search", "rows": index.count, "dimension": dimension, "k": k, "batch_size": queries.count,
+        "median_s": median(single), "single_median_s": median(single), "batch_median_s": median(batch),
+        "bytes_scanned": index.count * dimension * 4,
+    ])
+
+case "chunk":
+    guard let path = arguments.positional.first, let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+        fail("chunk needs a UTF-8 text file")
+    }
+    let chunker = Chunker(options: ChunkingOptions(maxCharacters: arguments.int("size", 1000), overlapCharacters: arguments.int("overlap", 200)))
+    let pages = [Page(number: 1, text: text)]
+    var count = 0
+    let times = (0..<repeats).map { _ in
+        seconds { count = chunker.chunks(pages: pages, documentID: DocumentID(rawValue: "bench"), fileName: "bench.txt").count }
+    }
+    let m = median(times)
+    printJSON(["bench": "chunk", "characters": text.count, "bytes": text.utf8.count, "chunks": count, "median_s": m, "chars_per_s": Double(text.count) / m])
+
+default:
+    fail("usage: RAGBench extract PDF [--threads N] | search --vectors F --queries F | chunk TEXT  [--repeat R]")
+}
