@@ -332,6 +332,8 @@ ragpdf_status ragpdf_page_text(ragpdf_context *context, ragpdf_document *documen
             if (page_index < 0 || page_index >= pdf_count_pages(ctx, pdf))
                 fz_throw(ctx, FZ_ERROR_GENERIC, "page %d is out of range", page_index + 1);
             pdf_obj *page_object = pdf_lookup_page_obj(ctx, pdf, page_index);
+            if (!pdf_is_dict(ctx, page_object))
+                fz_throw(ctx, FZ_ERROR_GENERIC, "page %d is missing from the page tree", page_index + 1);
             fz_rect mediabox;
             fz_matrix ctm;
             pdf_page_obj_transform(ctx, page_object, &mediabox, &ctm);
