@@ -1,3 +1,362 @@
+// See ragpdf.h for why this shim exists. Every MuPDF call that can throw runs inside fz_try here; variables
+// assigned inside fz_try and read after it are `volatile`; resources are dropped in fz_always.
 #include "ragpdf.h"
+
 #include <mupdf/fitz.h>
-int ragpdf_placeholder(void) { fz_context *ctx = fz_new_context(NULL, NULL, FZ_STORE_DEFAULT); if (!ctx) return -1; fz_drop_context(ctx); return 0; }
+#include <mupdf/pdf.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct ragpdf_context {
+    fz_context *ctx;
+    // Reused across pages so extraction does not allocate per page.
+    unsigned char *text;
+    size_t text_capacity;
+};
+
+struct ragpdf_document {
+    fz_document *doc;
+};
+
+// MuPDF prints warnings and errors to stderr by default; a library must not.
+static void ragpdf_silent(void *user, const char *message) {
+    (void)user;
+    (void)message;
+}
+
+static void ragpdf_set_message(char *message, size_t capacity, const char *text) {
+    if (capacity == 0) return;
+    if (text == NULL) text = "";
+    size_t n = strlen(text);
+    if (n >= capacity) n = capacity - 1;
+    memcpy(message, text, n);
+    message[n] = 0;
+}
+
+// The one place a caught MuPDF error becomes a status plus message.
+static ragpdf_status ragpdf_caught(fz_context *ctx, ragpdf_status fallback, char *message, size_t capacity) {
+    ragpdf_set_message(message, capacity, fz_caught_message(ctx));
+    if (fz_caught(ctx) == FZ_ERROR_MEMORY) return RAGPDF_ERROR_MEMORY;
+    return fallback;
+}
+
+ragpdf_status ragpdf_context_new(size_t store_bytes, ragpdf_context **out_context, char *message,
+                                 size_t message_capacity) {
+    *out_context = NULL;
+    ragpdf_context *context = calloc(1, sizeof(*context));
+    if (context == NULL) {
+        ragpdf_set_message(message, message_capacity, "cannot allocate the context");
+        return RAGPDF_ERROR_MEMORY;
+    }
+    context->ctx = fz_new_context(NULL, NULL, store_bytes);
+    if (context->ctx == NULL) {
+        free(context);
+        ragpdf_set_message(message, message_capacity, "cannot create the MuPDF context");
+        return RAGPDF_ERROR_MEMORY;
+    }
+    fz_context *ctx = context->ctx;
+    fz_set_warning_callback(ctx, ragpdf_silent, NULL);
+    fz_set_error_callback(ctx, ragpdf_silent, NULL);
+    fz_try(ctx) {
+        fz_register_document_handlers(ctx);
+    }
+    fz_catch(ctx) {
+        ragpdf_status status = ragpdf_caught(ctx, RAGPDF_ERROR_GENERIC, message, message_capacity);
+        fz_drop_context(ctx);
+        free(context);
+        return status;
+    }
+    *out_context = context;
+    return RAGPDF_OK;
+}
+
+void ragpdf_context_drop(ragpdf_context *context) {
+    if (context == NULL) return;
+    fz_drop_context(context->ctx);
+    free(context->text);
+    free(context);
+}
+
+ragpdf_status ragpdf_document_open(ragpdf_context *context, const void *bytes, size_t length,
+                                   ragpdf_document **out_document, char *message, size_t message_capacity) {
+    *out_document = NULL;
+    fz_context *ctx = context->ctx;
+    ragpdf_document *document = calloc(1, sizeof(*document));
+    if (document == NULL) {
+        ragpdf_set_message(message, message_capacity, "cannot allocate the document");
+        return RAGPDF_ERROR_MEMORY;
+    }
+    fz_stream *volatile stream = NULL;
+    fz_document *volatile doc = NULL;
+    fz_var(stream);
+    fz_var(doc);
+    fz_try(ctx) {
+        stream = fz_open_memory(ctx, (const unsigned char *)bytes, length);
+        doc = fz_open_document_with_stream(ctx, "application/pdf", stream);
+    }
+    fz_always(ctx) {
+        fz_drop_stream(ctx, stream); // the document holds its own reference
+    }
+    fz_catch(ctx) {
+        free(document);
+        return ragpdf_caught(ctx, RAGPDF_ERROR_OPEN, message, message_capacity);
+    }
+    document->doc = doc;
+    *out_document = document;
+    return RAGPDF_OK;
+}
+
+void ragpdf_document_drop(ragpdf_context *context, ragpdf_document *document) {
+    if (document == NULL) return;
+    fz_drop_document(context->ctx, document->doc);
+    free(document);
+}
+
+ragpdf_status ragpdf_document_needs_password(ragpdf_context *context, ragpdf_document *document, int *out_needs,
+                                             char *message, size_t message_capacity) {
+    fz_context *ctx = context->ctx;
+    volatile int needs = 0;
+    fz_try(ctx) {
+        needs = fz_needs_password(ctx, document->doc);
+    }
+    fz_catch(ctx) {
+        return ragpdf_caught(ctx, RAGPDF_ERROR_GENERIC, message, message_capacity);
+    }
+    *out_needs = needs;
+    return RAGPDF_OK;
+}
+
+ragpdf_status ragpdf_document_authenticate(ragpdf_context *context, ragpdf_document *document,
+                                           const char *password, int *out_ok, char *message,
+                                           size_t message_capacity) {
+    fz_context *ctx = context->ctx;
+    volatile int ok = 0;
+    fz_try(ctx) {
+        ok = fz_authenticate_password(ctx, document->doc, password) != 0;
+    }
+    fz_catch(ctx) {
+        return ragpdf_caught(ctx, RAGPDF_ERROR_GENERIC, message, message_capacity);
+    }
+    *out_ok = ok;
+    return RAGPDF_OK;
+}
+
+ragpdf_status ragpdf_document_page_count(ragpdf_context *context, ragpdf_document *document, int *out_count,
+                                         char *message, size_t message_capacity) {
+    fz_context *ctx = context->ctx;
+    volatile int count = 0;
+    fz_try(ctx) {
+        count = fz_count_pages(ctx, document->doc);
+    }
+    fz_catch(ctx) {
+        return ragpdf_caught(ctx, RAGPDF_ERROR_OPEN, message, message_capacity);
+    }
+    *out_count = count;
+    return RAGPDF_OK;
+}
+
+ragpdf_status ragpdf_document_metadata(ragpdf_context *context, ragpdf_document *document, const char *key,
+                                       char **out_value, char *message, size_t message_capacity) {
+    fz_context *ctx = context->ctx;
+    *out_value = NULL;
+    char small[512];
+    volatile int size = -1;
+    fz_try(ctx) {
+        size = fz_lookup_metadata(ctx, document->doc, key, small, (int)sizeof(small));
+    }
+    fz_catch(ctx) {
+        return ragpdf_caught(ctx, RAGPDF_ERROR_GENERIC, message, message_capacity);
+    }
+    if (size < 0) return RAGPDF_OK; // absent
+    char *value = malloc((size_t)size + 1);
+    if (value == NULL) {
+        ragpdf_set_message(message, message_capacity, "cannot allocate the metadata value");
+        return RAGPDF_ERROR_MEMORY;
+    }
+    if ((size_t)size <= sizeof(small)) {
+        memcpy(value, small, (size_t)size);
+        value[size] = 0;
+    } else {
+        fz_try(ctx) {
+            fz_lookup_metadata(ctx, document->doc, key, value, size + 1);
+        }
+        fz_catch(ctx) {
+            free(value);
+            return ragpdf_caught(ctx, RAGPDF_ERROR_GENERIC, message, message_capacity);
+        }
+        value[size] = 0;
+    }
+    *out_value = value;
+    return RAGPDF_OK;
+}
+
+void ragpdf_free(void *pointer) { free(pointer); }
+
+// Makes room for at least `extra` more bytes in the context's text buffer. Returns 0 on allocation failure.
+static int ragpdf_reserve(ragpdf_context *context, size_t used, size_t extra) {
+    if (used + extra <= context->text_capacity) return 1;
+    size_t capacity = context->text_capacity ? context->text_capacity : 16384;
+    while (capacity < used + extra) capacity *= 2;
+    unsigned char *grown = realloc(context->text, capacity);
+    if (grown == NULL) return 0;
+    context->text = grown;
+    context->text_capacity = capacity;
+    return 1;
+}
+
+// Walks the structured text and writes UTF-8 straight into the context's buffer. No MuPDF call here can throw,
+// so this runs outside fz_try.
+static ragpdf_status ragpdf_write_text(ragpdf_context *context, fz_stext_page *page, int64_t max_characters,
+                                       ragpdf_page_text_result *result, char *message, size_t message_capacity) {
+    size_t used = 0;
+    int64_t characters = 0, glyphs = 0, unmappable = 0;
+    // Characters whose origin lies outside the page (with a small margin) are not shown to a reader.
+    fz_rect clip = fz_is_empty_rect(page->mediabox) ? fz_infinite_rect : fz_expand_rect(page->mediabox, 2);
+    int pending_newlines = 0; // separators are written lazily, so the text never ends with one
+    for (fz_stext_block *block = page->first_block; block; block = block->next) {
+        if (block->type != FZ_STEXT_BLOCK_TEXT) continue;
+        if (used > 0) pending_newlines = 2;
+        for (fz_stext_line *line = block->u.t.first_line; line; line = line->next) {
+            if (used > 0 && pending_newlines == 0) pending_newlines = 1;
+            // Worst case 4 bytes per character plus separators; reserve per line, not per character.
+            size_t count = 0;
+            for (fz_stext_char *ch = line->first_char; ch; ch = ch->next) count++;
+            if (!ragpdf_reserve(context, used, count * 4 + 2)) {
+                ragpdf_set_message(message, message_capacity, "cannot grow the text buffer");
+                return RAGPDF_ERROR_MEMORY;
+            }
+            unsigned char *out = context->text + used;
+            for (fz_stext_char *ch = line->first_char; ch; ch = ch->next) {
+                unsigned int c = (unsigned int)ch->c;
+                if (ch->origin.x < clip.x0 || ch->origin.x > clip.x1 || ch->origin.y < clip.y0 ||
+                    ch->origin.y > clip.y1)
+                    continue; // off the page: hidden or stray text
+                if (c == 0xFFFD) {
+                    unmappable++;
+                    glyphs++;
+                    continue;
+                }
+                if (c < 0x20) {
+                    if (c != '\t') continue; // NUL, CR and other controls are dropped
+                    c = ' ';
+                }
+                if (c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) {
+                    unmappable++;
+                    glyphs++;
+                    continue;
+                }
+                if (pending_newlines) {
+                    *out++ = '\n';
+                    if (pending_newlines == 2) *out++ = '\n';
+                    characters += pending_newlines;
+                    pending_newlines = 0;
+                }
+                if (c < 0x80) {
+                    *out++ = (unsigned char)c;
+                    if (c != ' ') glyphs++;
+                } else {
+                    if (c < 0x800) {
+                        *out++ = (unsigned char)(0xC0 | (c >> 6));
+                    } else if (c < 0x10000) {
+                        *out++ = (unsigned char)(0xE0 | (c >> 12));
+                        *out++ = (unsigned char)(0x80 | ((c >> 6) & 0x3F));
+                    } else {
+                        *out++ = (unsigned char)(0xF0 | (c >> 18));
+                        *out++ = (unsigned char)(0x80 | ((c >> 12) & 0x3F));
+                        *out++ = (unsigned char)(0x80 | ((c >> 6) & 0x3F));
+                    }
+                    *out++ = (unsigned char)(0x80 | (c & 0x3F));
+                    if (c != 0xA0 && c != 0x3000) glyphs++;
+                }
+                characters++;
+            }
+            used = (size_t)(out - context->text);
+            if (characters > max_characters) {
+                ragpdf_set_message(message, message_capacity, "the page has more text than the character limit");
+                return RAGPDF_ERROR_TEXT_LIMIT;
+            }
+        }
+    }
+    result->utf8 = (const char *)context->text;
+    result->length = used;
+    result->characters = characters;
+    result->glyphs = glyphs;
+    result->unmappable = unmappable;
+    return RAGPDF_OK;
+}
+
+// Runs a PDF page's content stream straight into `device`, without fz_load_page. Loading a page also loads its
+// links and annotations, and resolving hyperlink destinations is about a fifth of the extraction time for a
+// typical LaTeX manual; text extraction needs neither. Annotation appearances are not text we index.
+static void ragpdf_run_pdf_page(fz_context *ctx, pdf_document *pdf, pdf_obj *page_object, fz_device *device,
+                                fz_matrix ctm) {
+    pdf_processor *volatile processor = NULL;
+    fz_default_colorspaces *volatile colorspaces = NULL;
+    fz_var(processor);
+    fz_var(colorspaces);
+    fz_try(ctx) {
+        pdf_obj *resources = pdf_dict_get_inheritable(ctx, page_object, PDF_NAME(Resources));
+        pdf_obj *contents = pdf_dict_get(ctx, page_object, PDF_NAME(Contents));
+        colorspaces = fz_new_default_colorspaces(ctx);
+        processor = pdf_new_run_processor(ctx, device, ctm, "View", NULL, colorspaces, NULL);
+        pdf_process_contents(ctx, processor, pdf, resources, contents, NULL);
+        pdf_close_processor(ctx, processor);
+    }
+    fz_always(ctx) {
+        pdf_drop_processor(ctx, processor);
+        fz_drop_default_colorspaces(ctx, colorspaces);
+    }
+    fz_catch(ctx) {
+        fz_rethrow(ctx);
+    }
+}
+
+ragpdf_status ragpdf_page_text(ragpdf_context *context, ragpdf_document *document, int page_index,
+                               int64_t max_characters, ragpdf_page_text_result *out_result, char *message,
+                               size_t message_capacity) {
+    fz_context *ctx = context->ctx;
+    memset(out_result, 0, sizeof(*out_result));
+    fz_page *volatile page = NULL;
+    fz_stext_page *volatile text = NULL;
+    fz_device *volatile device = NULL;
+    fz_var(page);
+    fz_var(text);
+    fz_var(device);
+    // Speed: no images, ligatures kept as they are. Mediabox clipping is done while writing (a point test on the
+    // character's origin) instead of FZ_STEXT_MEDIABOX_CLIP, which bounds every glyph.
+    fz_stext_options options = {0};
+    options.flags = FZ_STEXT_PRESERVE_LIGATURES;
+    fz_try(ctx) {
+        pdf_document *pdf = pdf_specifics(ctx, document->doc);
+        if (pdf != NULL) {
+            if (page_index < 0 || page_index >= pdf_count_pages(ctx, pdf))
+                fz_throw(ctx, FZ_ERROR_GENERIC, "page %d is out of range", page_index + 1);
+            pdf_obj *page_object = pdf_lookup_page_obj(ctx, pdf, page_index);
+            if (!pdf_is_dict(ctx, page_object))
+                fz_throw(ctx, FZ_ERROR_GENERIC, "page %d is missing from the page tree", page_index + 1);
+            fz_rect mediabox;
+            fz_matrix ctm;
+            pdf_page_obj_transform(ctx, page_object, &mediabox, &ctm);
+            text = fz_new_stext_page(ctx, fz_transform_rect(mediabox, ctm));
+            device = fz_new_stext_device(ctx, text, &options);
+            ragpdf_run_pdf_page(ctx, pdf, page_object, device, ctm);
+        } else {
+            page = fz_load_page(ctx, document->doc, page_index);
+            text = fz_new_stext_page(ctx, fz_bound_page(ctx, page));
+            device = fz_new_stext_device(ctx, text, &options);
+            fz_run_page_contents(ctx, page, device, fz_identity, NULL);
+        }
+        fz_close_device(ctx, device);
+    }
+    fz_always(ctx) {
+        fz_drop_device(ctx, device);
+        fz_drop_page(ctx, page);
+    }
+    fz_catch(ctx) {
+        fz_drop_stext_page(ctx, text);
+        return ragpdf_caught(ctx, RAGPDF_ERROR_PAGE, message, message_capacity);
+    }
+    ragpdf_status status = ragpdf_write_text(context, text, max_characters, out_result, message, message_capacity);
+    fz_drop_stext_page(ctx, text);
+    return status;
+}

@@ -1,4 +1,102 @@
+// ragpdf: a small C shim over MuPDF for RAGCore's document loader.
+//
+// Why a shim: MuPDF reports errors with fz_try/fz_catch, which are setjmp/longjmp. A longjmp must never cross
+// Swift frames, so every call into MuPDF that can throw happens here, inside fz_try, and comes back to Swift as a
+// status code plus a message copied into a caller-provided buffer (from fz_caught_message).
+//
+// Threading: a ragpdf_context and everything opened with it must be used by one thread at a time. Separate
+// contexts share nothing and may run on different threads at once, each with its own ragpdf_document opened from
+// the same read-only bytes.
 #ifndef RAGPDF_H
 #define RAGPDF_H
-int ragpdf_placeholder(void);
+
+#include <stddef.h>
+#include <stdint.h>
+
+#pragma clang assume_nonnull begin
+
+/// Status codes returned by every ragpdf function that can fail.
+typedef enum ragpdf_status {
+    RAGPDF_OK = 0,
+    /// MuPDF ran out of memory (or an allocation in the shim failed).
+    RAGPDF_ERROR_MEMORY = 1,
+    /// The document could not be opened at all.
+    RAGPDF_ERROR_OPEN = 2,
+    /// A page could not be loaded or its text could not be extracted.
+    RAGPDF_ERROR_PAGE = 3,
+    /// The page's text exceeded the character cap passed to ragpdf_page_text.
+    RAGPDF_ERROR_TEXT_LIMIT = 4,
+    /// An argument was out of range (a page index, for example).
+    RAGPDF_ERROR_ARGUMENT = 5,
+    /// Any other MuPDF error.
+    RAGPDF_ERROR_GENERIC = 6,
+} ragpdf_status;
+
+/// A MuPDF context plus the shim's reusable text buffer. Opaque.
+typedef struct ragpdf_context ragpdf_context;
+/// An open document. Opaque; belongs to the context that opened it.
+typedef struct ragpdf_document ragpdf_document;
+
+/// Creates a context with a resource cache (`fz_store`) of `store_bytes` (fonts, decoded objects are reused
+/// across pages) and registers the document handlers. The message buffer receives the error, if any.
+ragpdf_status ragpdf_context_new(size_t store_bytes, ragpdf_context *_Nullable *_Nonnull out_context,
+                                 char *message, size_t message_capacity);
+
+/// Frees a context. Every document opened with it must have been dropped first. NULL is ignored.
+void ragpdf_context_drop(ragpdf_context *_Nullable context);
+
+/// Opens a PDF from memory. The bytes are NOT copied: the caller keeps them alive and unchanged until
+/// ragpdf_document_drop.
+ragpdf_status ragpdf_document_open(ragpdf_context *context, const void *bytes, size_t length,
+                                   ragpdf_document *_Nullable *_Nonnull out_document,
+                                   char *message, size_t message_capacity);
+
+/// Frees a document. NULL is ignored.
+void ragpdf_document_drop(ragpdf_context *context, ragpdf_document *_Nullable document);
+
+/// Sets `*out_needs` to 1 if the document is encrypted and needs a password before its pages can be read.
+ragpdf_status ragpdf_document_needs_password(ragpdf_context *context, ragpdf_document *document, int *out_needs,
+                                             char *message, size_t message_capacity);
+
+/// Tries a password. Sets `*out_ok` to 1 if it unlocked the document.
+ragpdf_status ragpdf_document_authenticate(ragpdf_context *context, ragpdf_document *document,
+                                           const char *password, int *out_ok,
+                                           char *message, size_t message_capacity);
+
+/// The number of pages the document says it has (it may lie; pages may fail to load).
+ragpdf_status ragpdf_document_page_count(ragpdf_context *context, ragpdf_document *document, int *out_count,
+                                         char *message, size_t message_capacity);
+
+/// Looks up a metadata entry such as "info:Title" or "info:Author". On success `*out_value` is a malloc'd,
+/// NUL-terminated UTF-8 string to free with ragpdf_free, or NULL when the entry is absent.
+ragpdf_status ragpdf_document_metadata(ragpdf_context *context, ragpdf_document *document, const char *key,
+                                       char *_Nullable *_Nonnull out_value,
+                                       char *message, size_t message_capacity);
+
+/// Frees memory returned by the shim. NULL is ignored.
+void ragpdf_free(void *_Nullable pointer);
+
+/// The text of one page, as produced by ragpdf_page_text.
+typedef struct ragpdf_page_text_result {
+    /// UTF-8 text, not NUL-terminated. Owned by the context; valid until the next ragpdf_page_text call on it.
+    const char *_Nullable utf8;
+    /// Length of `utf8` in bytes.
+    size_t length;
+    /// Unicode scalars written to `utf8`, separators included.
+    int64_t characters;
+    /// Non-whitespace characters the page's text holds (the base for the unmappable fraction).
+    int64_t glyphs;
+    /// Characters MuPDF could not map to Unicode (U+FFFD); they are counted but not written.
+    int64_t unmappable;
+} ragpdf_page_text_result;
+
+/// Extracts the text of the page at 0-based `page_index`: characters of a line in order, `\n` between lines,
+/// `\n\n` between blocks; NUL and other control characters dropped, U+FFFD counted and dropped.
+/// If more than `max_characters` characters would be written, stops and returns RAGPDF_ERROR_TEXT_LIMIT.
+ragpdf_status ragpdf_page_text(ragpdf_context *context, ragpdf_document *document, int page_index,
+                               int64_t max_characters, ragpdf_page_text_result *out_result,
+                               char *message, size_t message_capacity);
+
+#pragma clang assume_nonnull end
+
 #endif

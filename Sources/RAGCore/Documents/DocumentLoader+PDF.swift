@@ -1,0 +1,227 @@
+import Dispatch
+import Foundation
+import Synchronization
+
+extension DocumentLoader {
+    /// Fewest pages worth a worker of its own: opening a document per worker costs about as much as a few pages.
+    static let minimumPagesPerWorker = 8
+
+    func loadPDF(bytes: SourceBytes, fileName: String) throws(DocumentError) -> Document {
+        let first = try openPDF(bytes: bytes, fileName: fileName)
+        let pageCount: Int
+        do {
+            pageCount = try first.pageCount()
+        } catch {
+            throw DocumentError(code: .damaged, fileName: fileName, message: error.message, underlying: error)
+        }
+        if pageCount <= 0 {
+            throw DocumentError(code: .noPages, fileName: fileName, message: "the page tree is empty")
+        }
+        if pageCount > limits.maxPages {
+            throw DocumentError(
+                code: .tooManyPages, fileName: fileName,
+                message: "the PDF declares \(pageCount) pages; the limit is \(limits.maxPages)")
+        }
+        let title = Self.clean(try? first.metadata("info:Title"))
+        let author = Self.clean(try? first.metadata("info:Author"))
+
+        let workers = max(1, min(limits.threads, pageCount / Self.minimumPagesPerWorker))
+        let outcomes = try extractPages(first: first, bytes: bytes, fileName: fileName, pageCount: pageCount,
+                                        workers: workers)
+        return try assemble(
+            outcomes, fileName: fileName, title: title, author: author, pageCount: pageCount, bytes: bytes)
+    }
+
+    /// Opens the PDF in a new context and unlocks it with ``password`` if it is encrypted.
+    func openPDF(bytes: SourceBytes, fileName: String) throws(DocumentError) -> MuPDFDocument {
+        let context = try MuPDFContext(cacheBytes: limits.cacheBytesPerThread, fileName: fileName)
+        let document = try MuPDFDocument(context: context, bytes: bytes)
+        if try document.needsPassword() {
+            guard let password else {
+                throw DocumentError(code: .encrypted, fileName: fileName, message: "the PDF needs a password")
+            }
+            guard try document.authenticate(password: password) else {
+                throw DocumentError(code: .wrongPassword, fileName: fileName, message: "the password was rejected")
+            }
+        }
+        return document
+    }
+
+    private static func clean(_ value: String??) -> String? {
+        guard let value = value ?? nil else { return nil }
+        let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
+        return trimmed.isEmpty ? nil : trimmed
+    }
+
+    // MARK: - Parallel extraction
+
+    /// Extracts every page on `workers` threads. Pages are handed out in increasing chunks; each worker has its
+    /// own MuPDF context and document (worker 0 reuses `first`).
+    private func extractPages(
+        first: MuPDFDocument, bytes: SourceBytes, fileName: String, pageCount: Int, workers: Int
+    ) throws(DocumentError) -> [PageOutcome] {
+        let state = ExtractionState(pageCount: pageCount, limits: limits)
+        let chunk = max(1, min(32, pageCount / (workers * 8)))
+        let handoff = FirstDocument(document: first)
+        if workers == 1 {
+            extract(with: first, state: state, chunk: chunk)
+        } else {
+            DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                do throws(DocumentError) {
+                    let document = worker == 0 ? handoff.document : try openPDF(bytes: bytes, fileName: fileName)
+                    extract(with: document, state: state, chunk: chunk)
+                } catch {
+                    state.abort(error)
+                }
+            }
+        }
+        return try state.finish()
+    }
+
+    private func extract(with document: MuPDFDocument, state: ExtractionState, chunk: Int) {
+        while true {
+            let start = state.nextPage.wrappingAdd(chunk, ordering: .relaxed).oldValue
+            if start >= state.pageCount || start >= state.stopBefore.load(ordering: .relaxed) { return }
+            for index in start..<min(start + chunk, state.pageCount) {
+                if index >= state.stopBefore.load(ordering: .relaxed) { return }
+                let remaining = limits.maxCharacters - state.characters.load(ordering: .relaxed)
+                do throws(DocumentError) {
+                    let page = try document.pageText(at: index, maxCharacters: remaining)
+                    if page.glyphs > 0,
+                        Double(page.unmappable) > Double(page.glyphs) * limits.maxUnmappableFraction
+                    {
+                        state.record(.unmappable(page.unmappable, of: page.glyphs), at: index)
+                    } else if page.text.isEmpty {
+                        state.record(.empty, at: index)
+                    } else {
+                        let total = state.characters.wrappingAdd(page.characters, ordering: .relaxed).newValue
+                        if total > limits.maxCharacters {
+                            state.abort(Self.tooMuchText(document.fileName, limits))
+                            return
+                        }
+                        state.record(.text(page.text, characters: page.characters), at: index)
+                    }
+                } catch where error.code == .tooMuchText {
+                    state.abort(Self.tooMuchText(document.fileName, limits))
+                    return
+                } catch {
+                    state.recordFailure(error.message, at: index)
+                }
+            }
+        }
+    }
+
+    static func tooMuchText(_ fileName: String, _ limits: ExtractionLimits) -> DocumentError {
+        DocumentError(
+            code: .tooMuchText, fileName: fileName, message: "more than \(limits.maxCharacters) characters of text")
+    }
+
+    /// Puts the outcomes in page order into a document. Decides, in page order, where a run of failed pages stops
+    /// the document, so the result does not depend on how pages were spread over workers.
+    private func assemble(
+        _ outcomes: [PageOutcome], fileName: String, title: String?, author: String?, pageCount: Int,
+        bytes: SourceBytes
+    ) throws(DocumentError) -> Document {
+        var pages: [Page] = []
+        var warnings: [DocumentWarning] = []
+        var consecutiveFailures = 0
+        var characters = 0
+        for (index, outcome) in outcomes.enumerated() {
+            let number = index + 1
+            switch outcome {
+            case .text(let text, let count):
+                consecutiveFailures = 0
+                characters += count
+                pages.append(Page(number: number, text: text))
+            case .empty, .notTried:
+                consecutiveFailures = 0
+            case .unmappable(let unmappable, let glyphs):
+                consecutiveFailures = 0
+                warnings.append(Self.unmappableWarning(page: number, unmappable: unmappable, glyphs: glyphs))
+            case .failed(let message):
+                consecutiveFailures += 1
+                warnings.append(DocumentWarning(kind: .pageFailed, page: number, message: message))
+            }
+            if consecutiveFailures >= limits.maxConsecutivePageFailures, number < pageCount {
+                warnings.append(
+                    DocumentWarning(
+                        kind: .pageFailed, page: nil,
+                        message: "pages \(number + 1)–\(pageCount) were not read: the \(consecutiveFailures) pages"
+                            + " before them all failed to load"))
+                break
+            }
+        }
+        if characters > limits.maxCharacters { throw Self.tooMuchText(fileName, limits) }
+        if pages.isEmpty { warnings.append(Self.noTextWarning) }
+        return Document(
+            fileName: fileName, kind: .pdf, title: title, author: author, pageCount: pageCount, pages: pages,
+            warnings: warnings, contentHash: SHA256.hexString(Self.hash(bytes)), byteCount: bytes.count)
+    }
+}
+
+/// What extracting one page produced.
+enum PageOutcome: Sendable {
+    case notTried
+    case text(String, characters: Int)
+    case empty
+    case unmappable(Int, of: Int)
+    case failed(String)
+}
+
+/// Hands the already-open first document to worker 0.
+private struct FirstDocument: @unchecked Sendable {
+    // @unchecked Sendable: the opening thread stops using the document before the workers start, and only
+    // worker 0 touches it afterwards, so it is never used by two threads at once.
+    let document: MuPDFDocument
+}
+
+/// State shared by the extraction workers of one document.
+final class ExtractionState: Sendable {
+    let pageCount: Int
+    let maxConsecutiveFailures: Int
+    /// The next page to hand out.
+    let nextPage = Atomic<Int>(0)
+    /// Pages at or after this index are not extracted: a run of failed pages ended before it.
+    let stopBefore = Atomic<Int>(.max)
+    /// Characters extracted so far, across workers.
+    let characters = Atomic<Int>(0)
+    private let outcomes: Mutex<[PageOutcome]>
+    private let failed: Mutex<[Bool]>
+    private let error = Mutex<DocumentError?>(nil)
+
+    init(pageCount: Int, limits: ExtractionLimits) {
+        self.pageCount = pageCount
+        self.maxConsecutiveFailures = max(1, limits.maxConsecutivePageFailures)
+        outcomes = Mutex(Array(repeating: .notTried, count: pageCount))
+        failed = Mutex(Array(repeating: false, count: pageCount))
+    }
+
+    func record(_ outcome: PageOutcome, at index: Int) {
+        outcomes.withLock { $0[index] = outcome }
+    }
+
+    /// Records a failed page; if it completes a run of failures, stops handing out the pages after the run.
+    func recordFailure(_ message: String, at index: Int) {
+        record(.failed(message), at: index)
+        let runEnd: Int? = failed.withLock { failed in
+            failed[index] = true
+            var start = index
+            while start > 0 && failed[start - 1] { start -= 1 }
+            var end = index
+            while end + 1 < failed.count && failed[end + 1] { end += 1 }
+            return end - start + 1 >= maxConsecutiveFailures ? start + maxConsecutiveFailures : nil
+        }
+        if let runEnd { stopBefore.min(runEnd, ordering: .relaxed) }
+    }
+
+    /// Stops all workers with an error that fails the whole document.
+    func abort(_ documentError: DocumentError) {
+        error.withLock { if $0 == nil { $0 = documentError } }
+        stopBefore.store(-1, ordering: .relaxed)
+    }
+
+    func finish() throws(DocumentError) -> [PageOutcome] {
+        if let error = error.withLock({ $0 }) { throw error }
+        return outcomes.withLock { $0 }
+    }
+}

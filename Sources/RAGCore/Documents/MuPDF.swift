@@ -1,0 +1,146 @@
+import CMuPDF
+
+/// Swift wrappers over the `ragpdf` C shim. ``MuPDF/call(_:fileName:_:)`` is the one place a C status becomes a
+/// ``DocumentError``.
+enum MuPDF {
+    static let messageCapacity = 512
+
+    /// Runs one shim call with a message buffer and turns a failure status into a ``DocumentError`` that names the
+    /// operation and carries MuPDF's message.
+    static func call(
+        _ operation: String, fileName: String,
+        _ body: (UnsafeMutablePointer<CChar>, Int) -> ragpdf_status
+    ) throws(DocumentError) {
+        var message = [CChar](repeating: 0, count: messageCapacity)
+        let status = message.withUnsafeMutableBufferPointer { body($0.baseAddress!, $0.count) }
+        if status == RAGPDF_OK { return }
+        let detail = message.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        let code: DocumentError.Code
+        let summary: String
+        switch status {
+        case RAGPDF_ERROR_TEXT_LIMIT:
+            code = .tooMuchText
+            summary = "\(operation): the text exceeds the character limit"
+        case RAGPDF_ERROR_MEMORY:
+            code = .damaged
+            summary = "\(operation): out of memory"
+        default:
+            code = .damaged
+            summary = "\(operation) failed"
+        }
+        throw DocumentError(
+            code: code, fileName: fileName, message: detail.isEmpty ? summary : "\(summary): \(detail)",
+            underlying: MuPDFError(status: Int(status.rawValue), operation: operation, message: detail))
+    }
+}
+
+/// The raw failure reported by the shim, kept as ``DocumentError/underlying``.
+struct MuPDFError: Error, Sendable, Hashable {
+    var status: Int
+    var operation: String
+    var message: String
+}
+
+/// Owns one MuPDF context.
+///
+/// Not `Sendable`: a context, and every document opened with it, is used by one thread at a time. Each
+/// extraction worker creates its own.
+final class MuPDFContext {
+    let handle: OpaquePointer
+    let fileName: String
+
+    init(cacheBytes: Int, fileName: String) throws(DocumentError) {
+        var handle: OpaquePointer?
+        try MuPDF.call("creating a MuPDF context", fileName: fileName) {
+            ragpdf_context_new(max(0, cacheBytes), &handle, $0, $1)
+        }
+        self.handle = handle!
+        self.fileName = fileName
+    }
+
+    deinit { ragpdf_context_drop(handle) }
+}
+
+/// One page's extracted text and the counts the loader judges it by.
+struct PageText: Sendable {
+    var text: String
+    /// Unicode scalars in `text`.
+    var characters: Int
+    /// Non-blank characters on the page, unmappable ones included.
+    var glyphs: Int
+    /// Characters without a Unicode mapping (left out of `text`).
+    var unmappable: Int
+}
+
+/// An open PDF. Keeps its context and its source bytes alive, and is dropped before either.
+final class MuPDFDocument {
+    let context: MuPDFContext
+    let bytes: SourceBytes
+    let handle: OpaquePointer
+    var fileName: String { context.fileName }
+
+    init(context: MuPDFContext, bytes: SourceBytes) throws(DocumentError) {
+        var handle: OpaquePointer?
+        try MuPDF.call("opening the PDF", fileName: context.fileName) {
+            ragpdf_document_open(context.handle, bytes.buffer.baseAddress!, bytes.count, &handle, $0, $1)
+        }
+        self.context = context
+        self.bytes = bytes
+        self.handle = handle!
+    }
+
+    deinit { ragpdf_document_drop(context.handle, handle) }
+
+    func needsPassword() throws(DocumentError) -> Bool {
+        var needs: Int32 = 0
+        try MuPDF.call("checking encryption", fileName: fileName) {
+            ragpdf_document_needs_password(context.handle, handle, &needs, $0, $1)
+        }
+        return needs != 0
+    }
+
+    func authenticate(password: String) throws(DocumentError) -> Bool {
+        var ok: Int32 = 0
+        try MuPDF.call("checking the password", fileName: fileName) { message, capacity in
+            password.withCString { ragpdf_document_authenticate(context.handle, handle, $0, &ok, message, capacity) }
+        }
+        return ok != 0
+    }
+
+    func pageCount() throws(DocumentError) -> Int {
+        var count: Int32 = 0
+        try MuPDF.call("counting pages", fileName: fileName) {
+            ragpdf_document_page_count(context.handle, handle, &count, $0, $1)
+        }
+        return Int(count)
+    }
+
+    /// A metadata entry such as `info:Title`, or `nil` when absent.
+    func metadata(_ key: String) throws(DocumentError) -> String? {
+        var value: UnsafeMutablePointer<CChar>?
+        try MuPDF.call("reading metadata \(key)", fileName: fileName) { message, capacity in
+            key.withCString { ragpdf_document_metadata(context.handle, handle, $0, &value, message, capacity) }
+        }
+        guard let value else { return nil }
+        defer { ragpdf_free(value) }
+        return String(cString: value)
+    }
+
+    /// The text of the page at 0-based `index`; throws `tooMuchText` past `maxCharacters`.
+    func pageText(at index: Int, maxCharacters: Int) throws(DocumentError) -> PageText {
+        var result = ragpdf_page_text_result()
+        try MuPDF.call("extracting page \(index + 1)", fileName: fileName) {
+            ragpdf_page_text(context.handle, handle, Int32(index), Int64(maxCharacters), &result, $0, $1)
+        }
+        let text: String
+        if let utf8 = result.utf8, result.length > 0 {
+            let raw = UnsafeRawPointer(utf8).assumingMemoryBound(to: UInt8.self)
+            text = String(decoding: UnsafeBufferPointer(start: raw, count: result.length), as: UTF8.self)
+        } else {
+            text = ""
+        }
+        return PageText(
+            text: text, characters: Int(result.characters), glyphs: Int(result.glyphs),
+            unmappable: Int(result.unmappable))
+    }
+}

@@ -1,0 +1,231 @@
+import Foundation
+
+/// A small PDF writer for tests: valid PDFs with known text, plus deliberately broken variants.
+///
+/// Every PDF uses Helvetica (WinAnsi encoding), one text line per line of the page's text, long lines wrapped
+/// at ``wrapWidth`` characters, at most ``linesPerPage`` lines per page.
+///
+/// ```swift
+/// let pdf = TestPDF.make(pages: ["First page\nsecond line", "Second page"], title: "Manual", author: "Ada")
+/// let document = try DocumentLoader().load(data: pdf, fileName: "manual.pdf")
+/// ```
+public enum TestPDF {
+    /// Characters per line before a line is wrapped.
+    public static let wrapWidth = 90
+    /// Lines that fit on one page; more are cut off.
+    public static let linesPerPage = 50
+
+    /// A valid PDF with one page per element of `pages` and optional Info title and author.
+    public static func make(pages: [String], title: String? = nil, author: String? = nil) -> Data {
+        var writer = Writer()
+        writer.standardDocument(
+            pages: pages.map { .text($0) }, declaredCount: nil, title: title, author: author)
+        return writer.finish()
+    }
+
+    /// The first `count` bytes of `pdf`: a download that stopped early.
+    public static func truncated(_ pdf: Data, to count: Int) -> Data { pdf.prefix(count) }
+
+    /// `count` pseudo-random bytes (deterministic for a `seed`) that are not a PDF at all.
+    public static func garbage(count: Int, seed: UInt64 = 1) -> Data {
+        var state = seed &* 0x9E37_79B9_7F4A_7C15 | 1
+        return Data((0..<count).map { _ in
+            state ^= state << 13
+            state ^= state >> 7
+            state ^= state << 17
+            return UInt8(truncatingIfNeeded: state >> 24) | 0x80  // high bytes: never "%PDF-"
+        })
+    }
+
+    /// A `%PDF-` header followed by garbage: no objects, no trailer, nothing MuPDF can repair.
+    public static func headerThenGarbage(count: Int = 4096) -> Data {
+        Data("%PDF-1.7\n".utf8) + garbage(count: count)
+    }
+
+    /// A PDF whose page tree declares `claimedPages` pages but holds only `pages`.
+    public static func lyingPageCount(claimedPages: Int, pages: [String] = ["The only real page."]) -> Data {
+        var writer = Writer()
+        writer.standardDocument(pages: pages.map { .text($0) }, declaredCount: claimedPages, title: nil, author: nil)
+        return writer.finish()
+    }
+
+    /// A PDF whose page tree is empty (`/Count 0`, no kids).
+    public static func zeroPages() -> Data {
+        var writer = Writer()
+        writer.standardDocument(pages: [], declaredCount: nil, title: nil, author: nil)
+        return writer.finish()
+    }
+
+    /// A PDF whose pages at the (0-based) `brokenPages` indexes are missing: the page tree points at objects that
+    /// do not exist, so those pages fail to load while the others load.
+    public static func withBrokenPages(pages: [String], brokenPages: Set<Int>) -> Data {
+        var writer = Writer()
+        writer.standardDocument(
+            pages: pages.enumerated().map { brokenPages.contains($0.offset) ? .missing : .text($0.element) },
+            declaredCount: nil, title: nil, author: nil)
+        return writer.finish()
+    }
+
+    /// A PDF whose pages are drawn only with a Type 3 font whose glyph names have no Unicode meaning and that has
+    /// no `/ToUnicode` map, so every character extracts as U+FFFD. Pages in `readablePages` (0-based) use
+    /// Helvetica instead, with `text`.
+    public static func unmappableGlyphs(pageCount: Int = 1, readablePages: Set<Int> = [], text: String = "Readable")
+        -> Data
+    {
+        var writer = Writer()
+        writer.standardDocument(
+            pages: (0..<pageCount).map { readablePages.contains($0) ? .text(text) : .unmappable(40) },
+            declaredCount: nil, title: nil, author: nil)
+        return writer.finish()
+    }
+
+    /// `pdf` encrypted with AES-256 by `qpdf --encrypt` (the `qpdf` Debian package must be installed).
+    public static func encrypted(_ pdf: Data, userPassword: String, ownerPassword: String = "owner") throws -> Data {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("testpdf-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let input = directory.appendingPathComponent("in.pdf")
+        let output = directory.appendingPathComponent("out.pdf")
+        try pdf.write(to: input)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/qpdf")
+        process.arguments = ["--encrypt", userPassword, ownerPassword, "256", "--", input.path, output.path]
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw QPDFFailed(status: process.terminationStatus) }
+        return try Data(contentsOf: output)
+    }
+
+    /// `qpdf` exited with a failure status.
+    public struct QPDFFailed: Error, Sendable { public var status: Int32 }
+
+    /// Splits `text` into the lines one page shows: explicit lines, each wrapped at ``wrapWidth``.
+    public static func lines(of text: String) -> [String] {
+        var result: [String] = []
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            var rest = Substring(line)
+            while rest.count > wrapWidth {
+                let limit = rest.index(rest.startIndex, offsetBy: wrapWidth)
+                let cut = rest[..<limit].lastIndex(of: " ") ?? limit
+                result.append(String(rest[..<cut]))
+                rest = rest[cut...].drop { $0 == " " }
+            }
+            result.append(String(rest))
+        }
+        return Array(result.prefix(linesPerPage))
+    }
+
+    enum PageSpec {
+        case text(String)
+        case missing
+        case unmappable(Int)
+    }
+
+    /// Writes numbered objects and the cross-reference table.
+    struct Writer {
+        var body = Data("%PDF-1.7\n%\u{E2}\u{E3}\u{CF}\u{D3}\n".utf8)
+        var offsets: [Int: Int] = [:]
+        var nextObject = 1
+
+        mutating func reserve() -> Int {
+            defer { nextObject += 1 }
+            return nextObject
+        }
+
+        mutating func write(_ number: Int, _ content: String) {
+            offsets[number] = body.count
+            body.append(Data("\(number) 0 obj\n\(content)\nendobj\n".utf8))
+        }
+
+        mutating func writeStream(_ number: Int, _ stream: String) {
+            let bytes = Data(stream.utf8)
+            offsets[number] = body.count
+            body.append(Data("\(number) 0 obj\n<< /Length \(bytes.count) >>\nstream\n".utf8))
+            body.append(bytes)
+            body.append(Data("\nendstream\nendobj\n".utf8))
+        }
+
+        mutating func standardDocument(pages: [PageSpec], declaredCount: Int?, title: String?, author: String?) {
+            let catalog = reserve()
+            let tree = reserve()
+            let helvetica = reserve()
+            let type3 = reserve()
+            let glyph = reserve()
+            var info: Int?
+            if title != nil || author != nil { info = reserve() }
+            let pageNumbers = pages.map { _ in (page: reserve(), content: reserve()) }
+            write(catalog, "<< /Type /Catalog /Pages \(tree) 0 R >>")
+            let kids = pageNumbers.map { "\($0.page) 0 R" }.joined(separator: " ")
+            write(tree, "<< /Type /Pages /Kids [\(kids)] /Count \(declaredCount ?? pages.count) >>")
+            write(helvetica, "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>")
+            write(
+                type3,
+                "<< /Type /Font /Subtype /Type3 /FontBBox [0 0 600 700] /FontMatrix [0.001 0 0 0.001 0 0]"
+                    + " /CharProcs << /qzxglyph \(glyph) 0 R >> /Encoding << /Type /Encoding /Differences [1 /qzxglyph] >>"
+                    + " /FirstChar 1 /LastChar 1 /Widths [600] /Resources << >> >>")
+            writeStream(glyph, "600 0 0 0 500 700 d1\n0 0 500 700 re f")
+            if let info {
+                var entries: [String] = []
+                if let title { entries.append("/Title \(Self.textString(title))") }
+                if let author { entries.append("/Author \(Self.textString(author))") }
+                write(info, "<< \(entries.joined(separator: " ")) >>")
+            }
+            for (spec, numbers) in zip(pages, pageNumbers) {
+                let content: String
+                switch spec {
+                case .missing:
+                    continue  // neither the page nor its content is written
+                case .text(let text):
+                    let shown = TestPDF.lines(of: text).map { "(\(Self.escape($0))) Tj T*" }
+                    content = "BT /F1 11 Tf 14 TL 72 740 Td\n" + shown.joined(separator: "\n") + "\nET"
+                case .unmappable(let count):
+                    content = "BT /F2 12 Tf 14 TL 72 740 Td\n" + (0..<8).map { _ in
+                        "<\(String(repeating: "01", count: count / 8))> Tj T*"
+                    }.joined(separator: "\n") + "\nET"
+                }
+                write(
+                    numbers.page,
+                    "<< /Type /Page /Parent \(tree) 0 R /MediaBox [0 0 612 792] /Contents \(numbers.content) 0 R"
+                        + " /Resources << /Font << /F1 \(helvetica) 0 R /F2 \(type3) 0 R >> >> >>")
+                writeStream(numbers.content, content)
+            }
+            trailer(root: catalog, info: info)
+        }
+
+        mutating func trailer(root: Int, info: Int?) {
+            let xref = body.count
+            var table = "xref\n0 \(nextObject)\n0000000000 65535 f \n"
+            for number in 1..<nextObject {
+                if let offset = offsets[number] {
+                    table += String(repeating: "0", count: 10 - String(offset).count) + "\(offset) 00000 n \n"
+                } else {
+                    table += "0000000000 65535 f \n"
+                }
+            }
+            let infoEntry = info.map { " /Info \($0) 0 R" } ?? ""
+            table += "trailer\n<< /Size \(nextObject) /Root \(root) 0 R\(infoEntry) >>\nstartxref\n\(xref)\n%%EOF\n"
+            body.append(Data(table.utf8))
+        }
+
+        func finish() -> Data { body }
+
+        /// A PDF literal string in WinAnsi (Latin-1 for the printable range); other characters become `?`.
+        static func escape(_ text: String) -> String {
+            var out = ""
+            for scalar in text.unicodeScalars {
+                switch scalar {
+                case "\\", "(", ")": out += "\\" + String(scalar)
+                case " "..."~": out.unicodeScalars.append(scalar)
+                case "\u{A0}"..."\u{FF}": out += "\\" + String(scalar.value, radix: 8)
+                default: out += "?"
+                }
+            }
+            return out
+        }
+
+        /// A text string for the Info dictionary: UTF-16BE with a byte-order mark, as hex.
+        static func textString(_ text: String) -> String {
+            "<FEFF" + text.utf16.map { String(format: "%04X", $0) }.joined() + ">"
+        }
+    }
+}
