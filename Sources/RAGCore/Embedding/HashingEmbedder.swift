@@ -91,7 +91,8 @@ public struct HashingEmbedder: Embedder {
             "as", "is", "are", "was", "were", "be", "been", "it", "its", "this", "that", "these", "those", "do",
             "does", "did", "not", "no", "so", "than", "then", "there", "what", "which", "who", "whom", "how", "why",
             "when", "where", "can", "i", "you", "he", "she", "we", "they", "my", "your", "our", "has", "have", "had",
-            "will", "would", "into", "also", "such", "may", "more", "most", "some", "any", "all", "each",
+            "will", "would", "into", "also", "such", "may", "more", "most", "some", "any", "all", "each", "many",
+            "much", "get", "gets", "per", "about", "me", "us", "should", "could", "please", "tell",
         ]
         var set = Set<UInt64>()
         for word in words {

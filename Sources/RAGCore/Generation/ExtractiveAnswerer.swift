@@ -1,16 +1,23 @@
+import Foundation
+
 /// The offline default answerer: no language model, it quotes the sentences of the retrieved passages that best
 /// match the question, cites each as `[n]`, and says plainly that no language model is configured.
 ///
-/// Sentences are scored by the distinct question words they contain (stop words ignored, plural folded), with a
-/// small bonus for higher-ranked passages; at most `maxSentences` are quoted, in passage order.
+/// Sentences are scored by the distinct question words they contain (stop words ignored, plural folded), each
+/// weighted by how rare it is among the passages' sentences (IDF), with a small bonus for higher-ranked passages.
+/// At most `maxSentences` are quoted, in passage order, and only those scoring at least `minimumRelativeScore` of
+/// the best.
 public struct ExtractiveAnswerer: LLMClient {
     public var maxSentences: Int
     /// Longest quoted sentence, in characters; longer ones are cut with "…".
     public var maxSentenceLength: Int
+    /// A sentence is quoted only if its score is at least this fraction of the best sentence's.
+    public var minimumRelativeScore: Double
 
-    public init(maxSentences: Int = 3, maxSentenceLength: Int = 400) {
+    public init(maxSentences: Int = 3, maxSentenceLength: Int = 400, minimumRelativeScore: Double = 0.6) {
         self.maxSentences = maxSentences
         self.maxSentenceLength = maxSentenceLength
+        self.minimumRelativeScore = minimumRelativeScore
     }
 
     public var model: String { "extractive" }
@@ -60,20 +67,30 @@ public struct ExtractiveAnswerer: LLMClient {
             var text: String
             var score: Double
         }
-        var candidates: [Candidate] = []
+        // Each sentence's distinct question words; words found in fewer sentences weigh more (IDF).
+        var sentences: [(passage: ContextPassage, rank: Int, position: Int, text: String, words: Set<UInt64>)] = []
+        var frequency: [UInt64: Int] = [:]
         for (rank, passage) in passages.enumerated() {
             for (position, sentence) in ExtractiveAnswerer.sentences(passage.hit.chunk.text).enumerated() {
                 var seen = Set<UInt64>()
                 HashingEmbedder.forEachWord(in: sentence) { word, isStopWord in
                     if !isStopWord && questionWords.contains(word) { seen.insert(word) }
                 }
-                guard !seen.isEmpty else { continue }
-                let score = Double(seen.count) + 0.5 / Double(rank + 1)
-                candidates.append(Candidate(passage: passage.number, position: position, text: sentence, score: score))
+                for word in seen { frequency[word, default: 0] += 1 }
+                sentences.append((passage, rank, position, sentence, seen))
             }
         }
-        let chosen = candidates.sorted { $0.score > $1.score }.prefix(maxSentences)
-            .sorted { ($0.passage, $0.position) < ($1.passage, $1.position) }
+        let total = Double(max(1, sentences.count))
+        var candidates: [Candidate] = []
+        for sentence in sentences where !sentence.words.isEmpty {
+            let weight = sentence.words.reduce(0.0) { $0 + log(1 + total / Double(frequency[$1] ?? 1)) }
+            let score = weight * (1 + 0.2 / Double(sentence.rank + 1))
+            candidates.append(Candidate(passage: sentence.passage.number, position: sentence.position, text: sentence.text, score: score))
+        }
+        // Quote only sentences that come close to the best one.
+        let best = candidates.map(\.score).max() ?? 0
+        let chosen = candidates.filter { $0.score >= best * minimumRelativeScore }.sorted { $0.score > $1.score }
+            .prefix(maxSentences).sorted { ($0.passage, $0.position) < ($1.passage, $1.position) }
         guard !chosen.isEmpty else {
             return "The documents do not seem to answer this question.\n\n" + ExtractiveAnswerer.notice
         }
