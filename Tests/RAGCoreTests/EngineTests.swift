@@ -184,4 +184,17 @@ import Testing
         #expect(engine.collection.documents.count == 8)
         #expect(try Engine(configuration: EngineConfiguration(collectionDirectory: directory)).collection.documents.count == 8)
     }
+
+    @Test func aBadUploadIsATypedErrorThatLosesNothing() async throws {
+        let metrics = RAGMetrics()
+        let engine = try Engine(metrics: metrics)
+        _ = try await engine.ingest(data: TestPDF.make(pages: ["Kept text about llamas."]), fileName: "kept.pdf")
+        let locked = try TestPDF.encrypted(TestPDF.make(pages: ["Secret"]), userPassword: "pw")
+        let error = await #expect(throws: DocumentError.self) { try await engine.ingest(data: locked, fileName: "locked.pdf") }
+        #expect(error?.code == .encrypted)
+        #expect(engine.collection.documents.map(\.fileName) == ["kept.pdf"])
+        #expect(metrics.render().contains(#"rag_ingest_errors_total{reason="encrypted"} 1"#))
+        let unlocked = try Engine(configuration: EngineConfiguration(pdfPassword: "pw"))
+        #expect(try await unlocked.ingest(data: locked, fileName: "locked.pdf").indexedPages == 1)
+    }
 }

@@ -42,6 +42,22 @@ public struct DocumentError: Error, Sendable, CustomStringConvertible {
         public static let unreadable = Code(.unreadable)
 
         public var description: String { base.rawValue }
+
+        /// The code as a snake_case metric label value (`wrong_password`, `not_a_pdf`).
+        public var metricLabel: String {
+            switch base {
+            case .notAPDF: "not_a_pdf"
+            case .unsupportedType: "unsupported_type"
+            case .encrypted: "encrypted"
+            case .wrongPassword: "wrong_password"
+            case .noPages: "no_pages"
+            case .damaged: "damaged"
+            case .tooLarge: "too_large"
+            case .tooManyPages: "too_many_pages"
+            case .tooMuchText: "too_much_text"
+            case .unreadable: "unreadable"
+            }
+        }
     }
 
     /// The kind of failure.

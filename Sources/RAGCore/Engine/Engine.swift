@@ -250,8 +250,9 @@ public final class Engine: Sendable {
     /// A metric label for an ingestion failure.
     static func reason(for error: any Error) -> String {
         switch error {
-        case let error as DocumentError: return String(describing: error.code).snakeCased()
+        case let error as DocumentError: return error.code.metricLabel
         case is CollectionError: return "storage"
+        case let error as EngineError where error.code == .fileNotFound: return "unreadable"
         case is EngineError: return "rejected"
         default: return "other"
         }
@@ -447,16 +448,5 @@ final class WriteGate: Sendable {
             next?.resume()
         }
         return try await body()
-    }
-}
-
-extension String {
-    /// `wrongPassword` → `wrong_password`, for metric labels.
-    func snakeCased() -> String {
-        var out = ""
-        for character in self {
-            if character.isUppercase { out += "_" + character.lowercased() } else { out.append(character) }
-        }
-        return out
     }
 }
