@@ -41,4 +41,8 @@ static inline CURLcode ragcurl_getinfo_long(CURL *_Nonnull handle, CURLINFO info
 static inline CURLcode ragcurl_getinfo_double(CURL *_Nonnull handle, CURLINFO info, double *_Nonnull value) {
     return curl_easy_getinfo(handle, info, value);
 }
+/// Sets a `long` option on a multi handle (CURLMOPT_MAXCONNECTS).
+static inline CURLMcode ragcurl_multi_setopt_long(CURLM *_Nonnull multi, CURLMoption option, long value) {
+    return curl_multi_setopt(multi, option, value);
+}
 #endif
