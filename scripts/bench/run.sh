@@ -7,7 +7,8 @@
 #
 # Knobs (env): ROUNDS (3), EXTRACT_REPEAT (3), SEARCH_REPEAT (32),
 #   BATCH_REPEAT (3), CHUNK_REPEAT (10), BW_RUNS (7), SKIP_SETUP=1,
-#   SKIP_RAGBENCH=1 (baselines only), PDF (fullrefman.pdf), PYTHON (python3).
+#   SKIP_RAGBENCH=1 (baselines only), RAGBENCH_CMD (contender command,
+#   default: swift run -c release --skip-build RAGBench), PDF (fullrefman.pdf), PYTHON (python3).
 #
 # Every round runs each benchmark's baseline and contender back to back and
 # alternates which goes first (odd rounds baseline first, even rounds
@@ -35,7 +36,8 @@ if [ -n "${QUICK:-}" ]; then
 fi
 ROUNDS="${ROUNDS:-3}"; EXTRACT_REPEAT="${EXTRACT_REPEAT:-3}"; SEARCH_REPEAT="${SEARCH_REPEAT:-32}"
 BATCH_REPEAT="${BATCH_REPEAT:-3}"; CHUNK_REPEAT="${CHUNK_REPEAT:-10}"; BW_RUNS="${BW_RUNS:-7}"
-STEP_TIMEOUT="${STEP_TIMEOUT:-600}"   # seconds; hard cap per benchmark invocation
+STEP_TIMEOUT="${STEP_TIMEOUT:-600}"
+RAGBENCH_DEFAULT="swift run -c release --skip-build RAGBench"   # seconds; hard cap per benchmark invocation
 
 [ -n "${SKIP_SETUP:-}" ] || bash "$B/setup.sh" || { echo "run.sh: setup failed" >&2; exit 1; }
 
@@ -67,9 +69,12 @@ if [ ! -s "$TXT" ]; then
 fi
 "$PYTHON" "$B/search_numpy.py" --vectors "$VEC" --queries "$QRY" --only-data || exit 1
 
-# --- contender build
+# --- contender build (RAGBENCH_CMD overrides the command, e.g. for a mock;
+#     then no swift build is done)
 RAG_OK=0
-if [ -z "${SKIP_RAGBENCH:-}" ]; then
+if [ -n "${RAGBENCH_CMD:-}" ]; then
+  RAG_OK=1; echo "run.sh: contender command: $RAGBENCH_CMD" | tee "$OUT/ragbench.log"
+elif [ -z "${SKIP_RAGBENCH:-}" ]; then
   echo "run.sh: swift build -c release --product RAGBench (log: $OUT/ragbench.log)"
   if timeout 1800 swift build -c release --product RAGBench > "$OUT/ragbench.log" 2>&1; then
     RAG_OK=1
@@ -79,6 +84,7 @@ if [ -z "${SKIP_RAGBENCH:-}" ]; then
 else
   echo "RAGBench missing: SKIP_RAGBENCH set" | tee "$OUT/ragbench.log"
 fi
+RAGBENCH_CMD="${RAGBENCH_CMD:-$RAGBENCH_DEFAULT}"
 
 # run LABEL ROUND CMD...: capture stdout as $OUT/LABEL.rROUND.json, stderr to .err
 run() {
@@ -94,7 +100,8 @@ run() {
 rag() {  # rag LABEL ROUND SUBCOMMAND ARGS...
   local label="$1" round="$2"; shift 2
   if [ "$RAG_OK" != 1 ]; then return 0; fi
-  run "$label" "$round" swift run -c release --skip-build RAGBench "$@" \
+  # shellcheck disable=SC2086
+  run "$label" "$round" $RAGBENCH_CMD "$@" \
     || echo "  RAGBench missing: '$*' gave no JSON with median_s"
 }
 pair() {  # pair ROUND BASELINE_FN CONTENDER_FN: alternate order by round
