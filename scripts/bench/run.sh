@@ -57,6 +57,7 @@ echo "run.sh: results in $OUT"
   echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
   echo "mem: $(free -g | awk '/^Mem:/{print $2}') GiB"
   echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE-<unset>} OPENBLAS_L2_SIZE=${OPENBLAS_L2_SIZE-<unset>}"
+  echo "loadavg at start: $(cut -d" " -f1-3 /proc/loadavg)"
   echo "git: $(git rev-parse --short HEAD 2>/dev/null)"
 } > "$OUT/machine.txt"
 cat "$OUT/machine.txt"
@@ -134,4 +135,5 @@ for ((r = 1; r <= ROUNDS; r++)); do
 done
 
 echo
+echo "loadavg at end: $(cut -d" " -f1-3 /proc/loadavg)" >> "$OUT/machine.txt"
 "$PYTHON" "$B/report.py" "$OUT"
