@@ -77,7 +77,7 @@ case "extract":
         }
     }
     let m = median(times)
-    printJSON(["bench": "extract", "threads": limits.threads, "pages": pages, "characters": characters, "median_s": m, "pages_per_s": Double(pages) / m, "runs": times])
+    printJSON(["bench": "extract", "threads": limits.threads, "pages": pages, "characters": characters, "median_s": m, "pages_per_s": Double(pages) / m, "times_s": times])
 
 case "search":
     guard let vectorsPath = arguments.options["vectors"], let queriesPath = arguments.options["queries"] else {
@@ -99,7 +99,7 @@ case "search":
     printJSON([
         "bench": "search", "rows": index.count, "dimension": dimension, "k": k, "batch_size": queries.count,
         "median_s": median(single), "single_median_s": median(single), "batch_median_s": median(batch),
-        "bytes_scanned": index.count * dimension * 4,
+        "bytes_scanned": index.count * dimension * 4, "single_times_s": single, "batch_times_s": batch,
     ])
 
 case "chunk":
@@ -113,7 +113,7 @@ case "chunk":
         seconds { count = chunker.chunks(pages: pages, documentID: DocumentID(rawValue: "bench"), fileName: "bench.txt").count }
     }
     let m = median(times)
-    printJSON(["bench": "chunk", "characters": text.count, "bytes": text.utf8.count, "chunks": count, "median_s": m, "chars_per_s": Double(text.count) / m])
+    printJSON(["bench": "chunk", "characters": text.count, "bytes": text.utf8.count, "chunks": count, "median_s": m, "chars_per_s": Double(text.count) / m, "times_s": times])
 
 default:
     fail("usage: RAGBench extract PDF [--threads N] | search --vectors F --queries F | chunk TEXT  [--repeat R]")
