@@ -53,10 +53,8 @@ public struct LLMError: Error, Sendable, Hashable, CustomStringConvertible {
 
     /// Whether the failure is transient, so that a retry may succeed.
     public var isRetryable: Bool {
-        switch code {
-        case .connection, .rateLimited, .server: true
-        case .timeout: timeout == .connect  // a slow answer is not retried: it would only double the wait
-        default: status.map(RetryPolicy.isRetryable(status:)) ?? false
-        }
+        if let status { return RetryPolicy.isRetryable(status: status) }
+        // A slow answer (total or idle timeout) is not retried: it would only double the wait.
+        return code == .connection || (code == .timeout && timeout == .connect)
     }
 }
