@@ -28,7 +28,7 @@ import Testing
 
     @Test func sendsNumberedPassagesToTheLLMAndReportsItsCitations() async throws {
         let llm = MockLLMClient(replies: ["Paris [2]."])
-        let engine = try Engine(llm: llm)
+        let engine = try Engine(configuration: EngineConfiguration(condenseFollowUps: false), llm: llm)
         _ = try await engine.ingest(data: Data(Self.router.utf8), fileName: "router.txt")
         _ = try await engine.ingest(data: Data(Self.facts.utf8), fileName: "facts.txt")
         let answer = try await engine.ask("What is the capital of France?", history: [.user("hi"), .assistant("hello")])
@@ -196,5 +196,30 @@ import Testing
         #expect(metrics.render().contains(#"rag_ingest_errors_total{reason="encrypted"} 1"#))
         let unlocked = try Engine(configuration: EngineConfiguration(pdfPassword: "pw"))
         #expect(try await unlocked.ingest(data: locked, fileName: "locked.pdf").indexedPages == 1)
+    }
+
+    @Test func followUpsAreCondensedIntoAStandaloneSearchQuery() async throws {
+        let metrics = RAGMetrics()
+        let llm = MockLLMClient(replies: ["default password of the router", "It is admin [1]."])
+        let engine = try Engine(llm: llm, metrics: metrics)
+        _ = try await engine.ingest(data: Data(Self.router.utf8), fileName: "router.txt")
+        _ = try await engine.ingest(data: Data(Self.facts.utf8), fileName: "facts.txt")
+        let history: [ChatMessage] = [.user("How do I reset the router?"), .assistant("Hold the button [1].")]
+        let answer = try await engine.ask("And what is its default password?", history: history)
+        #expect(llm.requests.count == 2)
+        let condense = llm.requests[0]
+        #expect(condense.messages.first?.content == Engine.condensePrompt)
+        #expect(condense.messages.last?.content.contains("assistant: Hold the button [1].") == true)
+        #expect(answer.searchQuery == "default password of the router")
+        #expect(answer.citations.first?.label == "router.txt p. 2")
+        #expect(llm.requests[1].question == "And what is its default password?")
+        #expect(metrics.render().contains(#"rag_llm_tokens_total{kind="prompt",model="mock"} 200"#))
+
+        // Without history, or with condensing off, there is no extra call.
+        let direct = MockLLMClient(replies: ["x"])
+        let plain = try Engine(configuration: EngineConfiguration(condenseFollowUps: false), llm: direct)
+        _ = try await plain.ingest(data: Data(Self.router.utf8), fileName: "router.txt")
+        _ = try await plain.ask("And its password?", history: history)
+        #expect(direct.requests.count == 1)
     }
 }

@@ -46,6 +46,8 @@ public struct Timings: Sendable, Hashable {
 /// The answer to a question.
 public struct Answer: Sendable, Hashable {
     public var question: String
+    /// What was searched: the question, or a standalone rewrite of a follow-up question.
+    public var searchQuery: String
     public var text: String
     /// The passages the answer cites (`[n]` in the text); all passages given to the model when it cited none.
     public var citations: [Citation]

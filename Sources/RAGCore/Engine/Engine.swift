@@ -315,7 +315,8 @@ public final class Engine: Sendable {
                     guard !snapshot.chunks.isEmpty else {
                         throw EngineError(.emptyCollection, "the collection is empty: ingest documents first (rag ingest FILE...)")
                     }
-                    let hits = try await retrieve(question, k: configuration.searchResults, documents: nil)
+                    let searchQuery = try await standaloneQuery(question, history: history)
+                    let hits = try await retrieve(searchQuery, k: configuration.searchResults, documents: nil)
                     let retrieval = Engine.seconds(since: start)
                     let prompt = try PromptBuilder(options: configuration.prompt).build(question: question, hits: hits, history: history)
                     let passages = prompt.passages.map(Citation.init(passage:))
@@ -343,20 +344,19 @@ public final class Engine: Sendable {
                             }
                         }
                     } catch {
-                        metrics.llmErrors(type: String(describing: type(of: error)), model: llm.model).increment()
+                        metrics.llmErrors(type: Engine.errorType(error), model: llm.model).increment()
                         throw error
                     }
                     let generation = Engine.seconds(since: generationStart)
                     let finalUsage = usage ?? TokenUsage(
                         promptTokens: prompt.estimatedTokens, completionTokens: TokenEstimator.estimate(text), isEstimated: true)
                     metrics.llmLatency(model: llm.model).record(generation)
-                    metrics.tokens(kind: "prompt", model: llm.model).increment(by: Int64(finalUsage.promptTokens))
-                    metrics.tokens(kind: "completion", model: llm.model).increment(by: Int64(finalUsage.completionTokens))
+                    record(finalUsage)
                     metrics.responseLength.record(Double(finalUsage.completionTokens))
 
                     let cited = passages.filter { text.contains("[\($0.number)]") }
                     let answer = Answer(
-                        question: question, text: text, citations: cited.isEmpty ? passages : cited, passages: passages,
+                        question: question, searchQuery: searchQuery, text: text, citations: cited.isEmpty ? passages : cited, passages: passages,
                         usage: finalUsage, model: llm.model, isGenerated: llm.isGenerative,
                         timings: Timings(retrieval: retrieval, generation: generation, total: Engine.seconds(since: start), firstToken: firstToken))
                     finish(.ask, outcome: "success", started: start)
@@ -369,6 +369,45 @@ public final class Engine: Sendable {
             }
             continuation.onTermination = { _ in task.cancel() }
         }
+    }
+
+    /// The instruction for rewriting a follow-up question.
+    public static let condensePrompt = """
+        Rewrite the user's last question as one standalone search query that can be understood without the \
+        conversation: resolve pronouns and references using the conversation. Answer with the query only.
+        """
+
+    /// With history and a language model, one extra call rewrites a follow-up ("and how much does it cost?")
+    /// into a standalone query for retrieval; otherwise the question itself.
+    private func standaloneQuery(_ question: String, history: [ChatMessage]) async throws -> String {
+        guard configuration.condenseFollowUps, llm.isGenerative, !history.isEmpty else { return question }
+        let conversation = history.suffix(configuration.prompt.maxHistoryMessages)
+            .map { "\($0.role.rawValue): \($0.content)" }.joined(separator: "\n")
+        let request = CompletionRequest(
+            messages: [.system(Engine.condensePrompt), .user("Conversation:\n\(conversation)\n\nLast question: \(question)")],
+            question: question, maxTokens: 100, temperature: 0)
+        do {
+            let completion = try await llm.complete(request)
+            record(completion.usage)
+            let query = completion.text.trimmingWhitespace()
+            return query.isEmpty ? question : String(query.prefix(configuration.maxQuestionBytes))
+        } catch {
+            metrics.llmErrors(type: Engine.errorType(error), model: llm.model).increment()
+            throw error
+        }
+    }
+
+    private func record(_ usage: TokenUsage) {
+        metrics.tokens(kind: "prompt", model: llm.model).increment(by: Int64(usage.promptTokens))
+        metrics.tokens(kind: "completion", model: llm.model).increment(by: Int64(usage.completionTokens))
+        if usage.isEstimated { metrics.estimatedUsage(model: llm.model).increment() }
+    }
+
+    /// A metric label for a failed model call: the `LLMError` code, `cancelled`, or the error's type.
+    static func errorType(_ error: any Error) -> String {
+        if let error = error as? LLMError { return error.code.description }
+        if error is CancellationError { return "cancelled" }
+        return String(describing: type(of: error))
     }
 
     private func validate(_ question: String) throws(EngineError) {

@@ -13,6 +13,7 @@ import Foundation
 /// | `embeddingBatchSize` | 64 | chunks per embedder call |
 /// | `maxQuestionBytes` | 8192 | longest question (UTF-8 bytes) |
 /// | `readOnly` | `false` | refuse ingest and remove (serving replicas over a shared collection) |
+/// | `condenseFollowUps` | `true` | with history and a language model, rewrite a follow-up into a standalone search query first |
 public struct EngineConfiguration: Sendable {
     public var collectionDirectory: URL?
     public var chunking: ChunkingOptions
@@ -23,13 +24,15 @@ public struct EngineConfiguration: Sendable {
     public var embeddingBatchSize: Int
     public var maxQuestionBytes: Int
     public var readOnly: Bool
+    public var condenseFollowUps: Bool
 
     public init(
         collectionDirectory: URL? = nil, chunking: ChunkingOptions = ChunkingOptions(),
         extraction: ExtractionLimits = ExtractionLimits(), pdfPassword: String? = nil,
         prompt: PromptOptions = PromptOptions(), searchResults: Int = 5, embeddingBatchSize: Int = 64,
-        maxQuestionBytes: Int = 8192, readOnly: Bool = false
+        maxQuestionBytes: Int = 8192, readOnly: Bool = false, condenseFollowUps: Bool = true
     ) {
+        self.condenseFollowUps = condenseFollowUps
         self.collectionDirectory = collectionDirectory
         self.chunking = chunking
         self.extraction = extraction

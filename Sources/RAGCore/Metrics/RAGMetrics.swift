@@ -86,6 +86,11 @@ public final class RAGMetrics: Sendable {
         registry.makeCounter(descriptor: Self.named("rag_llm_tokens_total", "Language model tokens by kind (prompt, completion) and model; estimated when the model reports none."), labels: [("kind", kind), ("model", model)])
     }
 
+    /// `rag_llm_usage_estimated_total{model}`: calls whose token counts were estimated, not reported.
+    public func estimatedUsage(model: String) -> Counter {
+        registry.makeCounter(descriptor: Self.named("rag_llm_usage_estimated_total", "Language model calls whose token counts were estimated because the model reported none."), labels: [("model", model)])
+    }
+
     /// `rag_llm_errors_total{type, model}`.
     public func llmErrors(type: String, model: String) -> Counter {
         registry.makeCounter(descriptor: Self.named("rag_llm_errors_total", "Language model call failures by error type and model."), labels: [("type", type), ("model", model)])

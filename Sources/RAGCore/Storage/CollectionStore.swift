@@ -54,16 +54,28 @@ public struct CollectionStore: Sendable {
         return try CollectionStore.decode(data, path: fileURL.path)
     }
 
-    /// Reads just the generation number from the file header (cheap), or `nil` when there is no collection.
-    public func generationOnDisk() -> UInt64? {
+    /// The fixed part of the file header, read without loading the collection.
+    public struct Header: Sendable, Hashable {
+        public var generation: UInt64
+        public var embedderID: String
+        public var dimension: Int
+    }
+
+    /// Reads the header (cheap), or `nil` when there is no readable collection file.
+    public func header() -> Header? {
         guard let handle = FileHandle(forReadingAtPath: fileURL.path) else { return nil }
         defer { try? handle.close() }
-        guard let head = try? handle.read(upToCount: 20), head.count == 20, Array(head.prefix(8)) == CollectionStore.magic
+        guard let head = try? handle.read(upToCount: 4096), head.count >= 28, Array(head.prefix(8)) == CollectionStore.magic
         else { return nil }
         var reader = BinaryReader(head)
         reader.offset = 12
-        return try? reader.u64()
+        guard let generation = try? reader.u64(), let embedderID = try? reader.string(), let dimension = try? reader.u32()
+        else { return nil }
+        return Header(generation: generation, embedderID: embedderID, dimension: Int(dimension))
     }
+
+    /// The generation number in the file header, or `nil` when there is no collection.
+    public func generationOnDisk() -> UInt64? { header()?.generation }
 
     /// Saves the collection atomically, incrementing its generation.
     public func save(_ collection: inout DocumentCollection) throws(CollectionError) {
