@@ -24,7 +24,7 @@ struct Ask: AsyncParsableCommand {
     }
 
     private func execute() async throws {
-        let engine = try options.makeEngine { $0.searchResults = max(1, k) }
+        let engine = try await options.makeEngine { $0.searchResults = max(1, k) }
         var answer: Answer? = nil
         for try await event in engine.askStreaming(question) {
             switch event {

@@ -32,7 +32,7 @@ struct Ingest: AsyncParsableCommand {
     }
 
     private func execute() async throws {
-        let engine = try options.makeEngine { configuration in
+        let engine = try await options.makeEngine { configuration in
             configuration.extraction = extraction.limits
             configuration.pdfPassword = extraction.password
             configuration.chunking = ChunkingOptions(maxCharacters: chunkSize, overlapCharacters: chunkOverlap)

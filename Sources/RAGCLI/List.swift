@@ -15,7 +15,7 @@ struct List: AsyncParsableCommand {
     }
 
     private func execute() async throws {
-        let collection = try options.makeEngine().collection
+        let collection = try await options.makeEngine().collection
         try options.writeMetrics()
         if json {
             try CLI.printJSON(["documents": collection.documents.map(DocumentJSON.record)])

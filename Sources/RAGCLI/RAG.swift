@@ -17,7 +17,7 @@ struct RAG: AsyncParsableCommand {
 
             Exit codes: 0 success, 1 error, 3 some files could not be ingested, 64 usage error.
             """,
-        subcommands: [Ingest.self, Ask.self, Search.self, List.self, Remove.self, Extract.self]
+        subcommands: [Ingest.self, Ask.self, Chat.self, Search.self, List.self, Remove.self, Extract.self]
     )
 }
 
@@ -42,11 +42,70 @@ struct CollectionOptions: ParsableArguments {
         return URL(fileURLWithPath: data).appendingPathComponent("pdf-chatbot/collection")
     }
 
-    func makeEngine(_ configure: (inout EngineConfiguration) -> Void = { _ in }) throws -> Engine {
+    @Option(help: ArgumentHelp(
+        "Who answers: auto (a language model when OPENAI_API_KEY or OPENAI_BASE_URL is set, else extractive), openai, or extractive.",
+        valueName: "kind"))
+    var llm: LLMChoice = .auto
+
+    @Option(help: ArgumentHelp("Chat model (default $RAG_LLM_MODEL, else gpt-4o-mini).", valueName: "name"))
+    var model: String?
+
+    @Option(help: ArgumentHelp("OpenAI-compatible API root, e.g. http://localhost:11434/v1 for Ollama (default $OPENAI_BASE_URL, else https://api.openai.com/v1).", valueName: "url"))
+    var baseURL: String?
+
+    @Option(help: ArgumentHelp(
+        "Embedder for a new collection: hashing (offline) or openai (the API's embeddings). An existing collection keeps the one it was built with.",
+        valueName: "kind"))
+    var embedder: EmbedderChoice?
+
+    @Option(help: ArgumentHelp("Embedding model for --embedder openai (default $RAG_EMBEDDING_MODEL, else text-embedding-3-small).", valueName: "name"))
+    var embeddingModel: String?
+
+    /// The OpenAI-compatible configuration from the environment and the flags, or `nil` when none is set.
+    func openAIConfiguration() throws -> OpenAIConfiguration? {
+        var configuration = try OpenAIConfiguration.fromEnvironment(ProcessInfo.processInfo.environment)
+        if let baseURL {
+            configuration = configuration ?? OpenAIConfiguration()
+            configuration?.baseURL = baseURL
+        }
+        if let model { configuration?.chatModel = model }
+        if let embeddingModel { configuration?.embeddingModel = embeddingModel }
+        try configuration?.validate()
+        return configuration
+    }
+
+    func makeEngine(_ configure: (inout EngineConfiguration) -> Void = { _ in }) async throws -> Engine {
         CLI.bootstrapLogging(verbose: verbose)
         var configuration = EngineConfiguration(collectionDirectory: directory)
         configure(&configuration)
-        return try Engine(configuration: configuration, metrics: CLI.metrics, logger: Logger(label: "rag"))
+        let openAI = try openAIConfiguration()
+        let client: any LLMClient
+        switch llm {
+        case .extractive:
+            client = ExtractiveAnswerer()
+        case .openai:
+            guard let openAI else {
+                throw CLIError("--llm openai needs OPENAI_API_KEY (or OPENAI_API_KEY_FILE), OPENAI_BASE_URL or --base-url")
+            }
+            client = try OpenAIClient(configuration: openAI)
+        case .auto:
+            client = try openAI.map { try OpenAIClient(configuration: $0) } ?? ExtractiveAnswerer()
+        }
+        let chosen: any Embedder
+        if let header = CollectionStore(directory: directory).header() {
+            chosen = try EmbedderIdentifier.embedder(for: header.embedderID, openAI: openAI, metrics: CLI.metrics)
+            if let embedder, (embedder == .openai) != header.embedderID.hasPrefix("openai:") {
+                throw CLIError("the collection was built with embedder \(header.embedderID); to change embedders, ingest into a new collection")
+            }
+        } else if embedder == .openai {
+            guard let openAI else {
+                throw CLIError("--embedder openai needs OPENAI_API_KEY (or OPENAI_API_KEY_FILE), OPENAI_BASE_URL or --base-url")
+            }
+            chosen = try await OpenAIEmbedder.make(configuration: openAI, metrics: CLI.metrics)
+        } else {
+            chosen = HashingEmbedder()
+        }
+        return try Engine(configuration: configuration, embedder: chosen, llm: client, metrics: CLI.metrics, logger: Logger(label: "rag"))
     }
 
     /// Writes the metrics file, if one was asked for.
@@ -58,6 +117,14 @@ struct CollectionOptions: ParsableArguments {
             throw CLIError("cannot write the metrics file \(metricsFile): \(error.localizedDescription)")
         }
     }
+}
+
+enum LLMChoice: String, ExpressibleByArgument, CaseIterable {
+    case auto, openai, extractive
+}
+
+enum EmbedderChoice: String, ExpressibleByArgument, CaseIterable {
+    case hashing, openai
 }
 
 /// Limits and chunking options for commands that read documents.

@@ -16,7 +16,7 @@ struct Remove: AsyncParsableCommand {
     }
 
     private func execute() async throws {
-        let engine = try options.makeEngine()
+        let engine = try await options.makeEngine()
         let removed = try await engine.remove(document)
         try options.writeMetrics()
         print("removed \(removed.id)  \(removed.fileName) (\(removed.chunkCount) chunks)")

@@ -30,7 +30,7 @@ struct Search: AsyncParsableCommand {
     }
 
     private func execute() async throws {
-        let engine = try options.makeEngine()
+        let engine = try await options.makeEngine()
         var filter: Set<DocumentID>? = nil
         if !document.isEmpty {
             let collection = engine.collection

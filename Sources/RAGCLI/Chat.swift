@@ -1,0 +1,60 @@
+import ArgumentParser
+import Foundation
+import RAGCore
+
+struct Chat: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Ask questions one after another, with follow-ups that refer to earlier answers.",
+        discussion: """
+            Reads one question per line from standard input and streams each answer with its sources. The \
+            conversation is kept, so a follow-up such as "and how long does that take?" is understood (with a \
+            language model, it is first rewritten into a standalone search query). An empty line or end of input \
+            ends the chat.
+            """
+    )
+
+    @OptionGroup var options: CollectionOptions
+
+    @Option(name: .short, help: ArgumentHelp("Passages to retrieve per question.", valueName: "n"))
+    var k: Int = EngineConfiguration().searchResults
+
+    func run() async throws {
+        try await reportingErrors { try await execute() }
+    }
+
+    private func execute() async throws {
+        let engine = try await options.makeEngine { $0.searchResults = max(1, k) }
+        let interactive = isatty(0) == 1
+        var history: [ChatMessage] = []
+        if interactive {
+            print("Ask a question about your documents (an empty line ends the chat).")
+        }
+        while true {
+            if interactive {
+                print("> ", terminator: "")
+                fflush(nil)
+            }
+            guard let line = readLine(), !line.trimmingCharacters(in: .whitespaces).isEmpty else { break }
+            do {
+                var answer: Answer? = nil
+                for try await event in engine.askStreaming(line, history: history) {
+                    switch event {
+                    case .passages: break
+                    case .delta(let text):
+                        print(text, terminator: "")
+                        fflush(nil)
+                    case .done(let done): answer = done
+                    }
+                }
+                guard let answer else { continue }
+                if !answer.text.hasSuffix("\n") { print() }
+                print("Sources: " + answer.citations.map { "[\($0.number)] \($0.label)" }.joined(separator: "; "))
+                print()
+                history += [.user(line), .assistant(answer.text)]
+            } catch {
+                CLI.warn("rag: error: \(error)")
+            }
+        }
+        try options.writeMetrics()
+    }
+}
