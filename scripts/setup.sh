@@ -8,8 +8,9 @@ packages=(
   # build: mupdf (static, with its third-party libraries), OpenBLAS, libcurl, zlib
   pkg-config libmupdf-dev libmujs-dev libgumbo-dev libopenjp2-7-dev libjbig2dec0-dev libjpeg-dev
   libharfbuzz-dev libfreetype-dev zlib1g-dev libopenblas-dev libcurl4-openssl-dev
-  # tests and demo: mutool makes sample PDFs, qpdf encrypts test PDFs, promtool checks /metrics text
-  mupdf-tools qpdf prometheus
+  # tests and demo: mutool makes sample PDFs, qpdf encrypts test PDFs, promtool checks /metrics text,
+  # curl exercises the fake OpenAI server
+  mupdf-tools qpdf prometheus curl
 )
 
 missing=()

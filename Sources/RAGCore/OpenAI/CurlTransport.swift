@@ -27,7 +27,7 @@ enum HTTPEvent: Sendable {
 /// Timeouts: connect and total are libcurl's own (`CURLOPT_CONNECTTIMEOUT_MS`, `CURLOPT_TIMEOUT_MS`); the idle
 /// timeout between response pieces is checked by the loop itself. Cancelling the consuming task removes the
 /// transfer from the loop at once. TLS peers are verified; proxies come from the usual `http_proxy`,
-/// `https_proxy` and `no_proxy` environment variables (libcurl reads them). `CURLOPT_NOSIGNAL` is set, since
+/// `https_proxy` and `no_proxy` environment variables (libcurl reads them), and loopback hosts never use one. `CURLOPT_NOSIGNAL` is set, since
 /// signals and threads do not mix.
 final class CurlTransport: Sendable {
     static let shared = CurlTransport()
@@ -165,6 +165,7 @@ final class CurlLoop: @unchecked Sendable {
         _ = ragcurl_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, Int(request.timeouts.connect.seconds * 1000))
         _ = ragcurl_setopt_long(easy, CURLOPT_TIMEOUT_MS, Int(request.timeouts.total.seconds * 1000))
         _ = ragcurl_setopt_long(easy, CURLOPT_TCP_KEEPALIVE, 1)
+        _ = ragcurl_setopt_string(easy, CURLOPT_NOPROXY, CurlLoop.noProxy)
         if request.method == "POST" {
             _ = ragcurl_setopt_long(easy, CURLOPT_POST, 1)
             let body = request.body ?? Data()
@@ -257,6 +258,14 @@ final class CurlLoop: @unchecked Sendable {
         transfer.headerList = nil
         if let error { transfer.continuation.finish(throwing: error) } else { transfer.continuation.finish() }
     }
+
+    /// Hosts reached without a proxy: `no_proxy`/`NO_PROXY` from the environment plus the loopback names, so
+    /// that a local model server is never sent through a corporate proxy.
+    static let noProxy: String = {
+        let environment = ProcessInfo.processInfo.environment
+        let configured = environment["no_proxy"] ?? environment["NO_PROXY"] ?? ""
+        return (configured.split(separator: ",").map(String.init) + ["localhost", "127.0.0.1", "::1"]).joined(separator: ",")
+    }()
 
     /// `scheme://host:port` of a URL, for messages (never the path or query, which could hold secrets).
     static func origin(_ url: String) -> String {
