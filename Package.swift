@@ -58,7 +58,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(name: "RAGServer", dependencies: ["RAGCore"], swiftSettings: swiftSettings),
-        .executableTarget(name: "RAGBench", dependencies: ["RAGCore"], path: "Benchmarks/RAGBench", swiftSettings: swiftSettings),
+        .executableTarget(name: "RAGBench", dependencies: ["RAGCore", "RAGTesting"], path: "Benchmarks/RAGBench", swiftSettings: swiftSettings),
         .testTarget(
             name: "RAGCoreTests",
             dependencies: ["RAGCore", "RAGTesting", .product(name: "Prometheus", package: "swift-prometheus")],

@@ -5,8 +5,10 @@
 //   RAGBench extract PDF [--threads N] [--repeat R]
 //   RAGBench search --vectors FILE --queries FILE [--dimension 384] [--k 10] [--repeat R]
 //   RAGBench chunk TEXTFILE [--size 1000] [--overlap 200] [--repeat R]
+//   RAGBench llm [--requests N]   (OpenAIClient vs the curl command, both against FakeOpenAIServer on 127.0.0.1)
 import Foundation
 import RAGCore
+import RAGTesting
 
 func fail(_ message: String) -> Never {
     FileHandle.standardError.write(Data("RAGBench: \(message)\n".utf8))
@@ -114,6 +116,11 @@ case "chunk":
     }
     let m = median(times)
     printJSON(["bench": "chunk", "characters": text.count, "bytes": text.utf8.count, "chunks": count, "median_s": m, "chars_per_s": Double(text.count) / m, "times_s": times])
+
+case "llm":
+    let requests = max(5, arguments.int("requests", 200))
+    let result = try await LLMBench.run(requests: requests)
+    printJSON(result)
 
 default:
     fail("usage: RAGBench extract PDF [--threads N] | search --vectors F --queries F | chunk TEXT  [--repeat R]")

@@ -18,12 +18,18 @@ struct Chat: AsyncParsableCommand {
     @Option(name: .short, help: ArgumentHelp("Passages to retrieve per question.", valueName: "n"))
     var k: Int = EngineConfiguration().searchResults
 
+    @Flag(help: "Search with follow-up questions as they are, without asking the model to rewrite them first.")
+    var noCondense = false
+
     func run() async throws {
         try await reportingErrors { try await execute() }
     }
 
     private func execute() async throws {
-        let engine = try await options.makeEngine { $0.searchResults = max(1, k) }
+        let engine = try await options.makeEngine { configuration in
+            configuration.searchResults = max(1, k)
+            configuration.condenseFollowUps = !noCondense
+        }
         let interactive = isatty(0) == 1
         var history: [ChatMessage] = []
         if interactive {

@@ -1,4 +1,5 @@
 import Foundation
+import RAGTesting
 import Testing
 
 /// Runs the real `rag` executable (built by `swift build` beside the test bundle).
@@ -20,21 +21,24 @@ struct RAGProcess {
         }
     }
 
-    static func run(_ arguments: [String], collection: URL? = nil) throws -> RAGProcess {
+    static func run(_ arguments: [String], collection: URL? = nil, environment extra: [String: String] = [:]) throws -> RAGProcess {
         let process = Process()
         process.executableURL = try executable
         process.arguments = arguments + (collection.map { ["--collection", $0.path] } ?? [])
         var environment = ProcessInfo.processInfo.environment
-        environment["OPENAI_API_KEY"] = nil
+        for key in ["OPENAI_API_KEY", "OPENAI_API_KEY_FILE", "OPENAI_BASE_URL", "RAG_LLM_MODEL", "RAG_EMBEDDING_MODEL"] {
+            environment[key] = nil
+        }
         environment["COLUMNS"] = "100"
+        environment.merge(extra) { $1 }
         process.environment = environment
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         // Files, not pipes: a full pipe would block the child while we wait for it.
         let out = directory.appendingPathComponent("out")
         let err = directory.appendingPathComponent("err")
-        FileManager.default.createFile(atPath: out.path, contents: nil)
-        FileManager.default.createFile(atPath: err.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
         process.standardOutput = try FileHandle(forWritingTo: out)
         process.standardError = try FileHandle(forWritingTo: err)
         process.standardInput = FileHandle.nullDevice
@@ -141,5 +145,41 @@ struct RAGProcess {
         #expect(damaged.status == 1)
         #expect(damaged.stderr.hasPrefix("rag: error: the collection file is damaged"))
         #expect(damaged.stderr.split(separator: "\n").count == 1)
+    }
+
+    @Test func usesAnOpenAICompatibleServerWhenConfigured() throws {
+        let server = try FakeOpenAIServer()
+        defer { server.stop() }
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("handbook.txt")
+        try Self.handbook.write(to: file, atomically: true, encoding: .utf8)
+        let collection = directory.appendingPathComponent("collection")
+        let environment = ["OPENAI_API_KEY": "sk-cli-test", "OPENAI_BASE_URL": server.baseURL, "RAG_EMBEDDING_DIMENSION": "3"]
+
+        server.enqueue(.embeddings([[1, 0, 0], [0, 1, 0]]))
+        let ingest = try RAGProcess.run(["ingest", file.path, "--embedder", "openai", "--embedding-model", "embed-test"], collection: collection, environment: environment)
+        #expect(ingest.status == 0, "\(ingest.stderr)")
+        #expect(server.requests.last?.json?["model"] as? String == "embed-test")
+
+        server.enqueue(.embeddings([[0.9, 0.1, 0]]), .chatStream(deltas: ["You get ", "25 days [1]."]))
+        let ask = try RAGProcess.run(["ask", "How many vacation days?", "--model", "chat-test"], collection: collection, environment: environment)
+        #expect(ask.status == 0, "\(ask.stderr)")
+        #expect(ask.stdout.hasPrefix("You get 25 days [1]."))
+        #expect(ask.stdout.contains("[1] handbook.txt p. 1"))
+        let chat = try #require(server.requests.last)
+        #expect(chat.path == "/v1/chat/completions" && chat.json?["model"] as? String == "chat-test")
+        #expect(chat.headers["authorization"] == "Bearer sk-cli-test")
+
+        // The collection remembers its embedder: without the API it cannot be queried, and says so.
+        let offline = try RAGProcess.run(["search", "vacation"], collection: collection)
+        #expect(offline.status == 1)
+        #expect(offline.stderr.contains("set OPENAI_API_KEY or OPENAI_BASE_URL"))
+
+        server.enqueue(.error(status: 401, message: "bad key sk-cli-test", type: "invalid_request_error"))
+        let refused = try RAGProcess.run(["ask", "Anything?"], collection: collection, environment: environment)
+        #expect(refused.status == 1)
+        #expect(refused.stderr.hasPrefix("rag: error:") && refused.stderr.contains("refused the API key"))
+        #expect(!refused.stderr.contains("sk-cli-test"))
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import RAGTesting
 import Testing
 
 /// The result of running `/usr/bin/curl` once.
@@ -74,11 +75,11 @@ private struct CurlRun {
         #expect(server.connectionsAccepted == 1)
     }
 
-    @Test(arguments: [Chunking.whole, .everyByte, .at([1, 7, 100, 5000])])
-    func streamsSSEByteForByte(chunking: Chunking) throws {
+    @Test(arguments: [FakeOpenAIServer.Chunking.whole, .everyByte, .at([1, 7, 100, 5000])])
+    func streamsSSEByteForByte(chunking: FakeOpenAIServer.Chunking) throws {
         let server = try FakeOpenAIServer()
         defer { server.stop() }
-        let behavior = Behavior.chatStream(deltas: ["Hel", "lo"], chunking: chunking)
+        let behavior = FakeOpenAIServer.Behavior.chatStream(deltas: ["Hel", "lo"], chunking: chunking)
         guard case .sse(let events, _, _, _, _) = behavior else {
             Issue.record("chatStream is not an SSE behavior")
             return

@@ -30,8 +30,11 @@ public struct Chunker: Sendable {
             text.withUTF8 { splitter.addPage($0, page: page.number) }
         }
         return splitter.pack(overlap: options.overlapCharacters, breakAtPages: options.respectPageBreaks).enumerated().map { ordinal, piece in
-            let text = piece.text
-            let id = ChunkID(rawValue: String(SHA256.hex("\(documentID.rawValue)\u{0}\(ordinal)\u{0}\(text)").prefix(16)))
+            var hasher = SHA256()
+            hasher.update("\(documentID.rawValue)\u{0}\(ordinal)\u{0}".utf8)
+            var text = piece.text
+            text.withUTF8 { hasher.update(UnsafeRawBufferPointer($0)) }
+            let id = ChunkID(rawValue: String(SHA256.hexString(hasher.finalize()).prefix(16)))
             return Chunk(
                 id: id, documentID: documentID, fileName: fileName, pageStart: piece.pageStart,
                 pageEnd: piece.pageEnd, ordinal: ordinal, text: text
@@ -84,6 +87,11 @@ struct Splitter {
 
     @inline(__always) private static func isLetter(_ byte: UInt8) -> Bool {
         (byte | 0x20) >= 0x61 && (byte | 0x20) <= 0x7A || byte >= 0x80
+    }
+
+    /// `"`, `'`, `)` or `]`: may follow a sentence's final punctuation.
+    @inline(__always) private static func isClosing(_ byte: UInt8) -> Bool {
+        byte == 0x22 || byte == 0x27 || byte == 0x29 || byte == 0x5D
     }
 
     @inline(__always) private static func isLowercase(_ byte: UInt8) -> Bool { byte >= 0x61 && byte <= 0x7A }
@@ -139,7 +147,7 @@ struct Splitter {
             index += 1
             guard byte == 0x2E || byte == 0x21 || byte == 0x3F else { continue }  // . ! ?
             var boundary = index
-            while boundary < end, [0x22, 0x27, 0x29, 0x5D].contains(buffer[boundary]) { boundary += 1 }  // " ' ) ]
+            while boundary < end, Splitter.isClosing(buffer[boundary]) { boundary += 1 }
             guard boundary + 1 < end, buffer[boundary] == Splitter.space, !Splitter.isLowercase(buffer[boundary + 1])
             else { continue }
             addSentence(sentenceStart, boundary, page: page, startsParagraph: first)

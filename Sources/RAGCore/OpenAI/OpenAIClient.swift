@@ -138,8 +138,8 @@ public struct OpenAIClient: LLMClient {
         continuation.yield(.usage(usage ?? Self.estimatedUsage(request, text)))
     }
 
-    /// The JSON body of a chat completion request.
-    func requestBody(_ request: CompletionRequest, stream: Bool, includeUsage: Bool) -> Data {
+    /// The JSON body of a chat completion request, as sent to `/chat/completions`.
+    public func requestBody(_ request: CompletionRequest, stream: Bool, includeUsage: Bool) -> Data {
         var body: [String: Any] = [
             "model": configuration.chatModel,
             "messages": request.messages.map { ["role": $0.role.rawValue, "content": $0.content] },

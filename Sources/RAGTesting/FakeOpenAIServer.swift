@@ -5,7 +5,7 @@ import Synchronization
 
 /// An in-process HTTP/1.1 server on 127.0.0.1 that answers like the OpenAI API and injects faults on demand.
 ///
-/// Each request consumes one queued ``Behavior`` (FIFO); when the queue is empty, ``defaultBehavior`` answers.
+/// Each request consumes one queued ``FakeOpenAIServer.Behavior`` (FIFO); when the queue is empty, ``defaultBehavior`` answers.
 /// Every request is recorded. One thread accepts, one thread serves each connection; ``stop()`` (also run by
 /// `deinit`) shuts every socket down and joins the threads.
 ///
@@ -16,13 +16,13 @@ import Synchronization
 /// // point the client at server.baseURL, then:
 /// #expect(server.requests.map(\.path) == ["/v1/chat/completions", "/v1/chat/completions"])
 /// ```
-final class FakeOpenAIServer: Sendable {
+public final class FakeOpenAIServer: Sendable {
     /// The ephemeral port the server listens on.
-    let port: Int
+    public let port: Int
     private let core: Core
 
     /// Binds 127.0.0.1 on an ephemeral port and starts accepting connections on a background thread.
-    init() throws {
+    public init() throws {
         let listener = try Self.makeListener()
         var address = sockaddr_in()
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
@@ -44,27 +44,27 @@ final class FakeOpenAIServer: Sendable {
     }
 
     /// `http://127.0.0.1:<port>/v1`, the base URL an OpenAI client expects.
-    var baseURL: String { "http://127.0.0.1:\(port)/v1" }
+    public var baseURL: String { "http://127.0.0.1:\(port)/v1" }
 
     /// Queues behaviors; each request takes the oldest one.
-    func enqueue(_ behaviors: Behavior...) {
+    public func enqueue(_ behaviors: FakeOpenAIServer.Behavior...) {
         core.state.withLock { $0.queue.append(contentsOf: behaviors) }
     }
 
     /// Answers requests when the queue is empty; initially a 500 OpenAI error.
-    var defaultBehavior: Behavior {
+    public var defaultBehavior: FakeOpenAIServer.Behavior {
         get { core.state.withLock { $0.defaultBehavior } }
         set { core.state.withLock { $0.defaultBehavior = newValue } }
     }
 
     /// Every request received so far, in arrival order.
-    var requests: [RecordedRequest] { core.state.withLock { $0.requests } }
+    public var requests: [FakeOpenAIServer.RecordedRequest] { core.state.withLock { $0.requests } }
 
     /// How many TCP connections were accepted; one per client connection, so reuse shows as a smaller count.
-    var connectionsAccepted: Int { core.state.withLock { $0.connectionsAccepted } }
+    public var connectionsAccepted: Int { core.state.withLock { $0.connectionsAccepted } }
 
     /// Closes the listener and every open connection, then joins the threads (waiting at most 5 s). Idempotent.
-    func stop() {
+    public func stop() {
         core.stop()
     }
 
@@ -92,74 +92,80 @@ final class FakeOpenAIServer: Sendable {
 }
 
 /// A socket call that failed while starting the server.
-struct FakeOpenAIServerError: Error, CustomStringConvertible {
-    var operation: String
-    var code: Int32
+public struct FakeOpenAIServerError: Error, CustomStringConvertible {
+    public var operation: String
+    public var code: Int32
 
     init(_ operation: String, code: Int32 = errno) {
         self.operation = operation
         self.code = code
     }
 
-    var description: String { "FakeOpenAIServer: \(operation) failed: \(String(cString: strerror(code)))" }
+    public var description: String { "FakeOpenAIServer: \(operation) failed: \(String(cString: strerror(code)))" }
 }
 
-/// One request as the server parsed it.
-struct RecordedRequest: Sendable {
-    var method: String
-    /// The request target as sent, e.g. `/v1/chat/completions` (with any query string).
-    var path: String
-    /// Header names are lower-cased; repeated headers are joined with ", ".
-    var headers: [String: String]
-    /// The body, de-chunked when it was sent with `Transfer-Encoding: chunked`.
-    var body: Data
+extension FakeOpenAIServer {
+    /// One request as the server parsed it.
+    public struct RecordedRequest: Sendable {
+        public var method: String
+        /// The request target as sent, e.g. `/v1/chat/completions` (with any query string).
+        public var path: String
+        /// Header names are lower-cased; repeated headers are joined with ", ".
+        public var headers: [String: String]
+        /// The body, de-chunked when it was sent with `Transfer-Encoding: chunked`.
+        public var body: Data
 
-    /// The body parsed as a JSON object, or nil when it is not one.
-    var json: [String: Any]? {
-        (try? JSONSerialization.jsonObject(with: body)) as? [String: Any]
+        /// The body parsed as a JSON object, or nil when it is not one.
+        public var json: [String: Any]? {
+            (try? JSONSerialization.jsonObject(with: body)) as? [String: Any]
+        }
     }
 }
 
-/// How the byte stream of an SSE response is cut into writes (one HTTP chunk each).
-enum Chunking: Sendable, Equatable {
-    /// One write per event.
-    case whole
-    /// One byte per write.
-    case everyByte
-    /// Cut the whole stream at these byte offsets (offsets outside the stream are ignored).
-    case at([Int])
+extension FakeOpenAIServer {
+    /// How the byte stream of an SSE response is cut into writes (one HTTP chunk each).
+    public enum Chunking: Sendable, Equatable {
+        /// One write per event.
+        case whole
+        /// One byte per write.
+        case everyByte
+        /// Cut the whole stream at these byte offsets (offsets outside the stream are ignored).
+        case at([Int])
+    }
 }
 
-/// What the server does with one request.
-enum Behavior: Sendable {
-    /// A `Content-Length` response, keeping the connection alive. Headers named Content-Type or Connection
-    /// replace the server's own; Content-Length is always computed.
-    case json(status: Int, body: String, headers: [(String, String)] = [])
-    /// A chunked `text/event-stream` response. Each event is written as `data: <event>\n\n` (verbatim, so an event
-    /// may contain `\n` to add lines); an event starting with ":" is written as the comment line `<event>\n`.
-    /// `chunking` cuts that stream into writes, `delay` passes between writes, and `abortAfter` closes the socket
-    /// (FIN) after that many writes (or after the last, if there are fewer), without the terminating zero-length
-    /// chunk.
-    case sse(
-        events: [String], chunking: Chunking = .whole, delay: Duration = .zero, abortAfter: Int? = nil,
-        status: Int = 200)
-    /// Writes these exact bytes (status line, headers, body), `delay` between writes, then closes.
-    case raw([Data], delay: Duration = .zero)
-    /// Reads the request and never answers, until `stop()` or the client closes (at most 60 s).
-    case hang
-    /// Reads the request and closes the connection without answering.
-    case close
-    /// Waits, then behaves.
-    indirect case delayed(Duration, Behavior)
+extension FakeOpenAIServer {
+    /// What the server does with one request.
+    public enum Behavior: Sendable {
+        /// A `Content-Length` response, keeping the connection alive. Headers named Content-Type or Connection
+        /// replace the server's own; Content-Length is always computed.
+        case json(status: Int, body: String, headers: [(String, String)] = [])
+        /// A chunked `text/event-stream` response. Each event is written as `data: <event>\n\n` (verbatim, so an event
+        /// may contain `\n` to add lines); an event starting with ":" is written as the comment line `<event>\n`.
+        /// `chunking` cuts that stream into writes, `delay` passes between writes, and `abortAfter` closes the socket
+        /// (FIN) after that many writes (or after the last, if there are fewer), without the terminating zero-length
+        /// chunk.
+        case sse(
+            events: [String], chunking: FakeOpenAIServer.Chunking = .whole, delay: Duration = .zero, abortAfter: Int? = nil,
+            status: Int = 200)
+        /// Writes these exact bytes (status line, headers, body), `delay` between writes, then closes.
+        case raw([Data], delay: Duration = .zero)
+        /// Reads the request and never answers, until `stop()` or the client closes (at most 60 s).
+        case hang
+        /// Reads the request and closes the connection without answering.
+        case close
+        /// Waits, then behaves.
+        indirect case delayed(Duration, FakeOpenAIServer.Behavior)
+    }
 }
 
 // MARK: - OpenAI response shapes
 
-extension Behavior {
+extension FakeOpenAIServer.Behavior {
     /// A `/v1/chat/completions` response with one assistant choice and usage.
-    static func chatCompletion(
+    public static func chatCompletion(
         content: String, promptTokens: Int = 12, completionTokens: Int = 5, model: String = "gpt-test"
-    ) -> Behavior {
+    ) -> FakeOpenAIServer.Behavior {
         let object: [String: Any] = [
             "id": "chatcmpl-test", "object": "chat.completion", "created": 1_700_000_000, "model": model,
             "choices": [
@@ -175,10 +181,10 @@ extension Behavior {
 
     /// A streamed chat completion: a role chunk, one chunk per delta, a `finish_reason: "stop"` chunk, a usage chunk
     /// with empty `choices` (when `usage` is given), then `[DONE]`.
-    static func chatStream(
-        deltas: [String], usage: (prompt: Int, completion: Int)? = (12, 5), chunking: Chunking = .whole,
+    public static func chatStream(
+        deltas: [String], usage: (prompt: Int, completion: Int)? = (12, 5), chunking: FakeOpenAIServer.Chunking = .whole,
         delay: Duration = .zero
-    ) -> Behavior {
+    ) -> FakeOpenAIServer.Behavior {
         func chunk(_ choices: [[String: Any]], usage: [String: Any]? = nil) -> String {
             var object: [String: Any] = [
                 "id": "chatcmpl-test", "object": "chat.completion.chunk", "created": 1_700_000_000,
@@ -207,7 +213,7 @@ extension Behavior {
     }
 
     /// A `/v1/embeddings` response, one `data` item per vector, in order.
-    static func embeddings(_ vectors: [[Float]], promptTokens: Int = 8) -> Behavior {
+    public static func embeddings(_ vectors: [[Float]], promptTokens: Int = 8) -> FakeOpenAIServer.Behavior {
         let data: [[String: Any]] = vectors.enumerated().map { index, vector in
             ["object": "embedding", "index": index, "embedding": vector.map(Double.init)]
         }
@@ -219,9 +225,9 @@ extension Behavior {
     }
 
     /// An OpenAI error: `{"error":{"message":…,"type":…,"param":null,"code":…}}`.
-    static func error(
+    public static func error(
         status: Int, message: String, type: String, code: String? = nil, headers: [(String, String)] = []
-    ) -> Behavior {
+    ) -> FakeOpenAIServer.Behavior {
         let error: [String: Any] = [
             "message": message, "type": type, "param": NSNull(), "code": code.map { $0 as Any } ?? NSNull(),
         ]
@@ -241,10 +247,10 @@ extension Behavior {
 /// reference to the server runs its `deinit`, which stops them.
 private final class Core: Sendable {
     struct State {
-        var queue: [Behavior] = []
-        var defaultBehavior = Behavior.error(
+        var queue: [FakeOpenAIServer.Behavior] = []
+        var defaultBehavior = FakeOpenAIServer.Behavior.error(
             status: 500, message: "FakeOpenAIServer: no behavior enqueued", type: "server_error")
-        var requests: [RecordedRequest] = []
+        var requests: [FakeOpenAIServer.RecordedRequest] = []
         var connectionsAccepted = 0
         var open: Set<Int32> = []
         var stopped = false
@@ -333,7 +339,7 @@ private final class Core: Sendable {
         }
         for _ in 0..<Limits.requestsPerConnection {
             guard let request = connection.readRequest() else { return }
-            let behavior = state.withLock { state -> Behavior in
+            let behavior = state.withLock { state -> FakeOpenAIServer.Behavior in
                 state.requests.append(request.recorded)
                 return state.queue.isEmpty ? state.defaultBehavior : state.queue.removeFirst()
             }
@@ -367,7 +373,7 @@ private enum Limits {
 
 /// A parsed request plus what the connection needs to know about it.
 private struct ParsedRequest {
-    var recorded: RecordedRequest
+    var recorded: FakeOpenAIServer.RecordedRequest
     var keepAlive: Bool
 }
 
@@ -473,7 +479,7 @@ private struct Connection {
         let version = String(parts[2])
         let connection = headers["connection"]?.lowercased() ?? ""
         let keepAlive = version == "HTTP/1.0" ? connection.contains("keep-alive") : !connection.contains("close")
-        let recorded = RecordedRequest(
+        let recorded = FakeOpenAIServer.RecordedRequest(
             method: String(parts[0]), path: String(parts[1]), headers: headers, body: Data(body))
         return ParsedRequest(recorded: recorded, keepAlive: keepAlive)
     }
@@ -528,7 +534,7 @@ private struct Connection {
     }
 
     /// Answers one request; true when the connection stays open for the next one.
-    mutating func perform(_ behavior: Behavior, keepAlive: Bool) -> Bool {
+    mutating func perform(_ behavior: FakeOpenAIServer.Behavior, keepAlive: Bool) -> Bool {
         switch behavior {
         case .json(let status, let body, let headers):
             let bytes = Array(body.utf8)
@@ -613,7 +619,7 @@ private struct Connection {
     }
 
     /// The SSE byte stream for `events`, cut into writes as `chunking` says; no write is empty.
-    static func segments(of events: [String], chunking: Chunking) -> [[UInt8]] {
+    static func segments(of events: [String], chunking: FakeOpenAIServer.Chunking) -> [[UInt8]] {
         let perEvent = events.map { Array(($0.hasPrefix(":") ? "\($0)\n" : "data: \($0)\n\n").utf8) }
         let stream = perEvent.flatMap { $0 }
         switch chunking {
