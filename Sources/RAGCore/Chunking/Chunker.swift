@@ -30,16 +30,30 @@ public struct Chunker: Sendable {
             text.withUTF8 { splitter.addPage($0, page: page.number) }
         }
         return splitter.pack(overlap: options.overlapCharacters, breakAtPages: options.respectPageBreaks).enumerated().map { ordinal, piece in
-            var hasher = SHA256()
-            hasher.update("\(documentID.rawValue)\u{0}\(ordinal)\u{0}".utf8)
-            var text = piece.text
-            text.withUTF8 { hasher.update(UnsafeRawBufferPointer($0)) }
-            let id = ChunkID(rawValue: String(SHA256.hexString(hasher.finalize()).prefix(16)))
+            let text = piece.text
+            let id = ChunkID(rawValue: Chunker.fingerprint(documentID: documentID, ordinal: ordinal, text: text))
             return Chunk(
                 id: id, documentID: documentID, fileName: fileName, pageStart: piece.pageStart,
                 pageEnd: piece.pageEnd, ordinal: ordinal, text: text
             )
         }
+    }
+
+    /// A chunk id: 64-bit FNV-1a of the document id, the ordinal and the text, as 16 hex digits. Deterministic
+    /// across runs and machines; not a cryptographic hash (document ids, from file bytes, are SHA-256).
+    static func fingerprint(documentID: DocumentID, ordinal: Int, text: String) -> String {
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        func mix<Bytes: Sequence>(_ bytes: Bytes) where Bytes.Element == UInt8 {
+            for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01B3 }
+        }
+        mix(documentID.rawValue.utf8)
+        mix(CollectionOfOne(0))
+        mix(String(ordinal).utf8)
+        mix(CollectionOfOne(0))
+        var text = text
+        text.withUTF8 { mix($0) }
+        let hex = String(hash, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
     }
 
     /// The text as the chunker sees it: white space folded, lines joined, hyphenation undone, paragraphs kept.
@@ -98,64 +112,78 @@ struct Splitter {
 
     /// Normalises one page into the buffer and records its sentence units.
     mutating func addPage(_ bytes: UnsafeBufferPointer<UInt8>, page: Int) {
-        buffer.reserveCapacity(buffer.count + bytes.count)
-        var paragraphStart = buffer.count
-        var pendingSpace = false
-        var newlines = 0
-        var index = 0
-        let count = bytes.count
-        while index < count {
-            let byte = bytes[index]
-            index += 1
-            if byte <= Splitter.space || byte == 0x7F {
-                if byte == Splitter.newline || byte == 0x0C || (byte == 0x0D && (index == count || bytes[index] != Splitter.newline)) {
-                    newlines += 1
+        // Normalising never lengthens the text (a space is written only for white space read), so the output
+        // fits in `bytes.count` more bytes: write through a pointer, then trim.
+        let base = buffer.count
+        buffer.append(contentsOf: repeatElement(0, count: bytes.count))
+        var paragraphs: [Range<Int>] = []
+        let end = buffer.withUnsafeMutableBufferPointer { out -> Int in
+            var cursor = base
+            var paragraphStart = base
+            var pendingSpace = false
+            var newlines = 0
+            var index = 0
+            let count = bytes.count
+            while index < count {
+                let byte = bytes[index]
+                index += 1
+                if byte <= Splitter.space || byte == 0x7F {
+                    if byte == Splitter.newline || byte == 0x0C || (byte == 0x0D && (index == count || bytes[index] != Splitter.newline)) {
+                        newlines += 1
+                    }
+                    pendingSpace = true
+                    continue
                 }
-                pendingSpace = true
-                continue
-            }
-            if newlines >= 2 {
-                finishParagraph(from: paragraphStart, page: page)
-                paragraphStart = buffer.count
-            } else if pendingSpace && buffer.count > paragraphStart {
-                let end = buffer.count
-                if newlines == 1 && buffer[end - 1] == Splitter.hyphen && end - paragraphStart >= 2
-                    && Splitter.isLetter(buffer[end - 2]) && Splitter.isLetter(byte)
-                {
-                    // A word hyphenated across a line break: join it, dropping the hyphen before a lower-case letter.
-                    if Splitter.isLowercase(byte) { buffer.removeLast() }
-                } else {
-                    buffer.append(Splitter.space)
+                if newlines >= 2 {
+                    if cursor > paragraphStart { paragraphs.append(paragraphStart..<cursor) }
+                    paragraphStart = cursor
+                } else if pendingSpace && cursor > paragraphStart {
+                    if newlines == 1 && out[cursor - 1] == Splitter.hyphen && cursor - paragraphStart >= 2
+                        && Splitter.isLetter(out[cursor - 2]) && Splitter.isLetter(byte)
+                    {
+                        // A word hyphenated across a line break: join it, dropping the hyphen before a lower-case letter.
+                        if Splitter.isLowercase(byte) { cursor -= 1 }
+                    } else {
+                        out[cursor] = Splitter.space
+                        cursor += 1
+                    }
                 }
+                newlines = 0
+                pendingSpace = false
+                out[cursor] = byte
+                cursor += 1
             }
-            newlines = 0
-            pendingSpace = false
-            buffer.append(byte)
+            if cursor > paragraphStart { paragraphs.append(paragraphStart..<cursor) }
+            return cursor
         }
-        finishParagraph(from: paragraphStart, page: page)
+        buffer.removeSubrange(end...)
+        for paragraph in paragraphs { addParagraph(paragraph, page: page) }
     }
 
-    /// Splits the paragraph `buffer[start...]` into sentence units no longer than `maxBytes`.
-    private mutating func finishParagraph(from start: Int, page: Int) {
-        let end = buffer.count
-        guard end > start else { return }
-        var sentenceStart = start
-        var first = true
-        var index = start
-        while index < end {
-            let byte = buffer[index]
-            index += 1
-            guard byte == 0x2E || byte == 0x21 || byte == 0x3F else { continue }  // . ! ?
-            var boundary = index
-            while boundary < end, Splitter.isClosing(buffer[boundary]) { boundary += 1 }
-            guard boundary + 1 < end, buffer[boundary] == Splitter.space, !Splitter.isLowercase(buffer[boundary + 1])
-            else { continue }
-            addSentence(sentenceStart, boundary, page: page, startsParagraph: first)
-            first = false
-            sentenceStart = boundary + 1
-            index = sentenceStart
+    /// Splits the paragraph `buffer[range]` into sentence units no longer than `maxBytes`.
+    private mutating func addParagraph(_ range: Range<Int>, page: Int) {
+        var sentences: [Range<Int>] = []
+        buffer.withUnsafeBufferPointer { text in
+            let end = range.upperBound
+            var sentenceStart = range.lowerBound
+            var index = range.lowerBound
+            while index < end {
+                let byte = text[index]
+                index += 1
+                guard byte == 0x2E || byte == 0x21 || byte == 0x3F else { continue }  // . ! ?
+                var boundary = index
+                while boundary < end, Splitter.isClosing(text[boundary]) { boundary += 1 }
+                guard boundary + 1 < end, text[boundary] == Splitter.space, !Splitter.isLowercase(text[boundary + 1])
+                else { continue }
+                sentences.append(sentenceStart..<boundary)
+                sentenceStart = boundary + 1
+                index = sentenceStart
+            }
+            sentences.append(sentenceStart..<end)
         }
-        addSentence(sentenceStart, end, page: page, startsParagraph: first)
+        for (position, sentence) in sentences.enumerated() {
+            addSentence(sentence.lowerBound, sentence.upperBound, page: page, startsParagraph: position == 0)
+        }
     }
 
     /// Adds a sentence, cutting it between words (or, for one enormous word, between characters) to fit.
