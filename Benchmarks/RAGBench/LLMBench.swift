@@ -68,13 +68,14 @@ enum LLMBench {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
         process.arguments = [
-            "-q", "-s", "--noproxy", "*", "-o", "/dev/null", "-w", field + "\\n", "-H", "Content-Type: application/json",
+            "-q", "-s", "--noproxy", "*", "-w", field + "\\n", "-H", "Content-Type: application/json",
             "-H", "Authorization: Bearer sk-bench", "--data-binary", "@\(bodyFile.path)",
-        ] + Array(repeating: url, count: count + 1)
+        ] + Array(repeating: ["-o", "/dev/null", url], count: count + 1).flatMap { $0 }
         process.standardOutput = try FileHandle(forWritingTo: output)
         try process.run()
         process.waitUntilExit()
         let values = try String(contentsOf: output, encoding: .utf8).split(separator: "\n").compactMap { Double($0) }
+        guard values.count == count + 1 else { fail("curl reported \(values.count) of \(count + 1) transfers (exit \(process.terminationStatus))") }
         return Array(values.dropFirst())  // the first request pays for the connection
     }
 }
