@@ -14,12 +14,15 @@ let package = Package(
         .library(name: "RAGCore", targets: ["RAGCore"]),
         .library(name: "RAGTesting", targets: ["RAGTesting"]),
         .executable(name: "rag", targets: ["RAGCLI"]),
-        .executable(name: "rag-server", targets: ["RAGServer"]),
+        .library(name: "RAGServer", targets: ["RAGServer"]),
+        .executable(name: "rag-server", targets: ["RAGServerMain"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         // MuPDF behind a C shim: `fz_try`/`fz_catch` use setjmp/longjmp, which must never cross Swift frames.
@@ -57,8 +60,37 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .executableTarget(name: "RAGServer", dependencies: ["RAGCore"], swiftSettings: swiftSettings),
+        // The HTTP server as a library (`buildApplication(configuration:)`), so tests run the very same app.
+        .target(
+            name: "RAGServer",
+            dependencies: [
+                "RAGCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "RAGServerMain",
+            dependencies: [
+                "RAGServer",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(name: "RAGBench", dependencies: ["RAGCore", "RAGTesting"], path: "Benchmarks/RAGBench", swiftSettings: swiftSettings),
+        .testTarget(
+            name: "RAGServerTests",
+            dependencies: [
+                "RAGServer", "RAGTesting",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "RAGCoreTests",
             dependencies: ["RAGCore", "RAGTesting", .product(name: "Prometheus", package: "swift-prometheus")],

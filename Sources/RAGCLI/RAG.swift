@@ -79,32 +79,8 @@ struct CollectionOptions: ParsableArguments {
         var configuration = EngineConfiguration(collectionDirectory: directory)
         configure(&configuration)
         let openAI = try openAIConfiguration()
-        let client: any LLMClient
-        switch llm {
-        case .extractive:
-            client = ExtractiveAnswerer()
-        case .openai:
-            guard let openAI else {
-                throw CLIError("--llm openai needs OPENAI_API_KEY (or OPENAI_API_KEY_FILE), OPENAI_BASE_URL or --base-url")
-            }
-            client = try OpenAIClient(configuration: openAI)
-        case .auto:
-            client = try openAI.map { try OpenAIClient(configuration: $0) } ?? ExtractiveAnswerer()
-        }
-        let chosen: any Embedder
-        if let header = CollectionStore(directory: directory).header() {
-            chosen = try EmbedderIdentifier.embedder(for: header.embedderID, openAI: openAI, metrics: CLI.metrics)
-            if let embedder, (embedder == .openai) != header.embedderID.hasPrefix("openai:") {
-                throw CLIError("the collection was built with embedder \(header.embedderID); to change embedders, ingest into a new collection")
-            }
-        } else if embedder == .openai {
-            guard let openAI else {
-                throw CLIError("--embedder openai needs OPENAI_API_KEY (or OPENAI_API_KEY_FILE), OPENAI_BASE_URL or --base-url")
-            }
-            chosen = try await OpenAIEmbedder.make(configuration: openAI, metrics: CLI.metrics)
-        } else {
-            chosen = HashingEmbedder()
-        }
+        let client = try EngineSetup.llm(llm, openAI: openAI)
+        let chosen = try await EngineSetup.embedder(collectionDirectory: directory, choice: embedder, openAI: openAI, metrics: CLI.metrics)
         return try Engine(configuration: configuration, embedder: chosen, llm: client, metrics: CLI.metrics, logger: Logger(label: "rag"))
     }
 
@@ -119,13 +95,8 @@ struct CollectionOptions: ParsableArguments {
     }
 }
 
-enum LLMChoice: String, ExpressibleByArgument, CaseIterable {
-    case auto, openai, extractive
-}
-
-enum EmbedderChoice: String, ExpressibleByArgument, CaseIterable {
-    case hashing, openai
-}
+extension LLMChoice: ExpressibleByArgument {}
+extension EmbedderChoice: ExpressibleByArgument {}
 
 /// Limits and chunking options for commands that read documents.
 struct ExtractionOptions: ParsableArguments {

@@ -49,7 +49,7 @@ public final class Engine: Sendable {
             collection = loaded
         }
         self.current = Mutex(collection)
-        metrics.setCollectionSize(documents: collection.documents.count, chunks: collection.chunks.count)
+        publishSize(collection)
     }
 
     static func checkCompatible(_ collection: DocumentCollection, with embedder: any Embedder, path: String) throws(CollectionError) {
@@ -59,6 +59,30 @@ public final class Engine: Sendable {
                 "the collection was built with embedder \(collection.embedderID) (\(collection.dimension) dimensions) but \(embedder.identifier) (\(embedder.dimension) dimensions) is in use; use the same embedder or ingest into a new collection",
                 path: path)
         }
+    }
+
+    /// Reloads the collection from disk when another process (an ingestion job) has saved a newer version.
+    /// Returns whether a new version was loaded. Readers keep their snapshot until it is swapped in.
+    @discardableResult
+    public func reloadIfChanged() async throws -> Bool {
+        guard let store, let onDisk = store.generationOnDisk(), onDisk != collection.generation else { return false }
+        let loaded = try await Engine.offload { () throws(CollectionError) in try store.load() }
+        guard let loaded else { return false }
+        try Engine.checkCompatible(loaded, with: embedder, path: store.fileURL.path)
+        current.withLock { $0 = loaded }
+        publishSize(loaded)
+        logger.info("reloaded the collection", metadata: ["rag.collection.generation": "\(loaded.generation)"])
+        return true
+    }
+
+    /// Waits until writes in progress have been saved (for a graceful shutdown).
+    public func flush() async {
+        _ = try? await writes.run {}
+    }
+
+    private func publishSize(_ collection: DocumentCollection) {
+        metrics.setCollectionSize(documents: collection.documents.count, chunks: collection.chunks.count)
+        if let last = collection.documents.map(\.ingestedAt).max() { metrics.setLastIngest(last) }
     }
 
     /// The current snapshot of the collection.
@@ -209,7 +233,7 @@ public final class Engine: Sendable {
             }
             let published = collection
             current.withLock { $0 = published }
-            metrics.setCollectionSize(documents: published.documents.count, chunks: published.chunks.count)
+            publishSize(published)
         }
     }
 
@@ -301,7 +325,9 @@ public final class Engine: Sendable {
         for try await event in askStreaming(question, history: history) {
             if case .done(let done) = event { answer = done }
         }
-        return answer!
+        // The stream ends without an answer only when this task was cancelled.
+        guard let answer else { throw CancellationError() }
+        return answer
     }
 
     /// Answers a question, streaming the text as it is produced: `.passages`, then `.delta`s, then `.done`.

@@ -1,3 +1,4 @@
+import Foundation
 import Prometheus
 
 /// The one metrics registry of the engine: the CLI and the server record into it and render it as
@@ -144,6 +145,13 @@ public final class RAGMetrics: Sendable {
     /// A metric name with its help text; the name carries its own unit suffix.
     private static func named(_ name: String, _ help: String) -> MetricNameDescriptor {
         MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
+    }
+
+    /// `rag_collection_last_ingest_timestamp_seconds`: when the newest document was ingested (Unix time), for
+    /// alerting when nothing has been ingested for too long.
+    public func setLastIngest(_ date: Date) {
+        registry.makeGauge(descriptor: Self.named("rag_collection_last_ingest_timestamp_seconds", "Unix time at which the newest document in the collection was ingested."))
+            .set(date.timeIntervalSince1970)
     }
 
     // MARK: Rendering

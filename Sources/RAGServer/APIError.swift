@@ -1,0 +1,83 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import NIOFoundationEssentialsCompat
+import Prometheus
+import RAGCore
+
+/// An error as the API returns it: a status and `{"error": {"code": ..., "message": ...}}`. Every error the
+/// server renders is mapped to a status here, in one place, and never carries a stack trace.
+public struct APIError: Error, HTTPResponseError, Sendable {
+    public var status: HTTPResponse.Status
+    public var code: String
+    public var message: String
+    public var headers: HTTPFields
+
+    public init(_ status: HTTPResponse.Status, code: String, _ message: String, headers: HTTPFields = [:]) {
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers
+    }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        var headers = self.headers
+        headers[.contentType] = "application/json; charset=utf-8"
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: jsonBody)))
+    }
+
+    /// The JSON body.
+    public var jsonBody: Data {
+        (try? JSONSerialization.data(withJSONObject: ["error": ["code": code, "message": message]], options: [.sortedKeys]))
+            ?? Data()
+    }
+
+    /// The API error for anything a route may throw.
+    public static func from(_ error: any Error) -> APIError {
+        switch error {
+        case let error as APIError:
+            return error
+        case let error as DocumentError:
+            let status: HTTPResponse.Status = error.code == .tooLarge ? .contentTooLarge : .unprocessableContent
+            return APIError(status, code: error.code.metricLabel, error.description)
+        case let error as EngineError:
+            switch error.code {
+            case .invalidQuestion: return APIError(.badRequest, code: "invalid_question", error.message)
+            case .emptyCollection: return APIError(.conflict, code: "empty_collection", "no documents are indexed yet: upload a PDF first")
+            case .readOnly: return APIError(.forbidden, code: "read_only", readOnlyMessage)
+            case .documentNotFound: return APIError(.notFound, code: "document_not_found", error.message)
+            default: return APIError(.badRequest, code: error.code.description, error.message)
+            }
+        case let error as PromptError:
+            return APIError(.badRequest, code: "prompt_too_long", error.description)
+        case let error as LLMError:
+            switch error.code {
+            case .rateLimited:
+                var headers: HTTPFields = [:]
+                if let wait = error.retryAfter { headers[.retryAfter] = String(Int(ceil(Double(wait.components.seconds) + 0.5))) }
+                return APIError(.serviceUnavailable, code: "llm_rate_limited", error.message, headers: headers)
+            case .timeout: return APIError(.gatewayTimeout, code: "llm_timeout", error.message)
+            case .contextLengthExceeded: return APIError(.badRequest, code: "context_length_exceeded", error.message)
+            case .cancelled: return APIError(.init(code: 499, reasonPhrase: "Client Closed Request"), code: "cancelled", error.message)
+            default: return APIError(.badGateway, code: "llm_\(error.code.description)", error.message)
+            }
+        case let error as CollectionError:
+            return APIError(.internalServerError, code: "collection_\(error.code.description)", error.description)
+        case let error as HTTPError:
+            let message = error.body ?? error.status.reasonPhrase
+            let code = error.status == .contentTooLarge ? "too_large" : "http_\(error.status.code)"
+            return APIError(error.status, code: code, message, headers: error.headers)
+        case is NIOTooManyBytesError:
+            return APIError(.contentTooLarge, code: "too_large", "the request body is larger than the limit (RAG_MAX_UPLOAD_BYTES)")
+        case is CancellationError:
+            return APIError(.init(code: 499, reasonPhrase: "Client Closed Request"), code: "cancelled", "the request was cancelled")
+        default:
+            return APIError(.internalServerError, code: "internal", "the server failed to handle the request")
+        }
+    }
+
+    /// What a read-only deployment answers to uploads and deletes.
+    public static let readOnlyMessage = "this deployment serves a read-only collection: documents are added by the ingestion job (rag ingest, run as a Kubernetes Job or CronJob), not through the API"
+}

@@ -1,0 +1,103 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import NIOFoundationEssentialsCompat
+import Prometheus
+import RAGCore
+import ServiceLifecycle
+
+/// The API router: chat page, health, and `/v1` behind the API keys and rate limit.
+public func buildRouter(_ state: ServerState) -> Router<ServerContext> {
+    let router = Router(context: ServerContext.self)
+    router.add(middleware: RequestMiddleware(metrics: state.httpMetrics, uploadLimit: state.configuration.maxUploadBytes))
+    if let origin = state.configuration.corsOrigin {
+        router.add(middleware: CORSMiddleware(
+            allowOrigin: origin == "*" ? .all : .custom(origin), allowHeaders: [.authorization, .contentType, .requestID],
+            allowMethods: [.get, .post, .delete, .options], maxAge: .seconds(600)))
+    }
+    router.get("/healthz", use: state.health)
+    router.get("/readyz", use: state.readiness)
+    router.get("/") { _, _ in state.asset("index.html") }
+    router.get("/assets/:name") { _, context in state.asset(try context.parameters.require("name")) }
+
+    let api = router.group("v1").add(middleware: AccessMiddleware(
+        keys: state.configuration.apiKeys, limiter: state.limiter, metrics: state.httpMetrics))
+    api.post("documents", use: state.upload)
+    api.get("documents", use: state.listDocuments)
+    api.delete("documents/:id", use: state.deleteDocument)
+    api.post("search", use: state.search)
+    api.post("ask", use: state.ask)
+    api.post("chat/completions", use: state.chatCompletions)
+    api.get("models", use: state.models)
+    return router
+}
+
+/// The metrics port's router: `/metrics`, `/healthz`, `/readyz`, never behind API keys.
+public func buildMetricsRouter(_ state: ServerState) -> Router<BasicRequestContext> {
+    let router = Router(context: BasicRequestContext.self)
+    router.get("/metrics", use: state.prometheus)
+    router.get("/healthz", use: state.health)
+    router.get("/readyz", use: state.readiness)
+    return router
+}
+
+/// The whole server: the API application, with the metrics application, the collection reloader (read-only
+/// mode) and the shutdown flush as its services. Tests build this very application.
+public func buildApplication(state: ServerState, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
+    let configuration = state.configuration
+    var services: [any Service] = [ShutdownFlush(engine: state.engine)]
+    if configuration.metricsPort > 0 {
+        services.append(Application(
+            router: buildMetricsRouter(state),
+            configuration: ApplicationConfiguration(address: .hostname(configuration.host, port: configuration.metricsPort), serverName: "pdf-chatbot"),
+            logger: state.logger))
+    }
+    if configuration.readOnly {
+        services.append(CollectionReloader(engine: state.engine, interval: configuration.reloadInterval, logger: state.logger))
+    }
+    return Application(
+        router: buildRouter(state),
+        configuration: ApplicationConfiguration(address: .hostname(configuration.host, port: configuration.port), serverName: "pdf-chatbot"),
+        services: services,
+        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
+        logger: state.logger)
+}
+
+/// On graceful shutdown, waits for collection writes in progress to be saved.
+struct ShutdownFlush: Service {
+    let engine: Engine
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await engine.flush()
+    }
+}
+
+/// Read-only mode: looks for a new collection version every `interval` and swaps it in.
+struct CollectionReloader: Service {
+    let engine: Engine
+    let interval: Duration
+    let logger: Logger
+
+    func run() async throws {
+        while !Task.isCancelledOrShuttingDown {
+            do {
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+            } catch {
+                return
+            }
+            do {
+                try await engine.reloadIfChanged()
+            } catch {
+                logger.error("cannot reload the collection; serving the previous version", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+}
+
+extension Task where Success == Never, Failure == Never {
+    /// True once the task is cancelled or a graceful shutdown has begun.
+    static var isCancelledOrShuttingDown: Bool { Task.isCancelled || Task.isShuttingDownGracefully }
+}

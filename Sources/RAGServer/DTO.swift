@@ -1,0 +1,175 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import NIOFoundationEssentialsCompat
+import Prometheus
+import RAGCore
+
+/// JSON shapes of the API (snake_case keys), documented in docs/api.md and docs/openapi.yaml.
+enum DTO {
+    struct Warning: Codable, Sendable {
+        var kind: String
+        var page: Int?
+        var message: String
+        init(_ warning: DocumentWarning) {
+            kind = warning.kind.rawValue
+            page = warning.page
+            message = warning.message
+        }
+    }
+
+    struct Document: Codable, Sendable {
+        var id: String
+        var file: String
+        var kind: String
+        var title: String?
+        var author: String?
+        var pages: Int
+        var indexed_pages: Int
+        var chunks: Int
+        var bytes: Int
+        var sha256: String
+        var ingested_at: String
+        var warnings: [Warning]
+
+        init(_ record: DocumentRecord) {
+            id = record.id.rawValue
+            file = record.fileName
+            kind = record.kind.rawValue
+            title = record.title
+            author = record.author
+            pages = record.pageCount
+            indexed_pages = record.indexedPages
+            chunks = record.chunkCount
+            bytes = record.byteCount
+            sha256 = record.contentHash
+            ingested_at = ISO8601DateFormatter().string(from: record.ingestedAt)
+            warnings = record.warnings.map(Warning.init)
+        }
+    }
+
+    struct Upload: Codable, Sendable {
+        var document: Document
+        /// True when the collection already had this exact file (nothing was added).
+        var unchanged: Bool
+    }
+
+    struct DocumentList: Codable, Sendable {
+        var documents: [Document]
+    }
+
+    struct Hit: Codable, Sendable {
+        var file: String
+        var page: Int
+        var page_end: Int
+        var text: String
+        var score: Float
+        var document_id: String
+        var chunk_id: String
+        init(_ hit: SearchHit) {
+            file = hit.chunk.fileName
+            page = hit.chunk.pageStart
+            page_end = hit.chunk.pageEnd
+            text = hit.chunk.text
+            score = hit.score
+            document_id = hit.chunk.documentID.rawValue
+            chunk_id = hit.chunk.id.rawValue
+        }
+    }
+
+    struct SearchRequest: Codable, Sendable {
+        var query: String
+        var k: Int?
+        var documents: [String]?
+    }
+
+    struct SearchResponse: Codable, Sendable {
+        var hits: [Hit]
+    }
+
+    struct Message: Codable, Sendable {
+        var role: String
+        var content: String
+    }
+
+    struct AskRequest: Codable, Sendable {
+        var question: String
+        var history: [Message]?
+        var stream: Bool?
+    }
+
+    struct Citation: Codable, Sendable {
+        var number: Int
+        var file: String
+        var page: Int
+        var page_end: Int
+        var snippet: String
+        var score: Float
+        var document_id: String
+        init(_ citation: RAGCore.Citation) {
+            number = citation.number
+            file = citation.fileName
+            page = citation.page
+            page_end = citation.pageEnd
+            snippet = citation.snippet
+            score = citation.score
+            document_id = citation.documentID.rawValue
+        }
+    }
+
+    struct Usage: Codable, Sendable {
+        var prompt_tokens: Int
+        var completion_tokens: Int
+        var total_tokens: Int
+        var estimated: Bool
+        init(_ usage: TokenUsage) {
+            prompt_tokens = usage.promptTokens
+            completion_tokens = usage.completionTokens
+            total_tokens = usage.totalTokens
+            estimated = usage.isEstimated
+        }
+    }
+
+    struct Timings: Codable, Sendable {
+        var retrieval_s: Double
+        var generation_s: Double
+        var total_s: Double
+        var first_token_s: Double?
+    }
+
+    struct Answer: Codable, Sendable {
+        var question: String
+        var search_query: String
+        var answer: String
+        var citations: [Citation]
+        var passages: [Citation]
+        var usage: Usage
+        var model: String
+        var generated: Bool
+        var timings: Timings
+
+        init(_ answer: RAGCore.Answer) {
+            question = answer.question
+            search_query = answer.searchQuery
+            self.answer = answer.text
+            citations = answer.citations.map(Citation.init)
+            passages = answer.passages.map(Citation.init)
+            usage = Usage(answer.usage)
+            model = answer.model
+            generated = answer.isGenerated
+            timings = Timings(
+                retrieval_s: answer.timings.retrieval, generation_s: answer.timings.generation,
+                total_s: answer.timings.total, first_token_s: answer.timings.firstToken)
+        }
+    }
+
+    struct Delta: Codable, Sendable {
+        var text: String
+    }
+
+    struct Passages: Codable, Sendable {
+        var passages: [Citation]
+    }
+}

@@ -1,0 +1,111 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import NIOFoundationEssentialsCompat
+import Prometheus
+import RAGCore
+
+/// Stamps each request with an id (the client's `X-Request-ID` when it is sane, else a new one), puts it in the
+/// logger's metadata and the response headers, sets the body limit, and records the HTTP metrics.
+struct RequestMiddleware: RouterMiddleware {
+    typealias Context = ServerContext
+    let metrics: HTTPMetrics
+    let uploadLimit: Int
+
+    func handle(_ request: Request, context: ServerContext, next: (Request, ServerContext) async throws -> Response) async throws -> Response {
+        var context = context
+        let supplied = request.headers[.requestID] ?? ""
+        context.requestID = supplied.count <= 128 && !supplied.isEmpty && supplied.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }
+            ? supplied : UUID().uuidString.lowercased()
+        context.logger[metadataKey: "request.id"] = .string(context.requestID)
+        context.uploadLimit = uploadLimit
+        let start = ContinuousClock.now
+        metrics.started()
+        let method = request.method.rawValue
+        do {
+            var response = try await next(request, context)
+            response.headers[.requestID] = context.requestID
+            let route = context.endpointPath ?? "unmatched"
+            let status = response.status.code
+            // Streamed bodies are measured to their end.
+            let metrics = self.metrics
+            let body = response.body
+            response.body = ResponseBody(contentLength: body.contentLength) { writer in
+                defer {
+                    metrics.finished()
+                    metrics.record(route: route, method: method, status: status, seconds: Self.seconds(since: start))
+                }
+                try await body.write(writer)
+            }
+            return response
+        } catch {
+            let apiError = APIError.from(error)
+            metrics.finished()
+            metrics.record(route: context.endpointPath ?? "unmatched", method: method, status: apiError.status.code, seconds: Self.seconds(since: start))
+            if apiError.status.code >= 500 {
+                context.logger.error("request failed", metadata: ["error.code": .string(apiError.code), "error.message": .string(apiError.message)])
+            }
+            var response = try apiError.response(from: request, context: context)
+            response.headers[.requestID] = context.requestID
+            return response
+        }
+    }
+
+    static func seconds(since start: ContinuousClock.Instant) -> Double {
+        let elapsed = ContinuousClock.now - start
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+    }
+}
+
+/// Requires `Authorization: Bearer KEY` when API keys are configured, and names the client; then applies the
+/// client's rate limit. Keys are compared in constant time and never logged.
+struct AccessMiddleware: RouterMiddleware {
+    typealias Context = ServerContext
+    /// Key → name.
+    let keys: [String: String]
+    let limiter: RateLimiter
+    let metrics: HTTPMetrics
+
+    func handle(_ request: Request, context: ServerContext, next: (Request, ServerContext) async throws -> Response) async throws -> Response {
+        var context = context
+        if !keys.isEmpty {
+            guard let name = authenticate(request.headers[.authorization]) else {
+                throw APIError(
+                    .unauthorized, code: "unauthorized", "a valid API key is required: send Authorization: Bearer <key>",
+                    headers: [.wwwAuthenticate: "Bearer"])
+            }
+            context.clientName = name
+        }
+        metrics.clientRequest(context.clientName)
+        let bucket = keys.isEmpty ? "address:\(context.remoteAddress)" : "key:\(context.clientName)"
+        if let wait = limiter.acquire(bucket) {
+            metrics.rateLimited(context.clientName)
+            let seconds = max(1, Int((Double(wait.components.seconds) + Double(wait.components.attoseconds) * 1e-18).rounded(.up)))
+            throw APIError(
+                .tooManyRequests, code: "rate_limited", "too many requests: at most \(limiter.perMinute) per minute; retry in \(seconds) s",
+                headers: [.retryAfter: String(seconds)])
+        }
+        return try await next(request, context)
+    }
+
+    func authenticate(_ header: String?) -> String? {
+        guard let header, header.lowercased().hasPrefix("bearer ") else { return nil }
+        let presented = Array(header.dropFirst(7).trimmingCharacters(in: .whitespaces).utf8)
+        var match: String? = nil
+        for (key, name) in keys where Self.constantTimeEqual(Array(key.utf8), presented) { match = name }
+        return match
+    }
+
+    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        guard a.count == b.count else { return false }
+        var difference: UInt8 = 0
+        for index in a.indices { difference |= a[index] ^ b[index] }
+        return difference == 0
+    }
+}
+
+extension HTTPField.Name {
+    static let requestID = Self("X-Request-ID")!
+}

@@ -1,0 +1,129 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import NIOFoundationEssentialsCompat
+import Prometheus
+import RAGCore
+
+extension ServerState {
+    /// `POST /v1/documents`: a PDF (or .txt/.md) as `multipart/form-data` (field `file`) or as the raw body
+    /// (`Content-Type: application/pdf`, name from `?filename=` or `Content-Disposition`).
+    func upload(_ request: Request, context: ServerContext) async throws -> Response {
+        guard !configuration.readOnly else { throw APIError(.forbidden, code: "read_only", APIError.readOnlyMessage) }
+        let body = Data(buffer: try await request.body.collect(upTo: context.maxUploadSize))
+        let contentType = request.headers[.contentType] ?? ""
+        var fileName: String?
+        var bytes: Data
+        if contentType.lowercased().hasPrefix("multipart/form-data") {
+            guard let boundary = Multipart.boundary(from: contentType), let parts = try? Multipart.parse(body, boundary: boundary) else {
+                throw APIError(.badRequest, code: "invalid_multipart", "the multipart body could not be read")
+            }
+            guard let part = parts.first(where: { $0.fileName != nil && ($0.name == "file" || $0.name == "document") })
+                ?? parts.first(where: { $0.fileName != nil })
+            else {
+                throw APIError(.badRequest, code: "no_file", "the form has no file; send it in a field named 'file'")
+            }
+            fileName = part.fileName
+            bytes = Data(part.body)
+        } else {
+            fileName = request.uri.queryParameters.get("filename")
+                ?? request.headers[.contentDisposition].flatMap { Multipart.parameter("filename", in: "x;" + $0) }
+            bytes = body
+        }
+        guard !bytes.isEmpty else { throw APIError(.badRequest, code: "empty_upload", "the upload is empty") }
+        var name = sanitizeFileName(fileName)
+        if !name.contains("."), contentType.lowercased().contains("pdf") || bytes.starts(with: Data("%PDF-".utf8)) { name += ".pdf" }
+        let known = engine.collection.documents.map(\.id)
+        let record = try await engine.ingest(data: bytes, fileName: name)
+        let unchanged = known.contains(record.id)
+        context.logger.info("document uploaded", metadata: ["rag.document.id": "\(record.id)", "rag.document.unchanged": "\(unchanged)"])
+        return try JSON.response(DTO.Upload(document: DTO.Document(record), unchanged: unchanged), status: unchanged ? .ok : .created)
+    }
+
+    /// `GET /v1/documents`.
+    func listDocuments(_ request: Request, context: ServerContext) async throws -> Response {
+        try JSON.response(DTO.DocumentList(documents: engine.collection.documents.map(DTO.Document.init)))
+    }
+
+    /// `DELETE /v1/documents/{id}`.
+    func deleteDocument(_ request: Request, context: ServerContext) async throws -> Response {
+        guard !configuration.readOnly else { throw APIError(.forbidden, code: "read_only", APIError.readOnlyMessage) }
+        let id = try context.parameters.require("id")
+        guard engine.collection.document(DocumentID(rawValue: id)) != nil else {
+            throw APIError(.notFound, code: "document_not_found", "no document has the id '\(id)'")
+        }
+        let removed = try await engine.remove(id)
+        return try JSON.response(["removed": DTO.Document(removed)])
+    }
+
+    /// `POST /v1/search` `{"query": ..., "k": 5, "documents": [ids]}`.
+    func search(_ request: Request, context: ServerContext) async throws -> Response {
+        let body = try await JSON.decode(DTO.SearchRequest.self, from: request, context: context)
+        let k = min(max(body.k ?? engine.configuration.searchResults, 1), 100)
+        let filter = body.documents.map { Set($0.map(DocumentID.init(rawValue:))) }
+        let hits = try await engine.search(body.query, k: k, documents: filter)
+        return try JSON.response(DTO.SearchResponse(hits: hits.map(DTO.Hit.init)))
+    }
+
+    /// `POST /v1/ask` `{"question": ..., "history": [{"role", "content"}], "stream": false}`: the answer as JSON,
+    /// or with `"stream": true` as Server-Sent Events: `passages`, `delta`s, then `done` (or `error`).
+    func ask(_ request: Request, context: ServerContext) async throws -> Response {
+        let body = try await JSON.decode(DTO.AskRequest.self, from: request, context: context)
+        let history = try Self.history(body.history ?? [])
+        let question = body.question
+        let client = context.clientName
+        if body.stream == true {
+            return streamAnswer(question: question, history: history, client: client, context: context) { sse, event in
+                switch event {
+                case .passages(let passages): try sse.send(event: "passages", json: DTO.Passages(passages: passages.map(DTO.Citation.init)))
+                case .delta(let text): try sse.send(event: "delta", json: DTO.Delta(text: text))
+                case .done(let answer): try sse.send(event: "done", json: DTO.Answer(answer))
+                }
+            } onError: { sse, error in
+                try? sse.send(event: "error", json: ["error": ["code": error.code, "message": error.message]])
+            }
+        }
+        let answer = try await withRequestTimeout { [self] in
+            try await withAnswerSlot { try await engine.ask(question, history: history) }
+        }
+        httpMetrics.clientTokens(client, usage: answer.usage)
+        return try JSON.response(DTO.Answer(answer))
+    }
+
+    /// Streams an answer's events through `forward`, within an answer slot and the request timeout; a failure
+    /// after the stream has started is reported through `onError` (the status is already sent).
+    func streamAnswer(
+        question: String, history: [ChatMessage], client: String, context: ServerContext,
+        forward: @escaping @Sendable (SSEWriter, AnswerEvent) throws -> Void,
+        onError: @escaping @Sendable (SSEWriter, APIError) -> Void
+    ) -> Response {
+        SSE.response { [self] sse in
+            do {
+                try await withRequestTimeout { [self] in
+                    try await withAnswerSlot {
+                        for try await event in engine.askStreaming(question, history: history) {
+                            if case .done(let answer) = event { httpMetrics.clientTokens(client, usage: answer.usage) }
+                            try forward(sse, event)
+                        }
+                    }
+                }
+            } catch {
+                let apiError = APIError.from(error)
+                context.logger.info("answer stream failed", metadata: ["error.code": .string(apiError.code)])
+                onError(sse, apiError)
+            }
+        }
+    }
+
+    static func history(_ messages: [DTO.Message]) throws -> [ChatMessage] {
+        try messages.map { message in
+            switch message.role {
+            case "user": return .user(message.content)
+            case "assistant": return .assistant(message.content)
+            default: throw APIError(.badRequest, code: "invalid_request", "history roles are 'user' or 'assistant', not '\(message.role)'")
+            }
+        }
+    }
+}

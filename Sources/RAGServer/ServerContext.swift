@@ -1,0 +1,29 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import NIOFoundationEssentialsCompat
+import Prometheus
+import RAGCore
+
+/// The request context of the API: who the client is (for rate limits and per-client metrics) and the
+/// request id.
+public struct ServerContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    /// The client identity: the API key's name, or `anonymous` when keys are off. Never a raw key or address.
+    public var clientName: String = "anonymous"
+    /// The remote address, used only as the rate-limit key when API keys are off; never logged or exported.
+    public let remoteAddress: String
+    /// The request id (`X-Request-ID`), echoed in the response.
+    public var requestID: String = ""
+    /// Largest request body; set from the server configuration by `RequestIDMiddleware`.
+    public var uploadLimit: Int = 64 << 20
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = CoreRequestContextStorage(source: source)
+        remoteAddress = source.channel.remoteAddress?.ipAddress ?? "unknown"
+    }
+
+    public var maxUploadSize: Int { uploadLimit }
+}

@@ -1,1 +1,0 @@
-print("rag-server: not yet implemented")

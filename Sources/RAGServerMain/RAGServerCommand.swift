@@ -1,0 +1,130 @@
+import ArgumentParser
+import Foundation
+import Logging
+import RAGCore
+import RAGServer
+import ServiceLifecycle
+import UnixSignals
+
+/// `rag-server`: wires flags and environment variables to `buildApplication`; all behaviour lives in the
+/// RAGServer and RAGCore libraries.
+@main
+struct RAGServerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rag-server",
+        abstract: "Serve the chat page, the HTTP API and /metrics over a document collection.",
+        discussion: """
+            Every option can also be set by the environment variable in brackets; a flag wins over the variable. \
+            The language model and embeddings are configured as for `rag`: OPENAI_API_KEY (or \
+            OPENAI_API_KEY_FILE), OPENAI_BASE_URL, RAG_LLM_MODEL, RAG_EMBEDDING_MODEL; without them answers quote \
+            the documents. API keys: RAG_API_KEYS="name:key,name2:key2" or RAG_API_KEYS_FILE (one name:key per \
+            line); when set, the API needs Authorization: Bearer KEY. See docs/configuration.md.
+            """
+    )
+
+    @Option(help: "Collection directory [RAG_COLLECTION] (default: as for rag).")
+    var collection: String?
+    @Option(help: "Address to listen on [RAG_HOST] (default 0.0.0.0).")
+    var host: String?
+    @Option(help: "API and chat page port [RAG_PORT] (default 8501).")
+    var port: Int?
+    @Option(help: "Port of /metrics, /healthz and /readyz, never behind API keys; 0 turns it off [RAG_METRICS_PORT] (default 8502).")
+    var metricsPort: Int?
+    @Flag(help: "Serve a collection written by an ingestion job: refuse uploads, reload new versions [RAG_READ_ONLY=true].")
+    var readOnly = false
+    @Option(help: "Seconds between checks for a new collection version in read-only mode [RAG_RELOAD_INTERVAL] (default 10).")
+    var reloadInterval: Double?
+    @Option(help: "Largest request body in bytes [RAG_MAX_UPLOAD_BYTES] (default 67108864).")
+    var maxUploadBytes: Int?
+    @Option(help: "Requests per minute per client; 0 turns the limit off [RAG_RATE_LIMIT] (default 120).")
+    var rateLimit: Int?
+    @Option(help: "Requests a client may send at once before the rate applies [RAG_RATE_BURST] (default 30).")
+    var rateBurst: Int?
+    @Option(help: "Answers in progress at once [RAG_MAX_CONCURRENT_LLM] (default 8).")
+    var maxConcurrentLLM: Int?
+    @Option(help: "Answers waiting for a slot before new ones get 503 [RAG_LLM_QUEUE] (default 32).")
+    var llmQueue: Int?
+    @Option(help: "Seconds a request (a whole streamed answer included) may take [RAG_REQUEST_TIMEOUT] (default 120).")
+    var requestTimeout: Double?
+    @Option(help: "Seconds to finish requests and streams in flight after SIGTERM [RAG_GRACE_PERIOD] (default 25).")
+    var gracePeriod: Double?
+    @Option(help: "Allow this browser origin (or *) to call the API [RAG_CORS_ORIGIN] (default: CORS off).")
+    var corsOrigin: String?
+    @Option(help: "Log format: json or text [RAG_LOG_FORMAT] (default json).")
+    var logFormat: String?
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical [RAG_LOG_LEVEL] (default info).")
+    var logLevel: String?
+    @Option(help: "Who answers: auto, openai or extractive [RAG_LLM] (default auto).")
+    var llm: String?
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        func env(_ key: String) -> String? { environment[key].flatMap { $0.isEmpty ? nil : $0 } }
+        func number<T: LosslessStringConvertible>(_ flag: T?, _ key: String, _ fallback: T) throws -> T {
+            if let flag { return flag }
+            guard let text = env(key) else { return fallback }
+            guard let value = T(text) else { throw ValidationError("\(key) must be a number, not '\(text)'") }
+            return value
+        }
+
+        let level = Logger.Level(rawValue: logLevel ?? env("RAG_LOG_LEVEL") ?? "info") ?? .info
+        let json = (logFormat ?? env("RAG_LOG_FORMAT") ?? "json") != "text"
+        LoggingSystem.bootstrap { label in
+            var handler: any LogHandler = json ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "rag.server")
+
+        do {
+            var keys: [String: String] = [:]
+            if let text = env("RAG_API_KEYS") { keys = try ServerConfiguration.parseAPIKeys(text) }
+            if let path = env("RAG_API_KEYS_FILE") {
+                guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                    throw ValidationError("cannot read the API keys file named by RAG_API_KEYS_FILE (\(path))")
+                }
+                keys.merge(try ServerConfiguration.parseAPIKeys(text)) { $1 }
+            }
+            let directory = URL(fileURLWithPath: collection ?? env("RAG_COLLECTION")
+                ?? ((env("XDG_DATA_HOME") ?? NSHomeDirectory() + "/.local/share") + "/pdf-chatbot/collection"))
+            let configuration = ServerConfiguration(
+                collectionDirectory: directory, host: host ?? env("RAG_HOST") ?? "0.0.0.0",
+                port: try number(port, "RAG_PORT", 8501), metricsPort: try number(metricsPort, "RAG_METRICS_PORT", 8502),
+                readOnly: readOnly || ["1", "true", "yes"].contains(env("RAG_READ_ONLY")?.lowercased() ?? ""),
+                reloadInterval: .milliseconds(Int64(try number(reloadInterval, "RAG_RELOAD_INTERVAL", 10.0) * 1000)),
+                apiKeys: keys, maxUploadBytes: try number(maxUploadBytes, "RAG_MAX_UPLOAD_BYTES", 64 << 20),
+                rateLimitPerMinute: try number(rateLimit, "RAG_RATE_LIMIT", 120), rateLimitBurst: try number(rateBurst, "RAG_RATE_BURST", 30),
+                maxConcurrentAnswers: try number(maxConcurrentLLM, "RAG_MAX_CONCURRENT_LLM", 8),
+                answerQueueLength: try number(llmQueue, "RAG_LLM_QUEUE", 32),
+                requestTimeout: .milliseconds(Int64(try number(requestTimeout, "RAG_REQUEST_TIMEOUT", 120.0) * 1000)),
+                gracePeriod: .milliseconds(Int64(try number(gracePeriod, "RAG_GRACE_PERIOD", 25.0) * 1000)),
+                corsOrigin: corsOrigin ?? env("RAG_CORS_ORIGIN"))
+
+            let openAI = try OpenAIConfiguration.fromEnvironment(environment)
+            guard let llmChoice = LLMChoice(rawValue: llm ?? env("RAG_LLM") ?? "auto") else {
+                throw ValidationError("--llm is auto, openai or extractive")
+            }
+            let metrics = RAGMetrics()
+            let engine = try Engine(
+                configuration: EngineConfiguration(collectionDirectory: directory, readOnly: configuration.readOnly),
+                embedder: try await EngineSetup.embedder(collectionDirectory: directory, choice: nil, openAI: openAI, metrics: metrics),
+                llm: try EngineSetup.llm(llmChoice, openAI: openAI), metrics: metrics, logger: Logger(label: "rag.engine"))
+            let state = ServerState(configuration: configuration, engine: engine, logger: logger)
+            let app = buildApplication(state: state) { port in
+                logger.info("serving", metadata: [
+                    "http.port": "\(port)", "rag.collection": "\(directory.path)", "llm.model": "\(engine.llm.model)",
+                    "rag.embedder": "\(engine.embedder.identifier)", "rag.read_only": "\(configuration.readOnly)",
+                    "rag.api_keys": "\(configuration.apiKeys.count)",
+                ])
+            }
+            var groupConfiguration = ServiceGroupConfiguration(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            groupConfiguration.maximumGracefulShutdownDuration = configuration.gracePeriod
+            try await ServiceGroup(configuration: groupConfiguration).run()
+        } catch let error as ValidationError {
+            throw error
+        } catch {
+            logger.critical("cannot start", metadata: ["error": "\(error)"])
+            throw ExitCode(1)
+        }
+    }
+}
