@@ -26,5 +26,17 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# Python packages the tests use: the official OpenAI client talks to rag-server's compatible endpoint.
+python_packages=(openai==3.57.0)
+for requirement in "${python_packages[@]}"; do
+  name=${requirement%%==*}
+  version=${requirement##*==}
+  installed=$(python3 -c "import importlib.metadata as m; print(m.version('$name'))" 2>/dev/null || true)
+  if [[ "$installed" != "$version" ]]; then
+    echo "setup: pip installing $requirement" >&2
+    python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore "$requirement" >&2
+  fi
+done
+
 command -v swift >/dev/null || { echo "setup: swift is not on PATH (Swift 6.1 or newer is needed)" >&2; exit 1; }
 echo "setup: all packages present" >&2

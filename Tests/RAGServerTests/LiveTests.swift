@@ -1,0 +1,93 @@
+import Foundation
+import RAGTesting
+import Testing
+
+/// The real `rag-server` binary over real sockets.
+@Suite(.serialized) struct LiveTests {
+    static let handbookPages = [
+        "Employees receive 25 days of paid vacation per year.",
+        "Receipts must be submitted within 30 days of the expense.",
+    ]
+
+    /// Uploads the handbook through the API and returns the curl result.
+    static func upload(to server: ServerProcess, headers: [String] = []) throws -> Curl {
+        let file = server.directory.appendingPathComponent("handbook.pdf")
+        try TestPDF.make(pages: handbookPages, title: "Handbook").write(to: file)
+        return try Curl.run(headers + ["-F", "file=@\(file.path);type=application/pdf", "\(server.baseURL)/v1/documents"])
+    }
+
+    @Test func streamsAnswersOverARealSocket() throws {
+        let server = try ServerProcess(arguments: ["--llm", "extractive"])
+        defer { server.stop() }
+        let upload = try Self.upload(to: server)
+        #expect(upload.body.contains("\"file\":\"handbook.pdf\""), "\(upload.body)")
+        let stream = try Curl.run([
+            "-H", "Content-Type: application/json", "-d", #"{"question":"How many vacation days per year?","stream":true}"#,
+            "\(server.baseURL)/v1/ask",
+        ])
+        #expect(stream.status == 0)
+        let events = stream.body.components(separatedBy: "\n\n").filter { !$0.isEmpty }
+        #expect(events.first?.hasPrefix("event: passages") == true)
+        #expect(events.filter { $0.hasPrefix("event: delta") }.count > 5)
+        #expect(events.last?.hasPrefix("event: done") == true)
+        #expect(stream.body.contains("Employees receive 25 days of paid vacation per year."))
+    }
+
+    /// SIGTERM stops new connections but lets a stream in flight finish, then exits 0.
+    @Test func sigtermDrainsStreamsInFlight() async throws {
+        let llm = try FakeOpenAIServer()
+        defer { llm.stop() }
+        let server = try ServerProcess(
+            arguments: ["--llm", "openai", "--grace-period", "20"],
+            environment: ["OPENAI_BASE_URL": llm.baseURL, "OPENAI_API_KEY": "sk-test-drain", "RAG_LLM_MAX_ATTEMPTS": "1"])
+        defer { server.stop() }
+        #expect(try Self.upload(to: server).status == 0)
+        llm.enqueue(.chatStream(deltas: (1...12).map { "word\($0) " }, delay: .milliseconds(150)))
+        let (curl, output) = try Curl.start([
+            "-H", "Content-Type: application/json", "-d", #"{"question":"How many vacation days?","stream":true}"#,
+            "\(server.baseURL)/v1/ask",
+        ])
+        // Wait until the answer has started, then ask the server to stop.
+        let started = ContinuousClock.now
+        while !((try? String(contentsOf: output, encoding: .utf8)) ?? "").contains("event: delta") {
+            try #require(ContinuousClock.now - started < .seconds(20), "the stream did not start")
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        kill(server.process.processIdentifier, SIGTERM)
+        try await Task.sleep(for: .milliseconds(300))
+        let refused = try Curl.run(["\(server.baseURL)/healthz"])
+        #expect(refused.status != 0, "a new connection was accepted after SIGTERM")
+        curl.waitUntilExit()
+        let body = try String(contentsOf: output, encoding: .utf8)
+        #expect(body.contains("word12"))
+        #expect(body.contains("event: done"))
+        #expect(server.stop(timeout: .seconds(20)) == 0)
+        #expect(server.log.contains("\"level\":\"info\""))
+    }
+
+    @Test func theOfficialOpenAIPythonClientWorks() throws {
+        let server = try ServerProcess(
+            arguments: ["--llm", "extractive"], environment: ["RAG_API_KEYS": "python-client:sk-python-client-key"])
+        defer { server.stop() }
+        #expect(try Self.upload(to: server, headers: ["-H", "Authorization: Bearer sk-python-client-key"]).status == 0)
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("scripts/openai_client_check.py")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [
+            "python3", script.path, "\(server.baseURL)/v1", "How many vacation days do employees receive?",
+            "Employees receive 25 days of paid vacation per year.", "sk-python-client-key",
+        ]
+        let output = server.directory.appendingPathComponent("python.log")
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: output)
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        process.waitUntilExit()
+        let log = try String(contentsOf: output, encoding: .utf8)
+        #expect(process.terminationStatus == 0, "openai client check failed (pip install openai? scripts/setup.sh installs it): \(log)")
+        #expect(log.contains("stream ok"))
+        #expect(!server.log.contains("sk-python-client-key"), "the API key reached the logs")
+    }
+}
