@@ -82,7 +82,14 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .executableTarget(name: "RAGBench", dependencies: ["RAGCore", "RAGTesting"], path: "Benchmarks/RAGBench", swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "RAGBench",
+            dependencies: [
+                "RAGCore", "RAGTesting", "RAGServer",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/RAGBench", swiftSettings: swiftSettings),
         .testTarget(
             name: "RAGServerTests",
             dependencies: [

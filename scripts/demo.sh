@@ -1,18 +1,27 @@
 #!/usr/bin/env bash
 # The main job on the embedded default, from a fresh machine: install packages, build, make a sample PDF,
-# ingest it, and answer a question with citations. No network and no API key are needed.
-# Usage: scripts/demo.sh ["your question"]
+# ingest it, answer a question with citations, then serve the chat page over the same collection.
+# No network and no API key are needed.
+# Usage: scripts/demo.sh ["your question"]        (Ctrl-C stops the server)
+#        DEMO_SERVE=0 scripts/demo.sh             (ingest and answer only, no server)
+#        DEMO_PORT=8501 scripts/demo.sh           (the chat page's port; metrics on DEMO_PORT+1)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup.sh
-swift build -c release --product rag
-rag=".build/release/rag"
+swift build -c release --product rag --product rag-server
 python3 scripts/make-sample-pdf.py sample/handbook.pdf >/dev/null
 
 export RAG_COLLECTION="$PWD/sample/collection"
-"$rag" ingest sample/handbook.pdf
+.build/release/rag ingest sample/handbook.pdf
 question=${1:-"How many vacation days do employees get per year?"}
 echo
 echo "Q: $question"
-"$rag" ask "$question"
+.build/release/rag ask "$question"
+
+if [[ "${DEMO_SERVE:-1}" != "0" ]]; then
+  port=${DEMO_PORT:-8501}
+  echo
+  echo "Chat page: http://127.0.0.1:$port/   (metrics: http://127.0.0.1:$((port + 1))/metrics; Ctrl-C stops)"
+  exec .build/release/rag-server --host 127.0.0.1 --port "$port" --metrics-port "$((port + 1))" --log-format text
+fi

@@ -5,6 +5,7 @@
 //   RAGBench extract PDF [--threads N] [--repeat R]
 //   RAGBench search --vectors FILE --queries FILE [--dimension 384] [--k 10] [--repeat R]
 //   RAGBench chunk TEXTFILE [--size 1000] [--overlap 200] [--repeat R]
+//   RAGBench serve [--port P] [--delay-ms D] [--tokens N]   (rag-server with a mock LLM, for scripts/bench/server.sh)
 //   RAGBench llm [--requests N]   (OpenAIClient vs the curl command, both against FakeOpenAIServer on 127.0.0.1)
 import Foundation
 import RAGCore
@@ -15,7 +16,7 @@ func fail(_ message: String) -> Never {
     exit(2)
 }
 
-struct Arguments {
+struct Arguments: Sendable {
     var positional: [String] = []
     var options: [String: String] = [:]
 
@@ -116,6 +117,9 @@ case "chunk":
     }
     let m = median(times)
     printJSON(["bench": "chunk", "characters": text.count, "bytes": text.utf8.count, "chunks": count, "median_s": m, "chars_per_s": Double(text.count) / m, "times_s": times])
+
+case "serve":
+    try await ServeBench.run(arguments)
 
 case "llm":
     let requests = max(5, arguments.int("requests", 200))
