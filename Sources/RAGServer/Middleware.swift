@@ -32,18 +32,24 @@ struct RequestMiddleware: RouterMiddleware {
             // Streamed bodies are measured to their end.
             let metrics = self.metrics
             let body = response.body
+            let logger = context.logger
+            let client = context.clientName
             response.body = ResponseBody(contentLength: body.contentLength) { writer in
                 defer {
+                    let seconds = Self.seconds(since: start)
                     metrics.finished()
-                    metrics.record(route: route, method: method, status: status, seconds: Self.seconds(since: start))
+                    metrics.record(route: route, method: method, status: status, seconds: seconds)
+                    Self.logAccess(logger, method: method, route: route, status: status, seconds: seconds, client: client)
                 }
                 try await body.write(writer)
             }
             return response
         } catch {
             let apiError = APIError.from(error)
+            let seconds = Self.seconds(since: start)
             metrics.finished()
-            metrics.record(route: context.endpointPath ?? "unmatched", method: method, status: apiError.status.code, seconds: Self.seconds(since: start))
+            metrics.record(route: context.endpointPath ?? "unmatched", method: method, status: apiError.status.code, seconds: seconds)
+            Self.logAccess(context.logger, method: method, route: context.endpointPath ?? "unmatched", status: apiError.status.code, seconds: seconds, client: context.clientName)
             if apiError.status.code >= 500 {
                 context.logger.error("request failed", metadata: ["error.code": .string(apiError.code), "error.message": .string(apiError.message)])
             }
@@ -51,6 +57,14 @@ struct RequestMiddleware: RouterMiddleware {
             response.headers[.requestID] = context.requestID
             return response
         }
+    }
+
+    /// One access-log line per request (the logger carries `request.id`); never headers, bodies or addresses.
+    static func logAccess(_ logger: Logger, method: String, route: String, status: Int, seconds: Double, client: String) {
+        logger.info("request", metadata: [
+            "http.method": .string(method), "http.route": .string(route), "http.status": .stringConvertible(status),
+            "http.duration_ms": .string(String(format: "%.2f", seconds * 1000)), "client": .string(client),
+        ])
     }
 
     static func seconds(since start: ContinuousClock.Instant) -> Double {

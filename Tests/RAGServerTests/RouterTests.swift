@@ -311,4 +311,16 @@ import Testing
             }
         }
     }
+
+    @Test func concurrentUploadsOfOneFileIndexItOnce() async throws {
+        let (app, state) = try TestServer().app()
+        try await app.test(.router) { client in
+            async let first = client.uploadHandbook()
+            async let second = client.uploadHandbook()
+            let statuses = try await [first.status, second.status]
+            #expect(statuses.sorted { $0.code < $1.code } == [.ok, .created])
+        }
+        #expect(state.engine.collection.documents.count == 1)
+        #expect(state.engine.collection.chunks.count == 2)
+    }
 }

@@ -1,0 +1,45 @@
+import Foundation
+import RAGServer
+import Testing
+
+@Suite struct LimitsTests {
+    @Test func tokenBucketAllowsTheBurstThenRefillsAtTheRate() {
+        let limiter = RateLimiter(perMinute: 60, burst: 3)  // one token per second
+        let start = ContinuousClock.now
+        for _ in 0..<3 { #expect(limiter.acquire("a", now: start) == nil) }
+        let wait = limiter.acquire("a", now: start)
+        #expect(wait != nil && wait! > .milliseconds(900) && wait! <= .seconds(1))
+        #expect(limiter.acquire("b", now: start) == nil, "clients have their own buckets")
+        #expect(limiter.acquire("a", now: start + .milliseconds(1100)) == nil)
+        #expect(limiter.acquire("a", now: start + .milliseconds(1100)) != nil)
+        #expect(RateLimiter(perMinute: 0, burst: 1).acquire("x") == nil, "0 turns the limit off")
+    }
+
+    @Test func theLimiterForgetsTheOldestClientsBeyondItsBound() {
+        let limiter = RateLimiter(perMinute: 60, burst: 1, maxClients: 2)
+        let start = ContinuousClock.now
+        #expect(limiter.acquire("a", now: start) == nil)
+        #expect(limiter.acquire("b", now: start + .milliseconds(1)) == nil)
+        #expect(limiter.acquire("c", now: start + .milliseconds(2)) == nil)  // "a" is dropped
+        #expect(limiter.acquire("a", now: start + .milliseconds(3)) == nil, "a forgotten client starts a new bucket")
+    }
+
+    @Test func answerGateQueuesThenRefuses() async throws {
+        let gate = AnswerGate(slots: 1, queue: 1)
+        try await gate.acquire()
+        let waiter = Task { try await gate.acquire() }
+        try await Task.sleep(for: .milliseconds(50))
+        await #expect(throws: AnswerGate.Full.self) { try await gate.acquire() }
+        gate.release()  // the slot passes to the waiter
+        try await waiter.value
+        #expect(gate.running == 1)
+        gate.release()
+        #expect(gate.running == 0)
+    }
+
+    @Test func apiKeysParseFromTheEnvironmentOrAFile() throws {
+        let keys = try ServerConfiguration.parseAPIKeys("team-a:aaaaaaaaaa, team-b : bbbbbbbbbb\n# comment\n\ncccccccccc")
+        #expect(keys == ["aaaaaaaaaa": "team-a", "bbbbbbbbbb": "team-b", "cccccccccc": "key1"])
+        #expect(throws: ServerConfigurationError.self) { try ServerConfiguration.parseAPIKeys("short:abc") }
+    }
+}
