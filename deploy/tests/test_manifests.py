@@ -1,0 +1,140 @@
+"""k8s/ and the rendered chart validate strictly against Kubernetes 1.33 and the vendored CRD schemas."""
+import hashlib
+import json
+import re
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+
+from conftest import K8S, KUBE_VERSION, SCHEMAS, load_docs, manifest_files, rendered_docs
+
+CRD_SCHEMAS = {
+    ("monitoring.coreos.com/v1", "ServiceMonitor"): "monitoring.coreos.com/servicemonitor_v1.json",
+    ("monitoring.coreos.com/v1", "PrometheusRule"): "monitoring.coreos.com/prometheusrule_v1.json",
+}
+
+# Values that switch on everything the defaults leave off, so every template is validated.
+ALL_ON = {
+    "autoscaling": {"enabled": False},
+    "ingress": {"enabled": True, "className": "nginx", "annotations": {"cert-manager.io/cluster-issuer": "letsencrypt"},
+                "tls": [{"hosts": ["pdf-chatbot.example.com"], "secretName": "pdf-chatbot-tls"}]},
+    "ingest": {"job": {"enabled": True}, "extraArgs": ["--embedder", "openai"]},
+    "apiKeys": {"secretName": "pdf-chatbot-api-keys"},
+    "openai": {"baseURL": "http://ollama:11434/v1", "model": "llama3.2", "optional": False},
+    "server": {"corsOrigin": "https://example.com"},
+    "persistence": {"documents": {"existingClaim": "shared-documents"},
+                    "collection": {"storageClassName": "efs", "accessModes": ["ReadWriteMany"], "size": "20Gi"}},
+    "imagePullSecrets": [{"name": "regcred"}],
+    "extraEnv": [{"name": "RAG_LLM_TIMEOUT", "value": "120"}],
+}
+
+
+def validate(doc):
+    key = (doc.get("apiVersion"), doc.get("kind"))
+    if key in CRD_SCHEMAS:
+        schema = json.loads((SCHEMAS / CRD_SCHEMAS[key]).read_text())
+        jsonschema.Draft7Validator(schema).validate(doc)
+        return
+    # Raises SchemaNotFoundError for kinds it does not know: that is a failure here too.
+    kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
+
+
+@pytest.mark.parametrize("path", manifest_files(), ids=lambda p: p.name)
+def test_k8s_manifest_validates(path):
+    docs = load_docs(path)
+    assert docs, f"{path.name} holds no object"
+    for doc in docs:
+        validate(doc)
+
+
+@pytest.mark.parametrize("values", [None, ALL_ON], ids=["defaults", "all-on"])
+def test_rendered_chart_validates(values):
+    docs = rendered_docs(values)
+    kinds = {d["kind"] for d in docs}
+    assert {"Deployment", "Service", "ServiceMonitor", "PrometheusRule", "ConfigMap"} <= kinds
+    for doc in docs:
+        validate(doc)
+
+
+def test_monitoring_off_renders_no_custom_resources():
+    kinds = {d["kind"] for d in rendered_docs({"monitoring": {"enabled": False}})}
+    assert not kinds & {"ServiceMonitor", "PrometheusRule"}, kinds
+
+
+def test_strict_validation_catches_a_misspelt_field():
+    (deployment,) = [d for d in load_docs(K8S / "deployment.yaml")]
+    deployment["spec"]["template"]["spec"]["containers"][0]["readinessprobe"] = {}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(deployment, KUBE_VERSION, strict=True)
+    (monitor,) = load_docs(K8S / "servicemonitor.yaml")
+    monitor["spec"]["endpoints"][0]["intervall"] = "30s"
+    with pytest.raises(jsonschema.ValidationError):
+        validate(monitor)
+
+
+def test_vendored_schemas_match_their_recorded_checksums():
+    table = dict(re.findall(r"^\| `([^`]+)` \| ([0-9a-f]{64}) \|$", (SCHEMAS / "README.md").read_text(), re.M))
+    assert len(table) == 5
+    for name, digest in table.items():
+        assert hashlib.sha256((SCHEMAS / name).read_bytes()).hexdigest() == digest, name
+    assert (SCHEMAS / "LICENSE-Apache-2.0.txt").read_text().startswith(" " * 30 + "Apache License") or \
+        "Apache License" in (SCHEMAS / "LICENSE-Apache-2.0.txt").read_text()[:200]
+
+
+def _paths(value, prefix=()):
+    if isinstance(value, dict) and value:
+        for k, v in value.items():
+            yield from _paths(v, prefix + (k,))
+    else:
+        yield prefix
+
+
+def test_custom_values_keys_exist_in_kube_prometheus_stack():
+    upstream = yaml.safe_load((SCHEMAS / "kube-prometheus-stack" / "values-88.5.3.yaml").read_text())
+    custom = yaml.safe_load((K8S / "custom-values.yaml").read_text())
+    for path in _paths(custom):
+        node = upstream
+        for i, key in enumerate(path):
+            if node == {} or node is None:
+                break  # a free-form map upstream (such as resources: {}): any key is allowed below it
+            assert isinstance(node, dict) and key in node, f"custom-values.yaml: {'.'.join(path[:i + 1])} is not a kube-prometheus-stack value"
+            node = node[key]
+    sidecar = custom["grafana"]["sidecar"]["dashboards"]
+    (configmap,) = load_docs(K8S / "grafana-dashboard.yaml")
+    assert configmap["metadata"]["labels"][sidecar["label"]] == sidecar["labelValue"]
+
+
+def test_workloads_follow_the_security_baseline():
+    for path in ("deployment.yaml", "ingest-cronjob.yaml", "ingest-job.yaml"):
+        (doc,) = load_docs(K8S / path)
+        spec = doc["spec"]
+        pod = (spec.get("jobTemplate", {}).get("spec", spec))["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert pod["automountServiceAccountToken"] is False
+        for c in pod["containers"]:
+            sc = c["securityContext"]
+            assert sc["readOnlyRootFilesystem"] and not sc["allowPrivilegeEscalation"]
+            assert sc["capabilities"]["drop"] == ["ALL"]
+            assert c["resources"]["requests"] and c["resources"]["limits"]
+            assert c["image"] == "pdf-chatbot:latest" and c["imagePullPolicy"] == "IfNotPresent"
+
+
+def test_deployment_contract():
+    (d,) = load_docs(K8S / "deployment.yaml")
+    pod = d["spec"]["template"]["spec"]
+    (c,) = pod["containers"]
+    env = {e["name"]: e for e in c["env"]}
+    assert env["OPENAI_API_KEY"]["valueFrom"]["secretKeyRef"]["name"] == "openai-secret"
+    assert env["OPENAI_API_KEY"]["valueFrom"]["secretKeyRef"]["key"] == "OPENAI_API_KEY"
+    assert env["RAG_READ_ONLY"]["value"] == "true" and env["RAG_COLLECTION"]["value"] == "/data/collection"
+    assert c["readinessProbe"]["httpGet"]["path"] == "/readyz" and c["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert int(env["RAG_GRACE_PERIOD"]["value"]) + 5 <= pod["terminationGracePeriodSeconds"]
+    assert pod["terminationGracePeriodSeconds"] >= 30
+    assert {p["containerPort"] for p in c["ports"]} == {8501, 8502}
+    (svc,) = load_docs(K8S / "service.yaml")
+    assert svc["metadata"]["name"] == "pdf-chatbot-service"
+    assert {p["port"] for p in svc["spec"]["ports"]} == {8501, 8502}
+    (hpa,) = load_docs(K8S / "hpa.yaml")
+    assert hpa["apiVersion"] == "autoscaling/v2" and "rag_http_requests_in_flight" in (K8S / "hpa.yaml").read_text()
