@@ -35,9 +35,8 @@ extension ServerState {
         guard !bytes.isEmpty else { throw APIError(.badRequest, code: "empty_upload", "the upload is empty") }
         var name = sanitizeFileName(fileName)
         if !name.contains("."), contentType.lowercased().contains("pdf") || bytes.starts(with: Data("%PDF-".utf8)) { name += ".pdf" }
-        let known = engine.collection.documents.map(\.id)
-        let record = try await engine.ingest(data: bytes, fileName: name)
-        let unchanged = known.contains(record.id)
+        let (record, isNew) = try await engine.ingestDocument(data: bytes, fileName: name)
+        let unchanged = !isNew
         context.logger.info("document uploaded", metadata: ["rag.document.id": "\(record.id)", "rag.document.unchanged": "\(unchanged)"])
         return try JSON.response(DTO.Upload(document: DTO.Document(record), unchanged: unchanged), status: unchanged ? .ok : .created)
     }

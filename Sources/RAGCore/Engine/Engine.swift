@@ -153,22 +153,28 @@ public final class Engine: Sendable {
     /// - Throws: `DocumentError` for a bad document (nothing else in the collection changes), `EngineError`
     ///   when read-only, `CollectionError` when saving fails.
     public func ingest(data: Data, fileName: String) async throws -> DocumentRecord {
+        try await ingestDocument(data: data, fileName: fileName).record
+    }
+
+    /// Like `ingest(data:fileName:)`, and also says whether the document is new (`false` when the collection
+    /// already had these exact bytes, for example from a concurrent upload of the same file).
+    public func ingestDocument(data: Data, fileName: String) async throws -> (record: DocumentRecord, isNew: Bool) {
         let start = ContinuousClock.now
         let loader = DocumentLoader(limits: configuration.extraction, password: configuration.pdfPassword)
         var report = IngestReport()
         defer { record(report, started: start) }
         do {
             let document = try await Engine.offload { () throws(DocumentError) in try loader.load(data: data, fileName: fileName) }
-            var result: DocumentRecord? = nil
+            var result: (record: DocumentRecord, isNew: Bool)? = nil
             try await mutate { collection in
                 if let existing = collection.documents.first(where: { $0.contentHash == document.contentHash }) {
                     report.unchanged.append(existing)
-                    result = existing
+                    result = (existing, false)
                     return false
                 }
                 let record = try await self.index(document, sourcePath: nil, into: &collection)
                 report.added.append(record)
-                result = record
+                result = (record, true)
                 return true
             }
             return result!
