@@ -9,8 +9,8 @@ packages=(
   pkg-config libmupdf-dev libmujs-dev libgumbo-dev libopenjp2-7-dev libjbig2dec0-dev libjpeg-dev
   libharfbuzz-dev libfreetype-dev zlib1g-dev libopenblas-dev libcurl4-openssl-dev
   # tests and demo: mutool makes sample PDFs, qpdf encrypts test PDFs, promtool checks /metrics text,
-  # curl exercises the fake OpenAI server
-  mupdf-tools qpdf prometheus curl
+  # curl exercises the fake OpenAI server; chromium and its driver run the chat page's browser test
+  mupdf-tools qpdf prometheus curl chromium chromium-driver
 )
 
 missing=()
@@ -26,8 +26,9 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# Python packages the tests use: the official OpenAI client talks to rag-server's compatible endpoint.
-python_packages=(openai==3.57.0)
+# Python packages the tests use: the official OpenAI client talks to rag-server's compatible endpoint; selenium
+# drives chromium (with Debian's chromedriver, so it never downloads a driver).
+python_packages=(openai==3.57.0 selenium==4.38.0)
 for requirement in "${python_packages[@]}"; do
   name=${requirement%%==*}
   version=${requirement##*==}

@@ -71,7 +71,7 @@ extension ServerState {
             return try JSON.response(CompletionDTO(
                 id: id, object: "chat.completion", created: created, model: model,
                 choices: [.init(index: 0, message: .init(role: "assistant", content: content), finish_reason: "stop")],
-                usage: .init(answer.usage), citations: answer.citations.map(DTO.Citation.init)))
+                usage: DTO.Usage(answer.usage), citations: answer.citations.map(DTO.Citation.init)))
         }
 
         let includeUsage = body.stream_options?.include_usage == true
@@ -91,7 +91,7 @@ extension ServerState {
                 try sse.send(json: final)
                 if includeUsage {
                     try sse.send(json: ChunkDTO(id: id, object: "chat.completion.chunk", created: created, model: model,
-                                                choices: [], usage: .init(answer.usage), citations: nil))
+                                                choices: [], usage: DTO.Usage(answer.usage), citations: nil))
                 }
                 sse.send(data: "[DONE]")
             }
@@ -111,17 +111,6 @@ extension ServerState {
         return "\n\nSources: " + citations.map { "[\($0.number)] \($0.label)" }.joined(separator: "; ")
     }
 
-    struct UsageDTO: Encodable {
-        var prompt_tokens: Int
-        var completion_tokens: Int
-        var total_tokens: Int
-        init(_ usage: TokenUsage) {
-            prompt_tokens = usage.promptTokens
-            completion_tokens = usage.completionTokens
-            total_tokens = usage.totalTokens
-        }
-    }
-
     struct CompletionDTO: Encodable {
         struct Choice: Encodable {
             struct Message: Encodable {
@@ -137,7 +126,7 @@ extension ServerState {
         var created: Int
         var model: String
         var choices: [Choice]
-        var usage: UsageDTO
+        var usage: DTO.Usage
         var citations: [DTO.Citation]
     }
 
@@ -164,7 +153,7 @@ extension ServerState {
         var created: Int
         var model: String
         var choices: [Choice]
-        var usage: UsageDTO?
+        var usage: DTO.Usage?
         var citations: [DTO.Citation]?
     }
 
