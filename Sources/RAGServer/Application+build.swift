@@ -18,6 +18,7 @@ public func buildRouter(_ state: ServerState) -> Router<ServerContext> {
             allowMethods: [.get, .post, .delete, .options], maxAge: .seconds(600)))
     }
     router.get("/healthz", use: state.health)
+    router.head("/healthz", use: state.health)
     router.get("/readyz", use: state.readiness)
     router.get("/") { _, _ in state.asset("index.html") }
     router.get("/assets/:name") { _, context in state.asset(try context.parameters.require("name")) }
@@ -39,6 +40,7 @@ public func buildMetricsRouter(_ state: ServerState) -> Router<BasicRequestConte
     let router = Router(context: BasicRequestContext.self)
     router.get("/metrics", use: state.prometheus)
     router.get("/healthz", use: state.health)
+    router.head("/healthz", use: state.health)
     router.get("/readyz", use: state.readiness)
     return router
 }

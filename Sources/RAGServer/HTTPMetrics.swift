@@ -12,10 +12,16 @@ public struct HTTPMetrics: Sendable {
     public let metrics: RAGMetrics
     private let inFlight: Gauge
 
-    public init(metrics: RAGMetrics) {
+    /// - Parameter clients: the client names known up front (the API keys' names), whose series start at zero.
+    public init(metrics: RAGMetrics, clients: [String] = ["anonymous"]) {
         self.metrics = metrics
         inFlight = metrics.registry.makeGauge(descriptor: Self.named("rag_http_requests_in_flight", "HTTP requests being handled now."))
-        _ = queueRejected
+        queueRejected.increment(by: Int64(0))
+        for client in clients {
+            clientCounter(client).increment(by: Int64(0))
+            rateLimitedCounter(client).increment(by: Int64(0))
+            clientTokens(client, usage: TokenUsage(promptTokens: 0, completionTokens: 0, isEstimated: false))
+        }
     }
 
     static func named(_ name: String, _ help: String) -> MetricNameDescriptor {
@@ -40,11 +46,12 @@ public struct HTTPMetrics: Sendable {
     func finished() { inFlight.decrement() }
 
     /// `rag_client_requests_total{client}`.
-    func clientRequest(_ client: String) {
+    func clientRequest(_ client: String) { clientCounter(client).increment() }
+
+    private func clientCounter(_ client: String) -> Counter {
         metrics.registry.makeCounter(
             descriptor: Self.named("rag_client_requests_total", "API requests by client (the API key's name)."),
-            labels: [("client", client)]
-        ).increment()
+            labels: [("client", client)])
     }
 
     /// `rag_client_tokens_total{client, kind}`.
@@ -58,11 +65,12 @@ public struct HTTPMetrics: Sendable {
     }
 
     /// `rag_rate_limited_total{client}`.
-    func rateLimited(_ client: String) {
+    func rateLimited(_ client: String) { rateLimitedCounter(client).increment() }
+
+    private func rateLimitedCounter(_ client: String) -> Counter {
         metrics.registry.makeCounter(
             descriptor: Self.named("rag_rate_limited_total", "Requests refused with 429 by the per-client rate limit."),
-            labels: [("client", client)]
-        ).increment()
+            labels: [("client", client)])
     }
 
     /// `rag_llm_queue_rejected_total`.

@@ -19,7 +19,8 @@ public final class ServerState: Sendable {
     public init(configuration: ServerConfiguration, engine: Engine, logger: Logger = Logger(label: "rag.server")) {
         self.configuration = configuration
         self.engine = engine
-        self.httpMetrics = HTTPMetrics(metrics: engine.metrics)
+        self.httpMetrics = HTTPMetrics(
+            metrics: engine.metrics, clients: configuration.apiKeys.isEmpty ? ["anonymous"] : Array(Set(configuration.apiKeys.values)).sorted())
         self.limiter = RateLimiter(perMinute: configuration.rateLimitPerMinute, burst: configuration.rateLimitBurst)
         self.answers = AnswerGate(slots: configuration.maxConcurrentAnswers, queue: configuration.answerQueueLength)
         self.logger = logger

@@ -83,7 +83,7 @@ import Testing
         #expect(error?.message == "model down")
         let text = metrics.render()
         #expect(text.contains(#"rag_requests_total{operation="ask",outcome="error"} 1"#))
-        #expect(text.contains(#"rag_llm_errors_total{type="Failure",model="mock"} 1"#))
+        #expect(text.contains(#"rag_llm_errors_total{type="other",model="mock"} 1"#))
     }
 
     @Test func recordsMetricsForASuccessfulQuestion() async throws {

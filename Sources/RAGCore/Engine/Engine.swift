@@ -50,6 +50,7 @@ public final class Engine: Sendable {
         }
         self.current = Mutex(collection)
         publishSize(collection)
+        metrics.prepare(model: llm.model)
     }
 
     static func checkCompatible(_ collection: DocumentCollection, with embedder: any Embedder, path: String) throws(CollectionError) {
@@ -439,7 +440,7 @@ public final class Engine: Sendable {
     static func errorType(_ error: any Error) -> String {
         if let error = error as? LLMError { return error.code.description }
         if error is CancellationError { return "cancelled" }
-        return String(describing: type(of: error))
+        return "other"
     }
 
     private func validate(_ question: String) throws(EngineError) {

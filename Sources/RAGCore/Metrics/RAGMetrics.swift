@@ -28,6 +28,26 @@ public final class RAGMetrics: Sendable {
     /// Buckets for fast internal steps (retrieval, embedding), in seconds (100 µs to 10 s).
     public static let stepBuckets: [Double] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10]
     static let tokenBuckets: [Double] = [16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768]
+    /// Every `reason` label of `rag_ingest_errors_total`: `DocumentError` codes, failed or unreadable pages, storage.
+    public static let ingestErrorReasons = [
+        "not_a_pdf", "unsupported_type", "encrypted", "wrong_password", "no_pages", "damaged", "too_large",
+        "too_many_pages", "too_much_text", "unreadable", "page_failed", "unmappable_text", "storage", "rejected", "other",
+    ]
+    /// Every `type` label of `rag_llm_errors_total` (the `LLMError` codes, plus `other`).
+    public static let llmErrorTypes = [
+        "authentication", "rate_limited", "timeout", "server", "context_length_exceeded", "malformed_response",
+        "cancelled", "connection", "invalid_request", "configuration", "response_too_large", "other",
+    ]
+
+    /// Creates the model's series at zero, so that rates and alerts see them before the first call.
+    public func prepare(model: String) {
+        for type in Self.llmErrorTypes { llmErrors(type: type, model: model).increment(by: Int64(0)) }
+        for kind in ["prompt", "completion"] { tokens(kind: kind, model: model).increment(by: Int64(0)) }
+        estimatedUsage(model: model).increment(by: Int64(0))
+        _ = llmLatency(model: model)
+        _ = timeToFirstToken(model: model)
+    }
+
     static let sourceBuckets: [Double] = [0, 1, 2, 3, 4, 5, 6, 8, 10, 15, 20]
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
@@ -42,6 +62,7 @@ public final class RAGMetrics: Sendable {
         _ = sourcesMatched
         _ = promptLength
         _ = responseLength
+        for reason in Self.ingestErrorReasons { ingestErrors(reason: reason).increment(by: Int64(0)) }
         pagesIngested.increment(by: Int64(0))
         chunksIngested.increment(by: Int64(0))
         documentsIngested.increment(by: Int64(0))
