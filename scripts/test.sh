@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# Runs the whole test suite from a fresh machine: install packages, build every product (the CLI tests run
-# the real `rag` binary), then `swift test`.
+# Runs the whole test suite from a fresh machine: install packages and the local model, build every product (the
+# CLI, server and browser tests run the real binaries), `swift test`, then the deployment checks (manifests, chart,
+# alerts, dashboard, Dockerfile, metric names against the real server, a Prometheus scrape, the podman image).
+# Usage: scripts/test.sh [swift test arguments]      SKIP_DEPLOY=1 skips the deployment checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup.sh
 swift build
 swift test "$@"
+if [[ "${SKIP_DEPLOY:-0}" != "1" ]]; then
+  scripts/check-deploy.sh
+fi
