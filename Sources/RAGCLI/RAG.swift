@@ -54,7 +54,7 @@ struct CollectionOptions: ParsableArguments {
     var baseURL: String?
 
     @Option(help: ArgumentHelp(
-        "Embedder for a new collection: hashing (offline) or openai (the API's embeddings). An existing collection keeps the one it was built with.",
+        "Embedder for a new collection: minilm (local sentence embeddings; the default when the model is installed), hashing (hashed words), or openai (the API's embeddings). An existing collection keeps the one it was built with.",
         valueName: "kind"))
     var embedder: EmbedderChoice?
 
@@ -92,9 +92,13 @@ struct CollectionOptions: ParsableArguments {
             client = try openAI.map { try OpenAIClient(configuration: $0) } ?? ExtractiveAnswerer()
         }
         let chosen: any Embedder
+        let models = EmbedderIdentifier.modelsDirectory(
+            environment: ProcessInfo.processInfo.environment,
+            currentDirectory: URL(fileURLWithPath: FileManager.default.currentDirectoryPath),
+            home: URL(fileURLWithPath: NSHomeDirectory()))
         if let header = CollectionStore(directory: directory).header() {
-            chosen = try EmbedderIdentifier.embedder(for: header.embedderID, openAI: openAI, metrics: CLI.metrics)
-            if let embedder, (embedder == .openai) != header.embedderID.hasPrefix("openai:") {
+            chosen = try EmbedderIdentifier.embedder(for: header.embedderID, openAI: openAI, metrics: CLI.metrics, modelsDirectory: models)
+            if let embedder, embedder != EmbedderChoice(identifier: header.embedderID) {
                 throw CLIError("the collection was built with embedder \(header.embedderID); to change embedders, ingest into a new collection")
             }
         } else if embedder == .openai {
@@ -102,8 +106,13 @@ struct CollectionOptions: ParsableArguments {
                 throw CLIError("--embedder openai needs OPENAI_API_KEY (or OPENAI_API_KEY_FILE), OPENAI_BASE_URL or --base-url")
             }
             chosen = try await OpenAIEmbedder.make(configuration: openAI, metrics: CLI.metrics)
-        } else {
+        } else if embedder == .hashing {
             chosen = HashingEmbedder()
+        } else if embedder == .minilm {
+            chosen = try MiniLMEmbedder(
+                modelDirectory: models.appendingPathComponent(MiniLMEmbedder.directoryName), metrics: CLI.metrics)
+        } else {
+            chosen = try EmbedderIdentifier.defaultEmbedder(modelsDirectory: models, metrics: CLI.metrics, logger: Logger(label: "rag"))
         }
         return try Engine(configuration: configuration, embedder: chosen, llm: client, metrics: CLI.metrics, logger: Logger(label: "rag"))
     }
@@ -124,7 +133,18 @@ enum LLMChoice: String, ExpressibleByArgument, CaseIterable {
 }
 
 enum EmbedderChoice: String, ExpressibleByArgument, CaseIterable {
-    case hashing, openai
+    case minilm, hashing, openai
+
+    /// The kind of embedder a collection's identifier names.
+    init(identifier: String) {
+        if identifier.hasPrefix("openai:") {
+            self = .openai
+        } else if identifier == MiniLMEmbedder.identifier {
+            self = .minilm
+        } else {
+            self = .hashing
+        }
+    }
 }
 
 /// Limits and chunking options for commands that read documents.
