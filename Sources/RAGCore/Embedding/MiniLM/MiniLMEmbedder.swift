@@ -1,3 +1,4 @@
+import CBLAS
 import Dispatch
 import Foundation
 import Prometheus
@@ -22,18 +23,27 @@ public final class MiniLMEmbedder: Embedder {
     /// | `maxTokens` | 256 | tokens per text including `[CLS]` and `[SEP]`; longer texts are truncated (2…512) |
     /// | `threads` | active processors | passes computed at the same time |
     /// | `maxTokensPerPass` | 2048 | tokens in one encoder pass; bounds scratch memory (about 14 KiB per token) |
+    /// | `singleThreadedBLAS` | `true` | set OpenBLAS to one thread (process-wide), see below |
+    ///
+    /// The embedder parallelises over its own `threads` workers, each running single-threaded `cblas_sgemm`
+    /// calls on its own passes. OpenBLAS's thread pool on top of that only contends for the same cores (measured
+    /// on 2 cores: 2 workers with 2 OpenBLAS threads run at a fraction of 2 workers with one; see
+    /// docs/performance.md), so by default the embedder calls `openblas_set_num_threads(1)` when it is created.
+    /// That setting is process-wide; `VectorIndex` searches, which are memory-bound, barely notice it.
     public struct Configuration: Sendable, Hashable {
         public var maxTokens: Int
         public var threads: Int
         public var maxTokensPerPass: Int
+        public var singleThreadedBLAS: Bool
 
         public init(
             maxTokens: Int = 256, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
-            maxTokensPerPass: Int = 2048
+            maxTokensPerPass: Int = 2048, singleThreadedBLAS: Bool = true
         ) {
             self.maxTokens = maxTokens
             self.threads = threads
             self.maxTokensPerPass = maxTokensPerPass
+            self.singleThreadedBLAS = singleThreadedBLAS
         }
     }
 
@@ -93,6 +103,7 @@ public final class MiniLMEmbedder: Embedder {
         self.dimension = bert.hiddenSize
         self.configuration = configuration
         self.metrics = metrics
+        if configuration.singleThreadedBLAS { openblas_set_num_threads(1) }
     }
 
     /// Embeds `texts` on a Dispatch thread pool (never on the cooperative executor), one L2-normalised vector
@@ -125,15 +136,18 @@ public final class MiniLMEmbedder: Embedder {
         defer { output.deallocate() }
         let outputAddress = UnsafeMutableSendablePointer(output)
         let encoder = self.encoder
-        let run: @Sendable (Int) -> Void = { index in
-            let range = passes[index]
-            encoder.encode(Array(sequences[range]), into: outputAddress.pointer + range.lowerBound * h)
+        // Worker w computes passes w, w + workers, …; each pass writes its own rows of `output`.
+        let workers = min(configuration.threads, passes.count)
+        let run: @Sendable (Int) -> Void = { worker in
+            for index in stride(from: worker, to: passes.count, by: workers) {
+                let range = passes[index]
+                encoder.encode(Array(sequences[range]), into: outputAddress.pointer + range.lowerBound * h)
+            }
         }
-        if passes.count == 1 {
+        if workers == 1 {
             run(0)
         } else {
-            // Each pass writes its own rows of `output`, so the passes never share memory.
-            DispatchQueue.concurrentPerform(iterations: passes.count, execute: run)
+            DispatchQueue.concurrentPerform(iterations: workers, execute: run)
         }
         return (0..<sequences.count).map { Array(UnsafeBufferPointer(start: output + $0 * h, count: h)) }
     }

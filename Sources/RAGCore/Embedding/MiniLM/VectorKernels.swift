@@ -19,8 +19,14 @@ enum VectorKernels {
     /// eˣ for every lane (Cephes `expf`: 2ⁿ · e^r with |r| ≤ ln2/2, a degree-5 polynomial for e^r).
     @inline(__always)
     static func exp(_ x: Vector) -> Vector {
-        let clamped = x.clamped(lowerBound: Vector(repeating: -87.3), upperBound: Vector(repeating: 88.3))
-        let n = (clamped * 1.442_695_04).rounded(.toNearestOrEven)
+        let low = Vector(repeating: -87.3), high = Vector(repeating: 88.3)
+        let clamped = x.replacing(with: low, where: x .< low).replacing(with: high, where: x .> high)
+        // Round x·log₂e to the nearest integer n with the 1.5·2²³ trick: adding it leaves n in the low
+        // mantissa bits, so n as an Int32 is a subtraction of bit patterns (all lane-wise, no scalar loop).
+        let magic: Float = 12_582_912
+        let shifted = clamped * 1.442_695_04 + magic
+        let n = shifted - magic
+        let integer = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- SIMD8<Int32>(repeating: Int32(bitPattern: magic.bitPattern))
         var r = clamped - n * 0.693_359_375
         r = r - n * -2.121_944_4e-4
         var p = Vector(repeating: 1.987_569_15e-4)
@@ -30,7 +36,7 @@ enum VectorKernels {
         p = p * r + 1.666_666_55e-1
         p = p * r + 5.000_000_12e-1
         p = p * (r * r) + r + 1
-        let exponent = (SIMD8<Int32>(n, rounding: .towardZero) &+ 127) &<< 23
+        let exponent = (integer &+ 127) &<< 23
         return p * unsafeBitCast(exponent, to: Vector.self)
     }
 
@@ -123,7 +129,8 @@ enum VectorKernels {
             var maxima = Vector(repeating: -.infinity)
             var column = 0
             while column < whole {
-                maxima = pointwiseMax(maxima, load(line + column))
+                let values = load(line + column)
+                maxima.replace(with: values, where: values .> maxima)
                 column += width
             }
             var maximum = maxima.max()
