@@ -1,6 +1,6 @@
 // rag-bench minilm: MiniLM embedding throughput on 256-token chunks, against the machine's sgemm ceiling.
 //
-//   RAGBench minilm [--models DIR] [--chunks 64] [--repeat 5] [--modes 1x1,2x1,1x2,2x2]   (workers x BLAS threads)
+//   RAGBench minilm [--models DIR] [--chunks 64] [--repeat 5] [--modes 1x1,2x1,1x2,2x2] [--pass-tokens 2048]   (workers x BLAS threads)
 //
 // Prints one JSON object: chunks/s for each threading mode (embedder worker threads × OpenBLAS threads), the
 // model's FLOPs per chunk, the sgemm ceiling (GFLOP/s of plain cblas_sgemm on the encoder's dense shapes, with
@@ -87,7 +87,7 @@ enum MiniLMBench {
     }
 
     /// `modes` lists `workers x blasThreads` pairs, e.g. `1x1,2x1`.
-    static func run(modelsDirectory: URL, chunks: Int, repeats: Int, modes modeList: String = "1x1,2x1,1x2,2x2") throws -> [String: Any] {
+    static func run(modelsDirectory: URL, chunks: Int, repeats: Int, modes modeList: String = "1x1,2x1,1x2,2x2", passTokens: Int = 2048) throws -> [String: Any] {
         let folder = modelsDirectory.appendingPathComponent(MiniLMEmbedder.directoryName)
         let texts = texts(count: chunks)
         let loadStart = ContinuousClock.now
@@ -108,7 +108,7 @@ enum MiniLMBench {
         var modes: [[String: Any]] = []
         for (workers, blasThreads) in pairs {
             let cores = max(workers, blasThreads)
-            let embedder = try MiniLMEmbedder(modelDirectory: folder, configuration: .init(threads: workers, singleThreadedBLAS: false))
+            let embedder = try MiniLMEmbedder(modelDirectory: folder, configuration: .init(threads: workers, maxTokensPerPass: passTokens, singleThreadedBLAS: false))
             openblas_set_num_threads(Int32(blasThreads))
             _ = embedder.embedBlocking(Array(texts.prefix(4)))  // warm up: fault the weights in
             var times: [Double] = []
@@ -138,7 +138,7 @@ enum MiniLMBench {
         return [
             "bench": "minilm", "chunks": chunks, "tokens_per_chunk": 256, "flops_per_chunk": flopsPerChunk,
             "load_s": Double(loadTime.components.seconds) + Double(loadTime.components.attoseconds) * 1e-18,
-            "modes": modes, "best": summary,
+            "modes": modes, "best": summary, "pass_tokens": passTokens,
             "median_s": modes.map { $0["median_s"] as! Double }.min() ?? 0,
             "peak_rss_bytes": peakResidentBytes(),
         ]

@@ -157,7 +157,8 @@ func cosine(_ a: [Float], _ b: [Float]) -> Float {
     }
 }
 
-@Suite struct MiniLMEmbedderTests {
+/// Serialized: each test runs the model (slow in debug builds) on every core.
+@Suite(.serialized) struct MiniLMEmbedderTests {
     @Test func tokenizesLikeTheReferenceTokenizer() throws {
         let embedder = try requireMiniLM()
         let reference = try MiniLMReference.load()

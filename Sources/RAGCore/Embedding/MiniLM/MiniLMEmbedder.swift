@@ -106,17 +106,16 @@ public final class MiniLMEmbedder: Embedder {
         if configuration.singleThreadedBLAS { openblas_set_num_threads(1) }
     }
 
-    /// Embeds `texts` on a Dispatch thread pool (never on the cooperative executor), one L2-normalised vector
-    /// of `dimension` floats per text.
+    /// Embeds `texts` on threads of its own (never on the cooperative executor, and not on Dispatch's global
+    /// pool, whose few threads a long embedding would hold from everyone else), one L2-normalised vector of
+    /// `dimension` floats per text.
     public func embed(_ texts: [String]) async throws -> [[Float]] {
         await withCheckedContinuation { continuation in
-            DispatchQueue.global(qos: .userInitiated).async {
-                continuation.resume(returning: self.embedBlocking(texts))
-            }
+            Thread { continuation.resume(returning: self.embedBlocking(texts)) }.start()
         }
     }
 
-    /// Embeds `texts` on the calling thread (plus `threads - 1` helpers), blocking until done.
+    /// Embeds `texts` on the calling thread plus up to `threads - 1` threads it starts, blocking until done.
     public func embedBlocking(_ texts: [String]) -> [[Float]] {
         guard !texts.isEmpty else { return [] }
         let encodings = texts.map { tokenizer.encode($0, maxTokens: configuration.maxTokens) }
@@ -144,11 +143,16 @@ public final class MiniLMEmbedder: Embedder {
                 encoder.encode(Array(sequences[range]), into: outputAddress.pointer + range.lowerBound * h)
             }
         }
-        if workers == 1 {
-            run(0)
-        } else {
-            DispatchQueue.concurrentPerform(iterations: workers, execute: run)
+        let group = DispatchGroup()
+        for worker in 1..<workers {
+            group.enter()
+            Thread {
+                run(worker)
+                group.leave()
+            }.start()
         }
+        run(0)
+        group.wait()
         return (0..<sequences.count).map { Array(UnsafeBufferPointer(start: output + $0 * h, count: h)) }
     }
 
