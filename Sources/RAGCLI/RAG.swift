@@ -54,7 +54,7 @@ struct CollectionOptions: ParsableArguments {
     var baseURL: String?
 
     @Option(help: ArgumentHelp(
-        "Embedder for a new collection: hashing (offline) or openai (the API's embeddings). An existing collection keeps the one it was built with.",
+        "Embedder for a new collection: minilm (local sentence embeddings; the default when the model is installed), hashing (hashed words), or openai (the API's embeddings). An existing collection keeps the one it was built with.",
         valueName: "kind"))
     var embedder: EmbedderChoice?
 
@@ -80,7 +80,9 @@ struct CollectionOptions: ParsableArguments {
         configure(&configuration)
         let openAI = try openAIConfiguration()
         let client = try EngineSetup.llm(llm, openAI: openAI)
-        let chosen = try await EngineSetup.embedder(collectionDirectory: directory, choice: embedder, openAI: openAI, metrics: CLI.metrics)
+        let chosen = try await EngineSetup.embedder(
+            collectionDirectory: directory, choice: embedder, openAI: openAI, metrics: CLI.metrics,
+            modelsDirectory: EngineSetup.modelsDirectory(), logger: Logger(label: "rag"))
         return try Engine(configuration: configuration, embedder: chosen, llm: client, metrics: CLI.metrics, logger: Logger(label: "rag"))
     }
 

@@ -107,7 +107,9 @@ struct RAGServerCommand: AsyncParsableCommand {
             let metrics = RAGMetrics()
             let engine = try Engine(
                 configuration: EngineConfiguration(collectionDirectory: directory, readOnly: configuration.readOnly),
-                embedder: try await EngineSetup.embedder(collectionDirectory: directory, choice: nil, openAI: openAI, metrics: metrics),
+                embedder: try await EngineSetup.embedder(
+                    collectionDirectory: directory, choice: nil, openAI: openAI, metrics: metrics,
+                    modelsDirectory: EngineSetup.modelsDirectory(), logger: logger),
                 llm: try EngineSetup.llm(llmChoice, openAI: openAI), metrics: metrics, logger: Logger(label: "rag.engine"))
             let state = ServerState(configuration: configuration, engine: engine, logger: logger)
             let app = buildApplication(state: state) { port in

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 
 /// Who answers questions.
 public enum LLMChoice: String, Sendable, CaseIterable {
@@ -13,10 +14,23 @@ public enum LLMChoice: String, Sendable, CaseIterable {
 
 /// Which embedder a new collection uses.
 public enum EmbedderChoice: String, Sendable, CaseIterable {
+    /// The local all-MiniLM-L6-v2 sentence embedder (needs the model files, scripts/fetch-model.sh).
+    case minilm
     /// The offline hashed word embedder.
     case hashing
     /// The OpenAI-compatible `/embeddings` endpoint.
     case openai
+
+    /// The kind of embedder a collection's identifier names.
+    public init(identifier: String) {
+        if identifier.hasPrefix("openai:") {
+            self = .openai
+        } else if identifier == MiniLMEmbedder.identifier {
+            self = .minilm
+        } else {
+            self = .hashing
+        }
+    }
 }
 
 /// Chooses the language model client and the embedder the way the CLI and the server both do.
@@ -37,21 +51,32 @@ public enum EngineSetup {
         }
     }
 
+    /// The models directory of this process: `$RAG_MODELS_DIR`, `./models` when it holds the model, else
+    /// `$XDG_DATA_HOME/pdf-chatbot/models` (see `EmbedderIdentifier.modelsDirectory`).
+    public static func modelsDirectory() -> URL {
+        EmbedderIdentifier.modelsDirectory(
+            environment: ProcessInfo.processInfo.environment,
+            currentDirectory: URL(fileURLWithPath: FileManager.default.currentDirectoryPath),
+            home: URL(fileURLWithPath: NSHomeDirectory()))
+    }
+
     /// The embedder for the collection in `directory`: the one it was built with when it exists (so queries
-    /// match its vectors), else `choice` (default: hashing).
+    /// match its vectors), else `choice`, else the default (MiniLM when its model is installed, else hashing,
+    /// with a warning saying how to get the model).
     ///
     /// - Throws: `LLMError.configuration` when `choice` contradicts the existing collection's embedder, or an API
-    ///   embedder is needed and none is configured.
+    ///   embedder is needed and none is configured; `ModelError` when MiniLM is asked for and not installed.
     public static func embedder(
-        collectionDirectory directory: URL?, choice: EmbedderChoice?, openAI: OpenAIConfiguration?, metrics: RAGMetrics?
+        collectionDirectory directory: URL?, choice: EmbedderChoice?, openAI: OpenAIConfiguration?, metrics: RAGMetrics?,
+        modelsDirectory: URL, logger: Logger
     ) async throws -> any Embedder {
         if let directory, let header = CollectionStore(directory: directory).header() {
-            if let choice, (choice == .openai) != header.embedderID.hasPrefix("openai:") {
+            if let choice, choice != EmbedderChoice(identifier: header.embedderID) {
                 throw LLMError(
                     .configuration,
                     "the collection was built with embedder \(header.embedderID); to change embedders, ingest into a new collection")
             }
-            return try EmbedderIdentifier.embedder(for: header.embedderID, openAI: openAI, metrics: metrics)
+            return try EmbedderIdentifier.embedder(for: header.embedderID, openAI: openAI, metrics: metrics, modelsDirectory: modelsDirectory)
         }
         switch choice {
         case .openai:
@@ -59,8 +84,12 @@ public enum EngineSetup {
                 throw LLMError(.configuration, "API embeddings were asked for, but no API is configured: set OPENAI_API_KEY (or OPENAI_API_KEY_FILE) or OPENAI_BASE_URL")
             }
             return try await OpenAIEmbedder.make(configuration: openAI, metrics: metrics)
-        case .hashing, nil:
+        case .minilm:
+            return try MiniLMEmbedder(modelDirectory: modelsDirectory.appendingPathComponent(MiniLMEmbedder.directoryName), metrics: metrics)
+        case .hashing:
             return HashingEmbedder()
+        case nil:
+            return try EmbedderIdentifier.defaultEmbedder(modelsDirectory: modelsDirectory, metrics: metrics, logger: logger)
         }
     }
 }

@@ -1,0 +1,37 @@
+import Foundation
+import Logging
+
+extension EmbedderIdentifier {
+    /// Where local models are looked for: `$RAG_MODELS_DIR` when set; else `models/` in `currentDirectory`
+    /// when it holds MiniLM (a checkout where `scripts/fetch-model.sh` ran); else
+    /// `$XDG_DATA_HOME/pdf-chatbot/models` (`~/.local/share/pdf-chatbot/models`).
+    ///
+    /// Only executables pass the real environment; tests pass their own.
+    public static func modelsDirectory(environment: [String: String], currentDirectory: URL, home: URL) -> URL {
+        if let path = environment["RAG_MODELS_DIR"], !path.isEmpty { return URL(fileURLWithPath: path) }
+        let local = currentDirectory.appendingPathComponent("models")
+        if MiniLMEmbedder.isInstalled(in: local) { return local }
+        let data = environment["XDG_DATA_HOME"].flatMap { $0.isEmpty ? nil : URL(fileURLWithPath: $0) }
+            ?? home.appendingPathComponent(".local/share")
+        return data.appendingPathComponent("pdf-chatbot/models")
+    }
+
+    /// The embedder for a new collection: MiniLM when `modelsDirectory` holds it, else `HashingEmbedder` with
+    /// a warning that says how to get the model. A model that is present but cannot be loaded is an error.
+    ///
+    /// - Throws: `ModelError` when the model files are there but damaged.
+    public static func defaultEmbedder(
+        modelsDirectory: URL, configuration: MiniLMEmbedder.Configuration = MiniLMEmbedder.Configuration(),
+        metrics: RAGMetrics? = nil, logger: Logger
+    ) throws(ModelError) -> any Embedder {
+        guard MiniLMEmbedder.isInstalled(in: modelsDirectory) else {
+            logger.warning(
+                "the MiniLM model is not installed, so hashed word features are used (they match words, not meanings); run scripts/fetch-model.sh or set RAG_MODELS_DIR to get semantic search",
+                metadata: ["rag.models.directory": "\(modelsDirectory.path)"])
+            return HashingEmbedder()
+        }
+        return try MiniLMEmbedder(
+            modelDirectory: modelsDirectory.appendingPathComponent(MiniLMEmbedder.directoryName),
+            configuration: configuration, metrics: metrics)
+    }
+}

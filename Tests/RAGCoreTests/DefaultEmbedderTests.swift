@@ -1,0 +1,71 @@
+import Foundation
+import Logging
+import RAGCore
+import Synchronization
+import Testing
+
+/// Collects log messages in memory, for asserting what a library logged.
+final class CollectingLogHandler: LogHandler, Sendable {
+    let messages = Mutex<[(Logger.Level, String)]>([])
+    var metadata: Logger.Metadata {
+        get { [:] }
+        set {}
+    }
+    var logLevel: Logger.Level {
+        get { .trace }
+        set {}
+    }
+    subscript(metadataKey _: String) -> Logger.Metadata.Value? {
+        get { nil }
+        set {}
+    }
+    func log(event: LogEvent) {
+        messages.withLock { $0.append((event.level, event.message.description)) }
+    }
+}
+
+@Suite struct DefaultEmbedderTests {
+    @Test func withoutTheModelTheHashedEmbedderIsUsedWithAWarning() throws {
+        let empty = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: empty) }
+        let handler = CollectingLogHandler()
+        let embedder = try EmbedderIdentifier.defaultEmbedder(modelsDirectory: empty, logger: Logger(label: "test") { _ in handler })
+        #expect(embedder.identifier == "hashing-v1-d512")
+        let warnings = handler.messages.withLock { $0 }.filter { $0.0 == .warning }.map(\.1)
+        #expect(warnings.count == 1)
+        #expect(warnings.first?.contains("scripts/fetch-model.sh") == true)
+    }
+
+    @Test func withTheModelMiniLMIsTheDefault() throws {
+        _ = try requireMiniLMDirectory()
+        let handler = CollectingLogHandler()
+        let embedder = try EmbedderIdentifier.defaultEmbedder(modelsDirectory: testModelsDirectory, logger: Logger(label: "test") { _ in handler })
+        #expect(embedder.identifier == "minilm-l6-v2-d384")
+        #expect(embedder.dimension == 384)
+        #expect(handler.messages.withLock { $0 }.isEmpty)
+    }
+
+    @Test func aMiniLMCollectionReopensWithMiniLM() throws {
+        _ = try requireMiniLMDirectory()
+        let embedder = try EmbedderIdentifier.embedder(for: "minilm-l6-v2-d384", openAI: nil, modelsDirectory: testModelsDirectory)
+        #expect(embedder is MiniLMEmbedder)
+        do {
+            _ = try EmbedderIdentifier.embedder(for: "minilm-l6-v2-d384", openAI: nil, modelsDirectory: URL(fileURLWithPath: "/nonexistent"))
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.message.contains("scripts/fetch-model.sh"))
+        }
+    }
+
+    @Test func theModelsDirectoryComesFromTheEnvironmentThenTheCheckoutThenXDG() throws {
+        let home = URL(fileURLWithPath: "/home/someone")
+        let elsewhere = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: elsewhere) }
+        #expect(EmbedderIdentifier.modelsDirectory(environment: ["RAG_MODELS_DIR": "/opt/models"], currentDirectory: elsewhere, home: home).path == "/opt/models")
+        #expect(EmbedderIdentifier.modelsDirectory(environment: [:], currentDirectory: elsewhere, home: home).path == "/home/someone/.local/share/pdf-chatbot/models")
+        #expect(EmbedderIdentifier.modelsDirectory(environment: ["XDG_DATA_HOME": "/data"], currentDirectory: elsewhere, home: home).path == "/data/pdf-chatbot/models")
+        _ = try requireMiniLMDirectory()
+        let checkout = testModelsDirectory.deletingLastPathComponent()
+        #expect(EmbedderIdentifier.modelsDirectory(environment: [:], currentDirectory: checkout, home: home).standardizedFileURL == testModelsDirectory.standardizedFileURL)
+    }
+}

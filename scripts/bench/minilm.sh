@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# MiniLM embedding throughput: RAGBench minilm (Swift, OpenBLAS) and sentence-transformers (PyTorch, CPU)
+# on the same 256-token chunks, in alternating rounds so that load on a shared machine hits both alike.
+#
+#   ST_PYTHON=/tmp/st/bin/python bash scripts/bench/minilm.sh
+#
+# Knobs (env): ROUNDS (3), CHUNKS (64), REPEAT (3), ST_PYTHON (a Python with torch and sentence-transformers;
+#   without one only the Swift side runs), RAG_MODELS_DIR (models/). Results go to bench-data/minilm/<stamp>/.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+rounds=${ROUNDS:-3}; chunks=${CHUNKS:-64}; repeat=${REPEAT:-3}
+models=${RAG_MODELS_DIR:-$root/models}
+out=bench-data/minilm/$(date +%Y%m%d-%H%M%S)
+mkdir -p "$out"
+scripts/fetch-model.sh
+swift build -c release --product RAGBench >&2
+have_baseline=0
+if [[ -n ${ST_PYTHON:-} ]] && "$ST_PYTHON" -c "import torch, sentence_transformers" 2>/dev/null; then have_baseline=1; else
+  echo "minilm.sh: no ST_PYTHON with torch and sentence-transformers; running the Swift side only" >&2
+fi
+for round in $(seq 1 "$rounds"); do
+  swift_run() { .build/release/RAGBench minilm --models "$models" --chunks "$chunks" --repeat "$repeat" --modes 1x1,2x1 > "$out/swift.r$round.json"; }
+  python_run() { ((have_baseline)) && "$ST_PYTHON" scripts/bench/minilm_baseline.py --models "$models" --chunks "$chunks" --repeat "$repeat" > "$out/torch.r$round.json" || true; }
+  if ((round % 2)); then python_run; swift_run; else swift_run; python_run; fi
+done
+python3 - "$out" <<'PY'
+import glob, json, statistics, sys
+out = sys.argv[1]
+def load(prefix): return [json.load(open(f)) for f in sorted(glob.glob(f"{out}/{prefix}.r*.json"))]
+swift, torch = load("swift"), load("torch")
+print("| cores | Swift chunks/s | Swift GFLOP/s | sgemm ceiling GFLOP/s | fraction of ceiling | PyTorch chunks/s | Swift / PyTorch |")
+print("| --- | --- | --- | --- | --- | --- | --- |")
+for cores in (1, 2):
+    s = [m for run in swift for m in run["modes"] if m["cores"] == cores]
+    rate = statistics.median(m["chunks_per_s"] for m in s)
+    gflops = statistics.median(m["gflops"] for m in s)
+    ceiling = statistics.median(m["ceiling_gflops"] for m in s)
+    fraction = statistics.median(m["fraction_of_ceiling"] for m in s)
+    t = [m["chunks_per_s"] for run in torch for m in run["modes"] if m["threads"] == cores]
+    trate = statistics.median(t) if t else float("nan")
+    print(f"| {cores} | {rate:.2f} | {gflops:.1f} | {ceiling:.1f} | {fraction:.2f} | {trate:.2f} | {rate / trate:.2f}× |")
+print(f"\npeak RSS: Swift {max(r['peak_rss_bytes'] for r in swift) / 2**20:.0f} MiB"
+      + (f", PyTorch {max(r['peak_rss_bytes'] for r in torch) / 2**20:.0f} MiB" if torch else ""))
+print(f"runs in {out}")
+PY
