@@ -35,6 +35,8 @@ let package = Package(
                 .linkedLibrary("z"), .linkedLibrary("m"),
             ]
         ),
+        // Memory-bound dot products for single-query search, chosen at run time (AVX-512F, AVX2+FMA, portable C).
+        .target(name: "CVectorKernels"),
         // OpenBLAS's CBLAS interface (`cblas_sgemv`, `cblas_sgemm`).
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         // libcurl, with typed wrappers for the variadic `curl_easy_setopt`.
@@ -44,7 +46,7 @@ let package = Package(
         .target(
             name: "RAGCore",
             dependencies: [
-                "CMuPDF", "CBLAS", "CCurl", "CZlib",
+                "CMuPDF", "CBLAS", "CCurl", "CZlib", "CVectorKernels",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],

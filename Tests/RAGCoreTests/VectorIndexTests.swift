@@ -66,4 +66,18 @@ import Testing
         #expect(index.search([1, 0, 0], k: 10).count == 1)
         #expect(index.search(batch: [], k: 3).isEmpty)
     }
+
+    /// Large indexes are scored on all cores; odd dimensions exercise the kernel's tail loops.
+    @Test(arguments: [(70_000, 37), (1_000, 3), (66_000, 64)])
+    func largeAndOddShapedIndexesMatchBruteForce(rows: Int, dimension: Int) {
+        var index = VectorIndex(dimension: dimension)
+        index.add(Self.vectors(rows, dimension: dimension, seed: UInt64(rows + dimension)))
+        let query = Self.vectors(1, dimension: dimension, seed: 99)[0]
+        let hits = index.search(query, k: 5)
+        #expect(hits.map(\.row) == Self.bruteForce(index, query, k: 5))
+        let unit = VectorIndex.normalized(query)
+        let expected = zip(index.vector(at: hits[0].row), unit).reduce(Float(0)) { $0 + $1.0 * $1.1 }
+        #expect(abs(hits[0].score - expected) < 1e-4)
+        #expect(["avx512f", "avx2", "portable"].contains(VectorIndex.kernelName))
+    }
 }

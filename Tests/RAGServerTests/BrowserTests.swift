@@ -97,7 +97,7 @@ final class RunningServer: Sendable {
 
     init(binary: URL, collection: URL, logDirectory: URL) throws {
         logFile = logDirectory.appendingPathComponent("server.log")
-        FileManager.default.createFile(atPath: logFile.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
         let log = try FileHandle(forWritingTo: logFile)
         process = Process()
         process.executableURL = binary

@@ -1,7 +1,12 @@
 import CBLAS
+import CVectorKernels
+import Dispatch
+import Foundation
 
 /// A flat index of L2-normalised vectors in one contiguous row-major `Float` buffer, searched by cosine
-/// similarity with BLAS: `cblas_sgemv` for one query, `cblas_sgemm` for a batch, then a partial top-k selection.
+/// similarity, then a partial top-k selection. A batch of queries is one `cblas_sgemm` (over blocks of rows); a
+/// single query is a memory-bound dot-product kernel (AVX-512F or AVX2, chosen at run time) split across the cores,
+/// since a single query reads the whole matrix once and OpenBLAS's `sgemv` stops well short of memory speed.
 ///
 /// A value type with copy-on-write storage, so a search can read a snapshot while a writer builds the next one.
 ///
@@ -77,17 +82,37 @@ public struct VectorIndex: Sendable {
         guard rows > 0, k > 0 else { return [] }
         let unit = VectorIndex.normalized(query)
         var scores = [Float](repeating: 0, count: rows)
+        let dimension = self.dimension
         storage.withUnsafeBufferPointer { matrix in
             unit.withUnsafeBufferPointer { vector in
                 scores.withUnsafeMutableBufferPointer { out in
-                    cblas_sgemv(
-                        CblasRowMajor, CblasNoTrans, Int32(rows), Int32(dimension), 1, matrix.baseAddress,
-                        Int32(dimension), vector.baseAddress, 1, 0, out.baseAddress, 1)
+                    let (base, q, scoresBase) = (matrix.baseAddress!, vector.baseAddress!, out.baseAddress!)
+                    // One pass over the matrix at memory speed: large indexes are split across the cores.
+                    let parts = rows >= VectorIndex.parallelRows ? max(1, ProcessInfo.processInfo.activeProcessorCount) : 1
+                    if parts == 1 {
+                        ragvec_dot_rows(base, rows, dimension, q, scoresBase)
+                    } else {
+                        let pointers = (UInt(bitPattern: base), UInt(bitPattern: q), UInt(bitPattern: scoresBase))
+                        DispatchQueue.concurrentPerform(iterations: parts) { part in
+                            let first = rows * part / parts
+                            let end = rows * (part + 1) / parts
+                            let matrix = UnsafePointer<Float>(bitPattern: pointers.0)!
+                            let query = UnsafePointer<Float>(bitPattern: pointers.1)!
+                            let out = UnsafeMutablePointer<Float>(bitPattern: pointers.2)!
+                            ragvec_dot_rows(matrix + first * dimension, end - first, dimension, query, out + first)
+                        }
+                    }
                 }
             }
         }
         return scores.withUnsafeBufferPointer { TopK.select($0, k: k, allowed: allowed) }
     }
+
+    /// Indexes with at least this many rows are scored on all cores for a single query.
+    static let parallelRows = 65_536
+
+    /// The instruction set of the single-query kernel on this CPU (`avx512f`, `avx2` or `portable`).
+    public static var kernelName: String { String(cString: ragvec_kernel_name()) }
 
     /// The `k` best rows for each of several queries, computed as one matrix product.
     public func search(batch queries: [[Float]], k: Int, allowed: ((Int) -> Bool)? = nil) -> [[Hit]] {
