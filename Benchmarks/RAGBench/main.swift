@@ -88,7 +88,10 @@ case "search":
     }
     let dimension = arguments.int("dimension", 384)
     let k = arguments.int("k", 10)
-    let index = VectorIndex(dimension: dimension, storage: readFloats(vectorsPath), normalized: true)
+    guard let matrix = FileManager.default.contents(atPath: vectorsPath) else { fail("cannot read \(vectorsPath)") }
+    let index = VectorIndex(dimension: dimension, rows: matrix.count / 4 / dimension) { out in
+        matrix.withUnsafeBytes { UnsafeMutableRawBufferPointer(out).copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[0..<out.count * 4])) }
+    }
     let flat = readFloats(queriesPath)
     let queries = stride(from: 0, to: flat.count, by: dimension).map { Array(flat[$0..<$0 + dimension]) }
     _ = index.search(queries[0], k: k)  // warm up: page the matrix in

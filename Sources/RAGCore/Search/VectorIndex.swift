@@ -45,6 +45,33 @@ public struct VectorIndex: Sendable {
         if !normalized { normalizeRows(from: 0) }
     }
 
+    /// Creates an index of `rows` vectors whose storage `fill` writes (already L2-normalised), allocated so that the
+    /// kernel may back it with huge pages: a large index is read whole for every query, and 4 KiB pages would cost
+    /// a TLB miss every few rows.
+    public init(dimension: Int, rows: Int, fill: (UnsafeMutableBufferPointer<Float>) throws -> Void) rethrows {
+        precondition(dimension > 0 && rows >= 0, "dimension must be positive")
+        self.dimension = dimension
+        let count = rows * dimension
+        self.storage = try [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            VectorIndex.adviseHugePages(UnsafeMutableRawBufferPointer(buffer))
+            buffer.initialize(repeating: 0)  // first touch after the advice
+            try fill(buffer)
+            initialized = count
+        }
+    }
+
+    /// Asks the kernel for transparent huge pages over the whole pages inside `region` (Linux `madvise`; a no-op
+    /// elsewhere or when the region is small).
+    static func adviseHugePages(_ region: UnsafeMutableRawBufferPointer) {
+        #if os(Linux)
+        let page = 2 << 20
+        guard let base = region.baseAddress, region.count >= 2 * page else { return }
+        let start = (Int(bitPattern: base) + page - 1) & ~(page - 1)
+        let end = (Int(bitPattern: base) + region.count) & ~(page - 1)
+        if end > start { _ = madvise(UnsafeMutableRawPointer(bitPattern: start), end - start, MADV_HUGEPAGE) }
+        #endif
+    }
+
     /// The number of vectors.
     public var count: Int { storage.count / dimension }
 
@@ -93,7 +120,7 @@ public struct VectorIndex: Sendable {
                         ragvec_dot_rows(base, rows, dimension, q, scoresBase)
                     } else {
                         let pointers = (UInt(bitPattern: base), UInt(bitPattern: q), UInt(bitPattern: scoresBase))
-                        DispatchQueue.concurrentPerform(iterations: parts) { part in
+                        VectorIndex.onAllCores(parts) { part in
                             let first = rows * part / parts
                             let end = rows * (part + 1) / parts
                             let matrix = UnsafePointer<Float>(bitPattern: pointers.0)!
@@ -106,6 +133,22 @@ public struct VectorIndex: Sendable {
             }
         }
         return scores.withUnsafeBufferPointer { TopK.select($0, k: k, allowed: allowed) }
+    }
+
+    /// Runs `body(0)` on this thread and `body(1) … body(parts − 1)` on threads of their own, and waits for all.
+    /// Dedicated threads, not Dispatch's pool: a pool thread that is busy or not yet started would silently run
+    /// the parts one after another, halving the speed of a memory-bound scan.
+    static func onAllCores(_ parts: Int, _ body: @escaping @Sendable (Int) -> Void) {
+        let done = DispatchSemaphore(value: 0)
+        for part in 1..<parts {
+            let thread = Thread {
+                body(part)
+                done.signal()
+            }
+            thread.start()
+        }
+        body(0)
+        for _ in 1..<parts { done.wait() }
     }
 
     /// Indexes with at least this many rows are scored on all cores for a single query.

@@ -200,14 +200,13 @@ public struct CollectionStore: Sendable {
                         id: ChunkID(rawValue: id), documentID: document.id, fileName: document.fileName,
                         pageStart: pageStart, pageEnd: pageEnd, ordinal: ordinal, text: text))
             }
-            let floatCount = chunkCount * dimension
-            let vectorBytes = try reader.slice(floatCount * 4)
-            var storage = [Float](repeating: 0, count: floatCount)
-            storage.withUnsafeMutableBytes { out in vectorBytes.withUnsafeBytes { out.copyMemory(from: $0) } }
+            let vectorBytes = try reader.slice(chunkCount * dimension * 4)
             guard reader.offset == data.count - 4 else { throw corrupt("trailing bytes") }
+            let index = VectorIndex(dimension: dimension, rows: chunkCount) { out in
+                vectorBytes.withUnsafeBytes { UnsafeMutableRawBufferPointer(out).copyMemory(from: $0) }
+            }
             return DocumentCollection(
-                embedderID: embedderID, documents: documents, chunks: chunks,
-                index: VectorIndex(dimension: dimension, storage: storage, normalized: true), generation: generation)
+                embedderID: embedderID, documents: documents, chunks: chunks, index: index, generation: generation)
         } catch let error as CollectionError {
             throw error
         } catch {
