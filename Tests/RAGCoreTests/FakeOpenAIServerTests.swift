@@ -129,13 +129,12 @@ private struct CurlRun {
         server.enqueue(.hang)
         let run = try CurlRun.run(["--max-time", "0.5", "\(server.baseURL)/chat/completions"])
         #expect(run.status == 28, "\(run.stderr)")  // CURLE_OPERATION_TIMEDOUT
-        #expect(run.elapsed >= .milliseconds(450) && run.elapsed < .seconds(2))
+        #expect(run.elapsed >= .milliseconds(450), "curl gave up before its --max-time")
         #expect(server.requests.count == 1)
-        let clock = ContinuousClock()
-        let stopping = clock.now
+        // stop() ends the hanging connection (the test would hang otherwise) and is idempotent; the port closes.
         server.stop()
         server.stop()
-        #expect(clock.now - stopping < .milliseconds(500))
+        #expect(try CurlRun.run(["--max-time", "5", "\(server.baseURL)/models"]).status == 7)  // CURLE_COULDNT_CONNECT
     }
 
     @Test(arguments: [false, true])

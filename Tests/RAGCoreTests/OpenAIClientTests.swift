@@ -117,11 +117,8 @@ import Testing
         server.enqueue(.hang)
         let client = try OpenAIClient(configuration: Self.configuration(
             server, retry: .none, timeouts: HTTPTimeouts(connect: .seconds(2), total: .milliseconds(400), idle: .seconds(30))))
-        let clock = ContinuousClock()
-        let start = clock.now
         let error = await #expect(throws: LLMError.self) { try await client.complete(Self.question) }
         #expect(error?.code == .timeout && error?.timeout == .total)
-        #expect(clock.now - start < .seconds(5))
     }
 
     @Test func aSilentStreamHitsTheIdleTimeout() async throws {
@@ -193,8 +190,6 @@ import Testing
         let server = try FakeOpenAIServer()
         server.enqueue(.chatStream(deltas: (1...50).map { "token\($0) " }, delay: .milliseconds(100)))
         let client = try OpenAIClient(configuration: Self.configuration(server))
-        let clock = ContinuousClock()
-        let start = clock.now
         let task = Task {
             var count = 0
             for try await event in client.stream(Self.question) {
@@ -204,9 +199,11 @@ import Testing
         }
         try await Task.sleep(for: .milliseconds(350))
         task.cancel()
-        let outcome = await task.result
-        if case .success(let count) = outcome { #expect(count < 50) }
-        #expect(clock.now - start < .seconds(3), "the 5-second stream was abandoned")
+        // Cancelled, the stream ends early (an uncancelled one delivers all 50 tokens) or fails as cancelled.
+        switch await task.result {
+        case .success(let count): #expect(count < 50, "the stream ran to the end after its task was cancelled")
+        case .failure(let error): #expect((error as? LLMError)?.code == .cancelled || error is CancellationError)
+        }
     }
 
     @Test func fallsBackWhenTheServerRejectsStreamOptions() async throws {
