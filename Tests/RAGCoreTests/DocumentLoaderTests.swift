@@ -265,19 +265,15 @@ import Testing
     }
 
     @Test func lyingPageCountFailsFast() throws {
+        // Refused from the declared count, before any page is read (no timing: the outcome shows it).
         let pdf = TestPDF.lyingPageCount(claimedPages: 1_000_000)
-        let clock = ContinuousClock()
-        let elapsed = clock.measure { #expect(code { try load(pdf) } == .tooManyPages) }
-        #expect(elapsed < .seconds(1))
+        #expect(code { try load(pdf) } == .tooManyPages)
     }
 
     @Test func lyingPageCountUnderTheLimitStopsAfterAFailureRun() throws {
         let pdf = TestPDF.lyingPageCount(claimedPages: 9_000, pages: ["real one", "real two"])
-        let clock = ContinuousClock()
-        var document: Document?
-        let elapsed = try clock.measure { document = try load(pdf) }
-        let loaded = try #require(document)
-        #expect(elapsed < .seconds(2))
+        // The failure run stops the load: one warning per page tried plus one summary, not 8,998 failed loads.
+        let loaded = try load(pdf)
         #expect(loaded.pages.map(\.text) == ["real one", "real two"])
         #expect(loaded.pageCount == 9_000)
         let failures = loaded.warnings.filter { $0.kind == .pageFailed }
