@@ -58,6 +58,9 @@ public struct Answer: Sendable, Hashable {
     /// False when the extractive answerer (no language model) produced the text.
     public var isGenerated: Bool
     public var timings: Timings
+    /// False when no passage was relevant enough (`RetrievalOptions.minimumScore`): the text then says that the
+    /// documents do not answer the question, cites nothing, and no language model was called.
+    public var isAnswered: Bool = true
 }
 
 /// One event of a streamed answer.

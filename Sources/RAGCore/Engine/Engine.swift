@@ -51,6 +51,7 @@ public final class Engine: Sendable {
         self.current = Mutex(collection)
         publishSize(collection)
         metrics.prepare(model: llm.model)
+        metrics.questionsUnanswered.increment(by: Int64(0))
     }
 
     static func checkCompatible(_ collection: DocumentCollection, with embedder: any Embedder, path: String) throws(CollectionError) {
@@ -312,12 +313,16 @@ public final class Engine: Sendable {
 
     // MARK: Search and answers
 
-    /// The `k` passages most similar to `query`, best first, optionally only from some documents.
-    public func search(_ query: String, k: Int? = nil, documents: Set<DocumentID>? = nil) async throws -> [SearchHit] {
+    /// The `k` passages that best match `query`, best first, optionally only from some documents, found as
+    /// `retrieval` says (by default `configuration.retrieval`).
+    public func search(
+        _ query: String, k: Int? = nil, documents: Set<DocumentID>? = nil, retrieval: RetrievalOptions? = nil
+    ) async throws -> [SearchHit] {
         let start = ContinuousClock.now
         do {
             try validate(query)
-            let hits = try await retrieve(query, k: k ?? configuration.searchResults, documents: documents)
+            let hits = try await retrieve(
+                query, k: k ?? configuration.searchResults, documents: documents, options: retrieval ?? configuration.retrieval)
             finish(.search, outcome: "success", started: start)
             return hits
         } catch {
@@ -349,9 +354,20 @@ public final class Engine: Sendable {
                         throw EngineError(.emptyCollection, "the collection is empty: ingest documents first (rag ingest FILE...)")
                     }
                     let searchQuery = try await standaloneQuery(question, history: history)
-                    let hits = try await retrieve(searchQuery, k: configuration.searchResults, documents: nil)
+                    let options = configuration.retrieval
+                    let hits = try await retrieve(searchQuery, k: configuration.searchResults, documents: nil, options: options)
                     let retrieval = Engine.seconds(since: start)
-                    let prompt = try PromptBuilder(options: configuration.prompt).build(question: question, hits: hits, history: history)
+                    if let refusal = refusal(question: question, searchQuery: searchQuery, hits: hits, options: options, started: start) {
+                        metrics.questionsUnanswered.increment()
+                        finish(.ask, outcome: "success", started: start)
+                        continuation.yield(.passages([]))
+                        continuation.yield(.delta(refusal.text))
+                        continuation.yield(.done(refusal))
+                        continuation.finish()
+                        return
+                    }
+                    let context = snapshot.passages(for: hits, neighbours: options.neighbourChunks)
+                    let prompt = try PromptBuilder(options: configuration.prompt).build(question: question, hits: context, history: history)
                     let passages = prompt.passages.map(Citation.init(passage:))
                     continuation.yield(.passages(passages))
                     metrics.sourcesMatched.record(Double(prompt.passages.count))
@@ -454,16 +470,51 @@ public final class Engine: Sendable {
         }
     }
 
-    private func retrieve(_ query: String, k: Int, documents: Set<DocumentID>?) async throws -> [SearchHit] {
+    /// The cosine similarity that retrieved passages must reach for an answer, or `nil` for none.
+    public func minimumScore(for options: RetrievalOptions) -> Float? {
+        guard options.mode != .lexical else { return nil }  // BM25 scores are not similarities
+        switch options.resolved(for: embedder.calibration).minimumScore {
+        case .automatic, .disabled: return nil
+        case .value(let value): return value
+        }
+    }
+
+    /// The answer that says the documents do not answer, when no hit reaches the relevance threshold.
+    private func refusal(
+        question: String, searchQuery: String, hits: [SearchHit], options: RetrievalOptions, started: ContinuousClock.Instant
+    ) -> Answer? {
+        guard let threshold = minimumScore(for: options) else { return nil }
+        let best = hits.max { $0.score < $1.score }
+        guard (best?.score ?? -1) < threshold else { return nil }
+        var text = "The documents do not seem to answer this question."
+        if let best {
+            text += String(
+                format: " The closest passage (%@ %@) has a similarity of %.2f, below the relevance threshold of %.2f.",
+                best.chunk.fileName, best.chunk.pageLabel, best.score, threshold)
+        }
+        var answer = Answer(
+            question: question, searchQuery: searchQuery, text: text, citations: [], passages: [],
+            usage: TokenUsage(promptTokens: 0, completionTokens: 0, isEstimated: false), model: llm.model, isGenerated: false,
+            timings: Timings(retrieval: Engine.seconds(since: started), total: Engine.seconds(since: started)))
+        answer.isAnswered = false
+        return answer
+    }
+
+    private func retrieve(_ query: String, k: Int, documents: Set<DocumentID>?, options: RetrievalOptions) async throws -> [SearchHit] {
         let start = ContinuousClock.now
-        let vector = try await embedder.embed([query])[0]
-        metrics.embeddingLatency.record(Engine.seconds(since: start))
+        let options = options.resolved(for: embedder.calibration)
+        var embedding: [Float] = []
+        if options.mode != .lexical {
+            embedding = try await embedder.embed([query])[0]
+            metrics.embeddingLatency.record(Engine.seconds(since: start))
+        }
         let snapshot = collection
         let hits: [SearchHit]
+        let vector = embedding
         if snapshot.chunks.count < 20_000 {
-            hits = snapshot.search(vector: vector, k: k, documentIDs: documents)
+            hits = snapshot.search(query: query, vector: vector, k: k, options: options, documentIDs: documents)
         } else {
-            hits = await Engine.offload { snapshot.search(vector: vector, k: k, documentIDs: documents) }
+            hits = await Engine.offload { snapshot.search(query: query, vector: vector, k: k, options: options, documentIDs: documents) }
         }
         metrics.retrievalLatency.record(Engine.seconds(since: start))
         return hits

@@ -10,6 +10,7 @@ import Foundation
 /// | `pdfPassword` | `nil` | password for encrypted PDFs |
 /// | `prompt` | see `PromptOptions` | system prompt, prompt token budget, history length |
 /// | `searchResults` | 5 | passages retrieved per question |
+/// | `retrieval` | see `RetrievalOptions` | vector, BM25 or hybrid search; neighbour merging; the relevance threshold |
 /// | `embeddingBatchSize` | 64 | chunks per embedder call |
 /// | `maxQuestionBytes` | 8192 | longest question (UTF-8 bytes) |
 /// | `readOnly` | `false` | refuse ingest and remove (serving replicas over a shared collection) |
@@ -21,6 +22,7 @@ public struct EngineConfiguration: Sendable {
     public var pdfPassword: String?
     public var prompt: PromptOptions
     public var searchResults: Int
+    public var retrieval: RetrievalOptions
     public var embeddingBatchSize: Int
     public var maxQuestionBytes: Int
     public var readOnly: Bool
@@ -29,7 +31,8 @@ public struct EngineConfiguration: Sendable {
     public init(
         collectionDirectory: URL? = nil, chunking: ChunkingOptions = ChunkingOptions(),
         extraction: ExtractionLimits = ExtractionLimits(), pdfPassword: String? = nil,
-        prompt: PromptOptions = PromptOptions(), searchResults: Int = 5, embeddingBatchSize: Int = 64,
+        prompt: PromptOptions = PromptOptions(), searchResults: Int = 5, retrieval: RetrievalOptions = RetrievalOptions(),
+        embeddingBatchSize: Int = 64,
         maxQuestionBytes: Int = 8192, readOnly: Bool = false, condenseFollowUps: Bool = true
     ) {
         self.condenseFollowUps = condenseFollowUps
@@ -39,6 +42,7 @@ public struct EngineConfiguration: Sendable {
         self.pdfPassword = pdfPassword
         self.prompt = prompt
         self.searchResults = searchResults
+        self.retrieval = retrieval
         self.embeddingBatchSize = embeddingBatchSize
         self.maxQuestionBytes = maxQuestionBytes
         self.readOnly = readOnly

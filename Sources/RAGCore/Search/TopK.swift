@@ -27,6 +27,16 @@ struct TopK {
         }
     }
 
+    /// Considers one row's score.
+    mutating func consider(row: Int, score: Float) {
+        guard k > 0, score > threshold || (best.count < k && score == score) else { return }
+        var position = best.count
+        while position > 0 && best[position - 1].score < score { position -= 1 }
+        best.insert(VectorIndex.Hit(row: row, score: score), at: position)
+        if best.count > k { best.removeLast() }
+        if best.count == k { threshold = best[k - 1].score }
+    }
+
     static func select(_ scores: UnsafeBufferPointer<Float>, k: Int, allowed: ((Int) -> Bool)?) -> [VectorIndex.Hit] {
         var top = TopK(k: k)
         top.consider(scores, firstRow: 0, allowed: allowed)

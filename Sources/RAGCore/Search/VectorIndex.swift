@@ -99,6 +99,15 @@ public struct VectorIndex: Sendable {
     }
 
     /// The row's vector.
+    /// The dot product of `unitQuery` (already L2-normalised) with row `row`: their cosine similarity.
+    public func similarity(_ unitQuery: [Float], row: Int) -> Float {
+        precondition(unitQuery.count == dimension, "query length must equal the dimension")
+        var sum: Float = 0
+        let base = row * dimension
+        for i in 0..<dimension { sum += unitQuery[i] * storage[base + i] }
+        return sum
+    }
+
     public func vector(at row: Int) -> ArraySlice<Float> { storage[row * dimension..<(row + 1) * dimension] }
 
     /// The `k` rows most similar to `query`, best first. `allowed`, when given, limits the search to rows it

@@ -20,13 +20,19 @@ import Glibc
 /// | documents | u64 length + JSON array of `DocumentRecord` (dates as seconds since 2001) |
 /// | chunks | per chunk: u32 document index, u32 first page, u32 last page, u32 ordinal, u32 length + id, u32 length + text |
 /// | vectors | chunk count × dimension f32 |
+/// | lexical index (version 2) | u32 `TextAnalyzer.version`, f32 k1, f32 b, u64 rows, rows × u32 terms per row, u32 term count, per term: u32 length + UTF-8, u32 postings, postings × (u32 row, u32 frequency) |
 /// | checksum | u32 CRC-32 of everything before it |
+///
+/// Version 1 files (without the lexical index) are read, and their lexical index is built from the chunk texts;
+/// the next save writes version 2. So is a lexical index written by another `TextAnalyzer.version`.
 ///
 /// All integers and floats are little-endian. A save writes a temporary file, fsyncs it, renames it over the
 /// old file and fsyncs the directory, so a crash leaves either the old or the new collection, never a mix.
 /// Writers take an exclusive `flock` on `.lock` in the directory (`CollectionLock`).
 public struct CollectionStore: Sendable {
-    public static let formatVersion: UInt32 = 1
+    public static let formatVersion: UInt32 = 2
+    /// Older format versions this build still reads.
+    public static let readableVersions: ClosedRange<UInt32> = 1...2
     static let magic: [UInt8] = Array("RAGCOLL\0".utf8)
 
     /// The collection directory.
@@ -124,10 +130,11 @@ public struct CollectionStore: Sendable {
 
     // MARK: Encoding
 
-    static func encode(_ collection: DocumentCollection) -> [UInt8] {
+    /// The file's bytes; `version` 1 (without the lexical index) exists for the compatibility tests.
+    static func encode(_ collection: DocumentCollection, version: UInt32 = formatVersion) -> [UInt8] {
         var out = BinaryWriter()
         out.bytes(magic)
-        out.u32(formatVersion)
+        out.u32(version)
         out.u64(collection.generation)
         out.string(collection.embedderID)
         out.u32(UInt32(collection.dimension))
@@ -149,9 +156,14 @@ public struct CollectionStore: Sendable {
             out.string(chunk.text)
         }
         collection.index.storage.withUnsafeBytes { out.bytes($0) }  // little-endian hosts only (x86_64, arm64)
-        let crc = out.buffer.withUnsafeBytes { UInt32(crc32(0, $0.bindMemory(to: Bytef.self).baseAddress, UInt32($0.count))) }
-        out.u32(crc)
+        if version >= 2 { collection.lexicalIndex.encode(into: &out) }
+        out.u32(checksum(out.buffer))
         return out.buffer
+    }
+
+    /// CRC-32 of `bytes`.
+    static func checksum(_ bytes: [UInt8]) -> UInt32 {
+        bytes.withUnsafeBytes { UInt32(crc32(0, $0.bindMemory(to: Bytef.self).baseAddress, UInt32($0.count))) }
     }
 
     static func decode(_ data: Data, path: String) throws(CollectionError) -> DocumentCollection {
@@ -169,8 +181,11 @@ public struct CollectionStore: Sendable {
         reader.offset = magic.count
         do {
             let version = try reader.u32()
-            guard version == formatVersion else {
-                throw CollectionError(.unsupportedVersion, "the collection has format version \(version); this build reads version \(formatVersion)", path: path)
+            guard readableVersions.contains(version) else {
+                throw CollectionError(
+                    .unsupportedVersion,
+                    "the collection has format version \(version); this build reads versions \(readableVersions.lowerBound)–\(readableVersions.upperBound): use a newer rag",
+                    path: path)
             }
             guard stored == computed else { throw corrupt("checksum mismatch") }
             let generation = try reader.u64()
@@ -201,12 +216,17 @@ public struct CollectionStore: Sendable {
                         pageStart: pageStart, pageEnd: pageEnd, ordinal: ordinal, text: text))
             }
             let vectorBytes = try reader.slice(chunkCount * dimension * 4)
+            var lexicalIndex: LexicalIndex? = nil
+            if version >= 2 {
+                do { lexicalIndex = try LexicalIndex.decode(from: &reader, rows: chunkCount) } catch { throw corrupt("lexical index") }
+            }
             guard reader.offset == data.count - 4 else { throw corrupt("trailing bytes") }
             let index = VectorIndex(dimension: dimension, rows: chunkCount) { out in
                 vectorBytes.withUnsafeBytes { UnsafeMutableRawBufferPointer(out).copyMemory(from: $0) }
             }
             return DocumentCollection(
-                embedderID: embedderID, documents: documents, chunks: chunks, index: index, generation: generation)
+                embedderID: embedderID, documents: documents, chunks: chunks, index: index, lexicalIndex: lexicalIndex,
+                generation: generation)
         } catch let error as CollectionError {
             throw error
         } catch {

@@ -1,5 +1,6 @@
-/// An immutable-by-default snapshot of a collection: documents, their chunks and the vector index, row `i` of
-/// the index belonging to `chunks[i]`. Mutations make a new value (copy-on-write), so readers keep a consistent
+/// An immutable-by-default snapshot of a collection: documents, their chunks, the vector index and the lexical
+/// (BM25) index, row `i` of both indexes belonging to `chunks[i]`. A document's chunks are consecutive rows, in
+/// order. Mutations make a new value (copy-on-write), so readers keep a consistent
 /// snapshot while a writer prepares the next one.
 public struct DocumentCollection: Sendable {
     /// The `Embedder.identifier` that produced every vector here.
@@ -7,6 +8,9 @@ public struct DocumentCollection: Sendable {
     public private(set) var documents: [DocumentRecord]
     public private(set) var chunks: [Chunk]
     public private(set) var index: VectorIndex
+    public private(set) var lexicalIndex: LexicalIndex
+    /// The rows of each document's chunks.
+    private var rowRanges: [DocumentID: Range<Int>]
     /// Increases by one with every save, so that writers can tell whether the file changed under them.
     public internal(set) var generation: UInt64
 
@@ -16,15 +20,34 @@ public struct DocumentCollection: Sendable {
         self.documents = []
         self.chunks = []
         self.index = VectorIndex(dimension: dimension)
+        self.lexicalIndex = LexicalIndex()
+        self.rowRanges = [:]
         self.generation = 0
     }
 
-    init(embedderID: String, documents: [DocumentRecord], chunks: [Chunk], index: VectorIndex, generation: UInt64) {
+    /// A collection read from disk; `lexicalIndex` is rebuilt from the chunk texts when `nil` (an older file, or
+    /// one written with another `TextAnalyzer.version`).
+    init(
+        embedderID: String, documents: [DocumentRecord], chunks: [Chunk], index: VectorIndex, lexicalIndex: LexicalIndex?,
+        generation: UInt64
+    ) {
         self.embedderID = embedderID
         self.documents = documents
         self.chunks = chunks
         self.index = index
+        self.lexicalIndex = lexicalIndex ?? LexicalIndex(texts: chunks.map(\.text))
+        self.rowRanges = DocumentCollection.rowRanges(of: chunks)
         self.generation = generation
+    }
+
+    private static func rowRanges(of chunks: [Chunk]) -> [DocumentID: Range<Int>] {
+        var ranges: [DocumentID: Range<Int>] = [:]
+        var start = 0
+        for row in chunks.indices where row + 1 == chunks.count || chunks[row + 1].documentID != chunks[row].documentID {
+            ranges[chunks[row].documentID] = start..<row + 1
+            start = row + 1
+        }
+        return ranges
     }
 
     public var dimension: Int { index.dimension }
@@ -46,8 +69,10 @@ public struct DocumentCollection: Sendable {
         precondition(newChunks.count == vectors.count, "one vector per chunk")
         remove(record.id)
         documents.append(record)
+        rowRanges[record.id] = chunks.count..<chunks.count + newChunks.count
         chunks.append(contentsOf: newChunks)
         index.add(vectors)
+        lexicalIndex.add(newChunks.map(\.text))
     }
 
     /// Removes a document, its chunks and its vectors. Returns whether it was present.
@@ -57,7 +82,9 @@ public struct DocumentCollection: Sendable {
         documents.remove(at: position)
         let doomed = chunks.map { $0.documentID == id }
         index.removeRows { doomed[$0] }
+        lexicalIndex.removeRows { doomed[$0] }
         chunks.removeAll { $0.documentID == id }
+        rowRanges = DocumentCollection.rowRanges(of: chunks)
         return true
     }
 
@@ -76,6 +103,108 @@ public struct DocumentCollection: Sendable {
         }
     }
 
+    /// The `k` chunks with the highest BM25 score for `query`, best first (`score` is the BM25 score).
+    public func lexicalSearch(_ query: String, k: Int, documentIDs: Set<DocumentID>? = nil) -> [SearchHit] {
+        lexicalIndex.search(query, k: k, allowed: rowFilter(documentIDs)).enumerated().map { rank, hit in
+            SearchHit(chunk: chunks[hit.row], score: hit.score, rank: rank + 1, lexicalScore: hit.score)
+        }
+    }
+
+    /// The `k` best chunks by `options.mode`: `vector` is the embedding of `query` (unused in lexical mode).
+    /// In vector and hybrid modes `score` is the chunk's cosine similarity to the query, whatever its rank.
+    public func search(
+        query: String, vector: [Float], k: Int, options: RetrievalOptions, documentIDs: Set<DocumentID>? = nil
+    ) -> [SearchHit] {
+        switch options.mode {
+        case .vector:
+            return search(vector: vector, k: k, documentIDs: documentIDs)
+        case .lexical:
+            return lexicalSearch(query, k: k, documentIDs: documentIDs)
+        case .hybrid:
+            let allowed = rowFilter(documentIDs)
+            let pool = max(k, options.candidates)
+            let byVector = index.search(vector, k: pool, allowed: allowed)
+            let byWords = lexicalIndex.search(query, k: pool, allowed: allowed)
+            let cosine = Dictionary(byVector.map { ($0.row, $0.score) }, uniquingKeysWith: { first, _ in first })
+            let bm25 = Dictionary(byWords.map { ($0.row, $0.score) }, uniquingKeysWith: { first, _ in first })
+            let unit = VectorIndex.normalized(vector)
+            return RankFusion.fuse(vector: byVector, lexical: byWords, fusion: options.fusion).prefix(k).enumerated().map { rank, hit in
+                SearchHit(
+                    chunk: chunks[hit.row], score: cosine[hit.row] ?? index.similarity(unit, row: hit.row), rank: rank + 1,
+                    lexicalScore: bm25[hit.row])
+            }
+        }
+    }
+
+    /// The passages for an answer: each hit widened by up to `neighbours` chunks before and after it that share a
+    /// page with it; widened hits that then overlap, or touch and share a page, merged into one passage, in the
+    /// order of their best hit. The repeated overlap between consecutive chunks appears once.
+    /// With `neighbours` 0 the hits are returned unchanged.
+    public func passages(for hits: [SearchHit], neighbours: Int) -> [SearchHit] {
+        guard neighbours > 0 else { return hits }
+        struct Span {
+            var hit: SearchHit
+            var rows: ClosedRange<Int>?
+        }
+        var spans: [Span] = []
+        for hit in hits {
+            guard let range = rowRanges[hit.chunk.documentID], range.contains(range.lowerBound + hit.chunk.ordinal),
+                chunks[range.lowerBound + hit.chunk.ordinal].id == hit.chunk.id
+            else {
+                spans.append(Span(hit: hit, rows: nil))  // not from this snapshot: keep as it is
+                continue
+            }
+            let row = range.lowerBound + hit.chunk.ordinal
+            func samePages(_ other: Int) -> Bool {
+                chunks[other].pageStart <= hit.chunk.pageEnd && chunks[other].pageEnd >= hit.chunk.pageStart
+            }
+            var low = row
+            while low > range.lowerBound, row - low < neighbours, samePages(low - 1) { low -= 1 }
+            var high = row
+            while high + 1 < range.upperBound, high - row < neighbours, samePages(high + 1) { high += 1 }
+            // Spans that share a chunk merge; spans that only touch merge when they share a page.
+            func joins(_ span: Span) -> Bool {
+                guard span.hit.chunk.documentID == hit.chunk.documentID, let rows = span.rows else { return false }
+                if low <= rows.upperBound && high >= rows.lowerBound { return true }
+                guard low == rows.upperBound + 1 || high + 1 == rows.lowerBound else { return false }
+                let pages = (chunks[rows.lowerBound].pageStart, chunks[rows.upperBound].pageEnd)
+                return chunks[low].pageStart <= pages.1 && chunks[high].pageEnd >= pages.0
+            }
+            if let position = spans.firstIndex(where: joins) {
+                let rows = spans[position].rows!
+                spans[position].rows = min(rows.lowerBound, low)...max(rows.upperBound, high)
+            } else {
+                spans.append(Span(hit: hit, rows: low...high))
+            }
+        }
+        return spans.enumerated().map { rank, span in
+            var hit = span.hit
+            hit.rank = rank + 1
+            if let rows = span.rows { hit.chunk = DocumentCollection.merge(chunks[rows]) }
+            return hit
+        }
+    }
+
+    /// Consecutive chunks of one document as one chunk: pages from the first to the last, text joined without the
+    /// overlap that each chunk repeats from the one before.
+    static func merge(_ run: ArraySlice<Chunk>) -> Chunk {
+        guard var merged = run.first, run.count > 1 else { return run.first! }
+        let minimumOverlap = 16  // shorter matches ("." against ".") are coincidences, not the repeated overlap
+        var text = Array(merged.text.utf8)
+        for chunk in run.dropFirst() {
+            let next = Array(chunk.text.utf8)
+            var overlap = min(text.count, next.count)
+            while overlap >= minimumOverlap && !text[(text.count - overlap)...].elementsEqual(next[..<overlap]) { overlap -= 1 }
+            if overlap < minimumOverlap { overlap = 0 }
+            if overlap == 0 { text.append(UInt8(ascii: "\n")) }
+            text.append(contentsOf: next[overlap...])
+            merged.pageStart = min(merged.pageStart, chunk.pageStart)
+            merged.pageEnd = max(merged.pageEnd, chunk.pageEnd)
+        }
+        merged.text = String(decoding: text, as: UTF8.self)
+        return merged
+    }
+
     private func rowFilter(_ documentIDs: Set<DocumentID>?) -> ((Int) -> Bool)? {
         guard let documentIDs else { return nil }
         let chunks = self.chunks
@@ -83,15 +212,20 @@ public struct DocumentCollection: Sendable {
     }
 }
 
-/// A retrieved chunk with its cosine similarity to the query and its 1-based rank.
+/// A retrieved chunk with its score and its 1-based rank.
 public struct SearchHit: Sendable, Hashable {
     public var chunk: Chunk
+    /// The cosine similarity of the chunk to the query (vector and hybrid retrieval), or its BM25 score (lexical
+    /// retrieval).
     public var score: Float
     public var rank: Int
+    /// The chunk's BM25 score, when the lexical retriever found it.
+    public var lexicalScore: Float?
 
-    public init(chunk: Chunk, score: Float, rank: Int) {
+    public init(chunk: Chunk, score: Float, rank: Int, lexicalScore: Float? = nil) {
         self.chunk = chunk
         self.score = score
         self.rank = rank
+        self.lexicalScore = lexicalScore
     }
 }

@@ -1,0 +1,129 @@
+/// How passages are found for a query.
+///
+/// | field | default | meaning |
+/// | --- | --- | --- |
+/// | `mode` | `.hybrid` | `.vector` (embeddings), `.lexical` (BM25) or `.hybrid` (both, fused) |
+/// | `fusion` | `.automatic` | how hybrid mode combines the two rankings: the embedder's measured weight |
+/// | `candidates` | 50 | hits taken from each retriever before fusing (at least the `k` asked for) |
+/// | `neighbourChunks` | 0 | for answers: chunks before and after each hit, on the same pages, merged into its passage |
+/// | `minimumScore` | `.automatic` | for answers: below this cosine similarity the engine says the documents do not answer |
+///
+/// The defaults were chosen by measurement on the evaluation set: see `docs/retrieval.md`.
+public struct RetrievalOptions: Sendable, Hashable {
+    public enum Mode: String, Sendable, Hashable, CaseIterable {
+        /// Cosine similarity of embeddings.
+        case vector
+        /// BM25 over the words of the chunks.
+        case lexical
+        /// Both rankings, combined by `fusion`.
+        case hybrid
+    }
+
+    /// How two rankings become one.
+    public enum Fusion: Sendable, Hashable, CustomStringConvertible {
+        /// `.weighted` with the embedder's measured `RetrievalCalibration.vectorWeight` (0.5 when unmeasured).
+        case automatic
+        /// Reciprocal rank fusion: each hit scores `Σ 1 / (k + rank)` over the rankings it appears in.
+        case reciprocalRank(k: Int)
+        /// Each ranking's scores min-max normalised over its candidates, then
+        /// `vectorWeight · vector + (1 − vectorWeight) · lexical`.
+        case weighted(vectorWeight: Float)
+
+        public var description: String {
+            switch self {
+            case .automatic: "auto"
+            case .reciprocalRank(let k): "rrf:\(k)"
+            case .weighted(let weight): "weighted:\(weight)"
+            }
+        }
+
+        /// Parses `auto`, `rrf`, `rrf:K`, `weighted` or `weighted:W` (W between 0 and 1).
+        public init?(_ text: String) {
+            let parts = text.split(separator: ":", maxSplits: 1).map(String.init)
+            switch parts.first?.lowercased() {
+            case "auto" where parts.count == 1:
+                self = .automatic
+            case "rrf":
+                guard parts.count == 1 else {
+                    guard let k = Int(parts[1]), k >= 0 else { return nil }
+                    self = .reciprocalRank(k: k)
+                    return
+                }
+                self = .reciprocalRank(k: 60)
+            case "weighted":
+                guard parts.count == 1 else {
+                    guard let weight = Float(parts[1]), (0...1).contains(weight) else { return nil }
+                    self = .weighted(vectorWeight: weight)
+                    return
+                }
+                self = .weighted(vectorWeight: 0.5)
+            default:
+                return nil
+            }
+        }
+    }
+
+    /// When an answer is refused for lack of relevant passages.
+    public enum ScoreThreshold: Sendable, Hashable {
+        /// The embedder's measured `RetrievalCalibration.minimumScore` (MiniLM: 0.30; none for the hashed embedder).
+        case automatic
+        /// Always answer from the best passages found.
+        case disabled
+        /// Refuse when no retrieved passage has at least this cosine similarity to the question.
+        case value(Float)
+    }
+
+    public var mode: Mode
+    public var fusion: Fusion
+    public var candidates: Int
+    public var neighbourChunks: Int
+    public var minimumScore: ScoreThreshold
+
+    public init(
+        mode: Mode = .hybrid, fusion: Fusion = .automatic, candidates: Int = 50, neighbourChunks: Int = 0,
+        minimumScore: ScoreThreshold = .automatic
+    ) {
+        self.mode = mode
+        self.fusion = fusion
+        self.candidates = candidates
+        self.neighbourChunks = neighbourChunks
+        self.minimumScore = minimumScore
+    }
+}
+
+extension RetrievalOptions {
+    /// These options with `.automatic` settings replaced by what was measured for `calibration`'s embedder.
+    public func resolved(for calibration: RetrievalCalibration?) -> RetrievalOptions {
+        var options = self
+        if fusion == .automatic { options.fusion = .weighted(vectorWeight: calibration?.vectorWeight ?? 0.5) }
+        if minimumScore == .automatic { options.minimumScore = calibration?.minimumScore.map { .value($0) } ?? .disabled }
+        return options
+    }
+}
+
+/// Combines rankings of rows into one.
+enum RankFusion {
+    /// The fused ranking of `vector` and `lexical` hits (each best first), best first.
+    static func fuse(vector: [VectorIndex.Hit], lexical: [VectorIndex.Hit], fusion: RetrievalOptions.Fusion) -> [VectorIndex.Hit] {
+        var scores: [Int: Float] = [:]
+        switch fusion {
+        case .automatic:
+            return fuse(vector: vector, lexical: lexical, fusion: .weighted(vectorWeight: 0.5))
+        case .reciprocalRank(let k):
+            for (rank, hit) in vector.enumerated() { scores[hit.row, default: 0] += 1 / Float(k + rank + 1) }
+            for (rank, hit) in lexical.enumerated() { scores[hit.row, default: 0] += 1 / Float(k + rank + 1) }
+        case .weighted(let weight):
+            for (row, score) in normalized(vector) { scores[row, default: 0] += weight * score }
+            for (row, score) in normalized(lexical) { scores[row, default: 0] += (1 - weight) * score }
+        }
+        return scores.map { VectorIndex.Hit(row: $0.key, score: $0.value) }
+            .sorted { $0.score > $1.score || ($0.score == $1.score && $0.row < $1.row) }
+    }
+
+    /// Scores mapped to 0...1 by min-max over the list (all 1 when they are equal).
+    static func normalized(_ hits: [VectorIndex.Hit]) -> [(Int, Float)] {
+        guard let high = hits.map(\.score).max(), let low = hits.map(\.score).min() else { return [] }
+        let span = high - low
+        return hits.map { ($0.row, span > 0 ? ($0.score - low) / span : 1) }
+    }
+}
