@@ -13,6 +13,8 @@ struct Ask: AsyncParsableCommand {
 
     @OptionGroup var options: CollectionOptions
 
+    @OptionGroup(title: "Retrieval") var retrievalFlags: RetrievalFlags
+
     @Option(name: .short, help: ArgumentHelp("Passages to retrieve.", valueName: "n"))
     var k: Int = EngineConfiguration().searchResults
 
@@ -24,7 +26,11 @@ struct Ask: AsyncParsableCommand {
     }
 
     private func execute() async throws {
-        let engine = try await options.makeEngine { $0.searchResults = max(1, k) }
+        let retrieval = try retrievalFlags.applied(to: RetrievalOptions())
+        let engine = try await options.makeEngine {
+            $0.searchResults = max(1, k)
+            $0.retrieval = retrieval
+        }
         var answer: Answer? = nil
         for try await event in engine.askStreaming(question) {
             switch event {
@@ -43,6 +49,7 @@ struct Ask: AsyncParsableCommand {
             return
         }
         print(answer.text.hasSuffix("\n") ? "" : "\n", terminator: "")
+        guard !answer.citations.isEmpty else { return }
         print("\nSources:")
         for citation in answer.citations {
             print("  [\(citation.number)] \(citation.label)  (score \(String(format: "%.3f", citation.score)))")
@@ -59,6 +66,7 @@ enum AnswerJSON {
             "passages": answer.passages.map(citation),
             "model": answer.model,
             "generated": answer.isGenerated,
+            "answered": answer.isAnswered,
             "usage": [
                 "prompt_tokens": answer.usage.promptTokens, "completion_tokens": answer.usage.completionTokens,
                 "estimated": answer.usage.isEstimated,

@@ -15,6 +15,8 @@ struct Chat: AsyncParsableCommand {
 
     @OptionGroup var options: CollectionOptions
 
+    @OptionGroup(title: "Retrieval") var retrievalFlags: RetrievalFlags
+
     @Option(name: .short, help: ArgumentHelp("Passages to retrieve per question.", valueName: "n"))
     var k: Int = EngineConfiguration().searchResults
 
@@ -26,8 +28,10 @@ struct Chat: AsyncParsableCommand {
     }
 
     private func execute() async throws {
+        let retrieval = try retrievalFlags.applied(to: RetrievalOptions())
         let engine = try await options.makeEngine { configuration in
             configuration.searchResults = max(1, k)
+            configuration.retrieval = retrieval
             configuration.condenseFollowUps = !noCondense
         }
         let interactive = isatty(0) == 1
@@ -54,7 +58,7 @@ struct Chat: AsyncParsableCommand {
                 }
                 guard let answer else { continue }
                 if !answer.text.hasSuffix("\n") { print() }
-                print("Sources: " + answer.citations.map { "[\($0.number)] \($0.label)" }.joined(separator: "; "))
+                if !answer.citations.isEmpty { print("Sources: " + answer.citations.map { "[\($0.number)] \($0.label)" }.joined(separator: "; ")) }
                 print()
                 history += [.user(line), .assistant(answer.text)]
             } catch {

@@ -17,7 +17,7 @@ struct RAG: AsyncParsableCommand {
 
             Exit codes: 0 success, 1 error, 3 some files could not be ingested, 64 usage error.
             """,
-        subcommands: [Ingest.self, Ask.self, Chat.self, Search.self, List.self, Remove.self, Extract.self]
+        subcommands: [Ingest.self, Ask.self, Chat.self, Search.self, List.self, Remove.self, Extract.self, Eval.self]
     )
 }
 

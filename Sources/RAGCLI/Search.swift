@@ -7,7 +7,7 @@ struct Search: AsyncParsableCommand {
         abstract: "Show the passages most similar to a query.",
         discussion: """
             With --json, prints one object: {"hits":[{"file": name, "page": 1-based, "text": chunk text, \
-            "score": cosine similarity}]}, best first.
+            "score": cosine similarity (BM25 score with --retrieval lexical)}]}, best first.
             """
     )
 
@@ -15,6 +15,8 @@ struct Search: AsyncParsableCommand {
     var query: String
 
     @OptionGroup var options: CollectionOptions
+
+    @OptionGroup(title: "Retrieval") var retrievalFlags: RetrievalFlags
 
     @Option(name: .short, help: ArgumentHelp("How many passages.", valueName: "n"))
     var k: Int = 5
@@ -30,7 +32,8 @@ struct Search: AsyncParsableCommand {
     }
 
     private func execute() async throws {
-        let engine = try await options.makeEngine()
+        let retrieval = try retrievalFlags.applied(to: RetrievalOptions())
+        let engine = try await options.makeEngine { $0.retrieval = retrieval }
         var filter: Set<DocumentID>? = nil
         if !document.isEmpty {
             let collection = engine.collection
