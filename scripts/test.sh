@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # Runs the whole test suite from a fresh machine: install packages and the local model, build every product (the
 # CLI, server and browser tests run the real binaries), `swift test`, then the deployment checks (manifests, chart,
-# alerts, dashboard, Dockerfile, metric names against the real server, a Prometheus scrape, the podman image).
-# Usage: scripts/test.sh [swift test arguments]      SKIP_DEPLOY=1 skips the deployment checks.
+# alerts, dashboard, Dockerfile, metric names against the real server, a Prometheus scrape, the podman image), and
+# the retrieval quality check on the evaluation set (scripts/check-retrieval.sh).
+# Usage: scripts/test.sh [swift test arguments]      SKIP_DEPLOY=1 skips the deployment checks, SKIP_RETRIEVAL=1 the
+# retrieval check.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup.sh
 swift build
 swift test "$@"
+if [[ "${SKIP_RETRIEVAL:-0}" != "1" ]]; then
+  scripts/check-retrieval.sh
+fi
 if [[ "${SKIP_DEPLOY:-0}" != "1" ]]; then
   scripts/check-deploy.sh
 fi

@@ -59,7 +59,7 @@ struct RAGProcess {
         let help = try RAGProcess.run(["--help"])
         #expect(help.status == 0)
         try expectGolden(help.stdout, "rag-help.txt")
-        for command in ["ingest", "ask", "search", "list", "remove", "extract"] {
+        for command in ["ingest", "ask", "chat", "search", "list", "remove", "extract", "eval"] {
             let sub = try RAGProcess.run([command, "--help"])
             #expect(sub.status == 0, "\(command) --help")
             #expect(sub.stdout.contains("USAGE: rag \(command)"))
