@@ -44,15 +44,10 @@ struct RetrievalFlags: ParsableArguments {
     }
 
     static func threshold(_ text: String) throws -> RetrievalOptions.ScoreThreshold {
-        switch text.lowercased() {
-        case "auto": return .automatic
-        case "off", "none": return .disabled
-        default:
-            guard let value = Float(text), value.isFinite else {
-                throw CLIError("--min-score must be a number, auto or off, not '\(text)'", exitCode: 64)
-            }
-            return .value(value)
+        guard let threshold = RetrievalOptions.ScoreThreshold(text) else {
+            throw CLIError("--min-score must be a number, auto or off, not '\(text)'", exitCode: 64)
         }
+        return threshold
     }
 }
 

@@ -83,6 +83,8 @@ enum DTO {
         var query: String
         var k: Int?
         var documents: [String]?
+        /// `hybrid`, `vector` or `lexical`; the server's setting when absent.
+        var retrieval: String?
     }
 
     struct SearchResponse: Codable, Sendable {
@@ -148,6 +150,8 @@ enum DTO {
         var usage: Usage
         var model: String
         var generated: Bool
+        /// False when no passage was relevant enough: the answer then says the documents do not answer.
+        var answered: Bool
         var timings: Timings
 
         init(_ answer: RAGCore.Answer) {
@@ -158,6 +162,7 @@ enum DTO {
             passages = answer.passages.map(Citation.init)
             usage = Usage(answer.usage)
             model = answer.model
+            answered = answer.isAnswered
             generated = answer.isGenerated
             timings = Timings(
                 retrieval_s: answer.timings.retrieval, generation_s: answer.timings.generation,

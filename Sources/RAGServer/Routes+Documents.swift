@@ -57,12 +57,20 @@ extension ServerState {
         return try JSON.response(["removed": DTO.Document(removed)])
     }
 
-    /// `POST /v1/search` `{"query": ..., "k": 5, "documents": [ids]}`.
+    /// `POST /v1/search` `{"query": ..., "k": 5, "documents": [ids], "retrieval": "hybrid"}`.
     func search(_ request: Request, context: ServerContext) async throws -> Response {
         let body = try await JSON.decode(DTO.SearchRequest.self, from: request, context: context)
         let k = min(max(body.k ?? engine.configuration.searchResults, 1), 100)
         let filter = body.documents.map { Set($0.map(DocumentID.init(rawValue:))) }
-        let hits = try await engine.search(body.query, k: k, documents: filter)
+        var retrieval: RetrievalOptions? = nil
+        if let text = body.retrieval {
+            guard let mode = RetrievalOptions.Mode(rawValue: text) else {
+                throw APIError(.badRequest, code: "invalid_request", "retrieval is hybrid, vector or lexical, not '\(text)'")
+            }
+            retrieval = engine.configuration.retrieval
+            retrieval?.mode = mode
+        }
+        let hits = try await engine.search(body.query, k: k, documents: filter, retrieval: retrieval)
         return try JSON.response(DTO.SearchResponse(hits: hits.map(DTO.Hit.init)))
     }
 

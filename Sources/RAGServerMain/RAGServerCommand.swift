@@ -56,6 +56,14 @@ struct RAGServerCommand: AsyncParsableCommand {
     var logLevel: String?
     @Option(help: "Who answers: auto, openai or extractive [RAG_LLM] (default auto).")
     var llm: String?
+    @Option(help: "How passages are found: hybrid, vector or lexical [RAG_RETRIEVAL] (default hybrid).")
+    var retrieval: String?
+    @Option(help: "Hybrid fusion: auto, weighted[:W] or rrf[:K] [RAG_FUSION] (default auto: the embedder's measured weight).")
+    var fusion: String?
+    @Option(help: "Chunks before and after each passage, on the same pages, added to answers [RAG_NEIGHBOURS] (default 0).")
+    var neighbours: Int?
+    @Option(help: "Cosine similarity below which answers say the documents do not answer: a number, auto or off [RAG_MIN_SCORE] (default auto).")
+    var minScore: String?
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
@@ -104,9 +112,31 @@ struct RAGServerCommand: AsyncParsableCommand {
             guard let llmChoice = LLMChoice(rawValue: llm ?? env("RAG_LLM") ?? "auto") else {
                 throw ValidationError("--llm is auto, openai or extractive")
             }
+            var retrievalOptions = RetrievalOptions()
+            if let text = retrieval ?? env("RAG_RETRIEVAL") {
+                guard let mode = RetrievalOptions.Mode(rawValue: text) else {
+                    throw ValidationError("--retrieval (RAG_RETRIEVAL) is hybrid, vector or lexical, not '\(text)'")
+                }
+                retrievalOptions.mode = mode
+            }
+            if let text = fusion ?? env("RAG_FUSION") {
+                guard let parsed = RetrievalOptions.Fusion(text) else {
+                    throw ValidationError("--fusion (RAG_FUSION) is auto, weighted, weighted:W (0–1), rrf or rrf:K, not '\(text)'")
+                }
+                retrievalOptions.fusion = parsed
+            }
+            retrievalOptions.neighbourChunks = try number(neighbours, "RAG_NEIGHBOURS", 0)
+            guard retrievalOptions.neighbourChunks >= 0 else { throw ValidationError("--neighbours (RAG_NEIGHBOURS) must be 0 or more") }
+            if let text = minScore ?? env("RAG_MIN_SCORE") {
+                guard let threshold = RetrievalOptions.ScoreThreshold(text) else {
+                    throw ValidationError("--min-score (RAG_MIN_SCORE) is a number, auto or off, not '\(text)'")
+                }
+                retrievalOptions.minimumScore = threshold
+            }
             let metrics = RAGMetrics()
             let engine = try Engine(
-                configuration: EngineConfiguration(collectionDirectory: directory, readOnly: configuration.readOnly),
+                configuration: EngineConfiguration(
+                    collectionDirectory: directory, retrieval: retrievalOptions, readOnly: configuration.readOnly),
                 embedder: try await EngineSetup.embedder(
                     collectionDirectory: directory, choice: nil, openAI: openAI, metrics: metrics,
                     modelsDirectory: EngineSetup.modelsDirectory(), logger: logger),

@@ -52,6 +52,20 @@ import Testing
                 #expect(hits.first?["page"] as? Int == 2)
                 #expect((hits.first?["text"] as? String)?.contains("Receipts") == true)
             }
+            try await client.execute(
+                uri: "/v1/search", method: .post, body: Fixtures.jsonBody(["query": "receipts submitted", "k": 1, "retrieval": "lexical"])
+            ) { response in
+                #expect(response.status == .ok)
+                let hits = try #require(response.json["hits"] as? [[String: Any]])
+                #expect(hits.first?["page"] as? Int == 2)
+                #expect((hits.first?["score"] as? Double ?? 0) > 1)  // a BM25 score, not a cosine similarity
+            }
+            try await client.execute(
+                uri: "/v1/search", method: .post, body: Fixtures.jsonBody(["query": "receipts", "retrieval": "psychic"])
+            ) { response in
+                #expect(response.status == .badRequest)
+                #expect((response.json["error"] as? [String: Any])?["message"] as? String == "retrieval is hybrid, vector or lexical, not 'psychic'")
+            }
             try await client.execute(uri: "/v1/documents/\(id)", method: .delete) { response in
                 #expect(response.status == .ok)
             }
@@ -122,6 +136,24 @@ import Testing
             #expect(citation["file"] as? String == "handbook.pdf")
             #expect(citation["page"] as? Int == 1)
             #expect((response.json["usage"] as? [String: Any])?["prompt_tokens"] as? Int == 100)
+            #expect(response.json["answered"] as? Bool == true)
+        }
+    }
+
+    @Test func askSaysWhenTheDocumentsDoNotAnswer() async throws {
+        var server = TestServer()
+        server.engineConfiguration.retrieval.minimumScore = .value(0.5)
+        let (app, _) = try server.app()
+        let llm = server.llm
+        try await app.test(.router) { client in
+            try await client.uploadHandbook()
+            let response = try await client.execute(
+                uri: "/v1/ask", method: .post, body: Fixtures.jsonBody(["question": "How do I bake sourdough bread?"]))
+            #expect(response.status == .ok)
+            #expect(response.json["answered"] as? Bool == false)
+            #expect((response.json["answer"] as? String)?.hasPrefix("The documents do not seem to answer this question.") == true)
+            #expect((response.json["citations"] as? [Any])?.isEmpty == true)
+            #expect(llm.requests.isEmpty)
         }
     }
 

@@ -71,6 +71,17 @@ public struct RetrievalOptions: Sendable, Hashable {
         case disabled
         /// Refuse when no retrieved passage has at least this cosine similarity to the question.
         case value(Float)
+
+        /// Parses `auto`, `off` (or `none`) or a number.
+        public init?(_ text: String) {
+            switch text.lowercased() {
+            case "auto": self = .automatic
+            case "off", "none": self = .disabled
+            default:
+                guard let value = Float(text), value.isFinite else { return nil }
+                self = .value(value)
+            }
+        }
     }
 
     public var mode: Mode
