@@ -854,7 +854,8 @@ enum WebAssets {
                 bubble.removeAttribute("aria-busy");
                 if (result.citations && result.citations.length) bubble.append(sourcesList(result.citations, "Sources"));
                 else if (result.passages && result.passages.length) bubble.append(sourcesList(result.passages, "Passages searched"));
-                const meta = [result.generated ? result.model : "Quoted from your documents (no language model)",
+                const meta = [result.answered === false ? "No passage was relevant enough to answer from"
+                  : result.generated ? result.model : "Quoted from your documents (no language model)",
                   `${result.timings.total_s.toFixed(1)} s`];
                 if (result.generated) meta.push(`${result.usage.total_tokens} tokens${result.usage.estimated ? " (estimated)" : ""}`);
                 bubble.append(el("p", { class: "answer-meta", text: meta.join(" · ") }));
