@@ -24,6 +24,9 @@ def test_helm_lint_strict():
     {"terminationGracePeriodSeconds": 10},
     {"monitoring": {"rules": {"errorRatio": 2}}},
     {"persistence": {"collection": {"size": "lots"}}},
+    {"server": {"retrieval": "psychic"}},
+    {"server": {"fusion": "weighted:2"}},
+    {"server": {"minScore": "high"}},
 ])
 def test_values_schema_rejects(bad):
     with helm.Chart.load(str(CHART)) as chart:
@@ -34,6 +37,15 @@ def test_values_schema_rejects(bad):
 def test_values_schema_accepts_the_defaults():
     with helm.Chart.load(str(CHART)) as chart:
         chart.validate_schema(chart.values)
+
+
+@pytest.mark.parametrize("good", [
+    {"server": {"retrieval": "lexical", "fusion": "rrf:60", "neighbours": 1, "minScore": 0.3}},
+    {"server": {"fusion": "weighted:0.7", "minScore": "off"}},
+])
+def test_values_schema_accepts_retrieval_settings(good):
+    with helm.Chart.load(str(CHART)) as chart:
+        chart.validate_schema(chart.merge_values(good))
 
 
 def _normalise(doc):
