@@ -37,6 +37,9 @@ let package = Package(
         ),
         // Memory-bound dot products for single-query search, chosen at run time (AVX-512F, AVX2+FMA, portable C).
         .target(name: "CVectorKernels"),
+        // The MiniLM encoder's attention, GELU and LayerNorm, compiled for AVX-512F, AVX2+FMA and portable C and
+        // chosen at run time (Swift itself targets baseline x86-64, where its SIMD code is SSE-width).
+        .target(name: "CEncoderKernels"),
         // OpenBLAS's CBLAS interface (`cblas_sgemv`, `cblas_sgemm`).
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         // libcurl, with typed wrappers for the variadic `curl_easy_setopt`.
@@ -46,7 +49,7 @@ let package = Package(
         .target(
             name: "RAGCore",
             dependencies: [
-                "CMuPDF", "CBLAS", "CCurl", "CZlib", "CVectorKernels",
+                "CMuPDF", "CBLAS", "CCurl", "CZlib", "CVectorKernels", "CEncoderKernels",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
@@ -102,7 +105,9 @@ let package = Package(
         ),
         .testTarget(
             name: "RAGCoreTests",
-            dependencies: ["RAGCore", "RAGTesting", .product(name: "Prometheus", package: "swift-prometheus")],
+            dependencies: [
+                "RAGCore", "RAGTesting", "CEncoderKernels", .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
             exclude: ["Golden", "Fixtures"],
             swiftSettings: swiftSettings
         ),

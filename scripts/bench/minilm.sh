@@ -20,6 +20,7 @@ if [[ -n ${ST_PYTHON:-} ]] && "$ST_PYTHON" -c "import torch, sentence_transforme
   echo "minilm.sh: no ST_PYTHON with torch and sentence-transformers; running the Swift side only" >&2
 fi
 for round in $(seq 1 "$rounds"); do
+  cut -d' ' -f1 /proc/loadavg >> "$out/loadavg"   # the 1-minute load average as each round starts
   swift_run() { .build/release/RAGBench minilm --models "$models" --chunks "$chunks" --repeat "$repeat" --modes 1x1,2x1 > "$out/swift.r$round.json"; }
   python_run() { ((have_baseline)) && "$ST_PYTHON" scripts/bench/minilm_baseline.py --models "$models" --chunks "$chunks" --repeat "$repeat" > "$out/torch.r$round.json" || true; }
   if ((round % 2)); then python_run; swift_run; else swift_run; python_run; fi
@@ -42,5 +43,14 @@ for cores in (1, 2):
     print(f"| {cores} | {rate:.2f} | {gflops:.1f} | {ceiling:.1f} | {fraction:.2f} | {trate:.2f} | {rate / trate:.2f}× |")
 print(f"\npeak RSS: Swift {max(r['peak_rss_bytes'] for r in swift) / 2**20:.0f} MiB"
       + (f", PyTorch {max(r['peak_rss_bytes'] for r in torch) / 2**20:.0f} MiB" if torch else ""))
+# Per round, so that rounds in which another process held a core (a low 2-core ceiling) can be told apart.
+for index, run in enumerate(swift):
+    parts = [f"{m['cores']} core(s) {m['chunks_per_s']:.2f} chunks/s at {m['fraction_of_ceiling']:.2f} of {m['ceiling_gflops']:.1f}"
+             for m in run["modes"]]
+    if index < len(torch):
+        parts += [f"PyTorch {m['threads']} thread(s) {m['chunks_per_s']:.2f}" for m in torch[index]["modes"]]
+    print(f"round {index + 1}: " + ", ".join(parts))
+loads = [float(line) for line in open(f"{out}/loadavg")]
+print(f"load average (1 min) at the start of the rounds: {min(loads):.2f}–{max(loads):.2f}")
 print(f"runs in {out}")
 PY

@@ -1,4 +1,5 @@
 import CBLAS
+import CEncoderKernels
 import Foundation
 
 /// A BERT encoder (embeddings, `layers` transformer blocks) over memory-mapped `F32` weights, with mean
@@ -7,8 +8,9 @@ import Foundation
 /// Every dense layer is one `cblas_sgemm` over all the tokens of a pass. Sequences are packed one after the
 /// other with no padding, and attention is computed per sequence and head, so each token attends exactly to
 /// the tokens of its own text: the same result as a padded batch with an attention mask, without computing the
-/// padding. Immutable after loading, so one encoder serves any number of threads; each call allocates its own
-/// scratch memory.
+/// padding. Attention, GELU and LayerNorm are C kernels (`CEncoderKernels`) built for AVX-512, AVX2 and plain
+/// C and chosen at run time. Immutable after loading, so one encoder serves any number of threads; each call
+/// works in scratch memory the caller owns.
 final class BertEncoder: @unchecked Sendable {
     // @unchecked Sendable: all stored properties are immutable after init; the weight views point into
     // `file`'s read-only mapping, which lives as long as this object.
@@ -60,8 +62,8 @@ final class BertEncoder: @unchecked Sendable {
         guard c.activation == "gelu" else {
             throw ModelError(.invalid, "hidden_act \(c.activation) is not supported (only gelu)", path: file.path)
         }
-        guard c.hiddenSize > 0, c.heads > 0, c.hiddenSize % c.heads == 0, c.hiddenSize % VectorKernels.width == 0,
-            c.intermediateSize % VectorKernels.width == 0, c.layers > 0, c.maxPositions > 2, c.typeVocabularySize > 0
+        guard c.hiddenSize > 0, c.heads > 0, c.hiddenSize % c.heads == 0, c.intermediateSize > 0, c.layers > 0,
+            c.maxPositions > 2, c.typeVocabularySize > 0
         else {
             throw ModelError(.invalid, "config.json describes an unsupported shape (hidden \(c.hiddenSize), heads \(c.heads), intermediate \(c.intermediateSize))", path: file.path)
         }
@@ -105,12 +107,17 @@ final class BertEncoder: @unchecked Sendable {
 
     /// Scratch floats one pass over `tokens` tokens with sequences of at most `longest` tokens needs.
     func scratchFloats(tokens: Int, longest: Int) -> Int {
-        tokens * (5 * configuration.hiddenSize + configuration.intermediateSize) + longest * longest
+        let h = configuration.hiddenSize
+        return tokens * (4 * h + configuration.intermediateSize) + h * (tokens + ragenc_attention_key_padding())
+            + ragenc_attention_scratch_floats(longest)
     }
 
     /// Encodes `sequences` (token ids, each at most `maxPositions` long and non-empty) and writes each one's
-    /// mean-pooled, L2-normalised vector to `output` (`sequences.count × hiddenSize` floats).
-    func encode(_ sequences: [[Int32]], into output: UnsafeMutablePointer<Float>) {
+    /// mean-pooled, L2-normalised vector to `output` (`sequences.count × hiddenSize` floats), working in
+    /// `scratch` (at least `scratchFloats(tokens:longest:)` floats).
+    func encode(
+        _ sequences: [[Int32]], into output: UnsafeMutablePointer<Float>, scratch: UnsafeMutableBufferPointer<Float>
+    ) {
         let c = configuration
         let h = c.hiddenSize, f = c.intermediateSize, headSize = c.headSize
         var starts: [Int] = []
@@ -123,15 +130,18 @@ final class BertEncoder: @unchecked Sendable {
             longest = max(longest, sequence.count)
         }
         guard tokens > 0 else { return }
-        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: scratchFloats(tokens: tokens, longest: longest))
-        defer { scratch.deallocate() }
-        let hidden = scratch
+        precondition(scratch.count >= scratchFloats(tokens: tokens, longest: longest), "scratch too small")
+        // The keys are stored transposed (hidden × tokens, plus the padding the attention kernel reads past them).
+        let keyStride = tokens + ragenc_attention_key_padding()
+        let hidden = scratch.baseAddress!
         let query = hidden + tokens * h
-        let key = query + tokens * h
-        let value = key + tokens * h
+        let value = query + tokens * h
         let context = value + tokens * h
         let intermediate = context + tokens * h
-        let scores = intermediate + tokens * f
+        let keys = intermediate + tokens * f
+        let attentionScratch = keys + h * keyStride
+        // The padding columns are read but never used; zero them once so that they hold ordinary numbers.
+        for row in 0..<h { (keys + row * keyStride + tokens).initialize(repeating: 0, count: keyStride - tokens) }
         let n = Int32(tokens)
 
         // Embeddings: word + position + token type 0, then LayerNorm.
@@ -143,9 +153,8 @@ final class BertEncoder: @unchecked Sendable {
                 for column in 0..<h { row[column] = word[column] + place[column] + typeEmbeddings[column] }
             }
         }
-        VectorKernels.biasLayerNorm(
-            hidden, rows: tokens, columns: h, bias: nil, gamma: embeddingNormGamma, beta: embeddingNormBeta,
-            epsilon: c.layerNormEpsilon, output: hidden)
+        ragenc_bias_layer_norm(
+            hidden, tokens, h, nil, embeddingNormGamma, embeddingNormBeta, c.layerNormEpsilon, hidden)
 
         /// `out (tokens × rows) = input (tokens × columns) · weightᵀ (+ out when accumulate)`.
         func dense(_ input: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, rows: Int, columns: Int, _ out: UnsafeMutablePointer<Float>, accumulate: Bool) {
@@ -155,41 +164,39 @@ final class BertEncoder: @unchecked Sendable {
         }
         let scale = 1 / Float(headSize).squareRoot()
         for layer in layers {
+            // Q and V without their biases (the attention kernel adds them), Kᵀ = Wk · hiddenᵀ without its bias
+            // (softmax cancels it).
             dense(hidden, layer.query, rows: h, columns: h, query, accumulate: false)
-            VectorKernels.addBias(query, rows: tokens, columns: h, bias: layer.queryBias)
-            dense(hidden, layer.key, rows: h, columns: h, key, accumulate: false)
-            VectorKernels.addBias(key, rows: tokens, columns: h, bias: layer.keyBias)
+            cblas_sgemm(
+                CblasRowMajor, CblasNoTrans, CblasTrans, Int32(h), n, Int32(h), 1, layer.key, Int32(h), hidden,
+                Int32(h), 0, keys, Int32(keyStride))
             dense(hidden, layer.value, rows: h, columns: h, value, accumulate: false)
-            VectorKernels.addBias(value, rows: tokens, columns: h, bias: layer.valueBias)
 
             // Attention within each sequence, head by head: softmax(Q Kᵀ / √d) V.
             for (sequence, start) in zip(sequences, starts) {
-                let length = Int32(sequence.count)
                 for head in 0..<c.heads {
                     let offset = start * h + head * headSize
-                    cblas_sgemm(
-                        CblasRowMajor, CblasNoTrans, CblasTrans, length, length, Int32(headSize), scale,
-                        query + offset, Int32(h), key + offset, Int32(h), 0, scores, length)
-                    VectorKernels.softmaxRows(scores, rows: sequence.count, columns: sequence.count, stride: sequence.count)
-                    cblas_sgemm(
-                        CblasRowMajor, CblasNoTrans, CblasNoTrans, length, Int32(headSize), length, 1, scores, length,
-                        value + offset, Int32(h), 0, context + offset, Int32(h))
+                    ragenc_attention(
+                        query + offset, h, layer.queryBias + head * headSize,
+                        keys + head * headSize * keyStride + start, keyStride, value + offset, h,
+                        layer.valueBias + head * headSize, context + offset, h, sequence.count, headSize, scale,
+                        attentionScratch)
                 }
             }
 
             // Output projection, residual, LayerNorm: hidden = LN(hidden + context Woᵀ + bo).
             dense(context, layer.output, rows: h, columns: h, hidden, accumulate: true)
-            VectorKernels.biasLayerNorm(
-                hidden, rows: tokens, columns: h, bias: layer.outputBias, gamma: layer.attentionNormGamma,
-                beta: layer.attentionNormBeta, epsilon: c.layerNormEpsilon, output: hidden)
+            ragenc_bias_layer_norm(
+                hidden, tokens, h, layer.outputBias, layer.attentionNormGamma, layer.attentionNormBeta,
+                c.layerNormEpsilon, hidden)
 
             // Feed-forward, residual, LayerNorm: hidden = LN(hidden + GELU(hidden Wiᵀ + bi) Wdᵀ + bd).
             dense(hidden, layer.intermediate, rows: f, columns: h, intermediate, accumulate: false)
-            VectorKernels.biasGELU(intermediate, rows: tokens, columns: f, bias: layer.intermediateBias)
+            ragenc_bias_gelu(intermediate, tokens, f, layer.intermediateBias)
             dense(intermediate, layer.down, rows: h, columns: f, hidden, accumulate: true)
-            VectorKernels.biasLayerNorm(
-                hidden, rows: tokens, columns: h, bias: layer.downBias, gamma: layer.outputNormGamma,
-                beta: layer.outputNormBeta, epsilon: c.layerNormEpsilon, output: hidden)
+            ragenc_bias_layer_norm(
+                hidden, tokens, h, layer.downBias, layer.outputNormGamma, layer.outputNormBeta, c.layerNormEpsilon,
+                hidden)
         }
 
         // Mean pooling over each sequence's tokens, then L2 normalisation.

@@ -135,12 +135,20 @@ public final class MiniLMEmbedder: Embedder {
         defer { output.deallocate() }
         let outputAddress = UnsafeMutableSendablePointer(output)
         let encoder = self.encoder
-        // Worker w computes passes w, w + workers, …; each pass writes its own rows of `output`.
+        // Worker w computes passes w, w + workers, …; each pass writes its own rows of `output`. A worker
+        // allocates scratch memory once, for its largest pass, and reuses it for the others.
         let workers = min(configuration.threads, passes.count)
         let run: @Sendable (Int) -> Void = { worker in
-            for index in stride(from: worker, to: passes.count, by: workers) {
-                let range = passes[index]
-                encoder.encode(Array(sequences[range]), into: outputAddress.pointer + range.lowerBound * h)
+            let mine = stride(from: worker, to: passes.count, by: workers).map { passes[$0] }
+            let floats = mine.map { range in
+                encoder.scratchFloats(
+                    tokens: sequences[range].reduce(0) { $0 + $1.count }, longest: sequences[range].map(\.count).max()!)
+            }.max()!
+            let scratch = UnsafeMutableBufferPointer<Float>.allocate(capacity: floats)
+            defer { scratch.deallocate() }
+            for range in mine {
+                let out = outputAddress.pointer + range.lowerBound * h
+                encoder.encode(Array(sequences[range]), into: out, scratch: scratch)
             }
         }
         let group = DispatchGroup()
