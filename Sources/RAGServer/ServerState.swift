@@ -90,6 +90,19 @@ enum JSON {
             body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
     }
 
+    /// The same bytes as `response(_:status:)`, written by `JSONWriter`.
+    static func response(_ value: some JSONWritable, status: HTTPResponse.Status = .ok) throws -> Response {
+        var json = JSONWriter()
+        do {
+            try value.write(to: &json)
+        } catch {
+            _ = try encoder.encode(value)  // throws JSONEncoder's own error
+            throw error
+        }
+        return Response(
+            status: status, headers: [.contentType: "application/json; charset=utf-8"], body: ResponseBody(byteBuffer: json.buffer))
+    }
+
     /// Decodes a JSON request body (bounded by the upload limit), with a 400 that says what is wrong.
     static func decode<T: Decodable>(_ type: T.Type, from request: Request, context: ServerContext) async throws -> T {
         let buffer = try await request.body.collect(upTo: context.maxUploadSize)
