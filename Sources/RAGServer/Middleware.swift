@@ -63,8 +63,15 @@ struct RequestMiddleware: RouterMiddleware {
     static func logAccess(_ logger: Logger, method: String, route: String, status: Int, seconds: Double, client: String) {
         logger.info("request", metadata: [
             "http.method": .string(method), "http.route": .string(route), "http.status": .stringConvertible(status),
-            "http.duration_ms": .string(String(format: "%.2f", seconds * 1000)), "client": .string(client),
+            "http.duration_ms": .string(milliseconds(seconds)), "client": .string(client),
         ])
+    }
+
+    /// `seconds` in milliseconds with two decimals ("51.70"), without `String(format:)`'s cost on every request.
+    static func milliseconds(_ seconds: Double) -> String {
+        let hundredths = Int((max(0, seconds) * 100_000).rounded())
+        let fraction = hundredths % 100
+        return "\(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction)"
     }
 
     static func seconds(since start: ContinuousClock.Instant) -> Double {
@@ -93,8 +100,7 @@ struct AccessMiddleware: RouterMiddleware {
             context.clientName = name
         }
         metrics.clientRequest(context.clientName)
-        let bucket = keys.isEmpty ? "address:\(context.remoteAddress)" : "key:\(context.clientName)"
-        if let wait = limiter.acquire(bucket) {
+        if limiter.perMinute > 0, let wait = limiter.acquire(keys.isEmpty ? "address:\(context.remoteAddress)" : "key:\(context.clientName)") {
             metrics.rateLimited(context.clientName)
             let seconds = max(1, Int((Double(wait.components.seconds) + Double(wait.components.attoseconds) * 1e-18).rounded(.up)))
             throw APIError(
