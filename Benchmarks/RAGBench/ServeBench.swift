@@ -24,7 +24,7 @@ enum ServeBench {
         let tokens = max(1, arguments.int("tokens", 1))
         let delay = Duration.milliseconds(arguments.int("delay-ms", 0))
         let reply = (1...tokens).map { "word\($0)" }.joined(separator: " ") + " [1]."
-        let llm = MockLLMClient(defaultReply: .text(reply), chunkSize: max(1, reply.count / tokens), delay: delay)
+        let llm = MockLLMClient(defaultReply: .text(reply), chunkSize: max(1, reply.count / tokens), delay: delay, recordsRequests: false)
         let level = Logger.Level(rawValue: arguments.options["log-level"] ?? "warning") ?? .warning
         var logger = level < .warning ? Logger(label: "rag.server", factory: { JSONLogHandler(label: $0) }) : Logger(label: "rag.bench")
         logger.logLevel = level
