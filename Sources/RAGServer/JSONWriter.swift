@@ -62,6 +62,13 @@ struct JSONWriter {
         buffer.writeStaticString("\":")
     }
 
+    /// Writes `"name":` for a name that may need escaping.
+    mutating func key(_ name: String) {
+        element()
+        string(name)
+        buffer.writeInteger(UInt8(ascii: ":"))
+    }
+
     mutating func bool(_ value: Bool) {
         buffer.writeStaticString(value ? "true" : "false")
     }
