@@ -103,11 +103,13 @@ enum JSON {
             status: status, headers: [.contentType: "application/json; charset=utf-8"], body: ResponseBody(byteBuffer: json.buffer))
     }
 
+    static let decoder = JSONDecoder()
+
     /// Decodes a JSON request body (bounded by the upload limit), with a 400 that says what is wrong.
     static func decode<T: Decodable>(_ type: T.Type, from request: Request, context: ServerContext) async throws -> T {
         let buffer = try await request.body.collect(upTo: context.maxUploadSize)
         do {
-            return try JSONDecoder().decode(T.self, from: Data(buffer: buffer))
+            return try decoder.decode(T.self, from: Data(buffer: buffer))
         } catch let DecodingError.keyNotFound(key, _) {
             throw APIError(.badRequest, code: "invalid_request", "the JSON body lacks the field '\(key.stringValue)'")
         } catch let DecodingError.typeMismatch(_, context) {
