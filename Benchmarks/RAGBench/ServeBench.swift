@@ -19,6 +19,8 @@ import UnixSignals
 /// with the mock's mechanism (`Task.sleep(for:)`) and answers `{"ok":true}`, outside the server's middleware, so
 /// that its latency is the framework, the timer and the load generator on these cores and nothing of ours.
 /// `GET /floor/overshoot` returns (and resets) how late those sleeps woke: the timer's share of the floor.
+/// `POST /floor/model` is the floor with the model client instead of the bare sleep: it reads the mock's whole
+/// stream (its task, its stream and its sleeps, as `/v1/ask` does), so `/v1/ask` minus it is the server's own code.
 enum ServeBench {
     static func run(_ arguments: Arguments) async throws {
         let tokens = max(1, arguments.int("tokens", 1))
@@ -44,6 +46,14 @@ enum ServeBench {
             let start = ContinuousClock.now
             if delay > .zero { try await Task.sleep(for: delay) }
             overshoot.record(ContinuousClock.now - start - delay)
+            return Response(
+                status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
+                body: ResponseBody(byteBuffer: ByteBuffer(string: #"{"ok":true}"#)))
+        }
+        let modelRequest = CompletionRequest(messages: [.user("How many vacation days do employees receive?")])
+        router.post("/floor/model") { _, _ -> Response in
+            for try await _ in llm.stream(modelRequest) {}
+            try Task.checkCancellation()
             return Response(
                 status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
                 body: ResponseBody(byteBuffer: ByteBuffer(string: #"{"ok":true}"#)))

@@ -3,7 +3,9 @@
 #   1. /healthz and /v1/ask with an instant model: requests/s and latency percentiles (wrk, 100 connections);
 #   2. what the server adds to an answer at 100 concurrent clients: /v1/ask with a model that takes 50 ms, against
 #      the floor in the same process (POST /floor: the same 50 ms sleep outside the server's middleware, so
-#      framework + timer + wrk on these cores), in three configurations interleaved round by round:
+#      framework + timer + wrk on these cores) and the model floor (POST /floor/model: the mock model's whole stream
+#      outside the middleware, so /v1/ask minus it is the server's own code), in three configurations interleaved
+#      round by round:
 #        shared: server and wrk free to use both cores (they compete);
 #        pinned: server on core 1, wrk on core 0 (taskset);
 #        pinned+log: as pinned, with rag-server's default logging (JSON access log at info, to a file);
@@ -11,6 +13,7 @@
 #   3. 1,000 concurrent streaming answers from a slow model: the server's memory while all are open.
 # Every run is bounded in time. Medians over rounds; differences are taken within a round, then the median.
 # Usage: scripts/bench/server.sh [ROUNDS] [all|latency]   (default 3 all; results in bench-data/server-<stamp>/)
+#        RAGBENCH=path/to/RAGBench runs that binary instead of building one (to compare two builds round by round).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 rounds=${1:-3}
@@ -18,9 +21,13 @@ sections=${2:-all}
 command -v wrk >/dev/null || { echo "server.sh: wrk is missing (apt-get install wrk)" >&2; exit 1; }
 command -v taskset >/dev/null || { echo "server.sh: taskset is missing (apt-get install util-linux)" >&2; exit 1; }
 [ "$(nproc)" -ge 2 ] || { echo "server.sh: the pinned configuration needs 2 cores" >&2; exit 1; }
-swift build -c release --product RAGBench >/dev/null
-bench=.build/release/RAGBench
-out="bench-data/server-$(date -u +%Y%m%dT%H%M%SZ)"
+if [ -n "${RAGBENCH:-}" ]; then
+  bench=$RAGBENCH
+else
+  swift build -c release --product RAGBench >/dev/null
+  bench=.build/release/RAGBench
+fi
+out="bench-data/server-$(date -u +%Y%m%dT%H%M%SZ)-$$"
 mkdir -p "$out"
 cut -d' ' -f1-3 /proc/loadavg > "$out/loadavg-start.txt"
 
@@ -54,14 +61,18 @@ for round in $(seq "$rounds"); do
     2) configs="pinned+log shared pinned" ;;
     0) configs="pinned pinned+log shared" ;;
   esac
-  routes="ask floor"; [ $((round % 2)) = 0 ] && routes="floor ask"
+  case $((round % 3)) in
+    1) routes="ask floor model" ;;
+    2) routes="model ask floor" ;;
+    0) routes="floor model ask" ;;
+  esac
   for config in $configs; do
     cores=1; client="taskset -c 0"; port=18502
     [ "$config" = shared ] && { cores=0-1; client=""; }
     [ "$config" = pinned+log ] && port=18504
     for pid in $quiet $logged; do taskset -a -cp "$cores" "$pid" > /dev/null; done
     for route in $routes; do
-      path=/v1/ask; [ "$route" = floor ] && path=/floor
+      case $route in ask) path=/v1/ask ;; floor) path=/floor ;; model) path=/floor/model ;; esac
       $client wrk -t2 -c100 -d15s --latency -s scripts/bench/ask.lua "http://127.0.0.1:$port$path" > "$out/$route-50ms-$config.r$round.txt"
       [ "$route" = floor ] && curl -s "http://127.0.0.1:$port/floor/overshoot" > "$out/overshoot-$config.r$round.json"
     done
@@ -105,14 +116,17 @@ if sections == "all":
     table([("healthz", "/healthz, 100 connections"), ("ask-instant", "/v1/ask, instant model, 100 connections")])
     print()
 print(f"50 ms model, 100 connections (wrk -t2 -c100 -d15s), medians of {rounds} rounds:\n")
-print("| configuration | route | requests/s | p50 | p99 | p99 − 50 ms | /v1/ask p99 − floor p99 | Task.sleep overshoot p99 |")
+print("| configuration | route | requests/s | p50 | p99 | p99 − 50 ms | /v1/ask p99 − this p99 | Task.sleep overshoot p99 |")
 print("|---|---|---|---|---|---|---|---|")
 for config in ["shared", "pinned", "pinned+log"]:
     ask = [run(f"ask-50ms-{config}", r) for r in range(1, rounds + 1)]
     floor = [run(f"floor-50ms-{config}", r) for r in range(1, rounds + 1)]
+    model = [run(f"model-50ms-{config}", r) for r in range(1, rounds + 1)]
     over = [json.load(open(f"{out}/overshoot-{config}.r{r}.json"))["p99_ms"] for r in range(1, rounds + 1)]
-    gap = med(a["p99"] - f["p99"] for a, f in zip(ask, floor))
-    for route, rows, extra, sleep in [("/v1/ask", ask, f"{gap:.2f} ms", ""), ("/floor", floor, "", f"{med(over):.2f} ms")]:
+    gap = lambda base: f"{med(a['p99'] - b['p99'] for a, b in zip(ask, base)):.2f} ms"
+    for route, rows, extra, sleep in [
+        ("/v1/ask", ask, "", ""), ("/floor", floor, gap(floor), f"{med(over):.2f} ms"), ("/floor/model", model, gap(model), ""),
+    ]:
         errors = sum(r["errors"] for r in rows)
         print(f"| {config} | {route} | {med(r['rps'] for r in rows):,.0f} | {med(r['p50'] for r in rows):.2f} ms | "
               f"{med(r['p99'] for r in rows):.2f} ms | {med(r['p99'] - 50 for r in rows):.2f} ms | {extra} | {sleep} |"
@@ -121,7 +135,8 @@ idle = [json.load(open(f"{out}/sleep.r{r}.json")) for r in range(1, rounds + 1)]
 print(f"\naccess log lines written by the pinned+log server: {sum(1 for _ in open(out + '/serve-18504.log'))}")
 print(f"Task.sleep(50 ms) overshoot with nothing else running (100 tasks, RAGBench sleep): "
       f"p50 {med(s['p50_ms'] for s in idle):.2f} ms, p99 {med(s['p99_ms'] for s in idle):.2f} ms")
-print("(/v1/ask p99 − floor p99 is taken within each round, then the median; overshoot is in 10 µs buckets)")
+print("(/v1/ask p99 − floor p99 is taken within each round, then the median; overshoot is in 10 µs buckets; the floor's")
+print(" overshoot is of its own sleeps, the /floor/model sleeps are inside the mock)")
 if sections == "all":
     streams = [json.load(open(f"{out}/streams.r{r}.json")) for r in range(1, rounds + 1)]
     print("\n| streams | open at once | completed | RSS before | RSS peak |")
