@@ -91,6 +91,7 @@ let package = Package(
             name: "RAGBench",
             dependencies: [
                 "RAGCore", "RAGTesting", "RAGServer",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -5,7 +5,8 @@
 //   RAGBench extract PDF [--threads N] [--repeat R]
 //   RAGBench search --vectors FILE --queries FILE [--dimension 384] [--k 10] [--repeat R]
 //   RAGBench chunk TEXTFILE [--size 1000] [--overlap 200] [--repeat R]
-//   RAGBench serve [--port P] [--delay-ms D] [--tokens N]   (rag-server with a mock LLM, for scripts/bench/server.sh)
+//   RAGBench serve [--port P] [--delay-ms D] [--tokens N] [--log-level L]   (rag-server with a mock LLM, for scripts/bench/server.sh)
+//   RAGBench sleep [--tasks 100] [--delay-ms 50] [--seconds 10]   (how late Task.sleep wakes, nothing else running)
 //   RAGBench llm [--requests N]   (OpenAIClient vs the curl command, both against FakeOpenAIServer on 127.0.0.1)
 import Foundation
 import RAGCore
@@ -123,6 +124,9 @@ case "chunk":
 
 case "serve":
     try await ServeBench.run(arguments)
+
+case "sleep":
+    printJSON(await ServeBench.sleep(arguments))
 
 case "llm":
     let requests = max(5, arguments.int("requests", 200))

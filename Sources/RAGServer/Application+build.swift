@@ -9,8 +9,10 @@ import RAGCore
 import ServiceLifecycle
 
 /// The API router: chat page, health, and `/v1` behind the API keys and rate limit.
-public func buildRouter(_ state: ServerState) -> Router<ServerContext> {
-    let router = Router(context: ServerContext.self)
+///
+/// - Parameter router: the router to add the routes to. Routes that the caller added to it before stay outside the
+///   server's middleware (`RAGBench serve` adds a bare route this way, to measure the framework's own floor).
+public func buildRouter(_ state: ServerState, into router: Router<ServerContext> = Router(context: ServerContext.self)) -> Router<ServerContext> {
     router.add(middleware: RequestMiddleware(metrics: state.httpMetrics, uploadLimit: state.configuration.maxUploadBytes))
     if let origin = state.configuration.corsOrigin {
         router.add(middleware: CORSMiddleware(
@@ -47,7 +49,11 @@ public func buildMetricsRouter(_ state: ServerState) -> Router<BasicRequestConte
 
 /// The whole server: the API application, with the metrics application, the collection reloader (read-only
 /// mode) and the shutdown flush as its services. Tests build this very application.
-public func buildApplication(state: ServerState, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
+///
+/// - Parameter router: the API router; `buildRouter(state)` when `nil`.
+public func buildApplication(
+    state: ServerState, router: Router<ServerContext>? = nil, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+) -> some ApplicationProtocol {
     let configuration = state.configuration
     var services: [any Service] = [ShutdownFlush(engine: state.engine)]
     if configuration.metricsPort > 0 {
@@ -60,7 +66,7 @@ public func buildApplication(state: ServerState, onServerRunning: @escaping @Sen
         services.append(CollectionReloader(engine: state.engine, interval: configuration.reloadInterval, logger: state.logger))
     }
     return Application(
-        router: buildRouter(state),
+        router: router ?? buildRouter(state),
         configuration: ApplicationConfiguration(address: .hostname(configuration.host, port: configuration.port), serverName: "pdf-chatbot"),
         services: services,
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },

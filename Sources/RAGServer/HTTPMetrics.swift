@@ -8,14 +8,35 @@ import Prometheus
 import RAGCore
 
 /// The server's HTTP metrics, registered in the engine's registry so that `/metrics` renders both.
+///
+/// Every request records into handles looked up in `MetricHandles` caches, not made anew (see there why).
 public struct HTTPMetrics: Sendable {
     public let metrics: RAGMetrics
     private let inFlight: Gauge
+    /// `rag_llm_queue_rejected_total`.
+    let queueRejected: Counter
+    private let requestCounters = MetricHandles<RequestKey, Counter>()
+    private let requestLatencies = MetricHandles<RouteKey, ValueHistogram>()
+    private let clientCounters = MetricHandles<String, Counter>()
+    private let clientTokenCounters = MetricHandles<String, (prompt: Counter, completion: Counter)>()
+    private let rateLimitedCounters = MetricHandles<String, Counter>()
+
+    private struct RouteKey: Hashable, Sendable {
+        var route: String
+        var method: String
+    }
+
+    private struct RequestKey: Hashable, Sendable {
+        var route: RouteKey
+        var status: Int
+    }
 
     /// - Parameter clients: the client names known up front (the API keys' names), whose series start at zero.
     public init(metrics: RAGMetrics, clients: [String] = ["anonymous"]) {
         self.metrics = metrics
         inFlight = metrics.registry.makeGauge(descriptor: Self.named("rag_http_requests_in_flight", "HTTP requests being handled now."))
+        queueRejected = metrics.registry.makeCounter(
+            descriptor: Self.named("rag_llm_queue_rejected_total", "Questions refused with 503 because every answer slot and queue place was taken."))
         queueRejected.increment(by: Int64(0))
         for client in clients {
             clientCounter(client).increment(by: Int64(0))
@@ -32,14 +53,18 @@ public struct HTTPMetrics: Sendable {
 
     /// Records one finished request. `route` is the route template (`/v1/documents/{id}`), never the raw path.
     func record(route: String, method: String, status: Int, seconds: Double) {
-        metrics.registry.makeCounter(
-            descriptor: Self.named("rag_http_requests_total", "HTTP requests by route template, method and status code."),
-            labels: [("route", route), ("method", method), ("status", String(status))]
-        ).increment()
-        metrics.registry.makeValueHistogram(
-            descriptor: Self.named("rag_http_request_duration_seconds", "HTTP request latency in seconds (to the end of the body), by route template and method."),
-            labels: [("route", route), ("method", method)], buckets: Self.latencyBuckets
-        ).record(seconds)
+        let registry = metrics.registry
+        let routeKey = RouteKey(route: route, method: method)
+        requestCounters.get(RequestKey(route: routeKey, status: status)) { key in
+            registry.makeCounter(
+                descriptor: Self.named("rag_http_requests_total", "HTTP requests by route template, method and status code."),
+                labels: [("route", key.route.route), ("method", key.route.method), ("status", String(key.status))])
+        }.increment()
+        requestLatencies.get(routeKey) { key in
+            registry.makeValueHistogram(
+                descriptor: Self.named("rag_http_request_duration_seconds", "HTTP request latency in seconds (to the end of the body), by route template and method."),
+                labels: [("route", key.route), ("method", key.method)], buckets: Self.latencyBuckets)
+        }.record(seconds)
     }
 
     func started() { inFlight.increment() }
@@ -49,32 +74,38 @@ public struct HTTPMetrics: Sendable {
     func clientRequest(_ client: String) { clientCounter(client).increment() }
 
     private func clientCounter(_ client: String) -> Counter {
-        metrics.registry.makeCounter(
-            descriptor: Self.named("rag_client_requests_total", "API requests by client (the API key's name)."),
-            labels: [("client", client)])
+        let registry = metrics.registry
+        return clientCounters.get(client) { client in
+            registry.makeCounter(
+                descriptor: Self.named("rag_client_requests_total", "API requests by client (the API key's name)."),
+                labels: [("client", client)])
+        }
     }
 
     /// `rag_client_tokens_total{client, kind}`.
     func clientTokens(_ client: String, usage: TokenUsage) {
-        for (kind, count) in [("prompt", usage.promptTokens), ("completion", usage.completionTokens)] {
-            metrics.registry.makeCounter(
-                descriptor: Self.named("rag_client_tokens_total", "Language model tokens spent for each client (the API key's name), by kind."),
-                labels: [("client", client), ("kind", kind)]
-            ).increment(by: Int64(count))
+        let registry = metrics.registry
+        let counters = clientTokenCounters.get(client) { client in
+            let make = { (kind: String) in
+                registry.makeCounter(
+                    descriptor: Self.named("rag_client_tokens_total", "Language model tokens spent for each client (the API key's name), by kind."),
+                    labels: [("client", client), ("kind", kind)])
+            }
+            return (make("prompt"), make("completion"))
         }
+        counters.prompt.increment(by: Int64(usage.promptTokens))
+        counters.completion.increment(by: Int64(usage.completionTokens))
     }
 
     /// `rag_rate_limited_total{client}`.
     func rateLimited(_ client: String) { rateLimitedCounter(client).increment() }
 
     private func rateLimitedCounter(_ client: String) -> Counter {
-        metrics.registry.makeCounter(
-            descriptor: Self.named("rag_rate_limited_total", "Requests refused with 429 by the per-client rate limit."),
-            labels: [("client", client)])
-    }
-
-    /// `rag_llm_queue_rejected_total`.
-    var queueRejected: Counter {
-        metrics.registry.makeCounter(descriptor: Self.named("rag_llm_queue_rejected_total", "Questions refused with 503 because every answer slot and queue place was taken."))
+        let registry = metrics.registry
+        return rateLimitedCounters.get(client) { client in
+            registry.makeCounter(
+                descriptor: Self.named("rag_rate_limited_total", "Requests refused with 429 by the per-client rate limit."),
+                labels: [("client", client)])
+        }
     }
 }

@@ -65,6 +65,13 @@ public final class AnswerGate: Sendable {
 
     /// Waits for a slot (or throws `Full` at once when the queue is full). Call `release()` when done.
     public func acquire() async throws {
+        // A free slot is taken without suspending (waiters exist only while every slot is taken).
+        let taken = state.withLock { state in
+            guard state.running < slots else { return false }
+            state.running += 1
+            return true
+        }
+        if taken { return }
         enum Decision { case run, wait, refuse }
         var decision = Decision.refuse
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in

@@ -43,12 +43,15 @@ public final class MockLLMClient: LLMClient {
     public let delay: Duration
     /// Usage reported with every answer; `nil` makes the mock report none (as some servers do).
     public let usage: TokenUsage?
+    /// Whether `requests` keeps every request (true by default; a load test turns it off, as it grows without bound).
+    public let recordsRequests: Bool
     private let state: Mutex<State>
 
     public init(
         replies: [Reply] = [], defaultReply: Reply = "This is a mock answer [1].", model: String = "mock",
         chunkSize: Int = 4, delay: Duration = .zero,
-        usage: TokenUsage? = TokenUsage(promptTokens: 100, completionTokens: 10, isEstimated: false)
+        usage: TokenUsage? = TokenUsage(promptTokens: 100, completionTokens: 10, isEstimated: false),
+        recordsRequests: Bool = true
     ) {
         self.state = Mutex(State(replies: replies))
         self.defaultReply = defaultReply
@@ -56,9 +59,10 @@ public final class MockLLMClient: LLMClient {
         self.chunkSize = max(1, chunkSize)
         self.delay = delay
         self.usage = usage
+        self.recordsRequests = recordsRequests
     }
 
-    /// Every request received so far, in order.
+    /// Every request received so far, in order (none when `recordsRequests` is false).
     public var requests: [CompletionRequest] { state.withLock { $0.requests } }
 
     /// Queues more replies.
@@ -66,7 +70,7 @@ public final class MockLLMClient: LLMClient {
 
     private func next(_ request: CompletionRequest) -> Reply {
         state.withLock { state in
-            state.requests.append(request)
+            if recordsRequests { state.requests.append(request) }
             return state.replies.isEmpty ? defaultReply : state.replies.removeFirst()
         }
     }

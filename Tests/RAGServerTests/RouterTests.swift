@@ -205,6 +205,7 @@ import Testing
             try await client.execute(uri: "/healthz", method: .get, headers: [.init("X-Request-ID")!: "bad id\u{7F}"]) { response in
                 let id = try #require(response.headers[.init("X-Request-ID")!])
                 #expect(id != "bad id\u{7F}" && id.count == 36)
+                #expect(UUID(uuidString: id) != nil && id == id.lowercased())
             }
         }
     }

@@ -333,90 +333,95 @@ public final class Engine: Sendable {
 
     /// Answers a question from the documents, with citations.
     public func ask(_ question: String, history: [ChatMessage] = []) async throws -> Answer {
-        var answer: Answer? = nil
-        for try await event in askStreaming(question, history: history) {
-            if case .done(let done) = event { answer = done }
-        }
-        // The stream ends without an answer only when this task was cancelled.
-        guard let answer else { throw CancellationError() }
-        return answer
+        try await answer(question, history: history) { _ in }
     }
 
     /// Answers a question, streaming the text as it is produced: `.passages`, then `.delta`s, then `.done`.
     public func askStreaming(_ question: String, history: [ChatMessage] = []) -> AsyncThrowingStream<AnswerEvent, any Error> {
         AsyncThrowingStream { continuation in
             let task = Task {
-                let start = ContinuousClock.now
                 do {
-                    try validate(question)
-                    let snapshot = collection
-                    guard !snapshot.chunks.isEmpty else {
-                        throw EngineError(.emptyCollection, "the collection is empty: ingest documents first (rag ingest FILE...)")
-                    }
-                    let searchQuery = try await standaloneQuery(question, history: history)
-                    let options = configuration.retrieval
-                    let hits = try await retrieve(searchQuery, k: configuration.searchResults, documents: nil, options: options)
-                    let retrieval = Engine.seconds(since: start)
-                    if let refusal = refusal(question: question, searchQuery: searchQuery, hits: hits, options: options, started: start) {
-                        metrics.questionsUnanswered.increment()
-                        finish(.ask, outcome: "success", started: start)
-                        continuation.yield(.passages([]))
-                        continuation.yield(.delta(refusal.text))
-                        continuation.yield(.done(refusal))
-                        continuation.finish()
-                        return
-                    }
-                    let context = snapshot.passages(for: hits, neighbours: options.neighbourChunks)
-                    let prompt = try PromptBuilder(options: configuration.prompt).build(question: question, hits: context, history: history)
-                    let passages = prompt.passages.map(Citation.init(passage:))
-                    continuation.yield(.passages(passages))
-                    metrics.sourcesMatched.record(Double(prompt.passages.count))
-                    metrics.promptLength.record(Double(prompt.estimatedTokens))
-
-                    let request = CompletionRequest(messages: prompt.messages, question: question, passages: prompt.passages)
-                    let generationStart = ContinuousClock.now
-                    var text = ""
-                    var usage: TokenUsage? = nil
-                    var firstToken: Double? = nil
-                    do {
-                        for try await event in llm.stream(request) {
-                            switch event {
-                            case .delta(let delta):
-                                if firstToken == nil {
-                                    firstToken = Engine.seconds(since: generationStart)
-                                    metrics.timeToFirstToken(model: llm.model).record(firstToken!)
-                                }
-                                text += delta
-                                continuation.yield(.delta(delta))
-                            case .usage(let reported):
-                                usage = reported
-                            }
-                        }
-                    } catch {
-                        metrics.llmErrors(type: Engine.errorType(error), model: llm.model).increment()
-                        throw error
-                    }
-                    let generation = Engine.seconds(since: generationStart)
-                    let finalUsage = usage ?? TokenUsage(
-                        promptTokens: prompt.estimatedTokens, completionTokens: TokenEstimator.estimate(text), isEstimated: true)
-                    metrics.llmLatency(model: llm.model).record(generation)
-                    record(finalUsage)
-                    metrics.responseLength.record(Double(finalUsage.completionTokens))
-
-                    let cited = passages.filter { text.contains("[\($0.number)]") }
-                    let answer = Answer(
-                        question: question, searchQuery: searchQuery, text: text, citations: cited.isEmpty ? passages : cited, passages: passages,
-                        usage: finalUsage, model: llm.model, isGenerated: llm.isGenerative,
-                        timings: Timings(retrieval: retrieval, generation: generation, total: Engine.seconds(since: start), firstToken: firstToken))
-                    finish(.ask, outcome: "success", started: start)
+                    let answer = try await answer(question, history: history) { _ = continuation.yield($0) }
                     continuation.yield(.done(answer))
                     continuation.finish()
                 } catch {
-                    finish(.ask, outcome: "error", started: start)
                     continuation.finish(throwing: error)
                 }
             }
             continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+
+    /// The answer pipeline, in the caller's task: `ask` runs it directly (no task or stream in between),
+    /// `askStreaming` in a task that forwards `emit`'s events. `emit` gets `.passages` and the `.delta`s.
+    private func answer(_ question: String, history: [ChatMessage], emit: (AnswerEvent) -> Void) async throws -> Answer {
+        let start = ContinuousClock.now
+        do {
+            try validate(question)
+            let snapshot = collection
+            guard !snapshot.chunks.isEmpty else {
+                throw EngineError(.emptyCollection, "the collection is empty: ingest documents first (rag ingest FILE...)")
+            }
+            let searchQuery = try await standaloneQuery(question, history: history)
+            let options = configuration.retrieval
+            let hits = try await retrieve(searchQuery, k: configuration.searchResults, documents: nil, options: options)
+            let retrieval = Engine.seconds(since: start)
+            if let refusal = refusal(question: question, searchQuery: searchQuery, hits: hits, options: options, started: start) {
+                metrics.questionsUnanswered.increment()
+                emit(.passages([]))
+                emit(.delta(refusal.text))
+                finish(.ask, outcome: "success", started: start)
+                return refusal
+            }
+            let context = snapshot.passages(for: hits, neighbours: options.neighbourChunks)
+            let prompt = try PromptBuilder(options: configuration.prompt).build(question: question, hits: context, history: history)
+            let passages = prompt.passages.map(Citation.init(passage:))
+            emit(.passages(passages))
+            metrics.sourcesMatched.record(Double(prompt.passages.count))
+            metrics.promptLength.record(Double(prompt.estimatedTokens))
+
+            let request = CompletionRequest(messages: prompt.messages, question: question, passages: prompt.passages)
+            let generationStart = ContinuousClock.now
+            var text = ""
+            var usage: TokenUsage? = nil
+            var firstToken: Double? = nil
+            do {
+                for try await event in llm.stream(request) {
+                    switch event {
+                    case .delta(let delta):
+                        if firstToken == nil {
+                            firstToken = Engine.seconds(since: generationStart)
+                            metrics.timeToFirstToken(model: llm.model).record(firstToken!)
+                        }
+                        text += delta
+                        emit(.delta(delta))
+                    case .usage(let reported):
+                        usage = reported
+                    }
+                }
+                // A stream read by a cancelled task ends early, as if complete: that is no answer.
+                try Task.checkCancellation()
+            } catch {
+                metrics.llmErrors(type: Engine.errorType(error), model: llm.model).increment()
+                throw error
+            }
+            let generation = Engine.seconds(since: generationStart)
+            let finalUsage = usage ?? TokenUsage(
+                promptTokens: prompt.estimatedTokens, completionTokens: TokenEstimator.estimate(text), isEstimated: true)
+            metrics.llmLatency(model: llm.model).record(generation)
+            record(finalUsage)
+            metrics.responseLength.record(Double(finalUsage.completionTokens))
+
+            let cited = passages.filter { text.contains("[\($0.number)]") }
+            let answer = Answer(
+                question: question, searchQuery: searchQuery, text: text, citations: cited.isEmpty ? passages : cited, passages: passages,
+                usage: finalUsage, model: llm.model, isGenerated: llm.isGenerative,
+                timings: Timings(retrieval: retrieval, generation: generation, total: Engine.seconds(since: start), firstToken: firstToken))
+            finish(.ask, outcome: "success", started: start)
+            return answer
+        } catch {
+            finish(.ask, outcome: "error", started: start)
+            throw error
         }
     }
 

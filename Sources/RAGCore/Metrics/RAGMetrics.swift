@@ -52,31 +52,63 @@ public final class RAGMetrics: Sendable {
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
-        // Create the families and known label sets up front, so dashboards see zeros rather than gaps.
-        for operation in Operation.allCases {
-            for outcome in ["success", "error"] { requests(operation, outcome: outcome).increment(by: Int64(0)) }
-            _ = requestLatency(operation)
-        }
-        _ = retrievalLatency
-        _ = embeddingLatency
-        _ = sourcesMatched
-        _ = promptLength
-        _ = responseLength
+        // Create the families and known label sets up front, so dashboards see zeros rather than gaps, and keep
+        // the handles that every answer records into (see `MetricHandles`).
+        requestCounters = Dictionary(uniqueKeysWithValues: Operation.allCases.map { operation in
+            (operation, ["success", "error"].map { Self.makeRequests(registry, operation, outcome: $0) })
+        })
+        requestLatencies = Dictionary(uniqueKeysWithValues: Operation.allCases.map { ($0, Self.makeRequestLatency(registry, $0)) })
+        for counters in requestCounters.values { for counter in counters { counter.increment(by: Int64(0)) } }
+        retrievalLatency = registry.makeValueHistogram(
+            descriptor: Self.named("rag_retrieval_duration_seconds", "Time to retrieve passages for a query (embedding plus vector search) in seconds."),
+            buckets: Self.stepBuckets)
+        embeddingLatency = registry.makeValueHistogram(
+            descriptor: Self.named("rag_embedding_duration_seconds", "Time of one embedder call in seconds."), buckets: Self.stepBuckets)
+        sourcesMatched = registry.makeValueHistogram(
+            descriptor: Self.named("rag_sources_matched", "Number of document passages used to answer each question."), buckets: Self.sourceBuckets)
+        promptLength = registry.makeValueHistogram(
+            descriptor: Self.named("rag_prompt_length_tokens", "Size of each assembled prompt in (estimated) tokens."), buckets: Self.tokenBuckets)
+        responseLength = registry.makeValueHistogram(
+            descriptor: Self.named("rag_response_length_tokens", "Size of each answer in tokens."), buckets: Self.tokenBuckets)
         for reason in Self.ingestErrorReasons { ingestErrors(reason: reason).increment(by: Int64(0)) }
         pagesIngested.increment(by: Int64(0))
         chunksIngested.increment(by: Int64(0))
         documentsIngested.increment(by: Int64(0))
     }
 
+    private let requestCounters: [Operation: [Counter]]  // [success, error]
+    private let requestLatencies: [Operation: ValueHistogram]
+    private let llmLatencies = MetricHandles<String, ValueHistogram>()
+    private let firstTokenLatencies = MetricHandles<String, ValueHistogram>()
+    private let tokenCounters = MetricHandles<LabelPair, Counter>()  // kind, model
+    private let estimatedUsageCounters = MetricHandles<String, Counter>()
+    private let llmErrorCounters = MetricHandles<LabelPair, Counter>()  // type, model
+
+    /// Two label values, as a `MetricHandles` key.
+    private struct LabelPair: Hashable, Sendable {
+        var first: String
+        var second: String
+    }
+
     // MARK: Requests
 
     /// `rag_requests_total{operation, outcome}`.
     public func requests(_ operation: Operation, outcome: String) -> Counter {
+        switch outcome {
+        case "success": requestCounters[operation]![0]
+        case "error": requestCounters[operation]![1]
+        default: Self.makeRequests(registry, operation, outcome: outcome)
+        }
+    }
+
+    private static func makeRequests(_ registry: PrometheusCollectorRegistry, _ operation: Operation, outcome: String) -> Counter {
         registry.makeCounter(descriptor: Self.named("rag_requests_total", "Engine requests by operation (ask, search, ingest, remove) and outcome (success, error)."), labels: [("operation", operation.rawValue), ("outcome", outcome)])
     }
 
     /// `rag_request_duration_seconds{operation}`: whole-request latency, for percentiles.
-    public func requestLatency(_ operation: Operation) -> ValueHistogram {
+    public func requestLatency(_ operation: Operation) -> ValueHistogram { requestLatencies[operation]! }
+
+    private static func makeRequestLatency(_ registry: PrometheusCollectorRegistry, _ operation: Operation) -> ValueHistogram {
         registry.makeValueHistogram(descriptor: Self.named("rag_request_duration_seconds", "Latency of engine requests in seconds, by operation."), labels: [("operation", operation.rawValue)],
             buckets: Self.latencyBuckets)
     }
@@ -84,56 +116,52 @@ public final class RAGMetrics: Sendable {
     // MARK: Steps
 
     /// `rag_retrieval_duration_seconds`: query embedding plus vector search.
-    public var retrievalLatency: ValueHistogram {
-        registry.makeValueHistogram(descriptor: Self.named("rag_retrieval_duration_seconds", "Time to retrieve passages for a query (embedding plus vector search) in seconds."), buckets: Self.stepBuckets)
-    }
+    public let retrievalLatency: ValueHistogram
 
     /// `rag_embedding_duration_seconds`: one embedder call (a batch at ingestion, one query at search).
-    public var embeddingLatency: ValueHistogram {
-        registry.makeValueHistogram(descriptor: Self.named("rag_embedding_duration_seconds", "Time of one embedder call in seconds."), buckets: Self.stepBuckets)
-    }
+    public let embeddingLatency: ValueHistogram
 
     /// `rag_llm_duration_seconds{model}`: a whole LLM answer.
     public func llmLatency(model: String) -> ValueHistogram {
-        registry.makeValueHistogram(descriptor: Self.named("rag_llm_duration_seconds", "Time for the language model (or extractive answerer) to produce an answer in seconds."), labels: [("model", model)], buckets: Self.latencyBuckets)
+        llmLatencies.get(model) { model in registry.makeValueHistogram(descriptor: Self.named("rag_llm_duration_seconds", "Time for the language model (or extractive answerer) to produce an answer in seconds."), labels: [("model", model)], buckets: Self.latencyBuckets) }
     }
 
     /// `rag_llm_time_to_first_token_seconds{model}`: from request to the first streamed token.
     public func timeToFirstToken(model: String) -> ValueHistogram {
-        registry.makeValueHistogram(descriptor: Self.named("rag_llm_time_to_first_token_seconds", "Time from sending a prompt to receiving the first answer token in seconds."), labels: [("model", model)], buckets: Self.latencyBuckets)
+        firstTokenLatencies.get(model) { model in registry.makeValueHistogram(descriptor: Self.named("rag_llm_time_to_first_token_seconds", "Time from sending a prompt to receiving the first answer token in seconds."), labels: [("model", model)], buckets: Self.latencyBuckets) }
     }
 
     /// `rag_llm_tokens_total{kind, model}`: `kind` is `prompt` or `completion`.
     public func tokens(kind: String, model: String) -> Counter {
-        registry.makeCounter(descriptor: Self.named("rag_llm_tokens_total", "Language model tokens by kind (prompt, completion) and model; estimated when the model reports none."), labels: [("kind", kind), ("model", model)])
+        tokenCounters.get(LabelPair(first: kind, second: model)) { key in
+            registry.makeCounter(descriptor: Self.named("rag_llm_tokens_total", "Language model tokens by kind (prompt, completion) and model; estimated when the model reports none."), labels: [("kind", key.first), ("model", key.second)])
+        }
     }
 
     /// `rag_llm_usage_estimated_total{model}`: calls whose token counts were estimated, not reported.
     public func estimatedUsage(model: String) -> Counter {
-        registry.makeCounter(descriptor: Self.named("rag_llm_usage_estimated_total", "Language model calls whose token counts were estimated because the model reported none."), labels: [("model", model)])
+        estimatedUsageCounters.get(model) { model in
+            registry.makeCounter(descriptor: Self.named("rag_llm_usage_estimated_total", "Language model calls whose token counts were estimated because the model reported none."), labels: [("model", model)])
+        }
     }
 
     /// `rag_llm_errors_total{type, model}`.
     public func llmErrors(type: String, model: String) -> Counter {
-        registry.makeCounter(descriptor: Self.named("rag_llm_errors_total", "Language model call failures by error type and model."), labels: [("type", type), ("model", model)])
+        llmErrorCounters.get(LabelPair(first: type, second: model)) { key in
+            registry.makeCounter(descriptor: Self.named("rag_llm_errors_total", "Language model call failures by error type and model."), labels: [("type", key.first), ("model", key.second)])
+        }
     }
 
     // MARK: Answers
 
     /// `rag_sources_matched`: passages placed in the prompt per question.
-    public var sourcesMatched: ValueHistogram {
-        registry.makeValueHistogram(descriptor: Self.named("rag_sources_matched", "Number of document passages used to answer each question."), buckets: Self.sourceBuckets)
-    }
+    public let sourcesMatched: ValueHistogram
 
     /// `rag_prompt_length_tokens`: estimated prompt size per question.
-    public var promptLength: ValueHistogram {
-        registry.makeValueHistogram(descriptor: Self.named("rag_prompt_length_tokens", "Size of each assembled prompt in (estimated) tokens."), buckets: Self.tokenBuckets)
-    }
+    public let promptLength: ValueHistogram
 
     /// `rag_response_length_tokens`: answer size per question.
-    public var responseLength: ValueHistogram {
-        registry.makeValueHistogram(descriptor: Self.named("rag_response_length_tokens", "Size of each answer in tokens."), buckets: Self.tokenBuckets)
-    }
+    public let responseLength: ValueHistogram
 
     // MARK: Ingestion
 

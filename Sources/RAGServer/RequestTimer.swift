@@ -1,0 +1,74 @@
+import Synchronization
+
+/// Fires the request timeouts: one sleeping task checks the requests in progress every `tick` and runs the
+/// actions of those past their deadline.
+///
+/// Per request this costs a lock to add the deadline and a lock to remove it: no task, no timer and no thread
+/// wake-up of its own (which a `Task.sleep` or a Dispatch timer per request would cost, and a cancelled
+/// `Task.sleep` also keeps its task until the deadline). Memory is bounded by the requests in progress. The price
+/// is precision: an action runs up to `tick` after its deadline.
+///
+/// ```swift
+/// let timer = RequestTimer(tick: .milliseconds(100))
+/// let id = timer.schedule(after: .seconds(30)) { task.cancel() }
+/// _ = await task.result
+/// timer.cancel(id)
+/// ```
+public final class RequestTimer: Sendable {
+    private struct Entry {
+        var deadline: ContinuousClock.Instant
+        var action: @Sendable () -> Void
+    }
+
+    private struct State {
+        var nextID: UInt64 = 0
+        var entries: [UInt64: Entry] = [:]
+        /// Whether the checking task is running (it stops when no deadline is left).
+        var checking = false
+    }
+
+    /// How often deadlines are checked.
+    public let tick: Duration
+    private let state = Mutex(State())
+
+    public init(tick: Duration) {
+        self.tick = tick
+    }
+
+    /// Runs `action` once `delay` has passed, unless `cancel(_:)` is called first with the returned id.
+    public func schedule(after delay: Duration, _ action: @escaping @Sendable () -> Void) -> UInt64 {
+        let deadline = ContinuousClock.now + delay
+        let (id, start) = state.withLock { state in
+            let id = state.nextID
+            state.nextID += 1
+            state.entries[id] = Entry(deadline: deadline, action: action)
+            defer { state.checking = true }
+            return (id, !state.checking)
+        }
+        if start { Task { await self.check() } }
+        return id
+    }
+
+    /// Forgets the deadline `id` (nothing happens if its action already ran).
+    public func cancel(_ id: UInt64) {
+        state.withLock { _ = $0.entries.removeValue(forKey: id) }
+    }
+
+    private func check() async {
+        while true {
+            try? await Task.sleep(for: tick)
+            let now = ContinuousClock.now
+            let (due, more) = state.withLock { state in
+                var due: [@Sendable () -> Void] = []
+                for (id, entry) in state.entries where entry.deadline <= now {
+                    due.append(entry.action)
+                    state.entries[id] = nil
+                }
+                if state.entries.isEmpty { state.checking = false }
+                return (due, state.checking)
+            }
+            for action in due { action() }
+            if !more { return }
+        }
+    }
+}
