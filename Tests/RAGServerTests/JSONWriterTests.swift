@@ -37,7 +37,7 @@ import Testing
             case 2: return Double(next() % 1000) * 1e-7
             case 3: return Double(bitPattern: next() % 0x7FF0_0000_0000_0000)
             case 4: return -Double(bitPattern: next() % 0x7FF0_0000_0000_0000)
-            default: return [0, -0.0, 1e16, 1e21, 1e22, 0.1, 2.5, 5e-324, .greatestFiniteMagnitude][int(0..<9)]
+            default: return [0, -0.0, 1e16, 1e21, 1e22, 0.1, 2.5, .leastNonzeroMagnitude, .greatestFiniteMagnitude][int(0..<9)]
             }
         }
 
