@@ -18,18 +18,15 @@ struct TopK {
             guard score > threshold || (best.count < k && score == score) else { continue }
             let row = firstRow + index
             if let allowed, !allowed(row) { continue }
-            // Insert keeping `best` sorted by descending score (ties: lower row first).
-            var position = best.count
-            while position > 0 && best[position - 1].score < score { position -= 1 }
-            best.insert(VectorIndex.Hit(row: row, score: score), at: position)
-            if best.count > k { best.removeLast() }
-            if best.count == k { threshold = best[k - 1].score }
+            consider(row: row, score: score)
         }
     }
 
     /// Considers one row's score.
+    @inline(__always)
     mutating func consider(row: Int, score: Float) {
         guard k > 0, score > threshold || (best.count < k && score == score) else { return }
+        // Insert keeping `best` sorted by descending score (ties: lower row first).
         var position = best.count
         while position > 0 && best[position - 1].score < score { position -= 1 }
         best.insert(VectorIndex.Hit(row: row, score: score), at: position)
