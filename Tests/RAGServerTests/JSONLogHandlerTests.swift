@@ -33,8 +33,33 @@ import Testing
         #expect(object["message"] == "request \"quoted\"\nnext line")
     }
 
+    @Test func secretKeysAreFoundInAnyCase() {
+        for key in ["authorization", "Authorization", "X-API-Key", "openai.api_key", "APIKEY", "db.Password", "refresh_token", "client_secret", "Set-Cookie"] {
+            #expect(JSONLogHandler.isSecret(key), "\(key)")
+        }
+        for key in ["request.id", "http.route", "client", "api", "tok", "", "secre"] {
+            #expect(!JSONLogHandler.isSecret(key), "\(key)")
+        }
+    }
+
+    @Test func metadataOverridesTheLoggersAndTheStandardFields() {
+        let lines = Lines()
+        var logger = Logger(label: "rag.server") { label in
+            JSONLogHandler(
+                label: label, output: { line in lines.lines.withLock { $0.append(String(buffer: line)) } },
+                now: { timespec(tv_sec: 0, tv_nsec: 0) })
+        }
+        logger[metadataKey: "stage"] = "logger"
+        logger[metadataKey: "count"] = .stringConvertible(7)
+        logger.warning("hello", metadata: ["stage": "event", "level": "custom", "list": .array(["a", "b"])])
+        #expect(lines.all == [
+            #"{"count":"7","level":"custom","list":"[\"a\", \"b\"]","logger":"rag.server","message":"hello","stage":"event","time":"1970-01-01T00:00:00.000Z"}"# + "\n"
+        ])
+    }
+
     @Test func timestampsAreUTCWithMilliseconds() {
         #expect(JSONLogHandler.timestamp(timespec(tv_sec: 0, tv_nsec: 0)) == "1970-01-01T00:00:00.000Z")
         #expect(JSONLogHandler.timestamp(timespec(tv_sec: 951_782_400, tv_nsec: 999_999_999)) == "2000-02-29T00:00:00.999Z")
+        #expect(JSONLogHandler.timestamp(timespec(tv_sec: 253_402_300_799, tv_nsec: 5_000_000)) == "9999-12-31T23:59:59.005Z")
     }
 }
