@@ -21,20 +21,24 @@ public struct TextAnalyzer: Sendable {
     /// The terms of `text`, in order, with repeats.
     public func terms(in text: String) -> [String] {
         var terms: [String] = []
-        var word = String.UnicodeScalarView()
+        // The word so far, as UTF-8 (appending to a byte array is much cheaper than to a `String` or its scalars:
+        // this runs for every chunk at ingestion and for every question).
+        var word: [UInt8] = []
+        word.reserveCapacity(64)
         func flush() {
             guard !word.isEmpty else { return }
-            let token = String(word)
-            word.removeAll(keepingCapacity: true)
-            guard token.utf8.count <= TextAnalyzer.maxTermBytes, !TextAnalyzer.stopWords.contains(token) else { return }
+            defer { word.removeAll(keepingCapacity: true) }
+            guard word.count <= TextAnalyzer.maxTermBytes else { return }
+            let token = String(decoding: word, as: UTF8.self)
+            guard !TextAnalyzer.stopWords.contains(token) else { return }
             terms.append(PorterStemmer.stem(token))
         }
         for scalar in text.unicodeScalars {
             let value = scalar.value
             if value < 0x80 {
                 switch value {
-                case 0x61...0x7A, 0x30...0x39: word.append(scalar)
-                case 0x41...0x5A: word.append(Unicode.Scalar(value + 0x20)!)
+                case 0x61...0x7A, 0x30...0x39: word.append(UInt8(value))
+                case 0x41...0x5A: word.append(UInt8(value + 0x20))
                 default: flush()
                 }
                 continue
@@ -46,7 +50,7 @@ public struct TextAnalyzer: Sendable {
             } else if properties.generalCategory == .nonspacingMark || properties.generalCategory == .enclosingMark {
                 continue  // a combining accent inside a word
             } else if properties.isAlphabetic || properties.numericType != nil {
-                for folded in TextAnalyzer.fold(scalar) { word.append(folded) }
+                for folded in TextAnalyzer.fold(scalar) { UTF8.encode(folded) { word.append($0) } }
             } else {
                 flush()
             }
