@@ -210,8 +210,8 @@ public struct VectorIndex: Sendable {
 
     /// `vector` scaled to unit length (a zero vector stays zero).
     public static func normalized(_ vector: [Float]) -> [Float] {
-        var norm: Float = 0
-        for value in vector { norm += value * value }
+        // BLAS's dot product: a plain `for` loop adds one value at a time (the compiler may not reorder float sums).
+        let norm = vector.withUnsafeBufferPointer { cblas_sdot(Int32($0.count), $0.baseAddress, 1, $0.baseAddress, 1) }
         guard norm > 0 else { return vector }
         let scale = 1 / norm.squareRoot()
         return vector.map { $0 * scale }
