@@ -68,9 +68,8 @@ public struct JSONLogHandler: LogHandler {
             json.string(field.value)
         }
         json.endObject()
-        var line = json.buffer
-        line.writeInteger(UInt8(ascii: "\n"))
-        output(line)
+        json.newline()
+        output(json.buffer)
     }
 
     /// A metadata value as the line shows it: strings as they are, anything else by its description.

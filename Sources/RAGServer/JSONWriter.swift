@@ -17,7 +17,11 @@ protocol JSONWritable: Encodable {
 /// json.beginObject(); json.key("ok"); json.bool(true); json.endObject()  // {"ok":true}
 /// ```
 struct JSONWriter {
-    private(set) var buffer: ByteBuffer
+    /// The JSON so far. Bytes go to an array, not straight to a `ByteBuffer`: each of `ByteBuffer`'s small writes
+    /// checks capacity, uniqueness and exclusive access, and the punctuation alone made that half the writer's time.
+    private(set) var bytes: [UInt8]
+    /// The JSON as a buffer to send.
+    var buffer: ByteBuffer { ByteBuffer(bytes: bytes) }
     /// Whether the next key or element is the first of its object or array (no comma before it).
     private var first = true
 
@@ -25,56 +29,62 @@ struct JSONWriter {
     struct NonFiniteNumber: Error {}
 
     init(capacity: Int = 1024) {
-        buffer = ByteBufferAllocator().buffer(capacity: capacity)
+        bytes = []
+        bytes.reserveCapacity(capacity)
     }
 
     mutating func beginObject() {
-        buffer.writeInteger(UInt8(ascii: "{"))
+        bytes.append(UInt8(ascii: "{"))
         first = true
     }
 
     mutating func endObject() {
-        buffer.writeInteger(UInt8(ascii: "}"))
+        bytes.append(UInt8(ascii: "}"))
         first = false
     }
 
     mutating func beginArray() {
-        buffer.writeInteger(UInt8(ascii: "["))
+        bytes.append(UInt8(ascii: "["))
         first = true
     }
 
     mutating func endArray() {
-        buffer.writeInteger(UInt8(ascii: "]"))
+        bytes.append(UInt8(ascii: "]"))
         first = false
     }
 
     /// Starts an array element (writes the comma before all but the first).
     mutating func element() {
-        if !first { buffer.writeInteger(UInt8(ascii: ",")) }
+        if !first { bytes.append(UInt8(ascii: ",")) }
         first = false
     }
 
     /// Writes `"name":`; `name` must need no escaping.
     mutating func key(_ name: StaticString) {
         element()
-        buffer.writeInteger(UInt8(ascii: "\""))
-        buffer.writeStaticString(name)
-        buffer.writeStaticString("\":")
+        bytes.append(UInt8(ascii: "\""))
+        append(name)
+        append("\":")
     }
 
     /// Writes `"name":` for a name that may need escaping.
     mutating func key(_ name: String) {
         element()
         string(name)
-        buffer.writeInteger(UInt8(ascii: ":"))
+        bytes.append(UInt8(ascii: ":"))
+    }
+
+    /// Ends a line (of JSON Lines).
+    mutating func newline() {
+        bytes.append(UInt8(ascii: "\n"))
     }
 
     mutating func bool(_ value: Bool) {
-        buffer.writeStaticString(value ? "true" : "false")
+        append(value ? "true" : "false")
     }
 
     mutating func int(_ value: Int) {
-        buffer.writeString(String(value))
+        append(String(value))
     }
 
     mutating func number(_ value: Double) throws {
@@ -89,41 +99,49 @@ struct JSONWriter {
 
     private mutating func writeNumber(_ text: String) {
         if text.hasSuffix(".0") {
-            buffer.writeSubstring(text.dropLast(2))
+            bytes.append(contentsOf: text.utf8.dropLast(2))
         } else {
-            buffer.writeString(text)
+            append(text)
         }
     }
 
     /// A JSON string: `"` and `\` escaped, control characters as `\n`, `\r`, `\t`, `\b`, `\f` or `\u00xx`.
     mutating func string(_ value: String) {
-        buffer.writeInteger(UInt8(ascii: "\""))
+        bytes.append(UInt8(ascii: "\""))
         var value = value
-        value.withUTF8 { bytes in
+        value.withUTF8 { utf8 in
             var start = 0
-            for index in 0..<bytes.count {
-                let byte = bytes[index]
+            for index in 0..<utf8.count {
+                let byte = utf8[index]
                 guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
-                buffer.writeBytes(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[start..<index])))
+                self.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start..<index]))
                 start = index + 1
                 switch byte {
-                case UInt8(ascii: "\""): buffer.writeStaticString("\\\"")
-                case UInt8(ascii: "\\"): buffer.writeStaticString("\\\\")
-                case 0x0A: buffer.writeStaticString("\\n")
-                case 0x0D: buffer.writeStaticString("\\r")
-                case 0x09: buffer.writeStaticString("\\t")
-                case 0x08: buffer.writeStaticString("\\b")
-                case 0x0C: buffer.writeStaticString("\\f")
+                case UInt8(ascii: "\""): append("\\\"")
+                case UInt8(ascii: "\\"): append("\\\\")
+                case 0x0A: append("\\n")
+                case 0x0D: append("\\r")
+                case 0x09: append("\\t")
+                case 0x08: append("\\b")
+                case 0x0C: append("\\f")
                 default:
                     let hex: StaticString = "0123456789abcdef"
-                    buffer.writeStaticString("\\u00")
-                    buffer.writeInteger(hex.utf8Start[Int(byte >> 4)])
-                    buffer.writeInteger(hex.utf8Start[Int(byte & 0xF)])
+                    append("\\u00")
+                    self.bytes.append(hex.utf8Start[Int(byte >> 4)])
+                    self.bytes.append(hex.utf8Start[Int(byte & 0xF)])
                 }
             }
-            buffer.writeBytes(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[start..<bytes.count])))
+            self.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start..<utf8.count]))
         }
-        buffer.writeInteger(UInt8(ascii: "\""))
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    private mutating func append(_ text: StaticString) {
+        bytes.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+    }
+
+    private mutating func append(_ text: String) {
+        bytes.append(contentsOf: text.utf8)
     }
 
     mutating func array<Element: JSONWritable>(_ elements: [Element]) throws {
