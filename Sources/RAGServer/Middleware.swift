@@ -6,6 +6,7 @@ import NIOCore
 import NIOFoundationEssentialsCompat
 import Prometheus
 import RAGCore
+import Synchronization
 
 /// Stamps each request with an id (the client's `X-Request-ID` when it is sane, else a new one), puts it in the
 /// logger's metadata and the response headers, sets the body limit, and records the HTTP metrics.
@@ -19,6 +20,8 @@ struct RequestMiddleware: RouterMiddleware {
         let supplied = request.headers[.requestID] ?? ""
         context.requestID = supplied.count <= 128 && !supplied.isEmpty && supplied.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }
             ? supplied : Self.newRequestID()
+        // One id per log line: ours (which may be the client's) replaces the one Hummingbird made up.
+        context.logger[metadataKey: "hb.request.id"] = nil
         context.logger[metadataKey: "request.id"] = .string(context.requestID)
         context.uploadLimit = uploadLimit
         let start = ContinuousClock.now
@@ -74,9 +77,16 @@ struct RequestMiddleware: RouterMiddleware {
         return "\(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction)"
     }
 
-    /// A random (version 4) UUID in lowercase, formatted without `uuidString` and `lowercased()`.
+    /// A new request id: a version 4 UUID in lowercase. Its 122 random-looking bits are a counter and a random seed
+    /// mixed by SplitMix64's finaliser (a bijection), so ids never repeat within a process and almost surely not
+    /// across replicas, without asking the kernel for randomness on every request as `UUID()` does.
+    /// Not a secret: anyone may send their own `X-Request-ID`.
     static func newRequestID() -> String {
-        withUnsafeBytes(of: UUID().uuid) { bytes in
+        let count = requestCounter.add(1, ordering: .relaxed).newValue
+        var words = (mix(requestSeed.0 &+ count), mix(requestSeed.1 &+ count))
+        words.0 = (words.0 & ~0xF000) | 0x4000  // version 4 (the 13th hex digit)
+        words.1 = (words.1 & ~(0xC << 60)) | (0x8 << 60)  // variant 10xx (the 17th hex digit)
+        return withUnsafeBytes(of: (words.0.bigEndian, words.1.bigEndian)) { bytes in
             String(unsafeUninitializedCapacity: 36) { out in
                 let hex: StaticString = "0123456789abcdef"
                 var position = 0
@@ -92,6 +102,17 @@ struct RequestMiddleware: RouterMiddleware {
                 return position
             }
         }
+    }
+
+    private static let requestCounter = Atomic<UInt64>(0)
+    private static let requestSeed = (UInt64.random(in: .min ... .max), UInt64.random(in: .min ... .max))
+
+    /// SplitMix64's output function: a bijection on 64 bits that spreads every input bit over the output.
+    static func mix(_ value: UInt64) -> UInt64 {
+        var z = value &+ 0x9E37_79B9_7F4A_7C15
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 
     static func seconds(since start: ContinuousClock.Instant) -> Double {

@@ -26,4 +26,7 @@ public struct ServerContext: RequestContext {
     }
 
     public var maxUploadSize: Int { uploadLimit }
+
+    /// The request id (Hummingbird's `RequestContext.id` reads a logger field that `RequestMiddleware` replaces).
+    public var id: String { requestID }
 }

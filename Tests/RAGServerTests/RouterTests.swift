@@ -206,7 +206,15 @@ import Testing
                 let id = try #require(response.headers[.init("X-Request-ID")!])
                 #expect(id != "bad id\u{7F}" && id.count == 36)
                 #expect(UUID(uuidString: id) != nil && id == id.lowercased())
+                #expect(Array(id)[14] == "4" && "89ab".contains(Array(id)[19]))
             }
+            var seen = Set<String>()
+            for _ in 0..<50 {
+                try await client.execute(uri: "/healthz", method: .get) { response in
+                    seen.insert(try #require(response.headers[.init("X-Request-ID")!]))
+                }
+            }
+            #expect(seen.count == 50)
         }
     }
 
