@@ -5,14 +5,14 @@ import Darwin
 #endif
 import Logging
 import NIOCore
-import Synchronization
 
 /// Structured logs: one JSON object per line on stderr, with the time, level, label, message and metadata
 /// (the request id as `request.id`), keys sorted, every value a string. Metadata named like a secret
 /// (`authorization`, `api_key`, ...) is redacted.
 ///
 /// The server writes one access line per request, so a line is cheap: written with `JSONWriter` and formatted by
-/// hand (no `JSONSerialization` or date formatter), and sent with one `write` while a lock keeps lines whole.
+/// hand (no `JSONSerialization` or date formatter), and handed to `LogWriter.standardError`, which writes it from a
+/// thread of its own (lines stay whole; nothing is dropped).
 ///
 /// ```swift
 /// LoggingSystem.bootstrap { JSONLogHandler(label: $0) }
@@ -24,7 +24,6 @@ public struct JSONLogHandler: LogHandler {
     public let label: String
     private let output: @Sendable (ByteBuffer) -> Void
     private let now: @Sendable () -> timespec
-    private static let lock = Mutex(())
 
     public init(label: String) {
         self.init(label: label, output: JSONLogHandler.writeToStandardError, now: JSONLogHandler.realTime)
@@ -131,18 +130,7 @@ public struct JSONLogHandler: LogHandler {
         return time
     }
 
-    /// One line, whole: other threads' lines wait for the lock.
     @Sendable static func writeToStandardError(_ line: ByteBuffer) {
-        lock.withLock { _ in
-            line.withUnsafeReadableBytes { bytes in
-                var offset = 0
-                while offset < bytes.count {
-                    let written = write(2, bytes.baseAddress! + offset, bytes.count - offset)
-                    if written < 0 && errno == EINTR { continue }
-                    guard written > 0 else { return }
-                    offset += written
-                }
-            }
-        }
+        line.withUnsafeReadableBytes { LogWriter.standardError.write($0) }
     }
 }
