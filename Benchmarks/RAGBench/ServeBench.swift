@@ -20,7 +20,9 @@ import UnixSignals
 /// that its latency is the framework, the timer and the load generator on these cores and nothing of ours.
 /// `GET /floor/overshoot` returns (and resets) how late those sleeps woke: the timer's share of the floor.
 /// `POST /floor/model` is the floor with the model client instead of the bare sleep: it reads the mock's whole
-/// stream (its task, its stream and its sleeps, as `/v1/ask` does), so `/v1/ask` minus it is the server's own code.
+/// stream (its task, its stream and its sleeps, as `/v1/ask` does). `POST /floor/engine` is the whole answer without
+/// the server: `Engine.ask` on the same question (retrieval, prompt, the mock's stream), so `/v1/ask` minus it is what
+/// the server adds (HTTP decoding, middleware, metrics, the access log, the timer, the answer's JSON).
 enum ServeBench {
     static func run(_ arguments: Arguments) async throws {
         let tokens = max(1, arguments.int("tokens", 1))
@@ -50,10 +52,17 @@ enum ServeBench {
                 status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
                 body: ResponseBody(byteBuffer: ByteBuffer(string: #"{"ok":true}"#)))
         }
-        let modelRequest = CompletionRequest(messages: [.user("How many vacation days do employees receive?")])
+        let question = "How many vacation days do employees receive?"  // scripts/bench/ask.lua's
+        let modelRequest = CompletionRequest(messages: [.user(question)])
         router.post("/floor/model") { _, _ -> Response in
             for try await _ in llm.stream(modelRequest) {}
             try Task.checkCancellation()
+            return Response(
+                status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
+                body: ResponseBody(byteBuffer: ByteBuffer(string: #"{"ok":true}"#)))
+        }
+        router.post("/floor/engine") { _, _ -> Response in
+            _ = try await engine.ask(question)
             return Response(
                 status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
                 body: ResponseBody(byteBuffer: ByteBuffer(string: #"{"ok":true}"#)))

@@ -2,13 +2,14 @@
 # Load tests of rag-server on loopback (release build, mock LLM; see Benchmarks/RAGBench/ServeBench.swift):
 #   1. /healthz and /v1/ask with an instant model: requests/s and latency percentiles (wrk, 100 connections);
 #   2. what the server adds to an answer at 100 concurrent clients: /v1/ask with a model that takes 50 ms, against
-#      the floor in the same process (POST /floor: the same 50 ms sleep outside the server's middleware, so
-#      framework + timer + wrk on these cores) and the model floor (POST /floor/model: the mock model's whole stream
-#      outside the middleware, so /v1/ask minus it is the server's own code), in three configurations interleaved
-#      round by round:
+#      two baselines in the same process: the floor (POST /floor: the same 50 ms sleep outside the server's
+#      middleware, so framework + timer + wrk on these cores) and the answer without the server (POST /floor/engine:
+#      Engine.ask on the same question, i.e. retrieval, prompt and the mock model's stream, outside the middleware,
+#      so /v1/ask minus it is the server's own code), in four configurations interleaved round by round:
 #        shared: server and wrk free to use both cores (they compete);
+#        shared+log: as shared, with rag-server's default logging (JSON access log at info, to a file);
 #        pinned: server on core 1, wrk on core 0 (taskset);
-#        pinned+log: as pinned, with rag-server's default logging (JSON access log at info, to a file);
+#        pinned+log: as pinned, with the default logging;
 #      plus how late Task.sleep(50 ms) wakes with nothing else running (RAGBench sleep) and under the floor's load;
 #   3. 1,000 concurrent streaming answers from a slow model: the server's memory while all are open.
 # Every run is bounded in time. Medians over rounds; differences are taken within a round, then the median.
@@ -56,23 +57,24 @@ for port in 18502 18504; do  # warm up
 done
 for round in $(seq "$rounds"); do
   "$bench" sleep --tasks 100 --delay-ms 50 --seconds 5 > "$out/sleep.r$round.json"
-  case $((round % 3)) in
-    1) configs="shared pinned pinned+log" ;;
-    2) configs="pinned+log shared pinned" ;;
-    0) configs="pinned pinned+log shared" ;;
+  case $((round % 4)) in
+    1) configs="shared pinned shared+log pinned+log" ;;
+    2) configs="pinned+log shared pinned shared+log" ;;
+    3) configs="shared+log pinned+log shared pinned" ;;
+    0) configs="pinned shared+log pinned+log shared" ;;
   esac
   case $((round % 3)) in
-    1) routes="ask floor model" ;;
-    2) routes="model ask floor" ;;
-    0) routes="floor model ask" ;;
+    1) routes="ask floor engine" ;;
+    2) routes="engine ask floor" ;;
+    0) routes="floor engine ask" ;;
   esac
   for config in $configs; do
     cores=1; client="taskset -c 0"; port=18502
-    [ "$config" = shared ] && { cores=0-1; client=""; }
-    [ "$config" = pinned+log ] && port=18504
+    case $config in shared*) cores=0-1; client="" ;; esac
+    case $config in *+log) port=18504 ;; esac
     for pid in $quiet $logged; do taskset -a -cp "$cores" "$pid" > /dev/null; done
     for route in $routes; do
-      case $route in ask) path=/v1/ask ;; floor) path=/floor ;; model) path=/floor/model ;; esac
+      case $route in ask) path=/v1/ask ;; floor) path=/floor ;; engine) path=/floor/engine ;; esac
       $client wrk -t2 -c100 -d15s --latency -s scripts/bench/ask.lua "http://127.0.0.1:$port$path" > "$out/$route-50ms-$config.r$round.txt"
       [ "$route" = floor ] && curl -s "http://127.0.0.1:$port/floor/overshoot" > "$out/overshoot-$config.r$round.json"
     done
@@ -118,25 +120,27 @@ if sections == "all":
 print(f"50 ms model, 100 connections (wrk -t2 -c100 -d15s), medians of {rounds} rounds:\n")
 print("| configuration | route | requests/s | p50 | p99 | p99 − 50 ms | /v1/ask p99 − this p99 | Task.sleep overshoot p99 |")
 print("|---|---|---|---|---|---|---|---|")
-for config in ["shared", "pinned", "pinned+log"]:
+for config in ["shared", "shared+log", "pinned", "pinned+log"]:
     ask = [run(f"ask-50ms-{config}", r) for r in range(1, rounds + 1)]
     floor = [run(f"floor-50ms-{config}", r) for r in range(1, rounds + 1)]
-    model = [run(f"model-50ms-{config}", r) for r in range(1, rounds + 1)]
+    engine = [run(f"engine-50ms-{config}", r) for r in range(1, rounds + 1)]
     over = [json.load(open(f"{out}/overshoot-{config}.r{r}.json"))["p99_ms"] for r in range(1, rounds + 1)]
     gap = lambda base: f"{med(a['p99'] - b['p99'] for a, b in zip(ask, base)):.2f} ms"
     for route, rows, extra, sleep in [
-        ("/v1/ask", ask, "", ""), ("/floor", floor, gap(floor), f"{med(over):.2f} ms"), ("/floor/model", model, gap(model), ""),
+        ("/v1/ask", ask, "", ""), ("/floor", floor, gap(floor), f"{med(over):.2f} ms"), ("/floor/engine", engine, gap(engine), ""),
     ]:
         errors = sum(r["errors"] for r in rows)
         print(f"| {config} | {route} | {med(r['rps'] for r in rows):,.0f} | {med(r['p50'] for r in rows):.2f} ms | "
               f"{med(r['p99'] for r in rows):.2f} ms | {med(r['p99'] - 50 for r in rows):.2f} ms | {extra} | {sleep} |"
               + (f" ({errors} errors)" if errors else ""))
+    rounds_text = lambda base: ", ".join(f"{a['p99'] - b['p99']:.2f}" for a, b in zip(ask, base))
+    print(f"| {config} | per round: /v1/ask p99 − /floor p99 {rounds_text(floor)} ms; − /floor/engine p99 {rounds_text(engine)} ms | | | | | | |")
 idle = [json.load(open(f"{out}/sleep.r{r}.json")) for r in range(1, rounds + 1)]
-print(f"\naccess log lines written by the pinned+log server: {sum(1 for _ in open(out + '/serve-18504.log'))}")
+print(f"\naccess log lines written by the +log server: {sum(1 for _ in open(out + '/serve-18504.log'))}")
 print(f"Task.sleep(50 ms) overshoot with nothing else running (100 tasks, RAGBench sleep): "
       f"p50 {med(s['p50_ms'] for s in idle):.2f} ms, p99 {med(s['p99_ms'] for s in idle):.2f} ms")
 print("(/v1/ask p99 − floor p99 is taken within each round, then the median; overshoot is in 10 µs buckets; the floor's")
-print(" overshoot is of its own sleeps, the /floor/model sleeps are inside the mock)")
+print(" overshoot is of its own sleeps, the /floor/engine sleeps are inside the mock)")
 if sections == "all":
     streams = [json.load(open(f"{out}/streams.r{r}.json")) for r in range(1, rounds + 1)]
     print("\n| streams | open at once | completed | RSS before | RSS peak |")
