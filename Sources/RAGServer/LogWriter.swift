@@ -7,7 +7,7 @@ import Foundation
 
 /// Writes log lines to a file descriptor from a thread of its own, so that a request never waits for the disk or
 /// the pipe: `write` copies the line into a buffer and returns; the writer thread sends everything buffered with
-/// as few `write` calls as it can.
+/// as few `write` calls as it can (it lets lines gather for 2 ms after the first one arrives).
 ///
 /// With one access line per request, writing each line from the request's thread made the server's 99th
 /// percentile depend on the log file: on one core, a `write` that waited for writeback held up every request
@@ -24,6 +24,9 @@ public final class LogWriter: @unchecked Sendable {
         atexit { LogWriter.standardError.flush() }
         return writer
     }()
+
+    /// How long the writer lets lines gather after the first one arrives.
+    static let gatherMicroseconds: UInt32 = 2_000
 
     private let fileDescriptor: Int32
     private let capacity: Int
@@ -85,6 +88,13 @@ public final class LogWriter: @unchecked Sendable {
         while true {
             pthread_mutex_lock(mutex)
             while pending.isEmpty { pthread_cond_wait(arrived, mutex) }
+            if pending.count < capacity / 2 {
+                // Let lines gather for a moment: one wake-up and one `write` for many lines, not one of each per
+                // line (on a busy core the wake-ups cost more than the writes). Lines are at most 2 ms late.
+                pthread_mutex_unlock(mutex)
+                usleep(Self.gatherMicroseconds)
+                pthread_mutex_lock(mutex)
+            }
             swap(&batch, &pending)
             pthread_mutex_unlock(mutex)
             pthread_cond_broadcast(drained)  // room for writers that wait
