@@ -10,8 +10,9 @@ import Foundation
 /// as few `write` calls as it can (it lets lines gather for 2 ms after the first one arrives).
 ///
 /// With one access line per request, writing each line from the request's thread made the server's 99th
-/// percentile depend on the log file: on one core, a `write` that waited for writeback held up every request
-/// behind it (+2 to +4 ms p99 at 1,900 lines/s, `docs/performance.md`).
+/// percentile depend on the log file: on one core, a `write` that waited for writeback held up the requests
+/// behind it (with the server pinned to one core at 1,900 answers/s the access log then added about 2 ms to the
+/// p99; `docs/performance.md`).
 ///
 /// Nothing is dropped. When `capacity` bytes are waiting (the reader of the pipe or the disk is slower than the
 /// server for that long), `write` waits for room, as a direct `write` would. `flush()` returns once everything

@@ -12,15 +12,20 @@ import Testing
     final class Lines: Sendable {
         let lines = Mutex<[String]>([])
         var all: [String] { lines.withLock { $0 } }
+
+        /// A logger whose JSON lines land here, with the clock stopped at `seconds`.
+        func logger(at seconds: Int, nanoseconds: Int = 0) -> Logger {
+            Logger(label: "rag.server") { label in
+                JSONLogHandler(
+                    label: label, output: { line in self.lines.withLock { $0.append(String(buffer: line)) } },
+                    now: { timespec(tv_sec: seconds, tv_nsec: nanoseconds) })
+            }
+        }
     }
 
     @Test func writesOneSortedJSONObjectPerLineWithSecretsRedacted() throws {
         let lines = Lines()
-        var logger = Logger(label: "rag.server") { label in
-            JSONLogHandler(
-                label: label, output: { line in lines.lines.withLock { $0.append(String(buffer: line)) } },
-                now: { timespec(tv_sec: 1_795_000_000, tv_nsec: 7_654_321) })
-        }
+        var logger = lines.logger(at: 1_795_000_000, nanoseconds: 7_654_321)
         logger[metadataKey: "request.id"] = "abc-123"
         logger.info("request \"quoted\"\nnext line", metadata: [
             "http.route": "/v1/ask", "Authorization": "Bearer sk-secret", "client": "team\\a", "control": "\u{1}",
@@ -44,11 +49,7 @@ import Testing
 
     @Test func metadataOverridesTheLoggersAndTheStandardFields() {
         let lines = Lines()
-        var logger = Logger(label: "rag.server") { label in
-            JSONLogHandler(
-                label: label, output: { line in lines.lines.withLock { $0.append(String(buffer: line)) } },
-                now: { timespec(tv_sec: 0, tv_nsec: 0) })
-        }
+        var logger = lines.logger(at: 0)
         logger[metadataKey: "stage"] = "logger"
         logger[metadataKey: "count"] = .stringConvertible(7)
         logger.warning("hello", metadata: ["stage": "event", "level": "custom", "list": .array(["a", "b"])])
