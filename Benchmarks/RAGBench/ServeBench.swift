@@ -19,9 +19,7 @@ import UnixSignals
 /// with the mock's mechanism (`Task.sleep(for:)`) and answers `{"ok":true}`, outside the server's middleware, so
 /// that its latency is the framework, the timer and the load generator on these cores and nothing of ours.
 /// `GET /floor/overshoot` returns (and resets) how late those sleeps woke: the timer's share of the floor.
-/// `POST /floor/model` is the floor with the model client instead of the bare sleep: it reads the mock's whole
-/// stream (its task, its stream and its sleeps, as `/v1/ask` does). `POST /floor/engine` is the whole answer without
-/// the server: `Engine.ask` on the same question (retrieval, prompt, the mock's stream), so `/v1/ask` minus it is what
+/// `POST /floor/engine` is the whole answer without the server: `Engine.ask` on the same question (retrieval, prompt, the mock's stream), so `/v1/ask` minus it is what
 /// the server adds (HTTP decoding, middleware, metrics, the access log, the timer, the answer's JSON).
 enum ServeBench {
     static func run(_ arguments: Arguments) async throws {
@@ -43,29 +41,22 @@ enum ServeBench {
         let state = ServerState(configuration: configuration, engine: engine, logger: logger)
 
         let router = Router(context: ServerContext.self)
+        @Sendable func ok() -> Response {
+            Response(
+                status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
+                body: ResponseBody(byteBuffer: ByteBuffer(string: #"{"ok":true}"#)))
+        }
         let overshoot = OvershootHistogram()
         router.post("/floor") { _, _ -> Response in
             let start = ContinuousClock.now
             if delay > .zero { try await Task.sleep(for: delay) }
             overshoot.record(ContinuousClock.now - start - delay)
-            return Response(
-                status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
-                body: ResponseBody(byteBuffer: ByteBuffer(string: #"{"ok":true}"#)))
+            return ok()
         }
         let question = "How many vacation days do employees receive?"  // scripts/bench/ask.lua's
-        let modelRequest = CompletionRequest(messages: [.user(question)])
-        router.post("/floor/model") { _, _ -> Response in
-            for try await _ in llm.stream(modelRequest) {}
-            try Task.checkCancellation()
-            return Response(
-                status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
-                body: ResponseBody(byteBuffer: ByteBuffer(string: #"{"ok":true}"#)))
-        }
         router.post("/floor/engine") { _, _ -> Response in
             _ = try await engine.ask(question)
-            return Response(
-                status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
-                body: ResponseBody(byteBuffer: ByteBuffer(string: #"{"ok":true}"#)))
+            return ok()
         }
         router.get("/floor/overshoot") { _, _ -> Response in
             Response(

@@ -17,7 +17,7 @@ import Foundation
 /// Nothing is dropped. When `capacity` bytes are waiting (the reader of the pipe or the disk is slower than the
 /// server for that long), `write` waits for room, as a direct `write` would. `flush()` returns once everything
 /// written before it has reached the descriptor; the process flushes standard error's writer at `exit`.
-/// A line is written whole: lines never interleave.
+/// A line is written whole: lines never interleave. A writer lives as long as the process (its thread holds it).
 public final class LogWriter: @unchecked Sendable {
     /// The writer for standard error that `JSONLogHandler` uses (4 MiB of room).
     public static let standardError: LogWriter = {
@@ -84,8 +84,8 @@ public final class LogWriter: @unchecked Sendable {
     }
 
     private func run() {
-        var batch: [UInt8] = []
-        batch.reserveCapacity(pending.capacity)
+        var batch: [UInt8] = []  // swapped with `pending` under the lock, so the two trade capacities
+        batch.reserveCapacity(min(capacity, 64 << 10))
         while true {
             pthread_mutex_lock(mutex)
             while pending.isEmpty { pthread_cond_wait(arrived, mutex) }

@@ -127,11 +127,13 @@ public struct DocumentCollection: Sendable {
             let byWords = lexicalIndex.search(query, k: pool, allowed: allowed)
             let cosine = Dictionary(byVector.map { ($0.row, $0.score) }, uniquingKeysWith: { first, _ in first })
             let bm25 = Dictionary(byWords.map { ($0.row, $0.score) }, uniquingKeysWith: { first, _ in first })
-            let unit = VectorIndex.normalized(vector)
+            var unit: [Float]?  // the unit query, made only if a hit came from BM25 alone (index.search made its own)
             return RankFusion.fuse(vector: byVector, lexical: byWords, fusion: options.fusion).prefix(k).enumerated().map { rank, hit in
-                SearchHit(
-                    chunk: chunks[hit.row], score: cosine[hit.row] ?? index.similarity(unit, row: hit.row), rank: rank + 1,
-                    lexicalScore: bm25[hit.row])
+                let score = cosine[hit.row] ?? {
+                    if unit == nil { unit = VectorIndex.normalized(vector) }
+                    return index.similarity(unit!, row: hit.row)
+                }()
+                return SearchHit(chunk: chunks[hit.row], score: score, rank: rank + 1, lexicalScore: bm25[hit.row])
             }
         }
     }
