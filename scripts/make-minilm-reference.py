@@ -41,7 +41,7 @@ TEXTS = [
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    parser.add_argument("--models-dir", default=os.environ.get("RAG_MODELS_DIR", os.path.join(root, "models")))
+    parser.add_argument("--models-dir", default=os.environ.get("RAG_MODELS_DIR") or os.path.join(os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share"), "pdf-chatbot", "models"))
     parser.add_argument("--out", default=os.path.join(root, "Tests/RAGCoreTests/Fixtures/minilm-reference.json"))
     args = parser.parse_args()
 

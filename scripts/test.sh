@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # Runs the whole test suite from a fresh machine: install packages and the local model, build every product (the
-# CLI, server and browser tests run the real binaries), `swift test`, then the deployment checks (manifests, chart,
-# alerts, dashboard, Dockerfile, metric names against the real server, a Prometheus scrape, the podman image), and
-# the retrieval quality check on the evaluation set (scripts/check-retrieval.sh).
-# Usage: scripts/test.sh [swift test arguments]      SKIP_DEPLOY=1 skips the deployment checks, SKIP_RETRIEVAL=1 the
-# retrieval check.
+# CLI, server and browser tests run the real binaries), `swift test`, then the README's main-job command as a new
+# user runs it (scripts/check-demo.sh: `DEMO_SERVE=0 scripts/demo.sh`, an answer with a citation must come out), the
+# retrieval quality check on the evaluation set (scripts/check-retrieval.sh), and the deployment checks (manifests,
+# chart, alerts, dashboard, Dockerfile, metric names against the real server, a Prometheus scrape, the podman image).
+# Usage: scripts/test.sh [swift test arguments]      SKIP_DEMO=1 skips the demo check, SKIP_RETRIEVAL=1 the
+# retrieval check, SKIP_DEPLOY=1 the deployment checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup.sh
 swift build
 swift test "$@"
+if [[ "${SKIP_DEMO:-0}" != "1" ]]; then
+  scripts/check-demo.sh
+fi
 if [[ "${SKIP_RETRIEVAL:-0}" != "1" ]]; then
   scripts/check-retrieval.sh
 fi

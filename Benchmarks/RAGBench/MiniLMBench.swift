@@ -14,7 +14,7 @@ import Glibc
 #endif
 
 enum MiniLMBench {
-    /// The benchmark texts: deterministic word salad long enough to fill 256 tokens (scripts/bench/minilm_baseline.py
+    /// The benchmark texts: deterministic word salad long enough to fill 256 tokens (Benchmarks/scripts/minilm_baseline.py
     /// builds the same strings).
     static func texts(count: Int) -> [String] {
         let words = """

@@ -53,7 +53,7 @@ enum ServeBench {
             overshoot.record(ContinuousClock.now - start - delay)
             return ok()
         }
-        let question = "How many vacation days do employees receive?"  // scripts/bench/ask.lua's
+        let question = "How many vacation days do employees receive?"  // Benchmarks/scripts/ask.lua's
         router.post("/floor/engine") { _, _ -> Response in
             _ = try await engine.ask(question)
             return ok()

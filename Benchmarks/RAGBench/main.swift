@@ -1,11 +1,11 @@
 // rag-bench: the Swift side of the benchmarks in docs/performance.md. Each subcommand prints one JSON object
-// with a "median_s" field (the median over --repeat runs) and its own figures. scripts/bench/run.sh runs these
+// with a "median_s" field (the median over --repeat runs) and its own figures. Benchmarks/scripts/run.sh runs these
 // side by side with the Python baselines.
 //
 //   RAGBench extract PDF [--threads N] [--repeat R]
 //   RAGBench search --vectors FILE --queries FILE [--dimension 384] [--k 10] [--repeat R]
 //   RAGBench chunk TEXTFILE [--size 1000] [--overlap 200] [--repeat R]
-//   RAGBench serve [--port P] [--delay-ms D] [--tokens N] [--log-level L]   (rag-server with a mock LLM, for scripts/bench/server.sh)
+//   RAGBench serve [--port P] [--delay-ms D] [--tokens N] [--log-level L]   (rag-server with a mock LLM, for Benchmarks/scripts/server.sh)
 //   RAGBench sleep [--tasks 100] [--delay-ms 50] [--seconds 10]   (how late Task.sleep wakes, nothing else running)
 //   RAGBench llm [--requests N]   (OpenAIClient vs the curl command, both against FakeOpenAIServer on 127.0.0.1)
 import Foundation

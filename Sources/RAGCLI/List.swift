@@ -18,13 +18,21 @@ struct List: AsyncParsableCommand {
         let collection = try await options.makeEngine().collection
         try options.writeMetrics()
         if json {
-            try CLI.printJSON(["documents": collection.documents.map(DocumentJSON.record)])
+            try CLI.printJSON([
+                "collection": [
+                    "path": options.directory.path, "embedder": collection.embedderID,
+                    "dimension": collection.dimension, "chunks": collection.chunks.count,
+                ] as [String: Any],
+                "documents": collection.documents.map(DocumentJSON.record),
+            ])
             return
         }
         if collection.documents.isEmpty {
             print("The collection is empty: add documents with `rag ingest FILE...`.")
             return
         }
+        print("Collection \(options.directory.path): \(CLI.count(collection.documents.count, "document")), \(CLI.count(collection.chunks.count, "chunk")), "
+            + "embedder \(collection.embedderID) (\(EmbedderChoice.describe(identifier: collection.embedderID)))")
         for record in collection.documents {
             var line = "\(record.id)  \(record.fileName)  \(record.pageCount) pages, \(record.chunkCount) chunks"
             if let title = record.title, !title.isEmpty { line += "  \"\(title)\"" }

@@ -9,15 +9,19 @@ struct RAG: AsyncParsableCommand {
         commandName: "rag",
         abstract: "Ask questions about your PDFs from the terminal, with answers that cite file and page.",
         discussion: """
-            Works offline by default: local hashed embeddings, and an extractive answerer that quotes the best \
-            passages when no language model is configured.
+            Works offline by default: local sentence embeddings (all-MiniLM-L6-v2; hashed word features when the \
+            model is not installed), and an extractive answerer that quotes the best passages when no language \
+            model is configured. `rag doctor` checks the installation.
 
             The collection lives in --collection, else $RAG_COLLECTION, else \
             $XDG_DATA_HOME/pdf-chatbot/collection (~/.local/share/pdf-chatbot/collection).
 
             Exit codes: 0 success, 1 error, 3 some files could not be ingested, 64 usage error.
             """,
-        subcommands: [Ingest.self, Ask.self, Chat.self, Search.self, List.self, Remove.self, Extract.self, Eval.self]
+        version: BuildInfo.version,
+        subcommands: [
+            Ingest.self, Ask.self, Chat.self, Search.self, List.self, Remove.self, Extract.self, Eval.self, Doctor.self,
+        ]
     )
 }
 
@@ -148,6 +152,9 @@ enum CLI {
     }
 
     static var stderrIsTerminal: Bool { isatty(2) == 1 }
+
+    /// "1 document", "2 documents".
+    static func count(_ count: Int, _ noun: String) -> String { "\(count) \(noun)\(count == 1 ? "" : "s")" }
 }
 
 /// An error the CLI reports as one line.

@@ -1,4 +1,5 @@
 import Foundation
+import RAGCore
 import RAGTesting
 import Testing
 
@@ -59,7 +60,7 @@ struct RAGProcess {
         let help = try RAGProcess.run(["--help"])
         #expect(help.status == 0)
         try expectGolden(help.stdout, "rag-help.txt")
-        for command in ["ingest", "ask", "chat", "search", "list", "remove", "extract", "eval"] {
+        for command in ["ingest", "ask", "chat", "search", "list", "remove", "extract", "eval", "doctor"] {
             let sub = try RAGProcess.run([command, "--help"])
             #expect(sub.status == 0, "\(command) --help")
             #expect(sub.stdout.contains("USAGE: rag \(command)"))
@@ -110,6 +111,50 @@ struct RAGProcess {
         let remove = try RAGProcess.run(["remove", "handbook.txt"], collection: collection)
         #expect(remove.status == 0)
         #expect(try RAGProcess.run(["list"], collection: collection).stdout.contains("The collection is empty"))
+    }
+
+    @Test func doctorListAndVersionSayWhichEmbedderAndModelAreInUse() throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let collection = directory.appendingPathComponent("collection")
+        let file = directory.appendingPathComponent("handbook.txt")
+        try Self.handbook.write(to: file, atomically: true, encoding: .utf8)
+        let noModels = ["RAG_MODELS_DIR": directory.appendingPathComponent("no-models").path]
+
+        let version = try RAGProcess.run(["--version"])
+        #expect(version.status == 0 && version.stdout == "\(BuildInfo.version)\n")
+
+        // Nothing yet: the model is missing (a warning, not a failure) and there is no collection.
+        let before = try RAGProcess.run(["doctor"], collection: collection, environment: noModels)
+        #expect(before.status == 0, "\(before.stdout)\(before.stderr)")
+        #expect(before.stdout.hasPrefix("rag \(BuildInfo.version)\n"))
+        #expect(before.stdout.contains("warn  model       all-MiniLM-L6-v2 is not in \(noModels["RAG_MODELS_DIR"]!)/all-MiniLM-L6-v2"))
+        #expect(before.stdout.contains("ok    answerer    extractive"))
+        #expect(before.stdout.contains("warn  collection  \(collection.path) holds no collection yet"))
+
+        // With the model installed, a new collection uses it, and list and doctor say so.
+        _ = try requireMiniLMDirectory()
+        let withModel = ["RAG_MODELS_DIR": testModelsDirectory.path]
+        #expect(try RAGProcess.run(["ingest", file.path], collection: collection, environment: withModel).status == 0)
+        let list = try RAGProcess.run(["list"], collection: collection, environment: withModel)
+        #expect(list.stdout.hasPrefix(
+            "Collection \(collection.path): 1 document, 2 chunks, embedder minilm-l6-v2-d384 (all-MiniLM-L6-v2 (local sentence embeddings))\n"))
+        let listJSON = try RAGProcess.run(["list", "--json"], collection: collection, environment: withModel)
+        let header = try #require((try JSONSerialization.jsonObject(with: Data(listJSON.stdout.utf8)) as? [String: Any])?["collection"] as? [String: Any])
+        #expect(header["embedder"] as? String == "minilm-l6-v2-d384" && header["dimension"] as? Int == 384)
+
+        let doctor = try RAGProcess.run(["doctor", "--json"], collection: collection, environment: withModel)
+        #expect(doctor.status == 0, "\(doctor.stdout)\(doctor.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(doctor.stdout.utf8)) as? [String: Any])
+        let checks = try #require(report["checks"] as? [[String: String]])
+        #expect(checks.map { $0["name"]! } == ["model", "answerer", "storage", "collection", "embedder"])
+        #expect(checks.allSatisfy { $0["status"] == "ok" }, "\(checks)")
+        #expect(checks[3]["detail"] == "\(collection.path): 1 document, 2 chunks")
+
+        // The same collection where the model cannot be found: it cannot be searched, and doctor fails.
+        let broken = try RAGProcess.run(["doctor"], collection: collection, environment: noModels)
+        #expect(broken.status == 1)
+        #expect(broken.stdout.contains("fail  embedder    minilm-l6-v2-d384 (all-MiniLM-L6-v2 (local sentence embeddings)) is not available"))
     }
 
     @Test func badFilesAreSkippedWithExitCode3() throws {

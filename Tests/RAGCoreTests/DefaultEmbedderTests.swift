@@ -57,15 +57,35 @@ final class CollectingLogHandler: LogHandler, Sendable {
         }
     }
 
-    @Test func theModelsDirectoryComesFromTheEnvironmentThenTheCheckoutThenXDG() throws {
+    @Test func theModelsDirectoryComesFromTheEnvironmentThenTheCheckoutThenTheUserThenTheSystemDataDirectory() throws {
         let home = URL(fileURLWithPath: "/home/someone")
         let elsewhere = temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: elsewhere) }
+        let nothing = ["XDG_DATA_DIRS": elsewhere.appendingPathComponent("none").path]
         #expect(EmbedderIdentifier.modelsDirectory(environment: ["RAG_MODELS_DIR": "/opt/models"], currentDirectory: elsewhere, home: home).path == "/opt/models")
-        #expect(EmbedderIdentifier.modelsDirectory(environment: [:], currentDirectory: elsewhere, home: home).path == "/home/someone/.local/share/pdf-chatbot/models")
-        #expect(EmbedderIdentifier.modelsDirectory(environment: ["XDG_DATA_HOME": "/data"], currentDirectory: elsewhere, home: home).path == "/data/pdf-chatbot/models")
-        _ = try requireMiniLMDirectory()
-        let checkout = testModelsDirectory.deletingLastPathComponent()
-        #expect(EmbedderIdentifier.modelsDirectory(environment: [:], currentDirectory: checkout, home: home).standardizedFileURL == testModelsDirectory.standardizedFileURL)
+        #expect(EmbedderIdentifier.modelsDirectory(environment: nothing, currentDirectory: elsewhere, home: home).path == "/home/someone/.local/share/pdf-chatbot/models")
+        #expect(EmbedderIdentifier.modelsDirectory(environment: nothing.merging(["XDG_DATA_HOME": "/data"]) { $1 }, currentDirectory: elsewhere, home: home).path == "/data/pdf-chatbot/models")
+
+        // Places that hold the model, each a link to the installed one.
+        let installed = try requireMiniLMDirectory().deletingLastPathComponent()
+        func modelsLink(in folder: URL) throws -> URL {
+            let models = folder.appendingPathComponent("models")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            try FileManager.default.createSymbolicLink(at: models, withDestinationURL: installed)
+            return models
+        }
+        let checkout = try modelsLink(in: elsewhere.appendingPathComponent("checkout"))
+        let user = try modelsLink(in: elsewhere.appendingPathComponent("share/pdf-chatbot"))
+        let system = try modelsLink(in: elsewhere.appendingPathComponent("usr/share/pdf-chatbot"))
+        let userData = elsewhere.appendingPathComponent("share").path
+        let systemData = "/nonexistent:" + elsewhere.appendingPathComponent("usr/share").path
+
+        // A checkout's own models/ wins over the user's, which wins over the system's; from any other directory the
+        // user's installation is found.
+        let everything = ["XDG_DATA_HOME": userData, "XDG_DATA_DIRS": systemData]
+        #expect(EmbedderIdentifier.modelsDirectory(environment: everything, currentDirectory: checkout.deletingLastPathComponent(), home: home) == checkout)
+        #expect(EmbedderIdentifier.modelsDirectory(environment: everything, currentDirectory: elsewhere, home: home) == user)
+        let systemOnly = ["XDG_DATA_HOME": elsewhere.appendingPathComponent("empty").path, "XDG_DATA_DIRS": systemData]
+        #expect(EmbedderIdentifier.modelsDirectory(environment: systemOnly, currentDirectory: elsewhere, home: home) == system)
     }
 }

@@ -3,11 +3,13 @@ import Prometheus
 import RAGCore
 import Testing
 
-/// The models directory `scripts/setup.sh` fills: `$RAG_MODELS_DIR`, else `models/` at the repository root.
+/// The models directory `scripts/setup.sh` fills: `$RAG_MODELS_DIR`, else the user data directory
+/// (`$XDG_DATA_HOME/pdf-chatbot/models`, `~/.local/share/pdf-chatbot/models`).
 let testModelsDirectory: URL = {
-    if let path = ProcessInfo.processInfo.environment["RAG_MODELS_DIR"], !path.isEmpty { return URL(fileURLWithPath: path) }
-    return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("models")
+    let environment = ProcessInfo.processInfo.environment
+    if let path = environment["RAG_MODELS_DIR"], !path.isEmpty { return URL(fileURLWithPath: path) }
+    let dataHome = environment["XDG_DATA_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory() + "/.local/share"
+    return URL(fileURLWithPath: dataHome).appendingPathComponent("pdf-chatbot/models")
 }()
 
 /// The MiniLM model folder, or a failure telling how to install it. Tests that need the model fail, never skip.

@@ -21,6 +21,18 @@ public enum EmbedderChoice: String, Sendable, CaseIterable {
     /// The OpenAI-compatible `/embeddings` endpoint.
     case openai
 
+    /// What the embedder named by `identifier` is, in a person's words, e.g. "all-MiniLM-L6-v2 (local sentence
+    /// embeddings)" or "hashed word features (they match words, not meanings)".
+    public static func describe(identifier: String) -> String {
+        switch EmbedderChoice(identifier: identifier) {
+        case .minilm: return "all-MiniLM-L6-v2 (local sentence embeddings)"
+        case .hashing: return "hashed word features (they match words, not meanings)"
+        case .openai:
+            let model = identifier.split(separator: ":").dropFirst().first.map(String.init) ?? identifier
+            return "\(model) through an OpenAI-compatible API"
+        }
+    }
+
     /// The kind of embedder a collection's identifier names.
     public init(identifier: String) {
         if identifier.hasPrefix("openai:") {

@@ -2,8 +2,8 @@
 # Run every benchmark side by side: Swift RAGBench (contender) interleaved with
 # the Python/C baselines, then print a markdown table of medians and ratios.
 #
-#   bash scripts/bench/run.sh            # full run (~5-10 min on 2 cores)
-#   QUICK=1 bash scripts/bench/run.sh    # 1 round, fewer repeats (~2 min)
+#   bash Benchmarks/scripts/run.sh            # full run (~5-10 min on 2 cores)
+#   QUICK=1 bash Benchmarks/scripts/run.sh    # 1 round, fewer repeats (~2 min)
 #
 # Knobs (env): ROUNDS (3), EXTRACT_REPEAT (3), SEARCH_REPEAT (32),
 #   BATCH_REPEAT (3), CHUNK_REPEAT (10), BW_RUNS (7), SKIP_SETUP=1,
@@ -14,13 +14,13 @@
 # alternates which goes first (odd rounds baseline first, even rounds
 # contender first), so drift on this shared machine hits both sides. Each
 # program prints one JSON object; they are kept in bench-data/runs/<stamp>/
-# as <label>.r<round>.json and pooled by scripts/bench/report.py.
+# as <label>.r<round>.json and pooled by Benchmarks/scripts/report.py.
 #
 # RAGBench contract (see docs/performance.md): called as
 #   swift run -c release --skip-build RAGBench extract PDF --threads N --repeat R
 #   swift run -c release --skip-build RAGBench search --vectors F --queries F --repeat R
 #   swift run -c release --skip-build RAGBench chunk TEXTFILE --repeat R
-# after one `swift build -c release --product RAGBench`; each prints one JSON
+# after one `ENABLE_RAG_BENCHMARKS=1 swift build -c release --product RAGBench`; each prints one JSON
 # object (last line of stdout starting with "{") with a numeric "median_s".
 # If the build fails or a call does not produce that, the row reads
 # "RAGBench missing" and the baselines still run.
@@ -28,7 +28,8 @@ set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
-B="scripts/bench"
+export ENABLE_RAG_BENCHMARKS=1   # Package.swift declares RAGBench only when this is set
+B="Benchmarks/scripts"
 PYTHON="${PYTHON:-python3}"
 PDF="${PDF:-/usr/share/R/doc/manual/fullrefman.pdf}"
 if [ -n "${QUICK:-}" ]; then

@@ -2,7 +2,7 @@
 """Baseline for `RAGBench minilm`: sentence-transformers (PyTorch, CPU) embedding the same 256-token chunks.
 
     python3 -m venv /tmp/st && /tmp/st/bin/pip install torch sentence-transformers
-    /tmp/st/bin/python scripts/bench/minilm_baseline.py [--models DIR] [--chunks 64] [--repeat 5] [--threads 1,2]
+    /tmp/st/bin/python Benchmarks/scripts/minilm_baseline.py [--models DIR] [--chunks 64] [--repeat 5] [--threads 1,2]
 
 Prints one JSON object like RAGBench's: per thread count (torch.set_num_threads), the median seconds to embed
 all chunks, chunks/s, and the peak resident memory of this process.

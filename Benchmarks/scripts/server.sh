@@ -13,10 +13,11 @@
 #      plus how late Task.sleep(50 ms) wakes with nothing else running (RAGBench sleep) and under the floor's load;
 #   3. 1,000 concurrent streaming answers from a slow model: the server's memory while all are open.
 # Every run is bounded in time. Medians over rounds; differences are taken within a round, then the median.
-# Usage: scripts/bench/server.sh [ROUNDS] [all|latency]   (default 3 all; results in bench-data/server-<stamp>/)
+# Usage: Benchmarks/scripts/server.sh [ROUNDS] [all|latency]   (default 3 all; results in bench-data/server-<stamp>/)
 #        RAGBENCH=path/to/RAGBench runs that binary instead of building one (to compare two builds round by round).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+export ENABLE_RAG_BENCHMARKS=1   # Package.swift declares RAGBench only when this is set
 rounds=${1:-3}
 sections=${2:-all}
 command -v wrk >/dev/null || { echo "server.sh: wrk is missing (apt-get install wrk)" >&2; exit 1; }
@@ -43,7 +44,7 @@ if [ "$sections" = all ]; then
   serve 18501
   for round in $(seq "$rounds"); do
     wrk -t2 -c100 -d10s --latency "http://127.0.0.1:18501/healthz" > "$out/healthz.r$round.txt"
-    wrk -t2 -c100 -d10s --latency -s scripts/bench/ask.lua "http://127.0.0.1:18501/v1/ask" > "$out/ask-instant.r$round.txt"
+    wrk -t2 -c100 -d10s --latency -s Benchmarks/scripts/ask.lua "http://127.0.0.1:18501/v1/ask" > "$out/ask-instant.r$round.txt"
   done
   kill "$PID"; wait "$PID" 2>/dev/null || true
 fi
@@ -53,7 +54,7 @@ quiet=$PID
 serve 18504 --delay-ms 50 --log-level info
 logged=$PID
 for port in 18502 18504; do  # warm up
-  wrk -t2 -c100 -d3s -s scripts/bench/ask.lua "http://127.0.0.1:$port/v1/ask" > /dev/null
+  wrk -t2 -c100 -d3s -s Benchmarks/scripts/ask.lua "http://127.0.0.1:$port/v1/ask" > /dev/null
 done
 for round in $(seq "$rounds"); do
   "$bench" sleep --tasks 100 --delay-ms 50 --seconds 5 > "$out/sleep.r$round.json"
@@ -75,7 +76,7 @@ for round in $(seq "$rounds"); do
     for pid in $quiet $logged; do taskset -a -cp "$cores" "$pid" > /dev/null; done
     for route in $routes; do
       case $route in ask) path=/v1/ask ;; floor) path=/floor ;; engine) path=/floor/engine ;; esac
-      $client wrk -t2 -c100 -d15s --latency -s scripts/bench/ask.lua "http://127.0.0.1:$port$path" > "$out/$route-50ms-$config.r$round.txt"
+      $client wrk -t2 -c100 -d15s --latency -s Benchmarks/scripts/ask.lua "http://127.0.0.1:$port$path" > "$out/$route-50ms-$config.r$round.txt"
       [ "$route" = floor ] && curl -s "http://127.0.0.1:$port/floor/overshoot" > "$out/overshoot-$config.r$round.json"
     done
   done
@@ -85,7 +86,7 @@ for pid in $quiet $logged; do kill "$pid"; wait "$pid" 2>/dev/null || true; done
 if [ "$sections" = all ]; then
   serve 18503 --delay-ms 250 --tokens 40
   for round in $(seq "$rounds"); do
-    python3 scripts/bench/streams.py --port 18503 --pid "$PID" --streams 1000 --timeout 120 > "$out/streams.r$round.json"
+    python3 Benchmarks/scripts/streams.py --port 18503 --pid "$PID" --streams 1000 --timeout 120 > "$out/streams.r$round.json"
   done
   kill "$PID"; wait "$PID" 2>/dev/null || true
 fi

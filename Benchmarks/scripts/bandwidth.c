@@ -12,7 +12,7 @@
  * last thread's finish. Prints one JSON object with the median GB/s (1e9
  * bytes/s) over the passes and the implied time to scan N bytes once.
  *
- * Built by scripts/bench/run.sh with: gcc -O2 -march=native -pthread
+ * Built by Benchmarks/scripts/run.sh with: gcc -O2 -march=native -pthread
  */
 #define _GNU_SOURCE
 #include <pthread.h>

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Aggregate one run directory of scripts/bench/run.sh into a markdown table.
+"""Aggregate one run directory of Benchmarks/scripts/run.sh into a markdown table.
 
-  python3 scripts/bench/report.py bench-data/runs/<stamp>
+  python3 Benchmarks/scripts/report.py bench-data/runs/<stamp>
 
 Reads every <label>.r<round>.json (one JSON object per file, as printed by a
 benchmark) and pools the per-run times of each label across rounds (the

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Idempotently install what the benchmark baselines need (Debian 12 + PyPI).
-#   bash scripts/bench/setup.sh
+#   bash Benchmarks/scripts/setup.sh
 # Safe to re-run: skips apt-get when the packages are present, and pip when the
 # pinned versions are already installed.
 set -euo pipefail

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """numpy brute-force search baseline (1M x 384 float32, inner product, top-10).
 
-  python3 scripts/bench/search_numpy.py [--vectors FILE] [--queries FILE]
+  python3 Benchmarks/scripts/search_numpy.py [--vectors FILE] [--queries FILE]
           [--repeat R] [--batch-repeat B] [--max-seconds S] [--blas-threads T]
 
 Data (written if missing, shared with the Swift side so there is no generator

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """LangChain chunking baseline.
 
-  python3 scripts/bench/chunk_langchain.py TEXTFILE [--repeat R] [--max-seconds S]
+  python3 Benchmarks/scripts/chunk_langchain.py TEXTFILE [--repeat R] [--max-seconds S]
 
 Times RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200)
 .split_text(text) on the whole UTF-8 file (default separators

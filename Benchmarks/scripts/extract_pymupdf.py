@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PyMuPDF text-extraction baseline: open PDF + page.get_text() over all pages.
 
-  python3 scripts/bench/extract_pymupdf.py PDF [--procs N] [--repeat R]
+  python3 Benchmarks/scripts/extract_pymupdf.py PDF [--procs N] [--repeat R]
                                            [--max-seconds S] [--write-text OUT]
 
 One timed run = open the document and call page.get_text() on every page.

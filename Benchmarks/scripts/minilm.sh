@@ -2,15 +2,16 @@
 # MiniLM embedding throughput: RAGBench minilm (Swift, OpenBLAS) and sentence-transformers (PyTorch, CPU)
 # on the same 256-token chunks, in alternating rounds so that load on a shared machine hits both alike.
 #
-#   ST_PYTHON=/tmp/st/bin/python bash scripts/bench/minilm.sh
+#   ST_PYTHON=/tmp/st/bin/python bash Benchmarks/scripts/minilm.sh
 #
 # Knobs (env): ROUNDS (3), CHUNKS (64), REPEAT (3), ST_PYTHON (a Python with torch and sentence-transformers;
-#   without one only the Swift side runs), RAG_MODELS_DIR (models/). Results go to bench-data/minilm/<stamp>/.
+#   without one only the Swift side runs), RAG_MODELS_DIR (where scripts/fetch-model.sh installs it). Results go to bench-data/minilm/<stamp>/.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
+export ENABLE_RAG_BENCHMARKS=1   # Package.swift declares RAGBench only when this is set
 rounds=${ROUNDS:-3}; chunks=${CHUNKS:-64}; repeat=${REPEAT:-3}
-models=${RAG_MODELS_DIR:-$root/models}
+models=${RAG_MODELS_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/pdf-chatbot/models}
 out=bench-data/minilm/$(date +%Y%m%d-%H%M%S)
 mkdir -p "$out"
 scripts/fetch-model.sh
@@ -22,7 +23,7 @@ fi
 for round in $(seq 1 "$rounds"); do
   cut -d' ' -f1 /proc/loadavg >> "$out/loadavg"   # the 1-minute load average as each round starts
   swift_run() { .build/release/RAGBench minilm --models "$models" --chunks "$chunks" --repeat "$repeat" --modes 1x1,2x1 > "$out/swift.r$round.json"; }
-  python_run() { ((have_baseline)) && "$ST_PYTHON" scripts/bench/minilm_baseline.py --models "$models" --chunks "$chunks" --repeat "$repeat" > "$out/torch.r$round.json" || true; }
+  python_run() { ((have_baseline)) && "$ST_PYTHON" Benchmarks/scripts/minilm_baseline.py --models "$models" --chunks "$chunks" --repeat "$repeat" > "$out/torch.r$round.json" || true; }
   if ((round % 2)); then python_run; swift_run; else swift_run; python_run; fi
 done
 python3 - "$out" <<'PY'
