@@ -45,7 +45,7 @@ struct Ask: AsyncParsableCommand {
         try options.writeMetrics()
         guard let answer else { return }
         if json {
-            try CLI.printJSON(AnswerJSON.object(answer))
+            try CLI.printJSON(encoding: AnswerWire.Answer(answer))
             return
         }
         print(answer.text.hasSuffix("\n") ? "" : "\n", terminator: "")
@@ -54,35 +54,5 @@ struct Ask: AsyncParsableCommand {
         for citation in answer.citations {
             print("  [\(citation.number)] \(citation.label)  (score \(String(format: "%.3f", citation.score)))")
         }
-    }
-}
-
-enum AnswerJSON {
-    static func object(_ answer: Answer) -> [String: Any] {
-        [
-            "question": answer.question,
-            "answer": answer.text,
-            "citations": answer.citations.map(citation),
-            "passages": answer.passages.map(citation),
-            "model": answer.model,
-            "generated": answer.isGenerated,
-            "answered": answer.isAnswered,
-            "usage": [
-                "prompt_tokens": answer.usage.promptTokens, "completion_tokens": answer.usage.completionTokens,
-                "estimated": answer.usage.isEstimated,
-            ],
-            "timings": [
-                "retrieval_s": answer.timings.retrieval, "generation_s": answer.timings.generation,
-                "total_s": answer.timings.total,
-            ],
-        ]
-    }
-
-    static func citation(_ citation: Citation) -> [String: Any] {
-        [
-            "number": citation.number, "document_id": citation.documentID.rawValue, "file": citation.fileName,
-            "page": citation.page, "page_end": citation.pageEnd, "snippet": citation.snippet,
-            "score": Double(citation.score),
-        ]
     }
 }

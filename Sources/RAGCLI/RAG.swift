@@ -151,6 +151,13 @@ enum CLI {
         FileHandle.standardOutput.write(data + Data("\n".utf8))
     }
 
+    /// Prints an `Encodable` value to stdout as JSON, with the same key order and escaping as the server's API.
+    static func printJSON(encoding value: some Encodable) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        FileHandle.standardOutput.write(try encoder.encode(value) + Data("\n".utf8))
+    }
+
     static var stderrIsTerminal: Bool { isatty(2) == 1 }
 
     /// "1 document", "2 documents".

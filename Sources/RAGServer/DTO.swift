@@ -102,73 +102,11 @@ enum DTO {
         var stream: Bool?
     }
 
-    struct Citation: Codable, Sendable {
-        var number: Int
-        var file: String
-        var page: Int
-        var page_end: Int
-        var snippet: String
-        var score: Float
-        var document_id: String
-        init(_ citation: RAGCore.Citation) {
-            number = citation.number
-            file = citation.fileName
-            page = citation.page
-            page_end = citation.pageEnd
-            snippet = citation.snippet
-            score = citation.score
-            document_id = citation.documentID.rawValue
-        }
-    }
-
-    struct Usage: Codable, Sendable {
-        var prompt_tokens: Int
-        var completion_tokens: Int
-        var total_tokens: Int
-        var estimated: Bool
-        init(_ usage: TokenUsage) {
-            prompt_tokens = usage.promptTokens
-            completion_tokens = usage.completionTokens
-            total_tokens = usage.totalTokens
-            estimated = usage.isEstimated
-        }
-    }
-
-    struct Timings: Codable, Sendable {
-        var retrieval_s: Double
-        var generation_s: Double
-        var total_s: Double
-        var first_token_s: Double?
-    }
-
-    struct Answer: Codable, Sendable {
-        var question: String
-        var search_query: String
-        var answer: String
-        var citations: [Citation]
-        var passages: [Citation]
-        var usage: Usage
-        var model: String
-        var generated: Bool
-        /// False when no passage was relevant enough: the answer then says the documents do not answer.
-        var answered: Bool
-        var timings: Timings
-
-        init(_ answer: RAGCore.Answer) {
-            question = answer.question
-            search_query = answer.searchQuery
-            self.answer = answer.text
-            citations = answer.citations.map(Citation.init)
-            passages = answer.passages.map(Citation.init)
-            usage = Usage(answer.usage)
-            model = answer.model
-            answered = answer.isAnswered
-            generated = answer.isGenerated
-            timings = Timings(
-                retrieval_s: answer.timings.retrieval, generation_s: answer.timings.generation,
-                total_s: answer.timings.total, first_token_s: answer.timings.firstToken)
-        }
-    }
+    /// The answer's shapes, shared with `rag ask --json` (RAGCore's `AnswerWire`).
+    typealias Citation = AnswerWire.Citation
+    typealias Usage = AnswerWire.Usage
+    typealias Timings = AnswerWire.Timings
+    typealias Answer = AnswerWire.Answer
 
     struct Delta: Codable, Sendable {
         var text: String

@@ -1,4 +1,5 @@
 import NIOCore
+import RAGCore
 
 /// A response body that the server writes with `JSONWriter` instead of `JSONEncoder`.
 protocol JSONWritable: Encodable {

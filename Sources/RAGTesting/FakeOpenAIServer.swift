@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import Glibc
+import RAGCore
 import Synchronization
 
 /// An in-process HTTP/1.1 server on 127.0.0.1 that answers like the OpenAI API and injects faults on demand.
@@ -166,78 +167,52 @@ extension FakeOpenAIServer.Behavior {
     public static func chatCompletion(
         content: String, promptTokens: Int = 12, completionTokens: Int = 5, model: String = "gpt-test"
     ) -> FakeOpenAIServer.Behavior {
-        let object: [String: Any] = [
-            "id": "chatcmpl-test", "object": "chat.completion", "created": 1_700_000_000, "model": model,
-            "choices": [
-                ["index": 0, "message": ["role": "assistant", "content": content], "finish_reason": "stop"]
-            ],
-            "usage": [
-                "prompt_tokens": promptTokens, "completion_tokens": completionTokens,
-                "total_tokens": promptTokens + completionTokens,
-            ],
-        ]
-        return .json(status: 200, body: jsonText(object))
+        .json(status: 200, body: jsonText(OpenAIWire.ChatCompletion(
+            id: "chatcmpl-test", created: 1_700_000_000, model: model,
+            choices: [.init(index: 0, message: .init(role: "assistant", content: content), finish_reason: "stop")],
+            usage: usage(promptTokens, completionTokens))))
     }
 
     /// A streamed chat completion: a role chunk, one chunk per delta, a `finish_reason: "stop"` chunk, a usage chunk
     /// with empty `choices` (when `usage` is given), then `[DONE]`.
     public static func chatStream(
-        deltas: [String], usage: (prompt: Int, completion: Int)? = (12, 5), chunking: FakeOpenAIServer.Chunking = .whole,
+        deltas: [String], usage tokens: (prompt: Int, completion: Int)? = (12, 5), chunking: FakeOpenAIServer.Chunking = .whole,
         delay: Duration = .zero
     ) -> FakeOpenAIServer.Behavior {
-        func chunk(_ choices: [[String: Any]], usage: [String: Any]? = nil) -> String {
-            var object: [String: Any] = [
-                "id": "chatcmpl-test", "object": "chat.completion.chunk", "created": 1_700_000_000,
-                "model": "gpt-test", "choices": choices,
-            ]
-            if let usage { object["usage"] = usage }
-            return jsonText(object)
+        func chunk(_ choices: [OpenAIWire.ChunkChoice], usage: OpenAIWire.Usage? = nil) -> String {
+            jsonText(OpenAIWire.ChatCompletionChunk(id: "chatcmpl-test", created: 1_700_000_000, model: "gpt-test", choices: choices, usage: usage))
         }
-        func choice(_ delta: [String: Any], finishReason: String?) -> [String: Any] {
-            ["index": 0, "delta": delta, "finish_reason": finishReason.map { $0 as Any } ?? NSNull()]
+        func choice(_ delta: OpenAIWire.Delta, finishReason: String?) -> OpenAIWire.ChunkChoice {
+            OpenAIWire.ChunkChoice(index: 0, delta: delta, finish_reason: finishReason)
         }
-        var events = [chunk([choice(["role": "assistant", "content": ""], finishReason: nil)])]
-        events += deltas.map { chunk([choice(["content": $0], finishReason: nil)]) }
-        events.append(chunk([choice([:], finishReason: "stop")]))
-        if let usage {
-            events.append(
-                chunk(
-                    [],
-                    usage: [
-                        "prompt_tokens": usage.prompt, "completion_tokens": usage.completion,
-                        "total_tokens": usage.prompt + usage.completion,
-                    ]))
-        }
+        var events = [chunk([choice(.init(role: "assistant", content: ""), finishReason: nil)])]
+        events += deltas.map { chunk([choice(.init(content: $0), finishReason: nil)]) }
+        events.append(chunk([choice(.init(), finishReason: "stop")]))
+        if let tokens { events.append(chunk([], usage: usage(tokens.prompt, tokens.completion))) }
         events.append("[DONE]")
         return .sse(events: events, chunking: chunking, delay: delay)
     }
 
     /// A `/v1/embeddings` response, one `data` item per vector, in order.
     public static func embeddings(_ vectors: [[Float]], promptTokens: Int = 8) -> FakeOpenAIServer.Behavior {
-        let data: [[String: Any]] = vectors.enumerated().map { index, vector in
-            ["object": "embedding", "index": index, "embedding": vector.map(Double.init)]
-        }
-        let object: [String: Any] = [
-            "object": "list", "data": data, "model": "text-embedding-test",
-            "usage": ["prompt_tokens": promptTokens, "total_tokens": promptTokens],
-        ]
-        return .json(status: 200, body: jsonText(object))
+        .json(status: 200, body: jsonText(OpenAIWire.EmbeddingsResponse(
+            data: vectors.enumerated().map { OpenAIWire.Embedding(index: $0, embedding: $1) }, model: "text-embedding-test",
+            usage: OpenAIWire.Usage(prompt_tokens: promptTokens, completion_tokens: nil, total_tokens: promptTokens))))
     }
 
     /// An OpenAI error: `{"error":{"message":…,"type":…,"param":null,"code":…}}`.
     public static func error(
         status: Int, message: String, type: String, code: String? = nil, headers: [(String, String)] = []
     ) -> FakeOpenAIServer.Behavior {
-        let error: [String: Any] = [
-            "message": message, "type": type, "param": NSNull(), "code": code.map { $0 as Any } ?? NSNull(),
-        ]
-        return .json(status: status, body: jsonText(["error": error]), headers: headers)
+        .json(status: status, body: jsonText(OpenAIWire.ErrorResponse(error: .init(message: message, type: type, code: code))), headers: headers)
     }
 
-    private static func jsonText(_ object: [String: Any]) -> String {
-        // Only dictionaries, arrays, strings, numbers and NSNull go in, so serialisation cannot fail.
-        let data = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-        return String(decoding: data, as: UTF8.self)
+    private static func usage(_ prompt: Int, _ completion: Int) -> OpenAIWire.Usage {
+        OpenAIWire.Usage(prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion)
+    }
+
+    private static func jsonText(_ value: some Encodable) -> String {
+        String(decoding: OpenAIWire.encode(value), as: UTF8.self)
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import RAGCore
 import RAGTesting
 import Testing
 
@@ -31,6 +32,33 @@ import Testing
         #expect(events.filter { $0.hasPrefix("event: delta") }.count > 5)
         #expect(events.last?.hasPrefix("event: done") == true)
         #expect(stream.body.contains("Employees receive 25 days of paid vacation per year."))
+    }
+
+    /// One wire format: RAGCore's own `OpenAIClient` reads what `rag-server`'s compatible endpoint writes, whole and
+    /// streamed (the same `OpenAIWire` types write one side and read the other).
+    @Test func theEnginesOwnOpenAIClientTalksToTheCompatibleEndpoint() async throws {
+        let server = try ServerProcess(arguments: ["--llm", "extractive"])
+        defer { server.stop() }
+        #expect(try Self.upload(to: server).status == 0)
+        let client = try OpenAIClient(configuration: OpenAIConfiguration(
+            baseURL: "\(server.baseURL)/v1", apiKey: nil, chatModel: "pdf-chatbot", retry: RetryPolicy(maxAttempts: 1)))
+        let request = CompletionRequest(messages: [.user("How many vacation days per year?")])
+
+        let whole = try await client.complete(request)
+        #expect(whole.text.contains("Employees receive 25 days of paid vacation per year."))
+        #expect(whole.text.hasSuffix("Sources: [1] handbook.pdf p. 1"))
+        #expect(whole.model == "pdf-chatbot" && !whole.usage.isEstimated && whole.usage.promptTokens > 0)
+
+        var streamed = ""
+        var usage: TokenUsage?
+        for try await event in client.stream(request) {
+            switch event {
+            case .delta(let text): streamed += text
+            case .usage(let reported): usage = reported
+            }
+        }
+        #expect(streamed == whole.text)
+        #expect(usage?.isEstimated == false && usage?.promptTokens == whole.usage.promptTokens)
     }
 
     /// SIGTERM stops new connections but lets a stream in flight finish, then exits 0.

@@ -26,14 +26,13 @@ public struct OpenAIClient: LLMClient {
     public func complete(_ request: CompletionRequest) async throws -> Completion {
         let body = requestBody(request, stream: false, includeUsage: false)
         let data = try await OpenAIHTTP(configuration: configuration).post("chat/completions", body: body)
-        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-            let choices = object["choices"] as? [[String: Any]], let message = choices.first?["message"] as? [String: Any]
+        guard let completion = OpenAIWire.decode(OpenAIWire.ChatCompletion.self, from: data), let choice = completion.choices.first
         else {
             throw LLMError(.malformedResponse, "the chat completion response from \(CurlLoop.origin(configuration.baseURL)) is not the expected JSON")
         }
-        let text = message["content"] as? String ?? ""
-        let usage = Self.usage(object["usage"]) ?? Self.estimatedUsage(request, text)
-        return Completion(text: text, usage: usage, model: object["model"] as? String ?? model)
+        let text = choice.message.content ?? ""
+        let usage = Self.usage(completion.usage) ?? Self.estimatedUsage(request, text)
+        return Completion(text: text, usage: usage, model: completion.model ?? model)
     }
 
     public func stream(_ request: CompletionRequest) -> AsyncThrowingStream<CompletionEvent, any Error> {
@@ -103,20 +102,21 @@ public struct OpenAIClient: LLMClient {
                         sawDone = true
                         continue
                     }
-                    guard let object = try? JSONSerialization.jsonObject(with: Data(sse.data.utf8)) as? [String: Any] else {
+                    let data = Data(sse.data.utf8)
+                    guard let chunk = OpenAIWire.decode(OpenAIWire.ChatCompletionChunk.self, from: data), chunk.error == nil else {
+                        if let failure = OpenAIWire.decode(OpenAIWire.ErrorResponse.self, from: data) {
+                            throw http.error(status: 200, headers: [:], body: OpenAIWire.encode(failure))
+                        }
                         throw LLMError(.malformedResponse, "the event stream from \(CurlLoop.origin(configuration.baseURL)) carried an event that is not JSON")
                     }
-                    if let error = object["error"] {
-                        throw http.error(status: 200, headers: [:], body: (try? JSONSerialization.data(withJSONObject: ["error": error])) ?? Data())
-                    }
-                    if let reported = Self.usage(object["usage"]) { usage = reported }
-                    guard let choice = (object["choices"] as? [[String: Any]])?.first else { continue }
-                    if let delta = (choice["delta"] as? [String: Any])?["content"] as? String, !delta.isEmpty {
+                    if let reported = Self.usage(chunk.usage) { usage = reported }
+                    guard let choice = chunk.choices?.first else { continue }
+                    if let delta = choice.delta.content, !delta.isEmpty {
                         delivered = true
                         text += delta
                         continuation.yield(.delta(delta))
                     }
-                    if let reason = choice["finish_reason"] as? String, !reason.isEmpty { sawFinish = true }
+                    if let reason = choice.finish_reason, !reason.isEmpty { sawFinish = true }
                 }
             }
         }
@@ -124,12 +124,12 @@ public struct OpenAIClient: LLMClient {
         guard (200..<300).contains(status) else { throw http.error(status: status, headers: headers, body: plainBody) }
         if !isEventStream {
             // The server ignored `stream: true` and answered with one JSON completion.
-            guard let object = try? JSONSerialization.jsonObject(with: plainBody) as? [String: Any],
-                let message = ((object["choices"] as? [[String: Any]])?.first?["message"]) as? [String: Any]
+            guard let completion = OpenAIWire.decode(OpenAIWire.ChatCompletion.self, from: plainBody),
+                let choice = completion.choices.first
             else { throw LLMError(.malformedResponse, "the chat completion response from \(CurlLoop.origin(configuration.baseURL)) is not the expected JSON") }
-            let content = message["content"] as? String ?? ""
+            let content = choice.message.content ?? ""
             if !content.isEmpty { delivered = true; continuation.yield(.delta(content)) }
-            continuation.yield(.usage(Self.usage(object["usage"]) ?? Self.estimatedUsage(request, content)))
+            continuation.yield(.usage(Self.usage(completion.usage) ?? Self.estimatedUsage(request, content)))
             return
         }
         guard sawDone || sawFinish else {
@@ -140,20 +140,18 @@ public struct OpenAIClient: LLMClient {
 
     /// The JSON body of a chat completion request, as sent to `/chat/completions`.
     public func requestBody(_ request: CompletionRequest, stream: Bool, includeUsage: Bool) -> Data {
-        var body: [String: Any] = [
-            "model": configuration.chatModel,
-            "messages": request.messages.map { ["role": $0.role.rawValue, "content": $0.content] },
-            "stream": stream,
-        ]
-        if stream && includeUsage { body["stream_options"] = ["include_usage": true] }
-        if let temperature = request.temperature ?? configuration.temperature { body["temperature"] = temperature }
-        if let maxTokens = request.maxTokens ?? configuration.maxTokens { body["max_tokens"] = maxTokens }
-        return (try? JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])) ?? Data()
+        OpenAIWire.encode(OpenAIWire.ChatRequest(
+            model: configuration.chatModel,
+            messages: request.messages.map { OpenAIWire.Message(role: $0.role.rawValue, content: $0.content) },
+            stream: stream,
+            stream_options: stream && includeUsage ? OpenAIWire.StreamOptions(include_usage: true) : nil,
+            temperature: request.temperature ?? configuration.temperature,
+            max_tokens: request.maxTokens ?? configuration.maxTokens))
     }
 
-    static func usage(_ value: Any?) -> TokenUsage? {
-        guard let usage = value as? [String: Any], let prompt = usage["prompt_tokens"] as? Int else { return nil }
-        return TokenUsage(promptTokens: prompt, completionTokens: usage["completion_tokens"] as? Int ?? 0, isEstimated: false)
+    static func usage(_ usage: OpenAIWire.Usage?) -> TokenUsage? {
+        guard let usage else { return nil }
+        return TokenUsage(promptTokens: usage.prompt_tokens, completionTokens: usage.completion_tokens ?? 0, isEstimated: false)
     }
 
     static func estimatedUsage(_ request: CompletionRequest, _ text: String) -> TokenUsage {
@@ -213,12 +211,10 @@ struct OpenAIHTTP: Sendable {
 
     /// The `LLMError` for a non-2xx response.
     func error(status: Int, headers: [String: String], body: Data) -> LLMError {
-        let object = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any]
-        let details = object?["error"] as? [String: Any]
+        let details = OpenAIWire.decode(OpenAIWire.ErrorResponse.self, from: body)?.error
         let serverMessage = configuration.redact(
-            (details?["message"] as? String) ?? (object?["error"] as? String)
-                ?? String(decoding: body.prefix(300), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
-        let code = (details?["code"] as? String) ?? ""
+            details?.message ?? String(decoding: body.prefix(300), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+        let code = details?.code ?? ""
         let origin = CurlLoop.origin(configuration.baseURL)
         let said = serverMessage.isEmpty ? "" : ": \(serverMessage)"
         switch status {

@@ -54,34 +54,28 @@ public struct OpenAIEmbedder: Embedder {
     }
 
     private func request(_ texts: [String], expectDimension: Bool) async throws -> [[Float]] {
-        var body: [String: Any] = [
-            "model": configuration.embeddingModel, "encoding_format": "float",
-            "input": texts.map { $0.isEmpty ? " " : $0 },  // the API rejects empty strings
-        ]
-        if let dimension = configuration.embeddingDimension, configuration.embeddingModel.hasPrefix("text-embedding-3") {
-            body["dimensions"] = dimension
-        }
-        let data = try await OpenAIHTTP(configuration: configuration).post(
-            "embeddings", body: try JSONSerialization.data(withJSONObject: body))
+        let body = OpenAIWire.EmbeddingsRequest(
+            model: configuration.embeddingModel,
+            input: texts.map { $0.isEmpty ? " " : $0 },  // the API rejects empty strings
+            dimensions: configuration.embeddingModel.hasPrefix("text-embedding-3") ? configuration.embeddingDimension : nil)
+        let data = try await OpenAIHTTP(configuration: configuration).post("embeddings", body: OpenAIWire.encode(body))
         let origin = CurlLoop.origin(configuration.baseURL)
-        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-            let items = object["data"] as? [[String: Any]], items.count == texts.count
+        guard let response = OpenAIWire.decode(OpenAIWire.EmbeddingsResponse.self, from: data), response.data.count == texts.count
         else {
             throw LLMError(.malformedResponse, "the embeddings response from \(origin) does not hold one vector per input")
         }
         var vectors = [[Float]](repeating: [], count: texts.count)
-        for (position, item) in items.enumerated() {
-            let index = item["index"] as? Int ?? position
-            guard vectors.indices.contains(index), let numbers = item["embedding"] as? [NSNumber] else {
+        for (position, item) in response.data.enumerated() {
+            let index = item.index ?? position
+            guard vectors.indices.contains(index) else {
                 throw LLMError(.malformedResponse, "the embeddings response from \(origin) has an entry without a vector")
             }
-            let vector = numbers.map { $0.floatValue }
-            if expectDimension && vector.count != dimension {
-                throw LLMError(.malformedResponse, "\(configuration.embeddingModel) returned \(vector.count) dimensions, expected \(dimension)")
+            if expectDimension && item.embedding.count != dimension {
+                throw LLMError(.malformedResponse, "\(configuration.embeddingModel) returned \(item.embedding.count) dimensions, expected \(dimension)")
             }
-            vectors[index] = vector
+            vectors[index] = item.embedding
         }
-        if let usage = object["usage"] as? [String: Any], let tokens = usage["prompt_tokens"] as? Int {
+        if let tokens = response.usage?.prompt_tokens {
             metrics?.tokens(kind: "embedding", model: configuration.embeddingModel).increment(by: Int64(tokens))
         }
         return vectors
