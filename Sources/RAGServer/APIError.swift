@@ -28,10 +28,17 @@ public struct APIError: Error, HTTPResponseError, Sendable {
         return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: jsonBody)))
     }
 
-    /// The JSON body.
+    /// The JSON body, `{"error":{"code":…,"message":…}}`, written by the server's one encoder.
     public var jsonBody: Data {
-        (try? JSONSerialization.data(withJSONObject: ["error": ["code": code, "message": message]], options: [.sortedKeys]))
-            ?? Data()
+        struct Body: Encodable {
+            struct Detail: Encodable {
+                var code: String
+                var message: String
+            }
+            var error: Detail
+        }
+        // Two strings cannot fail to encode.
+        return (try? JSON.encoder.encode(Body(error: .init(code: code, message: message)))) ?? Data()
     }
 
     /// The API error for anything a route may throw.
