@@ -1,3 +1,4 @@
+import RAGCore
 import Synchronization
 
 /// Per-client token buckets: each client may make `burst` requests at once, refilled at `perMinute`.
@@ -45,64 +46,38 @@ public final class RateLimiter: Sendable {
 }
 
 /// Bounds answers in progress: `slots` at once, `queue` more waiting; beyond that, callers are refused at once.
+/// A waiter whose task is cancelled (its client went away) leaves the queue at once and never runs.
 public final class AnswerGate: Sendable {
-    private struct State {
-        var running = 0
-        var waiting: [CheckedContinuation<Void, Never>] = []
-    }
-
     public let slots: Int
     public let queue: Int
-    private let state = Mutex(State())
+    private let semaphore: AsyncSemaphore
 
     public init(slots: Int, queue: Int) {
         self.slots = max(1, slots)
         self.queue = max(0, queue)
+        self.semaphore = AsyncSemaphore(permits: self.slots, maxWaiters: self.queue)
     }
 
     /// The refusal when every slot and queue place is taken.
     public struct Full: Error {}
 
-    /// Waits for a slot (or throws `Full` at once when the queue is full). Call `release()` when done.
+    /// Waits for a slot. Call `release()` when done.
+    ///
+    /// - Throws: `Full` at once when the queue is full; `CancellationError` when the task is cancelled first.
     public func acquire() async throws {
-        // A free slot is taken without suspending (waiters exist only while every slot is taken).
-        let taken = state.withLock { state in
-            guard state.running < slots else { return false }
-            state.running += 1
-            return true
+        do {
+            try await semaphore.acquire()
+        } catch is AsyncSemaphore.Full {
+            throw Full()
         }
-        if taken { return }
-        enum Decision { case run, wait, refuse }
-        var decision = Decision.refuse
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            decision = state.withLock { state in
-                if state.running < slots {
-                    state.running += 1
-                    return .run
-                }
-                if state.waiting.count < queue {
-                    state.waiting.append(continuation)
-                    return .wait
-                }
-                return .refuse
-            }
-            if decision != .wait { continuation.resume() }
-        }
-        if decision == .refuse { throw Full() }
     }
 
     /// Frees a slot, handing it to the longest waiter.
-    public func release() {
-        let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
-            if state.waiting.isEmpty {
-                state.running -= 1
-                return nil
-            }
-            return state.waiting.removeFirst()  // the slot passes on; `running` stays
-        }
-        next?.resume()
-    }
+    public func release() { semaphore.release() }
 
     /// Answers in progress now.
-    public var running: Int { state.withLock { $0.running } }
+    public var running: Int { semaphore.held }
+
+    /// Answers waiting for a slot now.
+    public var waiting: Int { semaphore.waiting }
 }

@@ -35,7 +35,7 @@ public final class ServerState: Sendable {
     func withAnswerSlot<T>(_ body: () async throws -> T) async throws -> T {
         do {
             try await answers.acquire()
-        } catch {
+        } catch is AnswerGate.Full {
             httpMetrics.queueRejected.increment()
             throw APIError(
                 .serviceUnavailable, code: "overloaded",

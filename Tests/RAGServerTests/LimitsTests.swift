@@ -37,6 +37,32 @@ import Testing
         #expect(gate.running == 0)
     }
 
+    /// Two abandoned asks (their tasks cancelled, as when the clients went away) leave the queue at once: a new ask
+    /// queues instead of being refused, and the abandoned ones never run.
+    @Test func answerGateForgetsWaitersWhoseClientsLeft() async throws {
+        let gate = AnswerGate(slots: 1, queue: 2)
+        try await gate.acquire()
+        let abandoned = (0..<2).map { _ in Task { try await gate.acquire() } }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while gate.waiting < 2 {
+            try #require(ContinuousClock.now < deadline)
+            try await Task.sleep(for: .milliseconds(1))
+        }
+        for task in abandoned { task.cancel() }
+        for task in abandoned { await #expect(throws: CancellationError.self) { try await task.value } }
+        #expect(gate.waiting == 0)
+        let next = Task { try await gate.acquire() }
+        while gate.waiting < 1 {
+            try #require(ContinuousClock.now < deadline)
+            try await Task.sleep(for: .milliseconds(1))
+        }
+        gate.release()
+        try await next.value
+        #expect(gate.running == 1)
+        gate.release()
+        #expect(gate.running == 0)
+    }
+
     @Test func apiKeysParseFromTheEnvironmentOrAFile() throws {
         let keys = try ServerConfiguration.parseAPIKeys("team-a:aaaaaaaaaa, team-b : bbbbbbbbbb\n# comment\n\ncccccccccc")
         #expect(keys == ["aaaaaaaaaa": "team-a", "bbbbbbbbbb": "team-b", "cccccccccc": "key1"])

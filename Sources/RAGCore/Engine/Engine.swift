@@ -26,7 +26,9 @@ public final class Engine: Sendable {
     public let logger: Logger
     private let store: CollectionStore?
     private let current: Mutex<DocumentCollection>
-    private let writes = WriteGate()
+    /// Serialises writers within this process, first come first served; a writer whose task is cancelled while it
+    /// waits leaves the queue without writing.
+    private let writes = AsyncSemaphore(permits: 1)
 
     /// Opens (or starts) the collection in `configuration.collectionDirectory`.
     ///
@@ -41,6 +43,7 @@ public final class Engine: Sendable {
         self.embedder = embedder
         self.llm = llm
         self.metrics = metrics
+        metrics.observe(BlockingPool.shared)
         self.logger = logger
         self.store = configuration.collectionDirectory.map { CollectionStore(directory: $0) }
         var collection = DocumentCollection(embedderID: embedder.identifier, dimension: embedder.dimension)
@@ -79,7 +82,7 @@ public final class Engine: Sendable {
 
     /// Waits until writes in progress have been saved (for a graceful shutdown).
     public func flush() async {
-        _ = try? await writes.run {}
+        _ = try? await writes.withPermit {}
     }
 
     private func publishSize(_ collection: DocumentCollection) {
@@ -219,7 +222,7 @@ public final class Engine: Sendable {
         guard !configuration.readOnly else {
             throw EngineError(.readOnly, "this engine is read-only: the collection is written by a separate ingestion job")
         }
-        try await writes.run {
+        try await writes.withPermit {
             var lock: CollectionLock? = nil
             if let store { lock = try await Engine.offload { () throws(CollectionError) in try CollectionLock(store: store) } }
             defer { lock?.unlock() }
@@ -535,46 +538,10 @@ public final class Engine: Sendable {
         return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
     }
 
-    /// Runs blocking work (PDF parsing, large BLAS calls, file I/O) on a Dispatch thread, off Swift's
+    /// Runs blocking work (PDF parsing, large BLAS calls, file I/O) on `BlockingPool.shared`, off Swift's
     /// cooperative pool.
     static func offload<T: Sendable, Failure: Error>(_ body: @escaping @Sendable () throws(Failure) -> T) async throws(Failure) -> T {
-        let result: Result<T, Failure> = await withCheckedContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(returning: Result { () throws(Failure) in try body() }) }
-        }
-        return try result.get()
+        try await BlockingPool.shared.run(body)
     }
 }
 
-/// Serialises writers within one process: an async mutex, first come first served.
-final class WriteGate: Sendable {
-    private struct State {
-        var busy = false
-        var waiters: [CheckedContinuation<Void, Never>] = []
-    }
-    private let state = Mutex(State())
-
-    func run<T>(_ body: () async throws -> T) async throws -> T {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let acquired = state.withLock { state -> Bool in
-                if state.busy {
-                    state.waiters.append(continuation)
-                    return false
-                }
-                state.busy = true
-                return true
-            }
-            if acquired { continuation.resume() }
-        }
-        defer {
-            let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
-                if state.waiters.isEmpty {
-                    state.busy = false
-                    return nil
-                }
-                return state.waiters.removeFirst()
-            }
-            next?.resume()
-        }
-        return try await body()
-    }
-}

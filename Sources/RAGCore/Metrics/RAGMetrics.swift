@@ -1,5 +1,6 @@
 import Foundation
 import Prometheus
+import Synchronization
 
 /// The one metrics registry of the engine: the CLI and the server record into it and render it as
 /// Prometheus text (`/metrics`, `rag --metrics-file`).
@@ -15,6 +16,8 @@ import Prometheus
 public final class RAGMetrics: Sendable {
     /// The underlying swift-prometheus registry; register your own metrics here to have them rendered too.
     public let registry: PrometheusCollectorRegistry
+    /// The pool whose state each rendering reports, and the finished-job count already reported.
+    private let observedPool = Mutex<(pool: BlockingPool, reported: Int)?>(nil)
 
     /// Operations that count as requests.
     public enum Operation: String, Sendable, CaseIterable {
@@ -208,7 +211,32 @@ public final class RAGMetrics: Sendable {
     /// The registry as Prometheus text exposition format (version 0.0.4), families sorted by name and series
     /// sorted by labels, so that the output is stable between runs.
     public func render() -> String {
-        RAGMetrics.canonicalize(registry.emitToString())
+        updatePoolMetrics()
+        return RAGMetrics.canonicalize(registry.emitToString())
+    }
+
+    /// Reports `pool` in every rendering: `rag_blocking_pool_threads`, `rag_blocking_pool_busy_threads`,
+    /// `rag_blocking_pool_queued_jobs` and `rag_blocking_pool_jobs_total`. `Engine` observes `BlockingPool.shared`.
+    public func observe(_ pool: BlockingPool) {
+        observedPool.withLock { $0 = (pool, $0?.reported ?? 0) }
+    }
+
+    private func updatePoolMetrics() {
+        let sample = observedPool.withLock { observed -> (BlockingPool.Statistics, Int)? in
+            guard let (pool, reported) = observed else { return nil }
+            let statistics = pool.statistics
+            observed = (pool, statistics.completed)
+            return (statistics, statistics.completed - reported)
+        }
+        guard let (statistics, newlyCompleted) = sample else { return }
+        registry.makeGauge(descriptor: Self.named("rag_blocking_pool_threads", "Threads of the pool that runs blocking and CPU-heavy work."))
+            .set(Double(statistics.threads))
+        registry.makeGauge(descriptor: Self.named("rag_blocking_pool_busy_threads", "Threads of the blocking pool running a job now."))
+            .set(Double(statistics.busy))
+        registry.makeGauge(descriptor: Self.named("rag_blocking_pool_queued_jobs", "Jobs waiting for a thread of the blocking pool."))
+            .set(Double(statistics.queued))
+        registry.makeCounter(descriptor: Self.named("rag_blocking_pool_jobs_total", "Jobs the blocking pool has finished."))
+            .increment(by: Int64(max(0, newlyCompleted)))
     }
 
     /// Sorts families by name and, within a family, series by their labels (keeping each histogram's buckets,

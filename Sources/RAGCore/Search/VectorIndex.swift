@@ -144,20 +144,12 @@ public struct VectorIndex: Sendable {
         return scores.withUnsafeBufferPointer { TopK.select($0, k: k, allowed: allowed) }
     }
 
-    /// Runs `body(0)` on this thread and `body(1) … body(parts − 1)` on threads of their own, and waits for all.
-    /// Dedicated threads, not Dispatch's pool: a pool thread that is busy or not yet started would silently run
-    /// the parts one after another, halving the speed of a memory-bound scan.
+    /// Runs `body(0)` … `body(parts − 1)` on this thread and idle threads of `BlockingPool.shared`, and waits for
+    /// all. The pool's threads are started once and wait for work, so an idle core takes a part at once (Dispatch's
+    /// pool, which starts threads lazily, sometimes ran the parts one after another, halving the speed of a
+    /// memory-bound scan), and no query starts a thread.
     static func onAllCores(_ parts: Int, _ body: @escaping @Sendable (Int) -> Void) {
-        let done = DispatchSemaphore(value: 0)
-        for part in 1..<parts {
-            let thread = Thread {
-                body(part)
-                done.signal()
-            }
-            thread.start()
-        }
-        body(0)
-        for _ in 1..<parts { done.wait() }
+        BlockingPool.shared.forkJoin(parts, body)
     }
 
     /// Indexes with at least this many rows are scored on all cores for a single query.

@@ -106,16 +106,14 @@ public final class MiniLMEmbedder: Embedder {
         if configuration.singleThreadedBLAS { openblas_set_num_threads(1) }
     }
 
-    /// Embeds `texts` on threads of its own (never on the cooperative executor, and not on Dispatch's global
-    /// pool, whose few threads a long embedding would hold from everyone else), one L2-normalised vector of
-    /// `dimension` floats per text.
+    /// Embeds `texts` on `BlockingPool.shared` (never on the cooperative executor), one L2-normalised vector of
+    /// `dimension` floats per text. Dropped without running when the task is cancelled before a thread takes it.
     public func embed(_ texts: [String]) async throws -> [[Float]] {
-        await withCheckedContinuation { continuation in
-            Thread { continuation.resume(returning: self.embedBlocking(texts)) }.start()
-        }
+        try await BlockingPool.shared.runIfActive { self.embedBlocking(texts) }
     }
 
-    /// Embeds `texts` on the calling thread plus up to `threads - 1` threads it starts, blocking until done.
+    /// Embeds `texts` on the calling thread plus up to `threads - 1` threads of `BlockingPool.shared`, blocking until
+    /// done.
     public func embedBlocking(_ texts: [String]) -> [[Float]] {
         guard !texts.isEmpty else { return [] }
         let encodings = texts.map { tokenizer.encode($0, maxTokens: configuration.maxTokens) }
@@ -151,16 +149,7 @@ public final class MiniLMEmbedder: Embedder {
                 encoder.encode(Array(sequences[range]), into: out, scratch: scratch)
             }
         }
-        let group = DispatchGroup()
-        for worker in 1..<workers {
-            group.enter()
-            Thread {
-                run(worker)
-                group.leave()
-            }.start()
-        }
-        run(0)
-        group.wait()
+        BlockingPool.shared.forkJoin(workers, run)
         return (0..<sequences.count).map { Array(UnsafeBufferPointer(start: output + $0 * h, count: h)) }
     }
 
@@ -185,7 +174,7 @@ public final class MiniLMEmbedder: Embedder {
     }
 }
 
-/// A pointer handed to `concurrentPerform` workers that write disjoint ranges of it.
+/// A pointer handed to `forkJoin` parts that write disjoint ranges of it.
 struct UnsafeMutableSendablePointer: @unchecked Sendable {
     // @unchecked Sendable: the workers write disjoint rows, and the owner reads only after they all return.
     let pointer: UnsafeMutablePointer<Float>
