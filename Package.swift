@@ -45,7 +45,7 @@ let package = Package(
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         // libcurl, with typed wrappers for the variadic `curl_easy_setopt`.
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
-        // zlib's CRC-32 for collection checksums.
+        // zlib: CRC-32 for collection checksums, and deflate for the test PDF writer.
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         .target(
             name: "RAGCore",
@@ -56,7 +56,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .target(name: "RAGTesting", dependencies: ["RAGCore"], swiftSettings: swiftSettings),
+        .target(name: "RAGTesting", dependencies: ["RAGCore", "CZlib"], swiftSettings: swiftSettings),
         .executableTarget(
             name: "RAGCLI",
             dependencies: [

@@ -190,6 +190,104 @@ ragpdf_status ragpdf_document_metadata(ragpdf_context *context, ragpdf_document 
     return RAGPDF_OK;
 }
 
+// The deepest page tree ragpdf_walk_page_tree follows; deeper trees are looked up page by page.
+#define RAGPDF_MAX_TREE_DEPTH 64
+
+// The object number a page-tree kid names when it is a page object, else 0.
+static int ragpdf_page_number_of(fz_context *ctx, pdf_obj *kid) {
+    return pdf_is_indirect(ctx, kid) && pdf_is_dict(ctx, kid) ? pdf_to_num(ctx, kid) : 0;
+}
+
+// Whether a page-tree kid is an intermediate node, decided as pdf_lookup_page_obj decides it.
+static int ragpdf_is_pages_node(fz_context *ctx, pdf_obj *kid) {
+    pdf_obj *type = pdf_dict_get(ctx, kid, PDF_NAME(Type));
+    if (type) return pdf_name_eq(ctx, type, PDF_NAME(Pages));
+    return pdf_dict_get(ctx, kid, PDF_NAME(Kids)) && !pdf_dict_get(ctx, kid, PDF_NAME(MediaBox));
+}
+
+// Walks the page tree once, in page order, writing the object number of each of the first `count` pages. Returns
+// 1 when the result is what pdf_lookup_page_obj gives page by page: every node's /Count equals the pages found
+// under it (pdf_lookup_page_obj skips whole subtrees by /Count), no cycle, no deeper than RAGPDF_MAX_TREE_DEPTH,
+// and at most 4 kids visited per page plus 4096 (shared subtrees cannot make it walk forever). Returns 0 otherwise,
+// with `out_numbers` partly written. May throw.
+static int ragpdf_walk_page_tree(fz_context *ctx, pdf_document *pdf, int count, int *out_numbers) {
+    struct frame {
+        pdf_obj *kids;
+        int length, next, number, declared, first;
+    } stack[RAGPDF_MAX_TREE_DEPTH];
+    pdf_obj *root = pdf_dict_get(ctx, pdf_dict_get(ctx, pdf_trailer(ctx, pdf), PDF_NAME(Root)), PDF_NAME(Pages));
+    if (!pdf_is_dict(ctx, root)) return 0;
+    pdf_obj *kids = pdf_dict_get(ctx, root, PDF_NAME(Kids));
+    stack[0] = (struct frame){kids, pdf_array_len(ctx, kids), 0, pdf_to_num(ctx, root), count, 0};
+    int depth = 1, filled = 0;
+    int64_t budget = (int64_t)count * 4 + 4096;
+    while (depth > 0 && filled < count) {
+        struct frame *top = &stack[depth - 1];
+        if (top->next >= top->length) {
+            // A finished node must hold exactly the pages it declares (the root's /Count is the page count).
+            if (depth > 1 && filled - top->first != top->declared) return 0;
+            depth--;
+            continue;
+        }
+        if (--budget < 0) return 0;
+        pdf_obj *kid = pdf_array_get(ctx, top->kids, top->next++);
+        if (!ragpdf_is_pages_node(ctx, kid)) {
+            out_numbers[filled++] = ragpdf_page_number_of(ctx, kid);
+            continue;
+        }
+        int declared = pdf_dict_get_int(ctx, kid, PDF_NAME(Count));
+        if (declared < 0) return 0;  // pdf_lookup_page_obj would count it as negative pages
+        if (declared == 0) continue; // pdf_lookup_page_obj never enters it either
+        int number = pdf_to_num(ctx, kid);
+        if (depth == RAGPDF_MAX_TREE_DEPTH) return 0;
+        for (int d = 0; d < depth; d++)
+            if (number != 0 && stack[d].number == number) return 0; // a cycle
+        pdf_obj *grandkids = pdf_dict_get(ctx, kid, PDF_NAME(Kids));
+        stack[depth++] = (struct frame){grandkids, pdf_array_len(ctx, grandkids), 0, number, declared, filled};
+    }
+    // Stopped with nodes still open: each must declare at least the pages found in it so far.
+    for (int d = 1; d < depth; d++)
+        if (stack[d].declared < filled - stack[d].first) return 0;
+    // Fewer pages than the document declares: the rest fail to load, and are unknown here.
+    while (filled < count) out_numbers[filled++] = 0;
+    return 1;
+}
+
+ragpdf_status ragpdf_page_object_numbers(ragpdf_context *context, ragpdf_document *document, int count,
+                                         int *out_numbers, char *message, size_t message_capacity) {
+    fz_context *ctx = context->ctx;
+    if (count < 0) {
+        ragpdf_set_message(message, message_capacity, "the page count is negative");
+        return RAGPDF_ERROR_ARGUMENT;
+    }
+    memset(out_numbers, 0, sizeof(int) * (size_t)count);
+    pdf_document *volatile pdf = NULL;
+    volatile int walked = 0;
+    fz_try(ctx) {
+        pdf = pdf_specifics(ctx, document->doc);
+        if (pdf != NULL) walked = ragpdf_walk_page_tree(ctx, pdf, count, out_numbers);
+    }
+    fz_catch(ctx) {
+        if (fz_caught(ctx) == FZ_ERROR_MEMORY)
+            return ragpdf_caught(ctx, RAGPDF_ERROR_MEMORY, message, message_capacity);
+        walked = 0; // a broken tree: look every page up as ragpdf_page_text will
+    }
+    if (pdf == NULL || walked) return RAGPDF_OK;
+    for (int index = 0; index < count; index++) {
+        volatile int number = 0;
+        fz_try(ctx) {
+            number = ragpdf_page_number_of(ctx, pdf_lookup_page_obj(ctx, pdf, index));
+        }
+        fz_catch(ctx) {
+            if (fz_caught(ctx) == FZ_ERROR_MEMORY)
+                return ragpdf_caught(ctx, RAGPDF_ERROR_MEMORY, message, message_capacity);
+            number = 0; // the page cannot be found; ragpdf_page_text will report it
+        }
+        out_numbers[index] = number;
+    }
+    return RAGPDF_OK;
+}
+
 void ragpdf_free(void *pointer) { free(pointer); }
 
 // Makes room for at least `extra` more bytes in the context's text buffer. Returns 0 on allocation failure.

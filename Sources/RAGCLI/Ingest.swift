@@ -24,8 +24,15 @@ struct Ingest: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Bytes each chunk repeats from the one before.", valueName: "bytes"))
     var chunkOverlap: Int = ChunkingOptions().overlapCharacters
 
+    @Option(help: ArgumentHelp("Most chunks the collection may hold; 0 is unlimited.", valueName: "n"))
+    var maxCollectionChunks: Int = EngineConfiguration().maxCollectionChunks
+
     @Flag(help: "Print the result as JSON.")
     var json = false
+
+    func validate() throws {
+        guard maxCollectionChunks >= 0 else { throw ValidationError("--max-collection-chunks must be 0 (unlimited) or more") }
+    }
 
     func run() async throws {
         try await reportingErrors { try await execute() }
@@ -36,6 +43,7 @@ struct Ingest: AsyncParsableCommand {
             configuration.extraction = extraction.limits
             configuration.pdfPassword = extraction.password
             configuration.chunking = ChunkingOptions(maxCharacters: chunkSize, overlapCharacters: chunkOverlap)
+            configuration.maxCollectionChunks = maxCollectionChunks
         }
         let bar = CLI.stderrIsTerminal && !json ? ProgressBar() : nil
         var onProgress: (@Sendable (IngestProgress) -> Void)? = nil
@@ -51,11 +59,19 @@ struct Ingest: AsyncParsableCommand {
             ])
         } else {
             for (fileName, warning) in report.warnings { CLI.warn("rag: warning: \(fileName): \(warning)") }
-            for failure in report.failed { CLI.warn("rag: skipped \(failure.path): \(failure.error)") }
+            for failure in report.failed {
+                CLI.warn("rag: skipped \(failure.path): \(failure.error)" + (Self.flagHint[failure.reason].map { " (\($0))" } ?? ""))
+            }
             print(Ingest.summary(report, collection: engine.collection))
         }
         if !report.failed.isEmpty { throw ExitCode(3) }
     }
+
+    /// The flag that raises the limit behind a failure reason, for the `skipped` line.
+    static let flagHint = [
+        "too_large": "--max-bytes", "too_many_pages": "--max-pages", "too_much_text": "--max-characters",
+        "too_much_text_for_size": "--max-characters-per-byte", "collection_quota": "--max-collection-chunks",
+    ]
 
     static func summary(_ report: IngestReport, collection: DocumentCollection) -> String {
         var parts = ["ingested \(report.added.count) document\(report.added.count == 1 ? "" : "s") (\(report.pages) pages, \(report.chunks) chunks)"]

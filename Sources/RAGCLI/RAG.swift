@@ -118,12 +118,36 @@ struct ExtractionOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Most extracted characters per document.", valueName: "n"))
     var maxCharacters: Int = ExtractionLimits().maxCharacters
 
+    @Option(help: ArgumentHelp(
+        "Most extracted characters per byte of a document's file (0 turns the rule off).", valueName: "ratio"))
+    var maxCharactersPerByte: Double = ExtractionLimits().maxCharactersPerByte
+
+    @Option(help: ArgumentHelp(
+        "Characters any document may yield whatever its file's size.", valueName: "n"))
+    var minCharacterAllowance: Int = ExtractionLimits().minimumCharacterAllowance
+
     var limits: ExtractionLimits {
         var limits = ExtractionLimits()
         limits.maxBytes = maxBytes
         limits.maxPages = maxPages
         limits.maxCharacters = maxCharacters
+        limits.maxCharactersPerByte = maxCharactersPerByte
+        limits.minimumCharacterAllowance = minCharacterAllowance
         return limits
+    }
+
+    /// The flag of each `ExtractionLimits` field these options set.
+    static let flags = [
+        "maxBytes": "--max-bytes", "maxPages": "--max-pages", "maxCharacters": "--max-characters",
+        "maxCharactersPerByte": "--max-characters-per-byte", "minimumCharacterAllowance": "--min-character-allowance",
+    ]
+
+    func validate() throws {
+        do {
+            try limits.validate()
+        } catch {
+            throw ValidationError("\(Self.flags[error.field] ?? error.field) \(error.rule)")
+        }
     }
 }
 

@@ -48,13 +48,19 @@ public struct APIError: Error, HTTPResponseError, Sendable {
             return error
         case let error as DocumentError:
             let status: HTTPResponse.Status = error.code == .tooLarge ? .contentTooLarge : .unprocessableContent
-            return APIError(status, code: error.code.metricLabel, error.description)
+            var message = error.description
+            if let setting = setting(raising: error.code) { message += "; this server's limit is set by \(setting)" }
+            return APIError(status, code: error.code.metricLabel, message)
         case let error as EngineError:
             switch error.code {
             case .invalidQuestion: return APIError(.badRequest, code: "invalid_question", error.message)
             case .emptyCollection: return APIError(.conflict, code: "empty_collection", "no documents are indexed yet: upload a PDF first")
             case .readOnly: return APIError(.forbidden, code: "read_only", readOnlyMessage)
             case .documentNotFound: return APIError(.notFound, code: "document_not_found", error.message)
+            case .collectionQuotaExceeded:
+                return APIError(
+                    .insufficientStorage, code: "collection_quota_exceeded",
+                    error.message + "; this server's limit is set by RAG_MAX_COLLECTION_CHUNKS (--max-collection-chunks)")
             default: return APIError(.badRequest, code: error.code.description, error.message)
             }
         case let error as PromptError:
@@ -85,6 +91,22 @@ public struct APIError: Error, HTTPResponseError, Sendable {
         }
     }
 
+    /// The server setting (variable and flag) that raises the limit behind a refused document, if it has one.
+    static func setting(raising code: DocumentError.Code) -> String? {
+        switch code {
+        case .tooManyPages: "RAG_MAX_PAGES (--max-pages)"
+        case .tooMuchText: "RAG_MAX_CHARACTERS (--max-characters)"
+        case .tooMuchTextForSize:
+            "RAG_MAX_CHARACTERS_PER_BYTE (--max-characters-per-byte) and RAG_MIN_CHARACTER_ALLOWANCE (--min-character-allowance)"
+        default: nil
+        }
+    }
+
     /// What a read-only deployment answers to uploads and deletes.
     public static let readOnlyMessage = "this deployment serves a read-only collection: documents are added by the ingestion job (rag ingest, run as a Kubernetes Job or CronJob), not through the API"
+}
+
+extension HTTPResponse.Status {
+    /// 507: the collection has no room for the document (its chunk quota is reached).
+    static let insufficientStorage = HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage")
 }

@@ -36,6 +36,16 @@ struct RAGServerCommand: AsyncParsableCommand {
     var reloadInterval: Double?
     @Option(help: "Largest request body in bytes [RAG_MAX_UPLOAD_BYTES] (default 67108864).")
     var maxUploadBytes: Int?
+    @Option(help: "Most pages per uploaded document [RAG_MAX_PAGES] (default 10000).")
+    var maxPages: Int?
+    @Option(help: "Most characters of text per uploaded document [RAG_MAX_CHARACTERS] (default 50000000).")
+    var maxCharacters: Int?
+    @Option(help: "Most characters of text per byte of an uploaded file; 0 turns the rule off [RAG_MAX_CHARACTERS_PER_BYTE] (default \(ExtractionLimits().maxCharactersPerByte.formatted())).")
+    var maxCharactersPerByte: Double?
+    @Option(help: "Characters any upload may yield whatever its size [RAG_MIN_CHARACTER_ALLOWANCE] (default 100000).")
+    var minCharacterAllowance: Int?
+    @Option(help: "Most chunks the collection may hold; 0 is unlimited [RAG_MAX_COLLECTION_CHUNKS] (default 1000000).")
+    var maxCollectionChunks: Int?
     @Option(help: "Requests per minute per client; 0 turns the limit off [RAG_RATE_LIMIT] (default 120).")
     var rateLimit: Int?
     @Option(help: "Requests a client may send at once before the rate applies [RAG_RATE_BURST] (default 30).")
@@ -133,10 +143,27 @@ struct RAGServerCommand: AsyncParsableCommand {
                 }
                 retrievalOptions.minimumScore = threshold
             }
+            var limits = ExtractionLimits()
+            limits.maxPages = try number(maxPages, "RAG_MAX_PAGES", limits.maxPages)
+            limits.maxCharacters = try number(maxCharacters, "RAG_MAX_CHARACTERS", limits.maxCharacters)
+            limits.maxCharactersPerByte = try number(maxCharactersPerByte, "RAG_MAX_CHARACTERS_PER_BYTE", limits.maxCharactersPerByte)
+            limits.minimumCharacterAllowance = try number(
+                minCharacterAllowance, "RAG_MIN_CHARACTER_ALLOWANCE", limits.minimumCharacterAllowance)
+            do {
+                try limits.validate()
+            } catch {
+                let setting = Self.limitSettings[error.field] ?? error.field
+                throw ValidationError("\(setting) \(error.rule), not \(Self.value(of: error.field, in: limits))")
+            }
+            let chunkQuota = try number(maxCollectionChunks, "RAG_MAX_COLLECTION_CHUNKS", EngineConfiguration().maxCollectionChunks)
+            guard chunkQuota >= 0 else {
+                throw ValidationError("--max-collection-chunks (RAG_MAX_COLLECTION_CHUNKS) must be 0 (unlimited) or more, not \(chunkQuota)")
+            }
             let metrics = RAGMetrics()
             let engine = try Engine(
                 configuration: EngineConfiguration(
-                    collectionDirectory: directory, retrieval: retrievalOptions, readOnly: configuration.readOnly),
+                    collectionDirectory: directory, extraction: limits, retrieval: retrievalOptions,
+                    maxCollectionChunks: chunkQuota, readOnly: configuration.readOnly),
                 embedder: try await EngineSetup.embedder(
                     collectionDirectory: directory, choice: nil, openAI: openAI, metrics: metrics,
                     modelsDirectory: EngineSetup.modelsDirectory(), logger: logger),
@@ -157,6 +184,24 @@ struct RAGServerCommand: AsyncParsableCommand {
         } catch {
             logger.critical("cannot start", metadata: ["error": "\(error)"])
             throw ExitCode(1)
+        }
+    }
+
+    /// The flag and variable of each extraction limit the server sets, by `ExtractionLimits` field name.
+    static let limitSettings = [
+        "maxPages": "--max-pages (RAG_MAX_PAGES)", "maxCharacters": "--max-characters (RAG_MAX_CHARACTERS)",
+        "maxCharactersPerByte": "--max-characters-per-byte (RAG_MAX_CHARACTERS_PER_BYTE)",
+        "minimumCharacterAllowance": "--min-character-allowance (RAG_MIN_CHARACTER_ALLOWANCE)",
+    ]
+
+    /// The value of an extraction limit, for an error message.
+    static func value(of field: String, in limits: ExtractionLimits) -> String {
+        switch field {
+        case "maxPages": "\(limits.maxPages)"
+        case "maxCharacters": "\(limits.maxCharacters)"
+        case "maxCharactersPerByte": "\(limits.maxCharactersPerByte)"
+        case "minimumCharacterAllowance": "\(limits.minimumCharacterAllowance)"
+        default: "the value given"
         }
     }
 }

@@ -1,3 +1,4 @@
+import CZlib
 import Foundation
 
 /// A small PDF writer for tests: valid PDFs with known text, plus deliberately broken variants.
@@ -15,11 +16,68 @@ public enum TestPDF {
     /// Lines that fit on one page; more are cut off.
     public static let linesPerPage = 50
 
-    /// A valid PDF with one page per element of `pages` and optional Info title and author.
-    public static func make(pages: [String], title: String? = nil, author: String? = nil) -> Data {
+    /// A valid PDF with one page per element of `pages` and optional Info title and author. With `compressed`,
+    /// page contents are Flate-compressed as real PDF writers do (the densest text per byte a plain PDF has: no
+    /// embedded fonts, every byte of content is text).
+    public static func make(pages: [String], title: String? = nil, author: String? = nil, compressed: Bool = false)
+        -> Data
+    {
         var writer = Writer()
+        writer.compressed = compressed
         writer.standardDocument(
             pages: pages.map { .text($0) }, declaredCount: nil, title: title, author: author)
+        return writer.finish()
+    }
+
+    /// A valid PDF whose page tree names the page objects of `pages` in the order `kids` gives (indexes into
+    /// `pages`), so a page object may appear many times: `sharedPages(["Hello"], kids: Array(repeating: 0, count: 500))`
+    /// is issue #12's amplifier, 500 pages that are all one page. `/Count` is `kids.count`.
+    public static func sharedPages(_ pages: [String], kids: [Int]) -> Data {
+        var writer = Writer()
+        let catalog = writer.reserve()
+        let tree = writer.reserve()
+        let helvetica = writer.reserve()
+        let numbers = pages.map { _ in (page: writer.reserve(), content: writer.reserve()) }
+        writer.write(catalog, "<< /Type /Catalog /Pages \(tree) 0 R >>")
+        let references = kids.map { "\(numbers[$0].page) 0 R" }.joined(separator: " ")
+        writer.write(tree, "<< /Type /Pages /Kids [\(references)] /Count \(kids.count) >>")
+        writer.write(helvetica, Writer.helvetica)
+        for (text, number) in zip(pages, numbers) {
+            writer.write(
+                number.page,
+                "<< /Type /Page /Parent \(tree) 0 R /MediaBox [0 0 612 792] /Contents \(number.content) 0 R"
+                    + " /Resources << /Font << /F1 \(helvetica) 0 R >> >> >>")
+            writer.writeStream(number.content, Writer.textContent(text))
+        }
+        writer.trailer(root: catalog, info: nil)
+        return writer.finish()
+    }
+
+    /// A valid PDF of `pages` distinct pages that each draw the one Form XObject holding `text` (as one page shows
+    /// it): many pages of text from a file not much larger than one page's worth, with no page object repeated.
+    public static func sharedFormXObject(pages: Int, text: String) -> Data {
+        var writer = Writer()
+        let catalog = writer.reserve()
+        let tree = writer.reserve()
+        let helvetica = writer.reserve()
+        let form = writer.reserve()
+        let content = writer.reserve()
+        let numbers = (0..<pages).map { _ in writer.reserve() }
+        writer.write(catalog, "<< /Type /Catalog /Pages \(tree) 0 R >>")
+        writer.write(
+            tree, "<< /Type /Pages /Kids [\(numbers.map { "\($0) 0 R" }.joined(separator: " "))] /Count \(pages) >>")
+        writer.write(helvetica, Writer.helvetica)
+        writer.writeStream(
+            form, Writer.textContent(text),
+            dictionary: "/Type /XObject /Subtype /Form /BBox [0 0 612 792] /Resources << /Font << /F1 \(helvetica) 0 R >> >>")
+        writer.writeStream(content, "/X1 Do")
+        for number in numbers {
+            writer.write(
+                number,
+                "<< /Type /Page /Parent \(tree) 0 R /MediaBox [0 0 612 792] /Contents \(content) 0 R"
+                    + " /Resources << /XObject << /X1 \(form) 0 R >> >> >>")
+        }
+        writer.trailer(root: catalog, info: nil)
         return writer.finish()
     }
 
@@ -126,6 +184,16 @@ public enum TestPDF {
         var body = Data("%PDF-1.7\n%\u{E2}\u{E3}\u{CF}\u{D3}\n".utf8)
         var offsets: [Int: Int] = [:]
         var nextObject = 1
+        /// Whether ``writeStream(_:_:dictionary:)`` Flate-compresses streams.
+        var compressed = false
+
+        static let helvetica = "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>"
+
+        /// A content stream showing `text` in font /F1 as ``TestPDF/lines(of:)`` lays it out.
+        static func textContent(_ text: String) -> String {
+            let shown = TestPDF.lines(of: text).map { "(\(escape($0))) Tj T*" }
+            return "BT /F1 11 Tf 14 TL 72 740 Td\n" + shown.joined(separator: "\n") + "\nET"
+        }
 
         mutating func reserve() -> Int {
             defer { nextObject += 1 }
@@ -137,10 +205,15 @@ public enum TestPDF {
             body.append(Data("\(number) 0 obj\n\(content)\nendobj\n".utf8))
         }
 
-        mutating func writeStream(_ number: Int, _ stream: String) {
-            let bytes = Data(stream.utf8)
+        mutating func writeStream(_ number: Int, _ stream: String, dictionary: String = "") {
+            var bytes = Data(stream.utf8)
+            var entries = dictionary.isEmpty ? "" : dictionary + " "
+            if compressed {
+                bytes = Self.deflate(bytes)
+                entries += "/Filter /FlateDecode "
+            }
             offsets[number] = body.count
-            body.append(Data("\(number) 0 obj\n<< /Length \(bytes.count) >>\nstream\n".utf8))
+            body.append(Data("\(number) 0 obj\n<< \(entries)/Length \(bytes.count) >>\nstream\n".utf8))
             body.append(bytes)
             body.append(Data("\nendstream\nendobj\n".utf8))
         }
@@ -157,7 +230,7 @@ public enum TestPDF {
             write(catalog, "<< /Type /Catalog /Pages \(tree) 0 R >>")
             let kids = pageNumbers.map { "\($0.page) 0 R" }.joined(separator: " ")
             write(tree, "<< /Type /Pages /Kids [\(kids)] /Count \(declaredCount ?? pages.count) >>")
-            write(helvetica, "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>")
+            write(helvetica, Self.helvetica)
             write(
                 type3,
                 "<< /Type /Font /Subtype /Type3 /FontBBox [0 0 600 700] /FontMatrix [0.001 0 0 0.001 0 0]"
@@ -176,8 +249,7 @@ public enum TestPDF {
                 case .missing:
                     continue  // neither the page nor its content is written
                 case .text(let text):
-                    let shown = TestPDF.lines(of: text).map { "(\(Self.escape($0))) Tj T*" }
-                    content = "BT /F1 11 Tf 14 TL 72 740 Td\n" + shown.joined(separator: "\n") + "\nET"
+                    content = Self.textContent(text)
                 case .unmappable(let count):
                     content = "BT /F2 12 Tf 14 TL 72 740 Td\n" + (0..<8).map { _ in
                         "<\(String(repeating: "01", count: count / 8))> Tj T*"
@@ -208,6 +280,17 @@ public enum TestPDF {
         }
 
         func finish() -> Data { body }
+
+        /// `data` in the zlib format that /FlateDecode reads, at the best compression.
+        static func deflate(_ data: Data) -> Data {
+            var capacity = compressBound(uLong(data.count))
+            var output = [UInt8](repeating: 0, count: Int(capacity))
+            let status = data.withUnsafeBytes { input in
+                compress2(&output, &capacity, input.bindMemory(to: Bytef.self).baseAddress, uLong(data.count), 9)
+            }
+            precondition(status == Z_OK, "zlib compress2 failed with status \(status)")
+            return Data(output.prefix(Int(capacity)))
+        }
 
         /// A PDF literal string in WinAnsi (Latin-1 for the printable range); other characters become `?`.
         static func escape(_ text: String) -> String {

@@ -30,6 +30,9 @@ public struct DocumentWarning: Sendable, Hashable, Codable, CustomStringConverti
         case unmappableText
         /// The document has no extractable text at all (a scanned PDF without OCR, for example).
         case noText
+        /// Pages that are the same page object as an earlier page (a page tree that names one page many times)
+        /// were indexed once, at the earlier page. One warning for the whole document says how many.
+        case repeatedPages
     }
 
     public var kind: Kind

@@ -14,7 +14,7 @@ public struct DocumentError: Error, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         fileprivate enum Base: String, Hashable, Sendable {
             case notAPDF, unsupportedType, encrypted, wrongPassword, noPages, damaged
-            case tooLarge, tooManyPages, tooMuchText, unreadable
+            case tooLarge, tooManyPages, tooMuchText, tooMuchTextForSize, unreadable
         }
 
         fileprivate let base: Base
@@ -38,6 +38,10 @@ public struct DocumentError: Error, Sendable, CustomStringConvertible {
         public static let tooManyPages = Code(.tooManyPages)
         /// The document has more text than ``ExtractionLimits/maxCharacters``.
         public static let tooMuchText = Code(.tooMuchText)
+        /// The document yields more text for the size of its file than ``ExtractionLimits/maxCharactersPerByte``
+        /// allows (beyond ``ExtractionLimits/minimumCharacterAllowance``): a small file that expands into a lot
+        /// of text, for example by drawing the same compressed text on many pages.
+        public static let tooMuchTextForSize = Code(.tooMuchTextForSize)
         /// The file could not be read (missing, a directory, no permission, an I/O error).
         public static let unreadable = Code(.unreadable)
 
@@ -55,6 +59,7 @@ public struct DocumentError: Error, Sendable, CustomStringConvertible {
             case .tooLarge: "too_large"
             case .tooManyPages: "too_many_pages"
             case .tooMuchText: "too_much_text"
+            case .tooMuchTextForSize: "too_much_text_for_size"
             case .unreadable: "unreadable"
             }
         }
@@ -88,6 +93,8 @@ public struct DocumentError: Error, Sendable, CustomStringConvertible {
         case .tooLarge: "the file is larger than the size limit; split it or raise the maxBytes limit"
         case .tooManyPages: "the document has more pages than the page limit; split it or raise the maxPages limit"
         case .tooMuchText: "the document has more text than the character limit; split it or raise the maxCharacters limit"
+        case .tooMuchTextForSize:
+            "the document yields far more text than a file of its size holds (repeated or generated content); split it or raise the maxCharactersPerByte limit"
         case .unreadable: "the file cannot be read; check that it exists and is readable"
         }
     }

@@ -25,9 +25,12 @@ extension DocumentLoader {
         let title = Self.clean(try? first.metadata("info:Title"))
         let author = Self.clean(try? first.metadata("info:Author"))
 
-        let workers = max(1, min(limits.threads, pageCount / Self.minimumPagesPerWorker))
+        // Pages that are the same object as an earlier page are decided before any text is extracted, in page
+        // order, so the work is not spent and the result does not depend on the workers.
+        let repeats = Self.repeatedPages(try first.pageObjectNumbers(count: pageCount))
+        let workers = max(1, min(limits.threads, (pageCount - repeats.count) / Self.minimumPagesPerWorker))
         let outcomes = try extractPages(first: first, bytes: bytes, fileName: fileName, pageCount: pageCount,
-                                        workers: workers)
+                                        repeats: repeats, workers: workers)
         return try assemble(
             outcomes, fileName: fileName, title: title, author: author, pageCount: pageCount, bytes: bytes)
     }
@@ -47,6 +50,17 @@ extension DocumentLoader {
         return document
     }
 
+    /// For each page that is the same page object as an earlier one, the 0-based index of the first page with that
+    /// object. Unknown objects (number 0) repeat nothing.
+    static func repeatedPages(_ objectNumbers: [Int32]) -> [Int: Int] {
+        var first: [Int32: Int] = [:]
+        var repeats: [Int: Int] = [:]
+        for (index, number) in objectNumbers.enumerated() where number != 0 {
+            if let earlier = first[number] { repeats[index] = earlier } else { first[number] = index }
+        }
+        return repeats
+    }
+
     private static func clean(_ value: String??) -> String? {
         guard let value = value ?? nil else { return nil }
         let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -58,9 +72,10 @@ extension DocumentLoader {
     /// Extracts every page on `workers` threads. Pages are handed out in increasing chunks; each worker has its
     /// own MuPDF context and document (worker 0 reuses `first`).
     private func extractPages(
-        first: MuPDFDocument, bytes: SourceBytes, fileName: String, pageCount: Int, workers: Int
+        first: MuPDFDocument, bytes: SourceBytes, fileName: String, pageCount: Int, repeats: [Int: Int], workers: Int
     ) throws(DocumentError) -> [PageOutcome] {
-        let state = ExtractionState(pageCount: pageCount, limits: limits)
+        let state = ExtractionState(
+            pageCount: pageCount, limits: limits, byteCount: bytes.count, fileName: fileName, repeats: repeats)
         let chunk = max(1, min(32, pageCount / (workers * 8)))
         let handoff = FirstDocument(document: first)
         if workers == 1 {
@@ -84,7 +99,8 @@ extension DocumentLoader {
             if start >= state.pageCount || start >= state.stopBefore.load(ordering: .relaxed) { return }
             for index in start..<min(start + chunk, state.pageCount) {
                 if index >= state.stopBefore.load(ordering: .relaxed) { return }
-                let remaining = limits.maxCharacters - state.characters.load(ordering: .relaxed)
+                if state.isRepeated(index) { continue }
+                let remaining = state.characterBudget - state.characters.load(ordering: .relaxed)
                 do throws(DocumentError) {
                     let page = try document.pageText(at: index, maxCharacters: remaining)
                     if page.glyphs > 0,
@@ -95,14 +111,14 @@ extension DocumentLoader {
                         state.record(.empty, at: index)
                     } else {
                         let total = state.characters.wrappingAdd(page.characters, ordering: .relaxed).newValue
-                        if total > limits.maxCharacters {
-                            state.abort(Self.tooMuchText(document.fileName, limits))
+                        if total > state.characterBudget {
+                            state.abort(state.tooMuchText)
                             return
                         }
                         state.record(.text(page.text, characters: page.characters), at: index)
                     }
                 } catch where error.code == .tooMuchText {
-                    state.abort(Self.tooMuchText(document.fileName, limits))
+                    state.abort(state.tooMuchText)
                     return
                 } catch {
                     state.recordFailure(error.message, at: index)
@@ -111,9 +127,31 @@ extension DocumentLoader {
         }
     }
 
-    static func tooMuchText(_ fileName: String, _ limits: ExtractionLimits) -> DocumentError {
-        DocumentError(
-            code: .tooMuchText, fileName: fileName, message: "more than \(limits.maxCharacters) characters of text")
+    /// The error for a document whose text passed ``ExtractionLimits/characterBudget(forBytes:)``: `tooMuchText`
+    /// when the budget is ``ExtractionLimits/maxCharacters``, else `tooMuchTextForSize`, with the ratio and the
+    /// limits in the message.
+    static func tooMuchText(_ fileName: String, _ limits: ExtractionLimits, byteCount: Int) -> DocumentError {
+        let budget = limits.characterBudget(forBytes: byteCount)
+        guard budget < limits.maxCharacters else {
+            return DocumentError(
+                code: .tooMuchText, fileName: fileName,
+                message: "more than \(limits.maxCharacters) characters of text (maxCharacters)")
+        }
+        let ratio = Double(budget) / Double(max(1, byteCount))
+        return DocumentError(
+            code: .tooMuchTextForSize, fileName: fileName,
+            message: "the \(byteCount)-byte file yields more than \(budget) characters of text, over "
+                + "\(Self.format(ratio)) characters per byte; the limit is \(Self.format(limits.maxCharactersPerByte)) "
+                + "characters per byte (maxCharactersPerByte), with at least \(limits.minimumCharacterAllowance) "
+                + "characters allowed for any file (minimumCharacterAllowance)")
+    }
+
+    /// A ratio with at most two decimals and no trailing zeros (`12`, `0.5`, `3.25`).
+    static func format(_ value: Double) -> String {
+        var text = String(format: "%.2f", value)
+        while text.hasSuffix("0") { text.removeLast() }
+        if text.hasSuffix(".") { text.removeLast() }
+        return text
     }
 
     /// Puts the outcomes in page order into a document. Decides, in page order, where a run of failed pages stops
@@ -126,6 +164,7 @@ extension DocumentLoader {
         var warnings: [DocumentWarning] = []
         var consecutiveFailures = 0
         var characters = 0
+        var repeated: [(page: Int, of: Int)] = []
         for (index, outcome) in outcomes.enumerated() {
             let number = index + 1
             switch outcome {
@@ -135,6 +174,9 @@ extension DocumentLoader {
                 pages.append(Page(number: number, text: text))
             case .empty, .notTried:
                 consecutiveFailures = 0
+            case .repeated(let earlier):
+                consecutiveFailures = 0
+                repeated.append((number, earlier + 1))
             case .unmappable(let unmappable, let glyphs):
                 consecutiveFailures = 0
                 warnings.append(Self.unmappableWarning(page: number, unmappable: unmappable, glyphs: glyphs))
@@ -151,7 +193,12 @@ extension DocumentLoader {
                 break
             }
         }
-        if characters > limits.maxCharacters { throw Self.tooMuchText(fileName, limits) }
+        if characters > limits.characterBudget(forBytes: bytes.count) {
+            throw Self.tooMuchText(fileName, limits, byteCount: bytes.count)
+        }
+        if let first = repeated.first {
+            warnings.append(Self.repeatedPagesWarning(count: repeated.count, example: first, pageCount: pageCount))
+        }
         if pages.isEmpty { warnings.append(Self.noTextWarning) }
         return Document(
             fileName: fileName, kind: .pdf, title: title, author: author, pageCount: pageCount, pages: pages,
@@ -162,6 +209,8 @@ extension DocumentLoader {
 /// What extracting one page produced.
 enum PageOutcome: Sendable {
     case notTried
+    /// The page is the same page object as the page at this earlier 0-based index; it was not extracted.
+    case repeated(of: Int)
     case text(String, characters: Int)
     case empty
     case unmappable(Int, of: Int)
@@ -185,16 +234,35 @@ final class ExtractionState: Sendable {
     let stopBefore = Atomic<Int>(.max)
     /// Characters extracted so far, across workers.
     let characters = Atomic<Int>(0)
+    /// The most characters the document may yield: ``ExtractionLimits/characterBudget(forBytes:)``.
+    let characterBudget: Int
+    /// The error for passing ``characterBudget``.
+    let tooMuchText: DocumentError
+    /// Pages that repeat an earlier page object, by 0-based index: not extracted.
+    private let repeated: [Bool]
     private let outcomes: Mutex<[PageOutcome]>
     private let failed: Mutex<[Bool]>
     private let error = Mutex<DocumentError?>(nil)
 
-    init(pageCount: Int, limits: ExtractionLimits) {
+    /// `repeats` maps each page that is the same page object as an earlier page to that page's index.
+    init(pageCount: Int, limits: ExtractionLimits, byteCount: Int, fileName: String, repeats: [Int: Int] = [:]) {
         self.pageCount = pageCount
         self.maxConsecutiveFailures = max(1, limits.maxConsecutivePageFailures)
-        outcomes = Mutex(Array(repeating: .notTried, count: pageCount))
+        self.characterBudget = limits.characterBudget(forBytes: byteCount)
+        self.tooMuchText = DocumentLoader.tooMuchText(fileName, limits, byteCount: byteCount)
+        var outcomes = Array(repeating: PageOutcome.notTried, count: pageCount)
+        var repeated = Array(repeating: false, count: pageCount)
+        for (index, earlier) in repeats where index < pageCount {
+            outcomes[index] = .repeated(of: earlier)
+            repeated[index] = true
+        }
+        self.outcomes = Mutex(outcomes)
+        self.repeated = repeated
         failed = Mutex(Array(repeating: false, count: pageCount))
     }
+
+    /// Whether the page at `index` repeats an earlier page object (and so is not extracted).
+    func isRepeated(_ index: Int) -> Bool { repeated[index] }
 
     func record(_ outcome: PageOutcome, at index: Int) {
         outcomes.withLock { $0[index] = outcome }

@@ -32,6 +32,7 @@ extension DocumentLoader {
         var pages: [Page] = []
         var warnings: [DocumentWarning] = []
         var characters = 0
+        let budget = limits.characterBudget(forBytes: bytes.count)
         for (index, raw) in pageBytes.enumerated() {
             let text = String(decoding: raw, as: UTF8.self)
             var scalars = 0
@@ -43,11 +44,7 @@ extension DocumentLoader {
                 if !scalar.properties.isWhitespace { glyphs += 1 }
             }
             characters += scalars
-            if characters > limits.maxCharacters {
-                throw DocumentError(
-                    code: .tooMuchText, fileName: fileName,
-                    message: "more than \(limits.maxCharacters) characters of text")
-            }
+            if characters > budget { throw Self.tooMuchText(fileName, limits, byteCount: bytes.count) }
             if glyphs == 0 { continue }
             if Double(unmappable) > Double(glyphs) * limits.maxUnmappableFraction {
                 warnings.append(Self.unmappableWarning(page: index + 1, unmappable: unmappable, glyphs: glyphs))
@@ -70,6 +67,14 @@ extension DocumentLoader {
     static let noTextWarning = DocumentWarning(
         kind: .noText, page: nil,
         message: "the document has no extractable text (a scanned document without OCR?)")
+
+    /// The one warning for pages that repeat an earlier page object: how many, and one example (1-based pages).
+    static func repeatedPagesWarning(count: Int, example: (page: Int, of: Int), pageCount: Int) -> DocumentWarning {
+        DocumentWarning(
+            kind: .repeatedPages, page: nil,
+            message: "\(count) of \(pageCount) pages are the same page object as an earlier page (page "
+                + "\(example.page) is page \(example.of)); their text was indexed once, at the earlier page")
+    }
 
     static func unmappableWarning(page: Int, unmappable: Int, glyphs: Int) -> DocumentWarning {
         DocumentWarning(

@@ -126,6 +126,19 @@ final class MuPDFDocument {
         return String(cString: value)
     }
 
+    /// The object number of each of the first `count` pages, in page order; equal numbers are the same page
+    /// object, and 0 is unknown (a missing page, for example). Reads the page tree only, no page contents.
+    func pageObjectNumbers(count: Int) throws(DocumentError) -> [Int32] {
+        guard count > 0 else { return [] }
+        var numbers = [Int32](repeating: 0, count: count)
+        try numbers.withUnsafeMutableBufferPointer { (buffer) throws(DocumentError) in
+            try MuPDF.call("reading the page tree", fileName: fileName) {
+                ragpdf_page_object_numbers(context.handle, handle, Int32(buffer.count), buffer.baseAddress!, $0, $1)
+            }
+        }
+        return numbers
+    }
+
     /// The text of the page at 0-based `index`; throws `tooMuchText` past `maxCharacters`.
     func pageText(at index: Int, maxCharacters: Int) throws(DocumentError) -> PageText {
         var result = ragpdf_page_text_result()

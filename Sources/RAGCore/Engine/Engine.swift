@@ -127,7 +127,9 @@ public final class Engine: Sendable {
                         if let existing = collection.documents.first(where: { $0.contentHash == document.contentHash }) {
                             report.unchanged.append(existing)
                         } else {
-                            let record = try await self.index(document, sourcePath: path, into: &collection)
+                            let replaced = collection.documents.filter { $0.sourcePath == path }.reduce(0) { $0 + $1.chunkCount }
+                            let record = try await self.index(
+                                document, sourcePath: path, into: &collection, replacingChunks: replaced)
                             // The same path with new content replaces the old version.
                             for old in collection.documents where old.sourcePath == path && old.id != record.id {
                                 collection.remove(old.id)
@@ -248,9 +250,13 @@ public final class Engine: Sendable {
         }
     }
 
-    /// Chunks and embeds a document and adds it to `collection`.
-    private func index(_ document: Document, sourcePath: String?, into collection: inout DocumentCollection) async throws -> DocumentRecord {
+    /// Chunks and embeds a document and adds it to `collection`. Checks the collection quota after chunking and
+    /// before embedding; `replacingChunks` are the chunks of earlier versions the caller removes afterwards.
+    private func index(
+        _ document: Document, sourcePath: String?, into collection: inout DocumentCollection, replacingChunks: Int = 0
+    ) async throws -> DocumentRecord {
         let chunks = Chunker(options: configuration.chunking).chunks(of: document)
+        try checkQuota(adding: chunks.count, to: collection.chunks.count - replacingChunks, fileName: document.fileName)
         var vectors: [[Float]] = []
         vectors.reserveCapacity(chunks.count)
         let batch = max(1, configuration.embeddingBatchSize)
@@ -271,13 +277,31 @@ public final class Engine: Sendable {
         return record
     }
 
+    /// Throws `collectionQuotaExceeded` when `adding` chunks to a collection of `current` chunks would pass
+    /// ``EngineConfiguration/maxCollectionChunks``.
+    private func checkQuota(adding: Int, to current: Int, fileName: String) throws(EngineError) {
+        let limit = configuration.maxCollectionChunks
+        guard limit > 0, current + adding > limit else { return }
+        throw EngineError(
+            .collectionQuotaExceeded,
+            "\(fileName): adding its \(adding) chunks to the collection's \(current) would pass the collection's limit "
+                + "of \(limit) chunks (maxCollectionChunks); remove documents or raise the limit")
+    }
+
     private func record(_ report: IngestReport, started: ContinuousClock.Instant) {
         metrics.documentsIngested.increment(by: Int64(report.added.count))
         metrics.pagesIngested.increment(by: Int64(report.pages))
         metrics.chunksIngested.increment(by: Int64(report.chunks))
-        for failure in report.failed { metrics.ingestErrors(reason: failure.reason).increment() }
-        for (_, warning) in report.warnings where warning.kind != .noText {
-            metrics.ingestErrors(reason: warning.kind == .pageFailed ? "page_failed" : "unmappable_text").increment()
+        for failure in report.failed {
+            metrics.ingestErrors(reason: failure.reason).increment()
+            if RAGMetrics.refusalReasons.contains(failure.reason) { metrics.documentsRefused(reason: failure.reason).increment() }
+        }
+        for (_, warning) in report.warnings {
+            switch warning.kind {
+            case .pageFailed: metrics.ingestErrors(reason: "page_failed").increment()
+            case .unmappableText: metrics.ingestErrors(reason: "unmappable_text").increment()
+            default: break  // no text, or repeated pages indexed once: nothing failed
+            }
         }
         finish(.ingest, outcome: report.failed.isEmpty ? "success" : "error", started: started)
     }
@@ -288,6 +312,7 @@ public final class Engine: Sendable {
         case let error as DocumentError: return error.code.metricLabel
         case is CollectionError: return "storage"
         case let error as EngineError where error.code == .fileNotFound: return "unreadable"
+        case let error as EngineError where error.code == .collectionQuotaExceeded: return "collection_quota"
         case is EngineError: return "rejected"
         default: return "other"
         }

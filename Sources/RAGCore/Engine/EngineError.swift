@@ -13,6 +13,9 @@ public struct EngineError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let fileNotFound = Code(name: "fileNotFound")
         /// No document matches the given id or name.
         public static let documentNotFound = Code(name: "documentNotFound")
+        /// Adding the document would take the collection past ``EngineConfiguration/maxCollectionChunks``;
+        /// nothing was embedded or changed.
+        public static let collectionQuotaExceeded = Code(name: "collectionQuotaExceeded")
     }
 
     public var code: Code

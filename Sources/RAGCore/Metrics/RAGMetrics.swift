@@ -34,7 +34,13 @@ public final class RAGMetrics: Sendable {
     /// Every `reason` label of `rag_ingest_errors_total`: `DocumentError` codes, failed or unreadable pages, storage.
     public static let ingestErrorReasons = [
         "not_a_pdf", "unsupported_type", "encrypted", "wrong_password", "no_pages", "damaged", "too_large",
-        "too_many_pages", "too_much_text", "unreadable", "page_failed", "unmappable_text", "storage", "rejected", "other",
+        "too_many_pages", "too_much_text", "too_much_text_for_size", "unreadable", "page_failed", "unmappable_text",
+        "collection_quota", "storage", "rejected", "other",
+    ]
+    /// Every `reason` label of `rag_documents_refused_total`: the limits a document can be refused by
+    /// (`DocumentError` codes of the extraction limits, and the collection quota).
+    public static let refusalReasons = [
+        "too_large", "too_many_pages", "too_much_text", "too_much_text_for_size", "collection_quota",
     ]
     /// Every `type` label of `rag_llm_errors_total` (the `LLMError` codes, plus `other`).
     public static let llmErrorTypes = [
@@ -74,6 +80,7 @@ public final class RAGMetrics: Sendable {
         responseLength = registry.makeValueHistogram(
             descriptor: Self.named("rag_response_length_tokens", "Size of each answer in tokens."), buckets: Self.tokenBuckets)
         for reason in Self.ingestErrorReasons { ingestErrors(reason: reason).increment(by: Int64(0)) }
+        for reason in Self.refusalReasons { documentsRefused(reason: reason).increment(by: Int64(0)) }
         pagesIngested.increment(by: Int64(0))
         chunksIngested.increment(by: Int64(0))
         documentsIngested.increment(by: Int64(0))
@@ -186,6 +193,13 @@ public final class RAGMetrics: Sendable {
     /// `rag_ingest_errors_total{reason}`: files or pages that could not be ingested, by reason.
     public func ingestErrors(reason: String) -> Counter {
         registry.makeCounter(descriptor: Self.named("rag_ingest_errors_total", "Files or pages that could not be ingested, by reason."), labels: [("reason", reason)])
+    }
+
+    /// `rag_documents_refused_total{reason}`: documents refused by a limit (``refusalReasons``: the extraction
+    /// limits on bytes, pages, characters and characters per byte, and the collection quota). Each is also counted
+    /// in `rag_ingest_errors_total`; this counter tells a limit doing its job (or set too low) from broken files.
+    public func documentsRefused(reason: String) -> Counter {
+        registry.makeCounter(descriptor: Self.named("rag_documents_refused_total", "Documents refused by a limit (size, pages, text, text per byte, collection quota), by reason."), labels: [("reason", reason)])
     }
 
     /// `rag_collection_documents` and `rag_collection_chunks`: the collection's current size.
