@@ -66,7 +66,8 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // The HTTP server as a library (`buildApplication(configuration:)`), so tests run the very same app.
+        // The HTTP server as a library (`buildApplication(configuration:)`), so tests run the very same app. The chat
+        // page's files in Public/ are embedded in the binary by the EmbedWebAssets plugin.
         .target(
             name: "RAGServer",
             dependencies: [
@@ -76,8 +77,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
-            swiftSettings: swiftSettings
+            exclude: ["Public"],
+            swiftSettings: swiftSettings,
+            plugins: ["EmbedWebAssets"]
         ),
+        .executableTarget(name: "embed-files", path: "Sources/EmbedFiles"),
+        .plugin(name: "EmbedWebAssets", capability: .buildTool(), dependencies: ["embed-files"]),
         .executableTarget(
             name: "RAGServerMain",
             dependencies: [
