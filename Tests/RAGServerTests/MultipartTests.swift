@@ -62,6 +62,24 @@ private func expectError(
         #expect(part.contentType == "text/plain")
     }
 
+    @Test(arguments: [
+        ("form-data; name=\"file\"; filename=\"a;b.pdf\"", "filename", "a;b.pdf"),
+        ("form-data; name=\"file\"; filename=\"say \\\"hi\\\".pdf\"", "filename", "say \"hi\".pdf"),
+        ("form-data; NAME = plain ; filename=x", "name", "plain"),
+        ("form-data; flag; name=after-a-bare-flag", "name", "after-a-bare-flag"),
+        ("form-data; filename=\"first\"; filename=\"second\"", "filename", "first"),
+        ("form-data; filename=\"C:\\dir\\f.pdf\"", "filename", "C:\\dir\\f.pdf"),
+        ("name=\"the type is skipped\"", "name", nil),
+        ("form-data; name=\"unterminated", "name", "unterminated"),
+        ("form-data; filename*=UTF-8''x.pdf", "filename", nil),
+    ] as [(String, String, String?)])
+    func headerParametersAreReadWithTheirQuotes(value: String, key: String, expected: String?) throws {
+        #expect(Multipart.parameter(key, in: value) == expected)
+        let body = Data("--b\r\nContent-Disposition: \(value)\r\n\r\nv\r\n--b--".utf8)
+        let part = try #require(try Multipart.parse(body, boundary: "b").first)
+        #expect((key == "name" ? part.name : part.fileName) == expected)
+    }
+
     @Test func thePreambleAndTheEpilogueAreIgnored() throws {
         // The preamble mentions the boundary, but not at the start of a line, so it is no delimiter.
         let body = form([field("a", "1"), field("b", "2")], preamble: "This is a preamble. --XyZ123 is not here.", epilogue: "\r\n--XyZ123\r\ngarbage")
