@@ -8,6 +8,7 @@
 //   RAGBench serve [--port P] [--delay-ms D] [--tokens N] [--log-level L]   (rag-server with a mock LLM, for Benchmarks/scripts/server.sh)
 //   RAGBench sleep [--tasks 100] [--delay-ms 50] [--seconds 10]   (how late Task.sleep wakes, nothing else running)
 //   RAGBench llm [--requests N]   (OpenAIClient vs the curl command, both against FakeOpenAIServer on 127.0.0.1)
+//   RAGBench multipart [--repeat R] [--legacy-cap-s S]   (Multipart.parse on 2k/20k/200k tiny fields, and the old parser as the baseline)
 import Foundation
 import RAGCore
 import RAGTesting
@@ -132,6 +133,9 @@ case "llm":
     let requests = max(5, arguments.int("requests", 200))
     let result = try await LLMBench.run(requests: requests)
     printJSON(result)
+
+case "multipart":
+    printJSON(MultipartBench.run(repeats: repeats, legacyCap: Double(arguments.options["legacy-cap-s"] ?? "") ?? 30))
 
 case "minilm": printJSON(try MiniLMBench.run(modelsDirectory: URL(fileURLWithPath: arguments.options["models"] ?? "models"), chunks: arguments.int("chunks", 64), repeats: repeats, modes: arguments.options["modes"] ?? "1x1,2x1,1x2,2x2", passTokens: arguments.int("pass-tokens", 2048)))
 

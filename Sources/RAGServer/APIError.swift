@@ -82,8 +82,19 @@ public struct APIError: Error, HTTPResponseError, Sendable {
             let message = error.body ?? error.status.reasonPhrase
             let code = error.status == .contentTooLarge ? "too_large" : "http_\(error.status.code)"
             return APIError(error.status, code: code, message, headers: error.headers)
+        case let error as MultipartError:
+            switch error.code {
+            case .tooManyParts:
+                return APIError(.contentTooLarge, code: "too_many_parts", "\(error.message); the limit is set by --max-form-parts (RAG_MAX_FORM_PARTS)")
+            case .headerTooLarge:
+                return APIError(
+                    .contentTooLarge, code: "part_header_too_large",
+                    "\(error.message); the limit is set by --max-part-header-bytes (RAG_MAX_PART_HEADER_BYTES)")
+            default:
+                return APIError(.badRequest, code: "invalid_multipart", "the multipart body could not be read: \(error.message)")
+            }
         case is NIOTooManyBytesError:
-            return APIError(.contentTooLarge, code: "too_large", "the request body is larger than the limit (RAG_MAX_UPLOAD_BYTES)")
+            return bodyTooLarge
         case is CancellationError:
             return APIError(.init(code: 499, reasonPhrase: "Client Closed Request"), code: "cancelled", "the request was cancelled")
         default:
@@ -101,6 +112,9 @@ public struct APIError: Error, HTTPResponseError, Sendable {
         default: nil
         }
     }
+
+    /// What a body over the upload limit gets.
+    static let bodyTooLarge = APIError(.contentTooLarge, code: "too_large", "the request body is larger than the limit (RAG_MAX_UPLOAD_BYTES)")
 
     /// What a read-only deployment answers to uploads and deletes.
     public static let readOnlyMessage = "this deployment serves a read-only collection: documents are added by the ingestion job (rag ingest, run as a Kubernetes Job or CronJob), not through the API"

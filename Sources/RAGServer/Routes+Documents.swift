@@ -12,14 +12,11 @@ extension ServerState {
     /// (`Content-Type: application/pdf`, name from `?filename=` or `Content-Disposition`).
     func upload(_ request: Request, context: ServerContext) async throws -> Response {
         guard !configuration.readOnly else { throw APIError(.forbidden, code: "read_only", APIError.readOnlyMessage) }
-        let body = Data(buffer: try await request.body.collect(upTo: context.maxUploadSize))
         let contentType = request.headers[.contentType] ?? ""
         var fileName: String?
         var bytes: Data
         if contentType.lowercased().hasPrefix("multipart/form-data") {
-            guard let boundary = Multipart.boundary(from: contentType), let parts = try? Multipart.parse(body, boundary: boundary) else {
-                throw APIError(.badRequest, code: "invalid_multipart", "the multipart body could not be read")
-            }
+            let parts = try await readForm(request, contentType: contentType, limit: context.maxUploadSize)
             guard let part = parts.first(where: { $0.fileName != nil && ($0.name == "file" || $0.name == "document") })
                 ?? parts.first(where: { $0.fileName != nil })
             else {
@@ -30,7 +27,7 @@ extension ServerState {
         } else {
             fileName = request.uri.queryParameters.get("filename")
                 ?? request.headers[.contentDisposition].flatMap { Multipart.parameter("filename", in: "x;" + $0) }
-            bytes = body
+            bytes = Data(buffer: try await request.body.collect(upTo: context.maxUploadSize))
         }
         guard !bytes.isEmpty else { throw APIError(.badRequest, code: "empty_upload", "the upload is empty") }
         var name = sanitizeFileName(fileName)
@@ -39,6 +36,22 @@ extension ServerState {
         let unchanged = !isNew
         context.logger.info("document uploaded", metadata: ["rag.document.id": "\(record.id)", "rag.document.unchanged": "\(unchanged)"])
         return try JSON.response(DTO.Upload(document: DTO.Document(record), unchanged: unchanged), status: unchanged ? .ok : .created)
+    }
+
+    /// Reads a `multipart/form-data` body as it arrives, at most `limit` bytes, and stops reading at the first
+    /// byte that breaks a rule or a bound (``ServerConfiguration/maxFormParts``,
+    /// ``ServerConfiguration/maxPartHeaderBytes``), or at the closing delimiter.
+    func readForm(_ request: Request, contentType: String, limit: Int) async throws -> [MultipartPart] {
+        guard let boundary = Multipart.boundary(from: contentType) else {
+            throw APIError(.badRequest, code: "invalid_multipart", "the multipart body could not be read: the Content-Type has no boundary parameter")
+        }
+        var parser = try MultipartParser(boundary: boundary, limits: configuration.multipartLimits)
+        for try await chunk in request.body {
+            guard chunk.readableBytes <= limit - parser.byteCount else { throw APIError.bodyTooLarge }
+            try chunk.withUnsafeReadableBytes { try parser.append($0) }
+            if parser.isComplete { break }  // the epilogue is not needed; Hummingbird discards the rest
+        }
+        return try parser.finish()
     }
 
     /// `GET /v1/documents`.

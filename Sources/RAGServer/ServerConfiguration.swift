@@ -26,6 +26,13 @@ public struct ServerConfiguration: Sendable {
     public var apiKeys: [String: String]
     /// Largest request body (uploads included), in bytes. Default 64 MiB.
     public var maxUploadBytes: Int
+    /// Most parts in one `multipart/form-data` upload; a form with more is refused with 413 `too_many_parts` as soon
+    /// as the part after the last allowed one begins. Default 16: an upload is one file part plus perhaps a few
+    /// fields, and a bound this small makes a form of many tiny parts cost next to nothing.
+    public var maxFormParts: Int
+    /// Most bytes of headers in one part of a `multipart/form-data` upload (everything between the part's delimiter
+    /// and its body); more is refused with 413 `part_header_too_large`. Default 8192.
+    public var maxPartHeaderBytes: Int
     /// Requests per minute per client (the API key's name, or the remote address when keys are off); 0 disables.
     public var rateLimitPerMinute: Int
     /// Requests a client may make at once before the per-minute rate applies.
@@ -46,7 +53,7 @@ public struct ServerConfiguration: Sendable {
     public init(
         collectionDirectory: URL, host: String = "0.0.0.0", port: Int = 8501, metricsPort: Int = 8502,
         readOnly: Bool = false, reloadInterval: Duration = .seconds(10), apiKeys: [String: String] = [:],
-        maxUploadBytes: Int = 64 << 20, rateLimitPerMinute: Int = 120, rateLimitBurst: Int = 30,
+        maxUploadBytes: Int = 64 << 20, maxFormParts: Int = 16, maxPartHeaderBytes: Int = 8 << 10, rateLimitPerMinute: Int = 120, rateLimitBurst: Int = 30,
         maxConcurrentAnswers: Int = 8, answerQueueLength: Int = 32, requestTimeout: Duration = .seconds(120),
         gracePeriod: Duration = .seconds(25), corsOrigin: String? = nil, servedModelName: String = "pdf-chatbot"
     ) {
@@ -58,6 +65,8 @@ public struct ServerConfiguration: Sendable {
         self.reloadInterval = reloadInterval
         self.apiKeys = apiKeys
         self.maxUploadBytes = maxUploadBytes
+        self.maxFormParts = maxFormParts
+        self.maxPartHeaderBytes = maxPartHeaderBytes
         self.rateLimitPerMinute = rateLimitPerMinute
         self.rateLimitBurst = rateLimitBurst
         self.maxConcurrentAnswers = max(1, maxConcurrentAnswers)
@@ -66,6 +75,23 @@ public struct ServerConfiguration: Sendable {
         self.gracePeriod = gracePeriod
         self.corsOrigin = corsOrigin
         self.servedModelName = servedModelName
+    }
+
+    /// Checks the values that have no sensible meaning below 1 (`maxFormParts`, `maxPartHeaderBytes`), naming
+    /// the flag and environment variable of the first one that is out of range.
+    public func validate() throws {
+        let positive: [(value: Int, flag: String, variable: String)] = [
+            (maxFormParts, "--max-form-parts", "RAG_MAX_FORM_PARTS"),
+            (maxPartHeaderBytes, "--max-part-header-bytes", "RAG_MAX_PART_HEADER_BYTES"),
+        ]
+        for setting in positive where setting.value < 1 {
+            throw ServerConfigurationError("\(setting.flag) (\(setting.variable)) must be a positive integer, not \(setting.value)")
+        }
+    }
+
+    /// The bounds on an uploaded `multipart/form-data` body.
+    var multipartLimits: MultipartLimits {
+        MultipartLimits(maxParts: maxFormParts, maxHeaderBytes: maxPartHeaderBytes)
     }
 
     /// Parses API keys: `name:key` entries separated by commas or new lines (blank lines and `#` comments are

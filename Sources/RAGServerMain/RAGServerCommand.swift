@@ -46,6 +46,10 @@ struct RAGServerCommand: AsyncParsableCommand {
     var minCharacterAllowance: Int?
     @Option(help: "Most chunks the collection may hold; 0 is unlimited [RAG_MAX_COLLECTION_CHUNKS] (default 1000000).")
     var maxCollectionChunks: Int?
+    @Option(help: "Most parts in a multipart/form-data upload; more is 413 too_many_parts [RAG_MAX_FORM_PARTS] (default 16).")
+    var maxFormParts: Int?
+    @Option(help: "Most header bytes in one part of a multipart/form-data upload [RAG_MAX_PART_HEADER_BYTES] (default 8192).")
+    var maxPartHeaderBytes: Int?
     @Option(help: "Requests per minute per client; 0 turns the limit off [RAG_RATE_LIMIT] (default 120).")
     var rateLimit: Int?
     @Option(help: "Requests a client may send at once before the rate applies [RAG_RATE_BURST] (default 30).")
@@ -111,12 +115,19 @@ struct RAGServerCommand: AsyncParsableCommand {
                 readOnly: readOnly || ["1", "true", "yes"].contains(env("RAG_READ_ONLY")?.lowercased() ?? ""),
                 reloadInterval: .milliseconds(Int64(try number(reloadInterval, "RAG_RELOAD_INTERVAL", 10.0) * 1000)),
                 apiKeys: keys, maxUploadBytes: try number(maxUploadBytes, "RAG_MAX_UPLOAD_BYTES", 64 << 20),
+                maxFormParts: try number(maxFormParts, "RAG_MAX_FORM_PARTS", 16),
+                maxPartHeaderBytes: try number(maxPartHeaderBytes, "RAG_MAX_PART_HEADER_BYTES", 8 << 10),
                 rateLimitPerMinute: try number(rateLimit, "RAG_RATE_LIMIT", 120), rateLimitBurst: try number(rateBurst, "RAG_RATE_BURST", 30),
                 maxConcurrentAnswers: try number(maxConcurrentLLM, "RAG_MAX_CONCURRENT_LLM", 8),
                 answerQueueLength: try number(llmQueue, "RAG_LLM_QUEUE", 32),
                 requestTimeout: .milliseconds(Int64(try number(requestTimeout, "RAG_REQUEST_TIMEOUT", 120.0) * 1000)),
                 gracePeriod: .milliseconds(Int64(try number(gracePeriod, "RAG_GRACE_PERIOD", 25.0) * 1000)),
                 corsOrigin: corsOrigin ?? env("RAG_CORS_ORIGIN"))
+            do {
+                try configuration.validate()
+            } catch {
+                throw ValidationError("\(error)")
+            }
 
             let openAI = try OpenAIConfiguration.fromEnvironment(environment)
             guard let llmChoice = LLMChoice(rawValue: llm ?? env("RAG_LLM") ?? "auto") else {

@@ -68,4 +68,16 @@ import Testing
         #expect(keys == ["aaaaaaaaaa": "team-a", "bbbbbbbbbb": "team-b", "cccccccccc": "key1"])
         #expect(throws: ServerConfigurationError.self) { try ServerConfiguration.parseAPIKeys("short:abc") }
     }
+
+    @Test func formLimitsMustBePositive() throws {
+        let directory = URL(fileURLWithPath: "/nonexistent")
+        try ServerConfiguration(collectionDirectory: directory).validate()
+        #expect(throws: ServerConfigurationError.self) { try ServerConfiguration(collectionDirectory: directory, maxFormParts: 0).validate() }
+        do {
+            try ServerConfiguration(collectionDirectory: directory, maxPartHeaderBytes: -1).validate()
+            Issue.record("a negative header limit was accepted")
+        } catch {
+            #expect("\(error)" == "--max-part-header-bytes (RAG_MAX_PART_HEADER_BYTES) must be a positive integer, not -1")
+        }
+    }
 }

@@ -92,6 +92,97 @@ import Testing
         }
     }
 
+    /// A multipart upload of `fields` text fields and then the handbook as the `file` part.
+    static func form(fields: Int, boundary: String = "XyZ123boundary", extraHeader: String = "") -> Data {
+        var body = Data()
+        for index in 0..<fields {
+            body.append(contentsOf: Array("--\(boundary)\r\nContent-Disposition: form-data; name=\"f\(index)\"\r\n\r\nv\r\n".utf8))
+        }
+        body += Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"handbook.pdf\"\r\n\(extraHeader)\r\n".utf8)
+        return body + Fixtures.handbook + Data("\r\n--\(boundary)--\r\n".utf8)
+    }
+
+    @Test func formsUpToThePartLimitUploadAndLargerOnesGet413() async throws {
+        var server = TestServer()
+        server.configuration.maxFormParts = 3
+        let (app, state) = try server.app()
+        try await app.test(.router) { client in
+            let headers: HTTPFields = [.contentType: "multipart/form-data; boundary=XyZ123boundary"]
+            let tooMany = try await client.execute(uri: "/v1/documents", method: .post, headers: headers, body: ByteBuffer(bytes: Self.form(fields: 3)))
+            #expect(tooMany.status == .contentTooLarge)
+            let error = try #require(tooMany.json["error"] as? [String: Any])
+            #expect(error["code"] as? String == "too_many_parts")
+            #expect(error["message"] as? String == "the form has more than 3 parts; the limit is set by --max-form-parts (RAG_MAX_FORM_PARTS)")
+            #expect(state.engine.collection.documents.isEmpty)
+
+            let atTheLimit = try await client.execute(uri: "/v1/documents", method: .post, headers: headers, body: ByteBuffer(bytes: Self.form(fields: 2)))
+            #expect(atTheLimit.status == .created)
+            #expect(state.engine.collection.documents.map(\.fileName) == ["handbook.pdf"])
+        }
+    }
+
+    @Test func aFormOfTwoHundredThousandTinyFieldsGets413() async throws {
+        let (app, state) = try TestServer().app()
+        try await app.test(.router) { client in
+            let body = Self.form(fields: 200_000)
+            #expect(body.count < TestServer().configuration.maxUploadBytes)
+            let response = try await client.execute(
+                uri: "/v1/documents", method: .post, headers: [.contentType: "multipart/form-data; boundary=XyZ123boundary"],
+                body: ByteBuffer(bytes: body))
+            #expect(response.status == .contentTooLarge)
+            #expect((response.json["error"] as? [String: Any])?["code"] as? String == "too_many_parts")
+            #expect(state.engine.collection.documents.isEmpty)
+        }
+    }
+
+    @Test func partHeadersOverTheLimitGet413() async throws {
+        var server = TestServer()
+        server.configuration.maxPartHeaderBytes = 256
+        let (app, _) = try server.app()
+        try await app.test(.router) { client in
+            let body = Self.form(fields: 0, extraHeader: "X-Padding: \(String(repeating: "p", count: 300))\r\n")
+            let response = try await client.execute(
+                uri: "/v1/documents", method: .post, headers: [.contentType: "multipart/form-data; boundary=XyZ123boundary"],
+                body: ByteBuffer(bytes: body))
+            #expect(response.status == .contentTooLarge)
+            let error = try #require(response.json["error"] as? [String: Any])
+            #expect(error["code"] as? String == "part_header_too_large")
+            #expect(error["message"] as? String
+                == "the headers of part 1 are longer than 256 bytes; the limit is set by --max-part-header-bytes (RAG_MAX_PART_HEADER_BYTES)")
+        }
+    }
+
+    @Test func unreadableFormsGet400WithWhatWasWrong() async throws {
+        var server = TestServer()
+        server.configuration.maxUploadBytes = 20_000
+        let (app, state) = try server.app()
+        try await app.test(.router) { client in
+            let cases: [(contentType: String, body: Data, message: String)] = [
+                ("multipart/form-data", Self.form(fields: 1), "the multipart body could not be read: the Content-Type has no boundary parameter"),
+                ("multipart/form-data; boundary=other", Self.form(fields: 1),
+                 "the multipart body could not be read: the body has no delimiter line '--other': is the boundary in Content-Type right?"),
+                ("multipart/form-data; boundary=XyZ123boundary", Self.form(fields: 1).dropLast(22),
+                 "the multipart body could not be read: the body ends inside part 2, before the closing delimiter '--XyZ123boundary--'"),
+                ("multipart/form-data; boundary=\(String(repeating: "b", count: 71))", Self.form(fields: 1), "the boundary must be 1 to 70"),
+            ]
+            for item in cases {
+                let response = try await client.execute(
+                    uri: "/v1/documents", method: .post, headers: [.contentType: item.contentType], body: ByteBuffer(bytes: item.body))
+                #expect(response.status == .badRequest)
+                let error = try #require(response.json["error"] as? [String: Any])
+                #expect(error["code"] as? String == "invalid_multipart")
+                #expect((error["message"] as? String)?.hasPrefix("the multipart body could not be read") == true)
+                #expect((error["message"] as? String)?.contains(item.message.replacingOccurrences(of: "the multipart body could not be read: ", with: "")) == true)
+            }
+            let big = try await client.execute(
+                uri: "/v1/documents", method: .post, headers: [.contentType: "multipart/form-data; boundary=XyZ123boundary"],
+                body: ByteBuffer(bytes: Self.form(fields: 0) + Data(repeating: 0x41, count: 30_000)))
+            #expect(big.status == .contentTooLarge)
+            #expect((big.json["error"] as? [String: Any])?["code"] as? String == "too_large")
+            #expect(state.engine.collection.documents.isEmpty)
+        }
+    }
+
     @Test func badUploadsGetClearErrorsAndLoseNothing() async throws {
         var server = TestServer()
         server.configuration.maxUploadBytes = 20_000
