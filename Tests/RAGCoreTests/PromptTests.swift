@@ -66,6 +66,17 @@ import Testing
         #expect(!answerer.isGenerative)
     }
 
+    /// The answerer reads words as the BM25 index does (stemmed): "configuring" finds "Configuration".
+    @Test func matchesWordsByTheirStemLikeTheLexicalIndex() async throws {
+        let passages = [
+            ContextPassage(number: 1, hit: PromptTests.hit("Configuration happens in the settings menu. Paper goes in the tray.", page: 2, rank: 1)),
+        ]
+        let request = CompletionRequest(messages: [], question: "Tell me about configuring.", passages: passages)
+        let text = try await ExtractiveAnswerer().complete(request).text
+        #expect(text.contains("\"Configuration happens in the settings menu.\" [1]"), "\(text)")
+        #expect(!text.contains("Paper"))
+    }
+
     @Test func saysSoWhenNothingMatchesAndStreamsTheSameText() async throws {
         let passages = [ContextPassage(number: 1, hit: PromptTests.hit("Bananas are yellow.", page: 1, rank: 1))]
         let request = CompletionRequest(messages: [], question: "Who wrote Hamlet?", passages: passages)

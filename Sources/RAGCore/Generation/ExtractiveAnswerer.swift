@@ -57,10 +57,9 @@ public struct ExtractiveAnswerer: LLMClient {
 
     /// The extractive answer text for a question and its numbered passages.
     public func answer(question: String, passages: [ContextPassage]) -> String {
-        var questionWords = Set<UInt64>()
-        HashingEmbedder.forEachWord(in: question) { word, isStopWord in
-            if !isStopWord { questionWords.insert(word) }
-        }
+        // Words as the BM25 index sees them (stop words dropped, stemmed): "days" in a question matches "day".
+        let analyzer = TextAnalyzer()
+        let questionWords = Set(analyzer.terms(in: question))
         struct Candidate {
             var passage: Int
             var position: Int
@@ -68,14 +67,11 @@ public struct ExtractiveAnswerer: LLMClient {
             var score: Double
         }
         // Each sentence's distinct question words; words found in fewer sentences weigh more (IDF).
-        var sentences: [(passage: ContextPassage, rank: Int, position: Int, text: String, words: Set<UInt64>)] = []
-        var frequency: [UInt64: Int] = [:]
+        var sentences: [(passage: ContextPassage, rank: Int, position: Int, text: String, words: Set<String>)] = []
+        var frequency: [String: Int] = [:]
         for (rank, passage) in passages.enumerated() {
             for (position, sentence) in ExtractiveAnswerer.sentences(passage.hit.chunk.text).enumerated() {
-                var seen = Set<UInt64>()
-                HashingEmbedder.forEachWord(in: sentence) { word, isStopWord in
-                    if !isStopWord && questionWords.contains(word) { seen.insert(word) }
-                }
+                let seen = Set(analyzer.terms(in: sentence)).intersection(questionWords)
                 for word in seen { frequency[word, default: 0] += 1 }
                 sentences.append((passage, rank, position, sentence, seen))
             }
