@@ -184,6 +184,22 @@ enum CLI {
 
     static var stderrIsTerminal: Bool { isatty(2) == 1 }
 
+    /// What to do next, in this command's words, for errors whose library message cannot name the CLI (the same
+    /// messages reach HTTP clients of the server).
+    static func hint(for error: any Error) -> String? {
+        if let error = error as? EngineError {
+            switch error.code {
+            case .emptyCollection: return "rag ingest FILE..."
+            case .documentNotFound where error.message.hasPrefix("no document"): return "see the ids and names with `rag list`"
+            default: return nil
+            }
+        }
+        if "\(error)".contains("MiniLM model is not installed") {
+            return "scripts/fetch-model.sh from the repository installs it; `rag doctor` shows where it is looked for"
+        }
+        return nil
+    }
+
     /// "1 document", "2 documents".
     static func count(_ count: Int, _ noun: String) -> String { "\(count) \(noun)\(count == 1 ? "" : "s")" }
 }
@@ -209,7 +225,7 @@ extension AsyncParsableCommand {
         } catch let error as ExitCode {
             throw error
         } catch {
-            CLI.warn("rag: error: \(error)")
+            CLI.warn("rag: error: \(error)\(CLI.hint(for: error).map { " (\($0))" } ?? "")")
             throw ExitCode(1)
         }
     }

@@ -38,7 +38,7 @@ extension EmbedderIdentifier {
     ) throws(ModelError) -> any Embedder {
         guard MiniLMEmbedder.isInstalled(in: modelsDirectory) else {
             logger.warning(
-                "the MiniLM model is not installed, so hashed word features are used (they match words, not meanings); run scripts/fetch-model.sh or set RAG_MODELS_DIR to get semantic search",
+                "the MiniLM model is not installed, so hashed word features are used (they match words, not meanings); install it, or set RAG_MODELS_DIR to where it is, to get semantic search",
                 metadata: ["rag.models.directory": "\(modelsDirectory.path)"])
             return HashingEmbedder()
         }

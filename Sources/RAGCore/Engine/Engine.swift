@@ -202,7 +202,7 @@ public final class Engine: Sendable {
                     throw EngineError(
                         .documentNotFound,
                         matches.isEmpty
-                            ? "no document matches '\(reference)'; see the ids and names with `rag list`"
+                            ? "no document matches '\(reference)'"
                             : "'\(reference)' matches \(matches.count) documents; use the document id")
                 }
                 collection.remove(match.id)
@@ -388,7 +388,7 @@ public final class Engine: Sendable {
             try validate(question)
             let snapshot = collection
             guard !snapshot.chunks.isEmpty else {
-                throw EngineError(.emptyCollection, "the collection is empty: ingest documents first (rag ingest FILE...)")
+                throw EngineError(.emptyCollection, "the collection is empty: ingest documents first")
             }
             let searchQuery = try await standaloneQuery(question, history: history)
             let options = configuration.retrieval

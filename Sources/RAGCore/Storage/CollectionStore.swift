@@ -184,7 +184,7 @@ public struct CollectionStore: Sendable {
             guard readableVersions.contains(version) else {
                 throw CollectionError(
                     .unsupportedVersion,
-                    "the collection has format version \(version); this build reads versions \(readableVersions.lowerBound)–\(readableVersions.upperBound): use a newer rag",
+                    "the collection has format version \(version); this build reads versions \(readableVersions.lowerBound)–\(readableVersions.upperBound): open it with a newer release of pdf-chatbot",
                     path: path)
             }
             guard stored == computed else { throw corrupt("checksum mismatch") }

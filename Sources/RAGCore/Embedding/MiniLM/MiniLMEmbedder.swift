@@ -75,7 +75,7 @@ public final class MiniLMEmbedder: Embedder {
         for file in MiniLMEmbedder.requiredFiles {
             let path = modelDirectory.appendingPathComponent(file).path
             guard FileManager.default.fileExists(atPath: path) else {
-                throw ModelError(.notFound, "the MiniLM model is not installed: \(file) is missing; run scripts/fetch-model.sh (or set RAG_MODELS_DIR to a directory holding \(MiniLMEmbedder.directoryName)/)", path: path)
+                throw ModelError(.notFound, "the MiniLM model is not installed: \(file) is missing (set RAG_MODELS_DIR to a directory holding \(MiniLMEmbedder.directoryName)/)", path: path)
             }
         }
         let configURL = modelDirectory.appendingPathComponent("config.json")
