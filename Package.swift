@@ -93,10 +93,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The tests' one process launcher (not a product).
+        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: swiftSettings),
         .testTarget(
             name: "RAGServerTests",
             dependencies: [
-                "RAGServer", "RAGTesting",
+                "RAGServer", "RAGTesting", "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings
@@ -104,7 +106,8 @@ let package = Package(
         .testTarget(
             name: "RAGCoreTests",
             dependencies: [
-                "RAGCore", "RAGTesting", "CEncoderKernels", .product(name: "Prometheus", package: "swift-prometheus"),
+                "RAGCore", "RAGTesting", "TestSupport", "CEncoderKernels",
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             exclude: ["Golden", "Fixtures"],
             swiftSettings: swiftSettings

@@ -4,9 +4,10 @@ import RAGCore
 import Synchronization
 import Testing
 
-/// Waits until `condition` holds (polling every millisecond, for at most 10 s); fails the test if it never does.
+/// Waits until `condition` holds (polling every millisecond, for at most 60 s: only a hang should fail it); fails the
+/// test if it never does.
 func waitUntil(_ what: String, sourceLocation: SourceLocation = #_sourceLocation, _ condition: () -> Bool) async throws {
-    let deadline = ContinuousClock.now + .seconds(10)
+    let deadline = ContinuousClock.now + .seconds(60)
     while !condition() {
         try #require(ContinuousClock.now < deadline, "never: \(what)", sourceLocation: sourceLocation)
         try await Task.sleep(for: .milliseconds(1))

@@ -64,7 +64,7 @@ import Testing
     }
 
     /// `rag eval` end to end on two small PDFs, with the fast retrievers.
-    @Test func evalCommandComparesRetrieversAndReusesItsCollections() throws {
+    @Test func evalCommandComparesRetrieversAndReusesItsCollections() async throws {
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let documents = directory.appendingPathComponent("pdfs")
@@ -90,7 +90,7 @@ import Testing
         let arguments = [
             "eval", questions.path, "--documents", documents.path, "--work-dir", work.path, "--retrievers", "hashed,bm25,hybrid-hashed",
         ]
-        let first = try RAGProcess.run(arguments + ["--json"])
+        let first = try await RAGProcess.run(arguments + ["--json"])
         #expect(first.status == 0, "\(first.stderr)")
         #expect(first.stderr.contains("ingested 2"))
         let object = try #require(try JSONSerialization.jsonObject(with: Data(first.stdout.utf8)) as? [String: Any])
@@ -104,18 +104,18 @@ import Testing
         #expect((threshold["sweep"] as? [Any])?.count == 7)
         #expect(retrievers[2]["fusion"] as? String == "auto")
 
-        let second = try RAGProcess.run(arguments)
+        let second = try await RAGProcess.run(arguments)
         #expect(second.status == 0, "\(second.stderr)")
         #expect(!second.stderr.contains("ingested"))  // the collections are reused
         #expect(second.stdout.hasPrefix("4 questions (1 paraphrased), 1 without an answer in the documents"))
         #expect(second.stdout.contains("Relevance threshold"))
 
-        let unknown = try RAGProcess.run(arguments.dropLast() + ["magic"])
+        let unknown = try await RAGProcess.run(arguments.dropLast() + ["magic"])
         #expect(unknown.status == 64 && unknown.stderr.contains("unknown retriever 'magic'"))
         try """
             {"question": "Anything?", "file": "missing.pdf", "pages": [1]}
             """.write(to: questions, atomically: true, encoding: .utf8)
-        let missing = try RAGProcess.run(arguments)
+        let missing = try await RAGProcess.run(arguments)
         #expect(missing.status == 1 && missing.stderr.contains("no document named missing.pdf"))
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import RAGTesting
 import Testing
+import TestSupport
 
 /// The result of running `/usr/bin/curl` once.
 private struct CurlRun {
@@ -13,26 +14,9 @@ private struct CurlRun {
 
     /// Runs curl with `arguments`, ignoring any `.curlrc` and proxy settings.
     static func run(_ arguments: [String]) throws -> CurlRun {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        process.arguments = ["-q", "--silent", "--show-error", "--noproxy", "*"] + arguments
-        let directory = temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
-        // Files, not pipes: a full pipe would block curl while we wait for it.
-        let out = directory.appendingPathComponent("out")
-        let err = directory.appendingPathComponent("err")
-        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
-        process.standardOutput = try FileHandle(forWritingTo: out)
-        process.standardError = try FileHandle(forWritingTo: err)
-        process.standardInput = FileHandle.nullDevice
-        let clock = ContinuousClock()
-        let start = clock.now
-        try process.run()
-        process.waitUntilExit()
-        return CurlRun(
-            status: process.terminationStatus, stdout: try Data(contentsOf: out),
-            stderr: try String(contentsOf: err, encoding: .utf8), elapsed: clock.now - start)
+        let result = try TestProcess.run(
+            try TestProcess.system("/usr/bin/curl", package: "curl"), ["-q", "--silent", "--show-error", "--noproxy", "*"] + arguments)
+        return CurlRun(status: result.status, stdout: result.stdout, stderr: result.stderr, elapsed: result.elapsed)
     }
 }
 

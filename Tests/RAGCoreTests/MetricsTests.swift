@@ -2,6 +2,7 @@ import Foundation
 import Prometheus
 import RAGCore
 import Testing
+import TestSupport
 
 @Suite struct MetricsTests {
     /// A registry with fixed values, so the text is the same on every run.
@@ -48,23 +49,14 @@ import Testing
 
     /// `promtool check metrics` (Debian's `prometheus` package, installed by scripts/setup.sh) accepts the output.
     @Test func promtoolAcceptsTheOutput() throws {
-        let promtool = ["/usr/bin/promtool", "/usr/local/bin/promtool"].first { FileManager.default.isExecutableFile(atPath: $0) }
-        let path = try #require(promtool, "promtool is missing: run scripts/setup.sh")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = ["check", "metrics"]
+        let promtool = try TestProcess.system("/usr/bin/promtool", "/usr/local/bin/promtool", package: "prometheus")
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let file = directory.appendingPathComponent("metrics.prom")
         try Self.populated().render().write(to: file, atomically: true, encoding: .utf8)
-        let output = Pipe()
-        process.standardInput = try FileHandle(forReadingFrom: file)
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let report = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "promtool: \(report)")
+        let result = try TestProcess.run(promtool, ["check", "metrics"], stdin: file, mergeOutput: true)
+        let report = result.text
+        #expect(result.status == 0, "promtool: \(report)")
         #expect(report.isEmpty, "promtool: \(report)")
     }
 }

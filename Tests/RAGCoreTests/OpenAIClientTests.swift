@@ -188,16 +188,20 @@ import Testing
 
     @Test func cancellingTheTaskStopsTheStream() async throws {
         let server = try FakeOpenAIServer()
-        server.enqueue(.chatStream(deltas: (1...50).map { "token\($0) " }, delay: .milliseconds(100)))
+        server.enqueue(.chatStream(deltas: (1...50).map { "token\($0) " }, delay: .seconds(1)))
         let client = try OpenAIClient(configuration: Self.configuration(server))
+        let received = Shared(0)
         let task = Task {
             var count = 0
             for try await event in client.stream(Self.question) {
-                if case .delta = event { count += 1 }
+                if case .delta = event {
+                    count += 1
+                    received.update { $0 = count }
+                }
             }
             return count
         }
-        try await Task.sleep(for: .milliseconds(350))
+        try await waitUntil("the stream has started") { received.current >= 1 }
         task.cancel()
         // Cancelled, the stream ends early (an uncancelled one delivers all 50 tokens) or fails as cancelled.
         switch await task.result {

@@ -28,7 +28,11 @@ import Testing
         let gate = AnswerGate(slots: 1, queue: 1)
         try await gate.acquire()
         let waiter = Task { try await gate.acquire() }
-        try await Task.sleep(for: .milliseconds(50))
+        let deadline = ContinuousClock.now + .seconds(60)
+        while gate.waiting < 1 {  // the waiter has queued
+            try #require(ContinuousClock.now < deadline)
+            try await Task.sleep(for: .milliseconds(1))
+        }
         await #expect(throws: AnswerGate.Full.self) { try await gate.acquire() }
         gate.release()  // the slot passes to the waiter
         try await waiter.value
@@ -43,7 +47,7 @@ import Testing
         let gate = AnswerGate(slots: 1, queue: 2)
         try await gate.acquire()
         let abandoned = (0..<2).map { _ in Task { try await gate.acquire() } }
-        let deadline = ContinuousClock.now + .seconds(10)
+        let deadline = ContinuousClock.now + .seconds(60)
         while gate.waiting < 2 {
             try #require(ContinuousClock.now < deadline)
             try await Task.sleep(for: .milliseconds(1))

@@ -2,6 +2,7 @@ import Foundation
 import RAGCore
 import RAGTesting
 import Testing
+import TestSupport
 
 /// The real `rag-server` binary over real sockets.
 @Suite(.serialized) struct LiveTests {
@@ -72,13 +73,13 @@ import Testing
         #expect(try Self.upload(to: server).status == 0)
         // A 4.8 s answer: long enough that the listener is seen closed before it ends, even on a loaded machine.
         llm.enqueue(.chatStream(deltas: (1...24).map { "word\($0) " }, delay: .milliseconds(200)))
-        let (curl, output) = try Curl.start([
+        let curl = try Curl.start([
             "-H", "Content-Type: application/json", "-d", #"{"question":"How many vacation days?","stream":true}"#,
             "\(server.baseURL)/v1/ask",
         ])
         // Wait until the answer has started, then ask the server to stop.
         let started = ContinuousClock.now
-        while !((try? String(contentsOf: output, encoding: .utf8)) ?? "").contains("event: delta") {
+        while !curl.stdout.contains("event: delta") {
             try #require(ContinuousClock.now - started < .seconds(20), "the stream did not start")
             try await Task.sleep(for: .milliseconds(20))
         }
@@ -90,10 +91,10 @@ import Testing
             if !refused { try await Task.sleep(for: .milliseconds(100)) }
         }
         #expect(refused, "new connections were still accepted after SIGTERM")
-        let atRefusal = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
+        let atRefusal = curl.stdout
         #expect(!atRefusal.contains("event: done"), "the listener closed only after the stream had ended")
-        curl.waitUntilExit()
-        let body = try String(contentsOf: output, encoding: .utf8)
+        curl.wait()
+        let body = curl.stdout
         #expect(body.contains("word24"))
         #expect(body.contains("event: done"))
         #expect(server.stop(timeout: .seconds(20)) == 0)
@@ -107,21 +108,15 @@ import Testing
         #expect(try Self.upload(to: server, headers: ["-H", "Authorization: Bearer sk-python-client-key"]).status == 0)
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("scripts/openai_client_check.py")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [
-            "python3", script.path, "\(server.baseURL)/v1", "How many vacation days do employees receive?",
-            "Employees receive 25 days of paid vacation per year.", "sk-python-client-key",
-        ]
-        let output = server.directory.appendingPathComponent("python.log")
-        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: output)
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
-        process.waitUntilExit()
-        let log = try String(contentsOf: output, encoding: .utf8)
-        #expect(process.terminationStatus == 0, "openai client check failed (pip install openai? scripts/setup.sh installs it): \(log)")
+        let result = try TestProcess.run(
+            URL(fileURLWithPath: "/usr/bin/env"),
+            [
+                "python3", script.path, "\(server.baseURL)/v1", "How many vacation days do employees receive?",
+                "Employees receive 25 days of paid vacation per year.", "sk-python-client-key",
+            ],
+            mergeOutput: true)
+        let log = result.text
+        #expect(result.status == 0, "openai client check failed (pip install openai? scripts/setup.sh installs it): \(log)")
         #expect(log.contains("stream ok"))
         #expect(!server.log.contains("sk-python-client-key"), "the API key reached the logs")
     }

@@ -1,47 +1,31 @@
 import Foundation
 import Testing
+import TestSupport
 
-/// The real `rag-server` binary (built by `swift build` beside the test bundle), started on 127.0.0.1 with an
-/// ephemeral port and a temporary collection, and stopped with SIGTERM.
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The real `rag-server` binary (which `swift test` builds), started through the tests' one launcher on 127.0.0.1
+/// with an ephemeral port and a temporary collection, and stopped with SIGTERM.
 final class ServerProcess {
-    let process = Process()
+    let running: TestProcess
     let directory: URL
-    let logFile: URL
     private(set) var port = 0
 
+    var process: Process { running.process }
     var baseURL: String { "http://127.0.0.1:\(port)" }
-
-    static var executable: URL {
-        get throws {
-            let candidates = [
-                URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("rag-server"),
-                URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                    .deletingLastPathComponent().appendingPathComponent(".build/debug/rag-server"),
-            ]
-            return try #require(
-                candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) },
-                "the rag-server executable is missing: run `swift build` before `swift test` (scripts/test.sh does)")
-        }
-    }
 
     init(arguments: [String] = [], environment extra: [String: String] = [:]) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("rag-server-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        logFile = directory.appendingPathComponent("server.log")
-        _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
-        process.executableURL = try Self.executable
-        process.arguments = [
-            "--host", "127.0.0.1", "--port", "0", "--metrics-port", "0", "--log-format", "json",
-            "--collection", directory.appendingPathComponent("collection").path,
-        ] + arguments
-        var environment = ProcessInfo.processInfo.environment
-        for key in environment.keys where key.hasPrefix("OPENAI_") || key.hasPrefix("RAG_") { environment[key] = nil }
-        environment.merge(extra) { $1 }
-        process.environment = environment
-        process.standardError = try FileHandle(forWritingTo: logFile)
-        process.standardOutput = FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
+        running = try TestProcess(
+            try TestProcess.builtProduct("rag-server"),
+            [
+                "--host", "127.0.0.1", "--port", "0", "--metrics-port", "0", "--log-format", "json",
+                "--collection", directory.appendingPathComponent("collection").path,
+            ] + arguments,
+            environment: extra, mergeOutput: true)
         // Wait for the "serving" log line, which names the port.
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
@@ -53,30 +37,20 @@ final class ServerProcess {
                     return
                 }
             }
-            guard process.isRunning else { break }
-            Thread.sleep(forTimeInterval: 0.05)
+            guard running.isRunning else { break }
+            Thread.sleep(forTimeInterval: 0.02)
         }
         stop()
         throw ServerProcessError(message: "rag-server did not start: \(log)")
     }
 
-    var log: String { (try? String(contentsOf: logFile, encoding: .utf8)) ?? "" }
+    /// What the server has logged so far.
+    var log: String { running.stdout }
 
     /// Sends SIGTERM and waits (at most `timeout`) for the exit; returns the exit status, or nil if it hung
     /// (then it is killed).
     @discardableResult
-    func stop(timeout: Duration = .seconds(30)) -> Int32? {
-        guard process.isRunning else { return process.terminationStatus }
-        kill(process.processIdentifier, SIGTERM)
-        let deadline = ContinuousClock.now + timeout
-        while process.isRunning && ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.02) }
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-            return nil
-        }
-        return process.terminationStatus
-    }
+    func stop(timeout: Duration = .seconds(30)) -> Int32? { running.terminate(grace: timeout) }
 
     deinit {
         stop(timeout: .seconds(5))
@@ -89,27 +63,20 @@ struct ServerProcessError: Error, CustomStringConvertible {
     var description: String { message }
 }
 
-/// `curl` against the test server, output to files (never pipes).
+/// `curl` against the test server, through the tests' one launcher.
 struct Curl {
     var status: Int32
     var body: String
 
+    static let arguments = ["-q", "-s", "-N", "--noproxy", "*", "--max-time", "60"]
+
     static func run(_ arguments: [String]) throws -> Curl {
-        let (process, output) = try start(arguments)
-        process.waitUntilExit()
-        return Curl(status: process.terminationStatus, body: (try? String(contentsOf: output, encoding: .utf8)) ?? "")
+        let result = try start(arguments).wait()
+        return Curl(status: result.status, body: result.text)
     }
 
-    /// Starts curl and returns at once; the body grows in the returned file.
-    static func start(_ arguments: [String]) throws -> (Process, URL) {
-        let output = FileManager.default.temporaryDirectory.appendingPathComponent("curl-\(UUID().uuidString)")
-        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        process.arguments = ["-q", "-s", "-N", "--noproxy", "*", "--max-time", "60"] + arguments
-        process.standardOutput = try FileHandle(forWritingTo: output)
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        return (process, output)
+    /// Starts curl and returns at once; the body grows in `stdoutFile`.
+    static func start(_ arguments: [String]) throws -> TestProcess {
+        try TestProcess(try TestProcess.system("/usr/bin/curl", package: "curl"), Self.arguments + arguments)
     }
 }
