@@ -177,7 +177,7 @@ struct RAGServerCommand: AsyncParsableCommand {
                     maxCollectionChunks: chunkQuota, readOnly: configuration.readOnly),
                 embedder: try await EngineSetup.embedder(
                     collectionDirectory: directory, choice: nil, openAI: openAI, metrics: metrics,
-                    modelsDirectory: EngineSetup.modelsDirectory(), logger: logger),
+                    modelsDirectory: EngineSetup.modelsDirectory(environment: environment), logger: logger),
                 llm: try EngineSetup.llm(llmChoice, openAI: openAI), metrics: metrics, logger: Logger(label: "rag.engine"))
             let state = ServerState(configuration: configuration, engine: engine, logger: logger)
             let app = buildApplication(state: state) { port in
