@@ -16,7 +16,7 @@ struct RetrievalFlags: ParsableArguments {
     var fusion: String?
 
     @Option(help: ArgumentHelp(
-        "Give the answerer up to n chunks before and after each passage when they are on the same pages, merged into one passage (default \(EngineSettings.neighbours.defaultText), at most 100).",
+        "Give the answerer up to n chunks before and after each passage when they are on the same pages, merged into one passage: \(EngineSettings.neighbours.requirement) (default \(EngineSettings.neighbours.defaultText)).",
         valueName: "n"))
     var neighbours: String?
 
