@@ -26,7 +26,7 @@ struct Ask: AsyncParsableCommand {
     }
 
     private func execute() async throws {
-        let retrieval = try retrievalFlags.applied(to: RetrievalOptions())
+        let retrieval = try retrievalFlags.options()
         let engine = try await options.makeEngine {
             $0.searchResults = max(1, k)
             $0.retrieval = retrieval

@@ -28,7 +28,7 @@ struct Chat: AsyncParsableCommand {
     }
 
     private func execute() async throws {
-        let retrieval = try retrievalFlags.applied(to: RetrievalOptions())
+        let retrieval = try retrievalFlags.options()
         let engine = try await options.makeEngine { configuration in
             configuration.searchResults = max(1, k)
             configuration.retrieval = retrieval

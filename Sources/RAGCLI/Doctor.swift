@@ -50,7 +50,7 @@ struct DoctorChecks {
     var options: CollectionOptions
 
     func run() async -> [DoctorCheck] {
-        let modelsDirectory = EngineSetup.modelsDirectory()
+        let modelsDirectory = EngineSetup.modelsDirectory(environment: CLI.environment)
         var checks = [await model(in: modelsDirectory), answerer()]
         checks += await collection(modelsDirectory: modelsDirectory)
         return checks
@@ -102,7 +102,12 @@ struct DoctorChecks {
     /// The collection: where it is, whether it loads, what it holds, which embedder built it and whether that
     /// embedder is available here, and whether the directory can be written.
     func collection(modelsDirectory: URL) async -> [DoctorCheck] {
-        let directory = options.directory
+        let directory: URL
+        do {
+            directory = try options.directory()
+        } catch {
+            return [DoctorCheck(name: "collection", status: .fail, detail: "\(error)")]
+        }
         let store = CollectionStore(directory: directory)
         var checks: [DoctorCheck] = []
         let writable = Self.writable(directory)

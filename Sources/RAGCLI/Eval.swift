@@ -93,7 +93,7 @@ struct Eval: AsyncParsableCommand {
     // MARK: Engines
 
     private var defaultKind: EmbedderChoice {
-        MiniLMEmbedder.isInstalled(in: EngineSetup.modelsDirectory()) ? .minilm : .hashing
+        MiniLMEmbedder.isInstalled(in: EngineSetup.modelsDirectory(environment: CLI.environment)) ? .minilm : .hashing
     }
 
     /// The engines by embedder: one per embedder the retrievers need (--documents), or the collection's.
@@ -102,7 +102,7 @@ struct Eval: AsyncParsableCommand {
         guard !documents.isEmpty else {
             let engine = try await options.makeEngine()
             guard !engine.collection.chunks.isEmpty else {
-                throw CLIError("the collection \(options.directory.path) is empty: ingest the documents first, or pass --documents")
+                throw CLIError("the collection \(try options.directory().path) is empty: ingest the documents first, or pass --documents")
             }
             return [EmbedderChoice(identifier: engine.embedder.identifier): engine]
         }
@@ -115,7 +115,7 @@ struct Eval: AsyncParsableCommand {
             let directory = root.appendingPathComponent(kind.rawValue)
             let embedder = try await EngineSetup.embedder(
                 collectionDirectory: directory, choice: kind, openAI: openAI, metrics: CLI.metrics,
-                modelsDirectory: EngineSetup.modelsDirectory(), logger: Logger(label: "rag"))
+                modelsDirectory: EngineSetup.modelsDirectory(environment: CLI.environment), logger: Logger(label: "rag"))
             let engine = try Engine(
                 configuration: EngineConfiguration(collectionDirectory: directory), embedder: embedder, metrics: CLI.metrics,
                 logger: Logger(label: "rag"))

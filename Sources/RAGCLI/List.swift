@@ -16,11 +16,12 @@ struct List: AsyncParsableCommand {
 
     private func execute() async throws {
         let collection = try await options.makeEngine().collection
+        let directory = try options.directory()
         try options.writeMetrics()
         if json {
             try CLI.printJSON([
                 "collection": [
-                    "path": options.directory.path, "embedder": collection.embedderID,
+                    "path": directory.path, "embedder": collection.embedderID,
                     "dimension": collection.dimension, "chunks": collection.chunks.count,
                 ] as [String: Any],
                 "documents": collection.documents.map(DocumentJSON.record),
@@ -31,7 +32,7 @@ struct List: AsyncParsableCommand {
             print("The collection is empty: add documents with `rag ingest FILE...`.")
             return
         }
-        print("Collection \(options.directory.path): \(CLI.count(collection.documents.count, "document")), \(CLI.count(collection.chunks.count, "chunk")), "
+        print("Collection \(directory.path): \(CLI.count(collection.documents.count, "document")), \(CLI.count(collection.chunks.count, "chunk")), "
             + "embedder \(collection.embedderID) (\(EmbedderChoice.describe(identifier: collection.embedderID)))")
         for record in collection.documents {
             var line = "\(record.id)  \(record.fileName)  \(record.pageCount) pages, \(record.chunkCount) chunks"

@@ -36,14 +36,16 @@ struct CollectionOptions: ParsableArguments {
     @Flag(name: .long, help: "Log progress details to stderr.")
     var verbose = false
 
-    /// The collection directory: the flag, else $RAG_COLLECTION, else the XDG data directory.
-    var directory: URL {
-        if let collection { return URL(fileURLWithPath: collection) }
-        let environment = ProcessInfo.processInfo.environment
-        if let path = environment["RAG_COLLECTION"], !path.isEmpty { return URL(fileURLWithPath: path) }
-        let data = environment["XDG_DATA_HOME"].flatMap { $0.isEmpty ? nil : $0 }
-            ?? (NSHomeDirectory() + "/.local/share")
-        return URL(fileURLWithPath: data).appendingPathComponent("pdf-chatbot/collection")
+    /// The collection directory: the flag, else $RAG_COLLECTION, else the XDG data directory, resolved as
+    /// `rag-server` resolves it.
+    ///
+    /// - Throws: `CLIError` (exit code 64) when the flag or the variable is empty.
+    func directory() throws -> URL {
+        do {
+            return try EngineSettings.collectionDirectory(flag: collection, environment: CLI.environment)
+        } catch {
+            throw CLIError(error.message, exitCode: 64)
+        }
     }
 
     @Option(help: ArgumentHelp(
@@ -67,7 +69,7 @@ struct CollectionOptions: ParsableArguments {
 
     /// The OpenAI-compatible configuration from the environment and the flags, or `nil` when none is set.
     func openAIConfiguration() throws -> OpenAIConfiguration? {
-        var configuration = try OpenAIConfiguration.fromEnvironment(ProcessInfo.processInfo.environment)
+        var configuration = try OpenAIConfiguration.fromEnvironment(CLI.environment)
         if let baseURL {
             configuration = configuration ?? OpenAIConfiguration()
             configuration?.baseURL = baseURL
@@ -80,13 +82,14 @@ struct CollectionOptions: ParsableArguments {
 
     func makeEngine(_ configure: (inout EngineConfiguration) -> Void = { _ in }) async throws -> Engine {
         CLI.bootstrapLogging(verbose: verbose)
+        let directory = try directory()
         var configuration = EngineConfiguration(collectionDirectory: directory)
         configure(&configuration)
         let openAI = try openAIConfiguration()
         let client = try EngineSetup.llm(llm, openAI: openAI)
         let chosen = try await EngineSetup.embedder(
             collectionDirectory: directory, choice: embedder, openAI: openAI, metrics: CLI.metrics,
-            modelsDirectory: EngineSetup.modelsDirectory(), logger: Logger(label: "rag"))
+            modelsDirectory: EngineSetup.modelsDirectory(environment: CLI.environment), logger: Logger(label: "rag"))
         return try Engine(configuration: configuration, embedder: chosen, llm: client, metrics: CLI.metrics, logger: Logger(label: "rag"))
     }
 
@@ -155,6 +158,9 @@ struct ExtractionOptions: ParsableArguments {
 enum CLI {
     /// The one metrics registry of this process.
     static let metrics = RAGMetrics()
+
+    /// The process's environment: the only place the CLI reads it.
+    static var environment: [String: String] { ProcessInfo.processInfo.environment }
 
     static func bootstrapLogging(verbose: Bool) {
         LoggingSystem.bootstrap { label in

@@ -32,7 +32,7 @@ struct Search: AsyncParsableCommand {
     }
 
     private func execute() async throws {
-        let retrieval = try retrievalFlags.applied(to: RetrievalOptions())
+        let retrieval = try retrievalFlags.options()
         let engine = try await options.makeEngine { $0.retrieval = retrieval }
         var filter: Set<DocumentID>? = nil
         if !document.isEmpty {

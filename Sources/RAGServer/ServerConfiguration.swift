@@ -7,15 +7,23 @@ import NIOFoundationEssentialsCompat
 import Prometheus
 import RAGCore
 
-/// Everything `rag-server` can be told. `rag-server --help` and docs/configuration.md list the flags and
-/// environment variables that set each field.
+/// Everything `rag-server` can be told. ``ServerSettings`` names the flag and environment variable of each field,
+/// its default and the values it accepts; ``init(flags:environment:readFile:)`` reads them all, and `rag-server
+/// --help` and docs/configuration.md list them. Every default below is the table's.
+///
+/// ```swift
+/// var configuration = try ServerConfiguration(flags: ["--port": "8080"], environment: ProcessInfo.processInfo.environment)
+/// configuration.corsOrigin = "*"
+/// try configuration.validate()
+/// ```
 public struct ServerConfiguration: Sendable {
     /// The collection directory.
     public var collectionDirectory: URL
+    /// The address to listen on.
     public var host: String
-    /// The API and chat page port. Default 8501.
+    /// The API and chat page port; 0 asks the system for a free one (the "serving" log line names it).
     public var port: Int
-    /// The port for `/metrics`, `/healthz` and `/readyz`, never behind API keys. Default 8502; 0 disables it.
+    /// The port for `/metrics`, `/healthz` and `/readyz`, never behind API keys; 0 disables it.
     public var metricsPort: Int
     /// Serving replicas over a collection written by an ingestion job: uploads and deletes are refused and the
     /// collection is reloaded when a new version appears.
@@ -24,14 +32,14 @@ public struct ServerConfiguration: Sendable {
     public var reloadInterval: Duration
     /// API keys by name; empty means the API is open.
     public var apiKeys: [String: String]
-    /// Largest request body (uploads included), in bytes. Default 64 MiB.
+    /// Largest request body (uploads included), in bytes.
     public var maxUploadBytes: Int
     /// Most parts in one `multipart/form-data` upload; a form with more is refused with 413 `too_many_parts` as soon
     /// as the part after the last allowed one begins. Default 16: an upload is one file part plus perhaps a few
     /// fields, and a bound this small makes a form of many tiny parts cost next to nothing.
     public var maxFormParts: Int
     /// Most bytes of headers in one part of a `multipart/form-data` upload (everything between the part's delimiter
-    /// and its body); more is refused with 413 `part_header_too_large`. Default 8192.
+    /// and its body); more is refused with 413 `part_header_too_large`.
     public var maxPartHeaderBytes: Int
     /// Requests per minute per client (the API key's name, or the remote address when keys are off); 0 disables.
     public var rateLimitPerMinute: Int
@@ -47,15 +55,36 @@ public struct ServerConfiguration: Sendable {
     public var gracePeriod: Duration
     /// Allowed browser origin for CORS; `nil` turns CORS off.
     public var corsOrigin: String?
+    /// Bounds on each uploaded document (the server sets pages and characters; the rest keep their defaults).
+    public var extraction: ExtractionLimits
+    /// Most chunks the collection may hold; 0 is unlimited.
+    public var maxCollectionChunks: Int
+    /// Who answers.
+    public var llm: LLMChoice
+    /// How passages are found.
+    public var retrieval: RetrievalOptions
+    /// How the executable writes logs.
+    public var logFormat: LogFormat
+    /// The lowest level logged.
+    public var logLevel: Logger.Level
     /// The model name the OpenAI-compatible endpoint reports.
     public var servedModelName: String
 
     public init(
-        collectionDirectory: URL, host: String = "0.0.0.0", port: Int = 8501, metricsPort: Int = 8502,
-        readOnly: Bool = false, reloadInterval: Duration = .seconds(10), apiKeys: [String: String] = [:],
-        maxUploadBytes: Int = 64 << 20, maxFormParts: Int = 16, maxPartHeaderBytes: Int = 8 << 10, rateLimitPerMinute: Int = 120, rateLimitBurst: Int = 30,
-        maxConcurrentAnswers: Int = 8, answerQueueLength: Int = 32, requestTimeout: Duration = .seconds(120),
-        gracePeriod: Duration = .seconds(25), corsOrigin: String? = nil, servedModelName: String = "pdf-chatbot"
+        collectionDirectory: URL, host: String = ServerSettings.host.defaultValue, port: Int = ServerSettings.port.defaultValue,
+        metricsPort: Int = ServerSettings.metricsPort.defaultValue, readOnly: Bool = ServerSettings.readOnly.defaultValue,
+        reloadInterval: Duration = ServerSettings.reloadInterval.defaultValue, apiKeys: [String: String] = [:],
+        maxUploadBytes: Int = ServerSettings.maxUploadBytes.defaultValue, maxFormParts: Int = ServerSettings.maxFormParts.defaultValue,
+        maxPartHeaderBytes: Int = ServerSettings.maxPartHeaderBytes.defaultValue,
+        rateLimitPerMinute: Int = ServerSettings.rateLimit.defaultValue, rateLimitBurst: Int = ServerSettings.rateBurst.defaultValue,
+        maxConcurrentAnswers: Int = ServerSettings.maxConcurrentLLM.defaultValue,
+        answerQueueLength: Int = ServerSettings.llmQueue.defaultValue,
+        requestTimeout: Duration = ServerSettings.requestTimeout.defaultValue,
+        gracePeriod: Duration = ServerSettings.gracePeriod.defaultValue, corsOrigin: String? = nil,
+        extraction: ExtractionLimits = ExtractionLimits(), maxCollectionChunks: Int = ServerSettings.maxCollectionChunks.defaultValue,
+        llm: LLMChoice = ServerSettings.llm.defaultValue, retrieval: RetrievalOptions = RetrievalOptions(),
+        logFormat: LogFormat = ServerSettings.logFormat.defaultValue, logLevel: Logger.Level = ServerSettings.logLevel.defaultValue,
+        servedModelName: String = "pdf-chatbot"
     ) {
         self.collectionDirectory = collectionDirectory
         self.host = host
@@ -74,19 +103,20 @@ public struct ServerConfiguration: Sendable {
         self.requestTimeout = requestTimeout
         self.gracePeriod = gracePeriod
         self.corsOrigin = corsOrigin
+        self.extraction = extraction
+        self.maxCollectionChunks = maxCollectionChunks
+        self.llm = llm
+        self.retrieval = retrieval
+        self.logFormat = logFormat
+        self.logLevel = logLevel
         self.servedModelName = servedModelName
     }
 
-    /// Checks the values that have no sensible meaning below 1 (`maxFormParts`, `maxPartHeaderBytes`), naming
-    /// the flag and environment variable of the first one that is out of range.
-    public func validate() throws {
-        let positive: [(value: Int, flag: String, variable: String)] = [
-            (maxFormParts, "--max-form-parts", "RAG_MAX_FORM_PARTS"),
-            (maxPartHeaderBytes, "--max-part-header-bytes", "RAG_MAX_PART_HEADER_BYTES"),
-        ]
-        for setting in positive where setting.value < 1 {
-            throw ServerConfigurationError("\(setting.flag) (\(setting.variable)) must be a positive integer, not \(setting.value)")
-        }
+    /// The engine's configuration: this collection, limits, retrieval options and read-only mode.
+    public var engineConfiguration: EngineConfiguration {
+        EngineConfiguration(
+            collectionDirectory: collectionDirectory, extraction: extraction, retrieval: retrieval,
+            maxCollectionChunks: maxCollectionChunks, readOnly: readOnly)
     }
 
     /// The bounds on an uploaded `multipart/form-data` body.
@@ -95,11 +125,14 @@ public struct ServerConfiguration: Sendable {
     }
 
     /// Parses API keys: `name:key` entries separated by commas or new lines (blank lines and `#` comments are
-    /// skipped). A bare key gets the name `key1`, `key2`, ...
-    public static func parseAPIKeys(_ text: String) throws -> [String: String] {
+    /// skipped). A bare key gets the name `key1`, `key2`, ... Text with no entries gives no keys: callers that were
+    /// given a setting refuse that (see ``ServerSettings/apiKeys``).
+    ///
+    /// - Throws: ``ServerConfigurationError`` when a key is shorter than 8 characters or has no name.
+    public static func parseAPIKeys(_ text: String) throws(ServerConfigurationError) -> [String: String] {
         var keys: [String: String] = [:]
         var unnamed = 0
-        for entry in text.split(whereSeparator: { $0 == "," || $0 == "\n" }) {
+        for entry in text.split(whereSeparator: { $0 == "," || $0 == "\n" || $0 == "\r\n" }) {
             let item = entry.trimmingCharacters(in: .whitespacesAndNewlines)
             if item.isEmpty || item.hasPrefix("#") { continue }
             var name: String
@@ -121,8 +154,13 @@ public struct ServerConfiguration: Sendable {
     }
 }
 
-/// A configuration value that cannot be used.
-public struct ServerConfigurationError: Error, CustomStringConvertible {
-    public var description: String
-    public init(_ description: String) { self.description = description }
+/// A configuration value that cannot be used: one line naming the setting's flag and variable.
+public typealias ServerConfigurationError = SettingError
+
+/// How `rag-server` writes its logs on stderr.
+public enum LogFormat: String, Sendable, CaseIterable {
+    /// One JSON object per line (``JSONLogHandler``).
+    case json
+    /// swift-log's plain text lines.
+    case text
 }

@@ -6,91 +6,102 @@ import RAGServer
 import ServiceLifecycle
 import UnixSignals
 
-/// `rag-server`: wires flags and environment variables to `buildApplication`; all behaviour lives in the
-/// RAGServer and RAGCore libraries.
+/// `rag-server`: flags and environment → `ServerConfiguration` → `buildApplication`. The settings, their defaults,
+/// ranges and help texts are `ServerSettings`' (RAGServer); all behaviour lives in the RAGServer and RAGCore
+/// libraries.
 @main
 struct RAGServerCommand: AsyncParsableCommand {
+    typealias S = ServerSettings
+
     static let configuration = CommandConfiguration(
         commandName: "rag-server",
         abstract: "Serve the chat page, the HTTP API and /metrics over a document collection.",
         discussion: """
-            Every option can also be set by the environment variable in brackets; a flag wins over the variable. \
-            The language model and embeddings are configured as for `rag`: OPENAI_API_KEY (or \
-            OPENAI_API_KEY_FILE), OPENAI_BASE_URL, RAG_LLM_MODEL, RAG_EMBEDDING_MODEL; without them answers quote \
-            the documents. API keys: RAG_API_KEYS="name:key,name2:key2" or RAG_API_KEYS_FILE (one name:key per \
-            line); when set, the API needs Authorization: Bearer KEY. See docs/configuration.md.
+            Every option can also be set by the environment variable in brackets; a flag wins over the variable, \
+            and a variable that is set (even to nothing) wins over the default. A value that is not accepted stops \
+            the server with one line on stderr and exit code 64. The language model and embeddings are configured \
+            as for `rag`: OPENAI_API_KEY (or OPENAI_API_KEY_FILE), OPENAI_BASE_URL, RAG_LLM_MODEL, \
+            RAG_EMBEDDING_MODEL; without them answers quote the documents. API keys: \
+            RAG_API_KEYS="name:key,name2:key2" or RAG_API_KEYS_FILE (one name:key per line); when set, they must \
+            hold at least one key, and the API needs Authorization: Bearer KEY. See docs/configuration.md.
             """
     )
 
-    @Option(help: "Collection directory [RAG_COLLECTION] (default: as for rag).")
-    var collection: String?
-    @Option(help: "Address to listen on [RAG_HOST] (default 0.0.0.0).")
-    var host: String?
-    @Option(help: "API and chat page port [RAG_PORT] (default 8501).")
-    var port: Int?
-    @Option(help: "Port of /metrics, /healthz and /readyz, never behind API keys; 0 turns it off [RAG_METRICS_PORT] (default 8502).")
-    var metricsPort: Int?
-    @Flag(help: "Serve a collection written by an ingestion job: refuse uploads, reload new versions [RAG_READ_ONLY=true].")
-    var readOnly = false
-    @Option(help: "Seconds between checks for a new collection version in read-only mode [RAG_RELOAD_INTERVAL] (default 10).")
-    var reloadInterval: Double?
-    @Option(help: "Largest request body in bytes [RAG_MAX_UPLOAD_BYTES] (default 67108864).")
-    var maxUploadBytes: Int?
-    @Option(help: "Most pages per uploaded document [RAG_MAX_PAGES] (default 10000).")
-    var maxPages: Int?
-    @Option(help: "Most characters of text per uploaded document [RAG_MAX_CHARACTERS] (default 50000000).")
-    var maxCharacters: Int?
-    @Option(help: "Most characters of text per byte of an uploaded file; 0 turns the rule off [RAG_MAX_CHARACTERS_PER_BYTE] (default \(ExtractionLimits().maxCharactersPerByte.formatted())).")
-    var maxCharactersPerByte: Double?
-    @Option(help: "Characters any upload may yield whatever its size [RAG_MIN_CHARACTER_ALLOWANCE] (default 100000).")
-    var minCharacterAllowance: Int?
-    @Option(help: "Most chunks the collection may hold; 0 is unlimited [RAG_MAX_COLLECTION_CHUNKS] (default 1000000).")
-    var maxCollectionChunks: Int?
-    @Option(help: "Most parts in a multipart/form-data upload; more is 413 too_many_parts [RAG_MAX_FORM_PARTS] (default 16).")
-    var maxFormParts: Int?
-    @Option(help: "Most header bytes in one part of a multipart/form-data upload [RAG_MAX_PART_HEADER_BYTES] (default 8192).")
-    var maxPartHeaderBytes: Int?
-    @Option(help: "Requests per minute per client; 0 turns the limit off [RAG_RATE_LIMIT] (default 120).")
-    var rateLimit: Int?
-    @Option(help: "Requests a client may send at once before the rate applies [RAG_RATE_BURST] (default 30).")
-    var rateBurst: Int?
-    @Option(help: "Answers in progress at once [RAG_MAX_CONCURRENT_LLM] (default 8).")
-    var maxConcurrentLLM: Int?
-    @Option(help: "Answers waiting for a slot before new ones get 503 [RAG_LLM_QUEUE] (default 32).")
-    var llmQueue: Int?
-    @Option(help: "Seconds a request (a whole streamed answer included) may take [RAG_REQUEST_TIMEOUT] (default 120).")
-    var requestTimeout: Double?
-    @Option(help: "Seconds to finish requests and streams in flight after SIGTERM [RAG_GRACE_PERIOD] (default 25).")
-    var gracePeriod: Double?
-    @Option(help: "Allow this browser origin (or *) to call the API [RAG_CORS_ORIGIN] (default: CORS off).")
-    var corsOrigin: String?
-    @Option(help: "Log format: json or text [RAG_LOG_FORMAT] (default json).")
-    var logFormat: String?
-    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical [RAG_LOG_LEVEL] (default info).")
-    var logLevel: String?
-    @Option(help: "Who answers: auto, openai or extractive [RAG_LLM] (default auto).")
-    var llm: String?
-    @Option(help: "How passages are found: hybrid, vector or lexical [RAG_RETRIEVAL] (default hybrid).")
-    var retrieval: String?
-    @Option(help: "Hybrid fusion: auto, weighted[:W] or rrf[:K] [RAG_FUSION] (default auto: the embedder's measured weight).")
-    var fusion: String?
-    @Option(help: "Chunks before and after each passage, on the same pages, added to answers [RAG_NEIGHBOURS] (default 0).")
-    var neighbours: Int?
-    @Option(help: "Cosine similarity below which answers say the documents do not answer: a number, auto or off [RAG_MIN_SCORE] (default auto).")
-    var minScore: String?
+    @Option(name: .customLong("collection"), parsing: .unconditional, help: S.collection.argumentHelp) var collection: String?
+    @Option(name: .customLong("host"), parsing: .unconditional, help: S.host.argumentHelp) var host: String?
+    @Option(name: .customLong("port"), parsing: .unconditional, help: S.port.argumentHelp) var port: String?
+    @Option(name: .customLong("metrics-port"), parsing: .unconditional, help: S.metricsPort.argumentHelp) var metricsPort: String?
+    @Flag(name: .customLong("read-only"), help: ArgumentHelp(S.readOnly.info.helpText)) var readOnly = false
+    @Option(name: .customLong("reload-interval"), parsing: .unconditional, help: S.reloadInterval.argumentHelp)
+    var reloadInterval: String?
+    @Option(name: .customLong("max-upload-bytes"), parsing: .unconditional, help: S.maxUploadBytes.argumentHelp)
+    var maxUploadBytes: String?
+    @Option(name: .customLong("max-pages"), parsing: .unconditional, help: S.maxPages.argumentHelp) var maxPages: String?
+    @Option(name: .customLong("max-characters"), parsing: .unconditional, help: S.maxCharacters.argumentHelp)
+    var maxCharacters: String?
+    @Option(name: .customLong("max-characters-per-byte"), parsing: .unconditional, help: S.maxCharactersPerByte.argumentHelp)
+    var maxCharactersPerByte: String?
+    @Option(name: .customLong("min-character-allowance"), parsing: .unconditional, help: S.minCharacterAllowance.argumentHelp)
+    var minCharacterAllowance: String?
+    @Option(name: .customLong("max-collection-chunks"), parsing: .unconditional, help: S.maxCollectionChunks.argumentHelp)
+    var maxCollectionChunks: String?
+    @Option(name: .customLong("max-form-parts"), parsing: .unconditional, help: S.maxFormParts.argumentHelp)
+    var maxFormParts: String?
+    @Option(name: .customLong("max-part-header-bytes"), parsing: .unconditional, help: S.maxPartHeaderBytes.argumentHelp)
+    var maxPartHeaderBytes: String?
+    @Option(name: .customLong("rate-limit"), parsing: .unconditional, help: S.rateLimit.argumentHelp) var rateLimit: String?
+    @Option(name: .customLong("rate-burst"), parsing: .unconditional, help: S.rateBurst.argumentHelp) var rateBurst: String?
+    @Option(name: .customLong("max-concurrent-llm"), parsing: .unconditional, help: S.maxConcurrentLLM.argumentHelp)
+    var maxConcurrentLLM: String?
+    @Option(name: .customLong("llm-queue"), parsing: .unconditional, help: S.llmQueue.argumentHelp) var llmQueue: String?
+    @Option(name: .customLong("request-timeout"), parsing: .unconditional, help: S.requestTimeout.argumentHelp)
+    var requestTimeout: String?
+    @Option(name: .customLong("grace-period"), parsing: .unconditional, help: S.gracePeriod.argumentHelp) var gracePeriod: String?
+    @Option(name: .customLong("cors-origin"), parsing: .unconditional, help: S.corsOrigin.argumentHelp) var corsOrigin: String?
+    @Option(name: .customLong("log-format"), parsing: .unconditional, help: S.logFormat.argumentHelp) var logFormat: String?
+    @Option(name: .customLong("log-level"), parsing: .unconditional, help: S.logLevel.argumentHelp) var logLevel: String?
+    @Option(name: .customLong("llm"), parsing: .unconditional, help: S.llm.argumentHelp) var llm: String?
+    @Option(name: .customLong("retrieval"), parsing: .unconditional, help: S.retrieval.argumentHelp) var retrieval: String?
+    @Option(name: .customLong("fusion"), parsing: .unconditional, help: S.fusion.argumentHelp) var fusion: String?
+    @Option(name: .customLong("neighbours"), parsing: .unconditional, help: S.neighbours.argumentHelp) var neighbours: String?
+    @Option(name: .customLong("min-score"), parsing: .unconditional, help: S.minScore.argumentHelp) var minScore: String?
+
+    /// The flags given, by flag (`--port`), for `ServerConfiguration(flags:environment:)`.
+    var flags: [String: String] {
+        let given: [(SettingInfo, String?)] = [
+            (S.collection.info, collection), (S.host.info, host), (S.port.info, port), (S.metricsPort.info, metricsPort),
+            (S.readOnly.info, readOnly ? "true" : nil), (S.reloadInterval.info, reloadInterval),
+            (S.maxUploadBytes.info, maxUploadBytes), (S.maxPages.info, maxPages), (S.maxCharacters.info, maxCharacters),
+            (S.maxCharactersPerByte.info, maxCharactersPerByte), (S.minCharacterAllowance.info, minCharacterAllowance),
+            (S.maxCollectionChunks.info, maxCollectionChunks), (S.maxFormParts.info, maxFormParts),
+            (S.maxPartHeaderBytes.info, maxPartHeaderBytes), (S.rateLimit.info, rateLimit), (S.rateBurst.info, rateBurst),
+            (S.maxConcurrentLLM.info, maxConcurrentLLM), (S.llmQueue.info, llmQueue), (S.requestTimeout.info, requestTimeout),
+            (S.gracePeriod.info, gracePeriod), (S.corsOrigin.info, corsOrigin), (S.logFormat.info, logFormat),
+            (S.logLevel.info, logLevel), (S.llm.info, llm), (S.retrieval.info, retrieval), (S.fusion.info, fusion),
+            (S.neighbours.info, neighbours), (S.minScore.info, minScore),
+        ]
+        var flags: [String: String] = [:]
+        for (info, value) in given { if let flag = info.flag, let value { flags[flag] = value } }
+        return flags
+    }
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
-        func env(_ key: String) -> String? { environment[key].flatMap { $0.isEmpty ? nil : $0 } }
-        func number<T: LosslessStringConvertible>(_ flag: T?, _ key: String, _ fallback: T) throws -> T {
-            if let flag { return flag }
-            guard let text = env(key) else { return fallback }
-            guard let value = T(text) else { throw ValidationError("\(key) must be a number, not '\(text)'") }
-            return value
+        // Configuration errors: one line on stderr, exit code 64, before anything starts.
+        let configuration: ServerConfiguration
+        let openAI: OpenAIConfiguration?
+        let llmClient: any LLMClient
+        do {
+            configuration = try ServerConfiguration(flags: flags, environment: environment)
+            openAI = try OpenAIConfiguration.fromEnvironment(environment)
+            llmClient = try EngineSetup.llm(configuration.llm, openAI: openAI)
+        } catch {
+            FileHandle.standardError.write(Data("rag-server: error: \(error)\n".utf8))
+            throw ExitCode(64)
         }
 
-        let level = Logger.Level(rawValue: logLevel ?? env("RAG_LOG_LEVEL") ?? "info") ?? .info
-        let json = (logFormat ?? env("RAG_LOG_FORMAT") ?? "json") != "text"
+        let level = configuration.logLevel
+        let json = configuration.logFormat == .json
         LoggingSystem.bootstrap { label in
             var handler: any LogHandler = json ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label)
             handler.logLevel = level
@@ -99,120 +110,34 @@ struct RAGServerCommand: AsyncParsableCommand {
         let logger = Logger(label: "rag.server")
 
         do {
-            var keys: [String: String] = [:]
-            if let text = env("RAG_API_KEYS") { keys = try ServerConfiguration.parseAPIKeys(text) }
-            if let path = env("RAG_API_KEYS_FILE") {
-                guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-                    throw ValidationError("cannot read the API keys file named by RAG_API_KEYS_FILE (\(path))")
-                }
-                keys.merge(try ServerConfiguration.parseAPIKeys(text)) { $1 }
-            }
-            let directory = URL(fileURLWithPath: collection ?? env("RAG_COLLECTION")
-                ?? ((env("XDG_DATA_HOME") ?? NSHomeDirectory() + "/.local/share") + "/pdf-chatbot/collection"))
-            let configuration = ServerConfiguration(
-                collectionDirectory: directory, host: host ?? env("RAG_HOST") ?? "0.0.0.0",
-                port: try number(port, "RAG_PORT", 8501), metricsPort: try number(metricsPort, "RAG_METRICS_PORT", 8502),
-                readOnly: readOnly || ["1", "true", "yes"].contains(env("RAG_READ_ONLY")?.lowercased() ?? ""),
-                reloadInterval: .milliseconds(Int64(try number(reloadInterval, "RAG_RELOAD_INTERVAL", 10.0) * 1000)),
-                apiKeys: keys, maxUploadBytes: try number(maxUploadBytes, "RAG_MAX_UPLOAD_BYTES", 64 << 20),
-                maxFormParts: try number(maxFormParts, "RAG_MAX_FORM_PARTS", 16),
-                maxPartHeaderBytes: try number(maxPartHeaderBytes, "RAG_MAX_PART_HEADER_BYTES", 8 << 10),
-                rateLimitPerMinute: try number(rateLimit, "RAG_RATE_LIMIT", 120), rateLimitBurst: try number(rateBurst, "RAG_RATE_BURST", 30),
-                maxConcurrentAnswers: try number(maxConcurrentLLM, "RAG_MAX_CONCURRENT_LLM", 8),
-                answerQueueLength: try number(llmQueue, "RAG_LLM_QUEUE", 32),
-                requestTimeout: .milliseconds(Int64(try number(requestTimeout, "RAG_REQUEST_TIMEOUT", 120.0) * 1000)),
-                gracePeriod: .milliseconds(Int64(try number(gracePeriod, "RAG_GRACE_PERIOD", 25.0) * 1000)),
-                corsOrigin: corsOrigin ?? env("RAG_CORS_ORIGIN"))
-            do {
-                try configuration.validate()
-            } catch {
-                throw ValidationError("\(error)")
-            }
-
-            let openAI = try OpenAIConfiguration.fromEnvironment(environment)
-            guard let llmChoice = LLMChoice(rawValue: llm ?? env("RAG_LLM") ?? "auto") else {
-                throw ValidationError("--llm is auto, openai or extractive")
-            }
-            var retrievalOptions = RetrievalOptions()
-            if let text = retrieval ?? env("RAG_RETRIEVAL") {
-                guard let mode = RetrievalOptions.Mode(rawValue: text) else {
-                    throw ValidationError("--retrieval (RAG_RETRIEVAL) is hybrid, vector or lexical, not '\(text)'")
-                }
-                retrievalOptions.mode = mode
-            }
-            if let text = fusion ?? env("RAG_FUSION") {
-                guard let parsed = RetrievalOptions.Fusion(text) else {
-                    throw ValidationError("--fusion (RAG_FUSION) is auto, weighted, weighted:W (0–1), rrf or rrf:K, not '\(text)'")
-                }
-                retrievalOptions.fusion = parsed
-            }
-            retrievalOptions.neighbourChunks = try number(neighbours, "RAG_NEIGHBOURS", 0)
-            guard retrievalOptions.neighbourChunks >= 0 else { throw ValidationError("--neighbours (RAG_NEIGHBOURS) must be 0 or more") }
-            if let text = minScore ?? env("RAG_MIN_SCORE") {
-                guard let threshold = RetrievalOptions.ScoreThreshold(text) else {
-                    throw ValidationError("--min-score (RAG_MIN_SCORE) is a number, auto or off, not '\(text)'")
-                }
-                retrievalOptions.minimumScore = threshold
-            }
-            var limits = ExtractionLimits()
-            limits.maxPages = try number(maxPages, "RAG_MAX_PAGES", limits.maxPages)
-            limits.maxCharacters = try number(maxCharacters, "RAG_MAX_CHARACTERS", limits.maxCharacters)
-            limits.maxCharactersPerByte = try number(maxCharactersPerByte, "RAG_MAX_CHARACTERS_PER_BYTE", limits.maxCharactersPerByte)
-            limits.minimumCharacterAllowance = try number(
-                minCharacterAllowance, "RAG_MIN_CHARACTER_ALLOWANCE", limits.minimumCharacterAllowance)
-            do {
-                try limits.validate()
-            } catch {
-                let setting = Self.limitSettings[error.field] ?? error.field
-                throw ValidationError("\(setting) \(error.rule), not \(Self.value(of: error.field, in: limits))")
-            }
-            let chunkQuota = try number(maxCollectionChunks, "RAG_MAX_COLLECTION_CHUNKS", EngineConfiguration().maxCollectionChunks)
-            guard chunkQuota >= 0 else {
-                throw ValidationError("--max-collection-chunks (RAG_MAX_COLLECTION_CHUNKS) must be 0 (unlimited) or more, not \(chunkQuota)")
-            }
+            let directory = configuration.collectionDirectory
             let metrics = RAGMetrics()
             let engine = try Engine(
-                configuration: EngineConfiguration(
-                    collectionDirectory: directory, extraction: limits, retrieval: retrievalOptions,
-                    maxCollectionChunks: chunkQuota, readOnly: configuration.readOnly),
+                configuration: configuration.engineConfiguration,
                 embedder: try await EngineSetup.embedder(
                     collectionDirectory: directory, choice: nil, openAI: openAI, metrics: metrics,
-                    modelsDirectory: EngineSetup.modelsDirectory(), logger: logger),
-                llm: try EngineSetup.llm(llmChoice, openAI: openAI), metrics: metrics, logger: Logger(label: "rag.engine"))
+                    modelsDirectory: EngineSetup.modelsDirectory(environment: environment), logger: logger),
+                llm: llmClient, metrics: metrics, logger: Logger(label: "rag.engine"))
             let state = ServerState(configuration: configuration, engine: engine, logger: logger)
             let app = buildApplication(state: state) { port in
                 logger.info("serving", metadata: [
                     "http.port": "\(port)", "rag.collection": "\(directory.path)", "llm.model": "\(engine.llm.model)",
                     "rag.embedder": "\(engine.embedder.identifier)", "rag.read_only": "\(configuration.readOnly)",
-                    "rag.api_keys": "\(configuration.apiKeys.count)",
+                    // The number of keys, never the keys; named so that the log's secret filter lets the count through.
+                    "rag.auth.key_count": "\(configuration.apiKeys.count)",
                 ])
             }
             var groupConfiguration = ServiceGroupConfiguration(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
             groupConfiguration.maximumGracefulShutdownDuration = configuration.gracePeriod
             try await ServiceGroup(configuration: groupConfiguration).run()
-        } catch let error as ValidationError {
-            throw error
         } catch {
             logger.critical("cannot start", metadata: ["error": "\(error)"])
             throw ExitCode(1)
         }
     }
+}
 
-    /// The flag and variable of each extraction limit the server sets, by `ExtractionLimits` field name.
-    static let limitSettings = [
-        "maxPages": "--max-pages (RAG_MAX_PAGES)", "maxCharacters": "--max-characters (RAG_MAX_CHARACTERS)",
-        "maxCharactersPerByte": "--max-characters-per-byte (RAG_MAX_CHARACTERS_PER_BYTE)",
-        "minimumCharacterAllowance": "--min-character-allowance (RAG_MIN_CHARACTER_ALLOWANCE)",
-    ]
-
-    /// The value of an extraction limit, for an error message.
-    static func value(of field: String, in limits: ExtractionLimits) -> String {
-        switch field {
-        case "maxPages": "\(limits.maxPages)"
-        case "maxCharacters": "\(limits.maxCharacters)"
-        case "maxCharactersPerByte": "\(limits.maxCharactersPerByte)"
-        case "minimumCharacterAllowance": "\(limits.minimumCharacterAllowance)"
-        default: "the value given"
-        }
-    }
+extension Setting {
+    /// The `--help` entry: the table's help, variable and default.
+    var argumentHelp: ArgumentHelp { ArgumentHelp(info.helpText, valueName: valueName) }
 }

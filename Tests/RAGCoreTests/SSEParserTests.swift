@@ -129,4 +129,16 @@ import Testing
         #expect(throws: LLMError.self) { try OpenAIConfiguration.fromEnvironment(["OPENAI_BASE_URL": "ftp://x"]) }
         #expect(throws: LLMError.self) { try OpenAIConfiguration.fromEnvironment(["OPENAI_API_KEY": "k", "RAG_LLM_TIMEOUT": "soon"]) }
     }
+
+    /// Numbers that used to trap when converted (`Int(1e300)`, `.seconds(1e300)`) are refused, naming the variable.
+    @Test(arguments: [
+        ("RAG_LLM_TIMEOUT", "1e300"), ("RAG_LLM_CONNECT_TIMEOUT", "nan"), ("RAG_LLM_IDLE_TIMEOUT", "inf"),
+        ("RAG_LLM_MAX_ATTEMPTS", "1e300"), ("RAG_EMBEDDING_DIMENSION", "1e300"), ("RAG_LLM_MAX_TOKENS", "1e19"),
+        ("RAG_LLM_TEMPERATURE", "3"), ("RAG_LLM_TIMEOUT", "86401"), ("RAG_LLM_MAX_ATTEMPTS", "-1"),
+    ])
+    func rejectsNumbersOutOfRange(_ variable: String, _ value: String) {
+        let error = #expect(throws: LLMError.self) { try OpenAIConfiguration.fromEnvironment(["OPENAI_API_KEY": "k", variable: value]) }
+        #expect(error?.code == .configuration)
+        #expect(error?.message.hasPrefix("\(variable) must be a number from 0 to ") == true, "\(String(describing: error))")
+    }
 }

@@ -47,6 +47,42 @@ final class ServerProcess {
     /// What the server has logged so far.
     var log: String { running.stdout }
 
+    /// Runs `rag-server` with `arguments` and the environment without any `OPENAI_` or `RAG_` variables but `extra`,
+    /// for a command that ends by itself (`--help`, or settings it refuses); kills it after `timeout`.
+    static func runToExit(
+        _ arguments: [String], environment extra: [String: String] = [:], timeout: Duration = .seconds(60)
+    ) throws -> (status: Int32, stdout: String, stderr: String) {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rag-server-run-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let stdout = directory.appendingPathComponent("stdout"), stderr = directory.appendingPathComponent("stderr")
+        _ = FileManager.default.createFile(atPath: stdout.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: stderr.path, contents: nil)
+        let process = Process()
+        process.executableURL = try executable
+        process.arguments = arguments
+        var environment = ProcessInfo.processInfo.environment
+        for key in environment.keys where key.hasPrefix("OPENAI_") || key.hasPrefix("RAG_") { environment[key] = nil }
+        environment["RAG_COLLECTION"] = directory.appendingPathComponent("collection").path
+        environment.merge(extra) { $1 }
+        process.environment = environment
+        process.standardOutput = try FileHandle(forWritingTo: stdout)
+        process.standardError = try FileHandle(forWritingTo: stderr)
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning && ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            throw ServerProcessError(message: "rag-server \(arguments) did not exit")
+        }
+        return (
+            process.terminationStatus, (try? String(contentsOf: stdout, encoding: .utf8)) ?? "",
+            (try? String(contentsOf: stderr, encoding: .utf8)) ?? ""
+        )
+    }
+
     /// Sends SIGTERM and waits (at most `timeout`) for the exit; returns the exit status, or nil if it hung
     /// (then it is killed).
     @discardableResult

@@ -27,6 +27,14 @@ def test_helm_lint_strict():
     {"server": {"retrieval": "psychic"}},
     {"server": {"fusion": "weighted:2"}},
     {"server": {"minScore": "high"}},
+    {"server": {"minScore": 2}},
+    {"server": {"maxFormParts": 0}},
+    {"server": {"maxPartHeaderBytes": 0}},
+    {"server": {"maxPages": 0}},
+    {"server": {"maxCharactersPerByte": -1}},
+    {"server": {"maxCollectionChunks": -1}},
+    {"server": {"llm": "psychic"}},
+    {"server": {"requestTimeout": 86401}},
 ])
 def test_values_schema_rejects(bad):
     with helm.Chart.load(str(CHART)) as chart:

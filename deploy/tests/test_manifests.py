@@ -121,6 +121,39 @@ def test_workloads_follow_the_security_baseline():
             assert c["image"] == "pdf-chatbot:latest" and c["imagePullPolicy"] == "IfNotPresent"
 
 
+def _server_variables():
+    """The environment variables of docs/configuration.md's server table (itself checked against the code's table by
+    Tests/RAGServerTests/ConfigurationTests.swift)."""
+    lines = (K8S.parent / "docs" / "configuration.md").read_text().splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("| flag | environment |"))
+    variables = []
+    for row in lines[header + 2:]:
+        if not row.startswith("|"):
+            break
+        cells = row.replace("\\|", "/").split("|")
+        variables.append(cells[2].strip().strip("`"))
+    return variables
+
+
+def test_the_deployment_sets_every_server_setting():
+    """Each rag-server setting is a chart value (so a deployment states it), but for RAG_API_KEYS (keys come from a
+    Secret file instead) and RAG_CORS_ORIGIN (set only when corsOrigin is)."""
+    variables = _server_variables()
+    assert len(variables) >= 30 and "RAG_MAX_FORM_PARTS" in variables
+    docs = rendered_docs(ALL_ON)
+    (d,) = [doc for doc in docs if doc["kind"] == "Deployment"]
+    (c,) = d["spec"]["template"]["spec"]["containers"]
+    env = {e["name"] for e in c["env"]}
+    assert set(variables) - env == {"RAG_API_KEYS"}
+    (d,) = load_docs(K8S / "deployment.yaml")
+    (c,) = d["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in c["env"]}
+    assert set(variables) - set(env) == {"RAG_API_KEYS", "RAG_API_KEYS_FILE", "RAG_CORS_ORIGIN"}
+    # Numbers as the server reads them: digits, never 6.7108864e+07.
+    for name in ("RAG_MAX_UPLOAD_BYTES", "RAG_MAX_CHARACTERS", "RAG_MAX_COLLECTION_CHUNKS", "RAG_MIN_CHARACTER_ALLOWANCE"):
+        assert re.fullmatch(r"[0-9]+", env[name]), (name, env[name])
+
+
 def test_deployment_contract():
     (d,) = load_docs(K8S / "deployment.yaml")
     pod = d["spec"]["template"]["spec"]

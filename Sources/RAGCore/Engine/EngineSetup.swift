@@ -63,13 +63,13 @@ public enum EngineSetup {
         }
     }
 
-    /// The models directory of this process: `$RAG_MODELS_DIR`, `./models` when it holds the model, else
-    /// `$XDG_DATA_HOME/pdf-chatbot/models` (see `EmbedderIdentifier.modelsDirectory`).
-    public static func modelsDirectory() -> URL {
+    /// The models directory for `environment` (executables pass their process's): `$RAG_MODELS_DIR`, `./models`
+    /// when it holds the model, else `$XDG_DATA_HOME/pdf-chatbot/models` (see `EmbedderIdentifier.modelsDirectory`).
+    public static func modelsDirectory(environment: [String: String]) -> URL {
         EmbedderIdentifier.modelsDirectory(
-            environment: ProcessInfo.processInfo.environment,
+            environment: environment,
             currentDirectory: URL(fileURLWithPath: FileManager.default.currentDirectoryPath),
-            home: URL(fileURLWithPath: NSHomeDirectory()))
+            home: EngineSettings.homeDirectory(environment: environment))
     }
 
     /// The embedder for the collection in `directory`: the one it was built with when it exists (so queries

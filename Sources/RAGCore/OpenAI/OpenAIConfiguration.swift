@@ -75,10 +75,11 @@ public struct OpenAIConfiguration: Sendable, CustomStringConvertible {
             guard let value = environment[key]?.trimmingCharacters(in: .whitespacesAndNewlines), !value.isEmpty else { return nil }
             return value
         }
-        func number(_ key: String) throws(LLMError) -> Double? {
+        // Each number is finite and at most a bound, so that converting it (to an Int, to a Duration) cannot trap.
+        func number(_ key: String, atMost limit: Double) throws(LLMError) -> Double? {
             guard let text = value(key) else { return nil }
-            guard let number = Double(text), number >= 0 else {
-                throw LLMError(.configuration, "\(key) must be a non-negative number, not '\(text)'")
+            guard let number = Double(text), number.isFinite, (0...limit).contains(number) else {
+                throw LLMError(.configuration, "\(key) must be a number from 0 to \(Int(limit)), not '\(text)'")
             }
             return number
         }
@@ -97,13 +98,13 @@ public struct OpenAIConfiguration: Sendable, CustomStringConvertible {
         configuration.project = value("OPENAI_PROJECT_ID")
         if let model = value("RAG_LLM_MODEL") { configuration.chatModel = model }
         if let model = value("RAG_EMBEDDING_MODEL") { configuration.embeddingModel = model }
-        if let dimension = try number("RAG_EMBEDDING_DIMENSION") { configuration.embeddingDimension = Int(dimension) }
-        if let seconds = try number("RAG_LLM_CONNECT_TIMEOUT") { configuration.timeouts.connect = .seconds(seconds) }
-        if let seconds = try number("RAG_LLM_TIMEOUT") { configuration.timeouts.total = .seconds(seconds) }
-        if let seconds = try number("RAG_LLM_IDLE_TIMEOUT") { configuration.timeouts.idle = .seconds(seconds) }
-        if let attempts = try number("RAG_LLM_MAX_ATTEMPTS") { configuration.retry.maxAttempts = max(1, Int(attempts)) }
-        configuration.temperature = try number("RAG_LLM_TEMPERATURE")
-        configuration.maxTokens = try number("RAG_LLM_MAX_TOKENS").map { Int($0) }
+        if let dimension = try number("RAG_EMBEDDING_DIMENSION", atMost: 65_536) { configuration.embeddingDimension = Int(dimension) }
+        if let seconds = try number("RAG_LLM_CONNECT_TIMEOUT", atMost: 86_400) { configuration.timeouts.connect = .seconds(seconds) }
+        if let seconds = try number("RAG_LLM_TIMEOUT", atMost: 86_400) { configuration.timeouts.total = .seconds(seconds) }
+        if let seconds = try number("RAG_LLM_IDLE_TIMEOUT", atMost: 86_400) { configuration.timeouts.idle = .seconds(seconds) }
+        if let attempts = try number("RAG_LLM_MAX_ATTEMPTS", atMost: 100) { configuration.retry.maxAttempts = max(1, Int(attempts)) }
+        configuration.temperature = try number("RAG_LLM_TEMPERATURE", atMost: 2)
+        configuration.maxTokens = try number("RAG_LLM_MAX_TOKENS", atMost: 10_000_000).map { Int($0) }
         try configuration.validate()
         return configuration
     }

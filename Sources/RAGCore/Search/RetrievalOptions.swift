@@ -37,7 +37,12 @@ public struct RetrievalOptions: Sendable, Hashable {
             }
         }
 
-        /// Parses `auto`, `rrf`, `rrf:K`, `weighted` or `weighted:W` (W between 0 and 1).
+        /// The largest `K` of `rrf:K` that ``init(_:)`` accepts. Scores are `1 / (K + rank)`: far beyond the usual 60,
+        /// every hit scores alike, and near `Int.max` the sum would overflow.
+        public static let maxRankConstant = 1_000_000
+
+        /// Parses `auto`, `rrf`, `rrf:K` (K from 0 to ``maxRankConstant``), `weighted` or `weighted:W` (W between 0
+        /// and 1).
         public init?(_ text: String) {
             let parts = text.split(separator: ":", maxSplits: 1).map(String.init)
             switch parts.first?.lowercased() {
@@ -45,7 +50,7 @@ public struct RetrievalOptions: Sendable, Hashable {
                 self = .automatic
             case "rrf":
                 guard parts.count == 1 else {
-                    guard let k = Int(parts[1]), k >= 0 else { return nil }
+                    guard let k = Int(parts[1]), (0...Self.maxRankConstant).contains(k) else { return nil }
                     self = .reciprocalRank(k: k)
                     return
                 }
@@ -72,13 +77,13 @@ public struct RetrievalOptions: Sendable, Hashable {
         /// Refuse when no retrieved passage has at least this cosine similarity to the question.
         case value(Float)
 
-        /// Parses `auto`, `off` (or `none`) or a number.
+        /// Parses `auto`, `off` (or `none`) or a cosine similarity, a number from -1 to 1.
         public init?(_ text: String) {
             switch text.lowercased() {
             case "auto": self = .automatic
             case "off", "none": self = .disabled
             default:
-                guard let value = Float(text), value.isFinite else { return nil }
+                guard let value = Float(text), (-1...1).contains(value) else { return nil }
                 self = .value(value)
             }
         }

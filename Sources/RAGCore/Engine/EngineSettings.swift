@@ -1,0 +1,112 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The settings `rag` and `rag-server` share, and how they resolve: the collection directory, who answers, and how
+/// passages are found. Each front reads them with its own flags; both use these parsers, so a value means the same
+/// in both and a bad one gets the same message.
+///
+/// Only executables pass the real environment; the library never reads it.
+///
+/// ```swift
+/// let directory = try EngineSettings.collectionDirectory(flag: nil, environment: ProcessInfo.processInfo.environment)
+/// let retrieval = try EngineSettings.retrievalOptions(flags: ["--fusion": "rrf"], environment: nil)
+/// ```
+public enum EngineSettings {
+    /// `--collection` / `RAG_COLLECTION`: the collection directory; by default `$XDG_DATA_HOME/pdf-chatbot/collection`
+    /// (see ``collectionDirectory(flag:environment:)``).
+    public static let collection = Setting<String?>(
+        flag: "--collection", variable: "RAG_COLLECTION", valueName: "dir", default: nil,
+        defaultText: "$XDG_DATA_HOME/pdf-chatbot/collection", requirement: "a directory path",
+        help: "Collection directory", format: { $0 ?? "" },
+        parser: { text in text.isEmpty || text.contains("\0") ? nil : Optional(Optional(text)) })
+
+    /// `--llm` / `RAG_LLM`: who answers.
+    public static let llm = Setting<LLMChoice>.choice(
+        flag: "--llm", variable: "RAG_LLM", valueName: "kind", default: .auto,
+        help: "Who answers: auto (a language model when one is configured, else extractive), openai or extractive")
+
+    /// `--retrieval` / `RAG_RETRIEVAL`: how passages are found.
+    public static let retrieval = Setting<RetrievalOptions.Mode>.choice(
+        flag: "--retrieval", variable: "RAG_RETRIEVAL", valueName: "mode", default: RetrievalOptions().mode,
+        help: "How passages are found: hybrid, vector or lexical")
+
+    /// `--fusion` / `RAG_FUSION`: how hybrid retrieval fuses its two rankings.
+    public static let fusion = Setting<RetrievalOptions.Fusion>(
+        flag: "--fusion", variable: "RAG_FUSION", valueName: "fusion", default: RetrievalOptions().fusion,
+        requirement: "auto, rrf, rrf:K (K from 0 to \(RetrievalOptions.Fusion.maxRankConstant)), weighted or weighted:W (W from 0 to 1)",
+        help: "Hybrid fusion: auto (the embedder's measured weight), weighted[:W] or rrf[:K]",
+        accepts: { fusion in
+            switch fusion {
+            case .automatic: true
+            case .reciprocalRank(let k): (0...RetrievalOptions.Fusion.maxRankConstant).contains(k)
+            case .weighted(let weight): (0...1).contains(weight)
+            }
+        },
+        parser: { RetrievalOptions.Fusion($0) })
+
+    /// `--neighbours` / `RAG_NEIGHBOURS`: chunks around each passage, on the same pages, added to answers.
+    public static let neighbours = Setting<Int>.integer(
+        flag: "--neighbours", variable: "RAG_NEIGHBOURS", default: RetrievalOptions().neighbourChunks, in: 0...100,
+        help: "Chunks before and after each passage, on the same pages, added to answers")
+
+    /// `--min-score` / `RAG_MIN_SCORE`: the relevance threshold.
+    public static let minScore = Setting<RetrievalOptions.ScoreThreshold>(
+        flag: "--min-score", variable: "RAG_MIN_SCORE", valueName: "score", default: RetrievalOptions().minimumScore,
+        defaultText: "auto", requirement: "a number from -1 to 1, auto or off",
+        help: "Cosine similarity below which answers say the documents do not answer: a number, auto or off",
+        accepts: { threshold in
+            guard case .value(let score) = threshold else { return true }
+            return (-1...1).contains(score)
+        },
+        parser: { RetrievalOptions.ScoreThreshold($0) })
+
+    /// The collection directory: `flag` when given, else `$RAG_COLLECTION` when set, else
+    /// `pdf-chatbot/collection` in the user's data directory (``dataHome(environment:)``).
+    ///
+    /// - Throws: ``SettingError`` when the flag or variable is empty.
+    public static func collectionDirectory(flag: String?, environment: [String: String]) throws(SettingError) -> URL {
+        if let path = try collection.value(flag: flag, environment: environment) { return URL(fileURLWithPath: path) }
+        return dataHome(environment: environment).appendingPathComponent("pdf-chatbot/collection")
+    }
+
+    /// The user's data directory: `$XDG_DATA_HOME` when set and not empty, else `~/.local/share`
+    /// (``homeDirectory(environment:)``).
+    public static func dataHome(environment: [String: String]) -> URL {
+        if let path = environment["XDG_DATA_HOME"], !path.isEmpty { return URL(fileURLWithPath: path) }
+        return homeDirectory(environment: environment).appendingPathComponent(".local/share")
+    }
+
+    /// The home directory: `$HOME` when set and not empty, else the account's, from the password database.
+    public static func homeDirectory(environment: [String: String]) -> URL {
+        if let path = environment["HOME"], !path.isEmpty { return URL(fileURLWithPath: path) }
+        if let entry = getpwuid(getuid()), let directory = entry.pointee.pw_dir {
+            return URL(fileURLWithPath: String(cString: directory))
+        }
+        return URL(fileURLWithPath: "/")
+    }
+
+    /// Retrieval options from `flags` (by flag, `--fusion`) and, when `environment` is not `nil`, the variables
+    /// (`RAG_FUSION`), over `RetrievalOptions()`'s defaults. `rag` passes `nil`: it reads only its flags, and its
+    /// errors name only them.
+    ///
+    /// - Throws: ``SettingError`` naming the first setting whose value is not accepted.
+    public static func retrievalOptions(flags: [String: String], environment: [String: String]?) throws(SettingError) -> RetrievalOptions {
+        func value<Value>(_ setting: Setting<Value>) throws(SettingError) -> Value {
+            let setting = environment == nil ? setting.flagOnly : setting
+            return try setting.value(flag: setting.flag.flatMap { flags[$0] }, environment: environment ?? [:])
+        }
+        var options = RetrievalOptions()
+        options.mode = try value(retrieval)
+        options.fusion = try value(fusion)
+        options.neighbourChunks = try value(neighbours)
+        options.minimumScore = try value(minScore)
+        return options
+    }
+}
