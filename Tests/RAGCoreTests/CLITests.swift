@@ -198,14 +198,14 @@ struct RAGProcess {
 
 /// `rag` resolves the collection and its retrieval flags with the server's parsers (`EngineSettings`).
 @Suite struct CLISettingsTests {
-    @Test func aBadRetrievalFlagIsOneLineAndExitCode64() throws {
-        let run = try RAGProcess.run(["search", "--fusion", "weighted:2", "anything"], collection: temporaryDirectory())
+    @Test func aBadRetrievalFlagIsOneLineAndExitCode64() async throws {
+        let run = try await RAGProcess.run(["search", "--fusion", "weighted:2", "anything"], collection: temporaryDirectory())
         #expect(run.status == 64)
         #expect(run.stderr == "rag: error: --fusion must be auto, rrf, rrf:K (K from 0 to 1000000), weighted or weighted:W (W from 0 to 1), not 'weighted:2'\n")
     }
 
-    @Test func anEmptyRAGCollectionIsAnError() throws {
-        let run = try RAGProcess.run(["list"], environment: ["RAG_COLLECTION": ""])
+    @Test func anEmptyRAGCollectionIsAnError() async throws {
+        let run = try await RAGProcess.run(["list"], environment: ["RAG_COLLECTION": ""])
         #expect(run.status == 64)
         #expect(run.stderr == "rag: error: RAG_COLLECTION (--collection) must be a directory path, not ''\n")
     }

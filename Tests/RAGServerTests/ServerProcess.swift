@@ -55,32 +55,12 @@ final class ServerProcess {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rag-server-run-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let stdout = directory.appendingPathComponent("stdout"), stderr = directory.appendingPathComponent("stderr")
-        _ = FileManager.default.createFile(atPath: stdout.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: stderr.path, contents: nil)
-        let process = Process()
-        process.executableURL = try executable
-        process.arguments = arguments
-        var environment = ProcessInfo.processInfo.environment
-        for key in environment.keys where key.hasPrefix("OPENAI_") || key.hasPrefix("RAG_") { environment[key] = nil }
-        environment["RAG_COLLECTION"] = directory.appendingPathComponent("collection").path
-        environment.merge(extra) { $1 }
-        process.environment = environment
-        process.standardOutput = try FileHandle(forWritingTo: stdout)
-        process.standardError = try FileHandle(forWritingTo: stderr)
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let deadline = ContinuousClock.now + timeout
-        while process.isRunning && ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.02) }
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-            throw ServerProcessError(message: "rag-server \(arguments) did not exit")
-        }
-        return (
-            process.terminationStatus, (try? String(contentsOf: stdout, encoding: .utf8)) ?? "",
-            (try? String(contentsOf: stderr, encoding: .utf8)) ?? ""
-        )
+        let running = try TestProcess(
+            try TestProcess.builtProduct("rag-server"), arguments,
+            environment: ["RAG_COLLECTION": directory.appendingPathComponent("collection").path].merging(extra) { $1 })
+        let result = running.wait(timeout: timeout)
+        guard result.elapsed < timeout else { throw ServerProcessError(message: "rag-server \(arguments) did not exit") }
+        return (result.status, result.text, result.stderr)
     }
 
     /// Sends SIGTERM and waits (at most `timeout`) for the exit; returns the exit status, or nil if it hung
