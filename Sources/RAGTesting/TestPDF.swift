@@ -81,6 +81,77 @@ public enum TestPDF {
         return writer.finish()
     }
 
+    /// A one-page PDF that draws each of `lines` glyph by glyph, in the order given: each glyph to the right of the
+    /// one before (as PDF writers draw right-to-left text, in visual order: pass the line reversed), or with
+    /// `leftwards`, each to the left of the one before (right-to-left text drawn in reading order). Each element of a
+    /// line is one glyph's text, usually one character (a ligature's may be more).
+    ///
+    /// Any Unicode text works without a font file: the font is a non-embedded CID font (Identity-H) whose
+    /// `/ToUnicode` map gives each glyph's text, which is what text extraction reads; a viewer draws stand-in shapes.
+    public static func drawnText(_ lines: [[String]], leftwards: Bool = false) -> Data {
+        var glyphs: [String: Int] = [:]
+        for glyph in lines.joined() where glyphs[glyph] == nil { glyphs[glyph] = glyphs.count + 1 }
+        var writer = Writer()
+        let catalog = writer.reserve()
+        let tree = writer.reserve()
+        let page = writer.reserve()
+        let content = writer.reserve()
+        let font = writer.reserve()
+        let descendant = writer.reserve()
+        let descriptor = writer.reserve()
+        let toUnicode = writer.reserve()
+        writer.write(catalog, "<< /Type /Catalog /Pages \(tree) 0 R >>")
+        writer.write(tree, "<< /Type /Pages /Kids [\(page) 0 R] /Count 1 >>")
+        writer.write(
+            page,
+            "<< /Type /Page /Parent \(tree) 0 R /MediaBox [0 0 612 792] /Contents \(content) 0 R"
+                + " /Resources << /Font << /F1 \(font) 0 R >> >> >>")
+        var stream = ""
+        for (index, line) in lines.enumerated() {
+            let y = 740 - 30 * index
+            let codes = line.map { String(format: "<%04X>", glyphs[$0]!) }
+            if leftwards {
+                // Each glyph advances 0.6 em to the right; a TJ adjustment of 1200 moves 1.2 em back: 0.6 em left.
+                stream += "BT /F1 20 Tf \(72 + 12 * line.count) \(y) Td [\(codes.joined(separator: " 1200 "))] TJ ET\n"
+            } else {
+                stream += "BT /F1 20 Tf 72 \(y) Td [\(codes.joined(separator: " "))] TJ ET\n"
+            }
+        }
+        writer.writeStream(content, stream)
+        writer.write(
+            font,
+            "<< /Type /Font /Subtype /Type0 /BaseFont /StandIn /Encoding /Identity-H"
+                + " /DescendantFonts [\(descendant) 0 R] /ToUnicode \(toUnicode) 0 R >>")
+        writer.write(
+            descendant,
+            "<< /Type /Font /Subtype /CIDFontType2 /BaseFont /StandIn /CIDSystemInfo << /Registry (Adobe)"
+                + " /Ordering (Identity) /Supplement 0 >> /DW 600 /FontDescriptor \(descriptor) 0 R >>")
+        writer.write(
+            descriptor,
+            "<< /Type /FontDescriptor /FontName /StandIn /Flags 4 /FontBBox [0 -200 1000 900] /ItalicAngle 0"
+                + " /Ascent 900 /Descent -200 /CapHeight 700 /StemV 80 >>")
+        let entries = glyphs.sorted { $0.value < $1.value }.map { glyph, code in
+            String(format: "<%04X> <", code) + glyph.utf16.map { String(format: "%04X", $0) }.joined() + ">"
+        }
+        writer.writeStream(
+            toUnicode,
+            "/CIDInit /ProcSet findresource begin 12 dict begin begincmap /CIDSystemInfo << /Registry (Adobe)"
+                + " /Ordering (UCS) /Supplement 0 >> def /CMapName /Adobe-Identity-UCS def /CMapType 2 def\n"
+                + "1 begincodespacerange <0000> <FFFF> endcodespacerange\n"
+                + stride(from: 0, to: entries.count, by: 100).map { start in  // at most 100 entries per block
+                    let block = entries[start..<min(start + 100, entries.count)]
+                    return "\(block.count) beginbfchar\n\(block.joined(separator: "\n"))\nendbfchar\n"
+                }.joined()
+                + "endcmap CMapName currentdict /CMap defineresource pop end end")
+        writer.trailer(root: catalog, info: nil)
+        return writer.finish()
+    }
+
+    /// ``drawnText(_:leftwards:)`` with one glyph per character.
+    public static func drawnText(_ lines: [String], leftwards: Bool = false) -> Data {
+        drawnText(lines.map { $0.unicodeScalars.map { String($0) } }, leftwards: leftwards)
+    }
+
     /// The first `count` bytes of `pdf`: a download that stopped early.
     public static func truncated(_ pdf: Data, to count: Int) -> Data { pdf.prefix(count) }
 

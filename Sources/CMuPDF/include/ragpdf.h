@@ -104,6 +104,11 @@ typedef struct ragpdf_page_text_result {
 
 /// Extracts the text of the page at 0-based `page_index`: characters of a line in order, `\n` between lines,
 /// `\n\n` between blocks; NUL and other control characters dropped, U+FFFD counted and dropped.
+///
+/// A line holding right-to-left characters (Hebrew, Arabic and the other RTL scripts) is returned in reading
+/// (logical) order: its characters are put in the order they stand on the page, left to right, and reordered by the
+/// Unicode bidirectional algorithm (libfribidi), with mirrored brackets turned back. PDF writers draw such text in
+/// visual order, which MuPDF returns as it is, reversed; lines without RTL characters are written as they come.
 /// If more than `max_characters` characters would be written, stops and returns RAGPDF_ERROR_TEXT_LIMIT.
 ragpdf_status ragpdf_page_text(ragpdf_context *context, ragpdf_document *document, int page_index,
                                int64_t max_characters, ragpdf_page_text_result *out_result,
