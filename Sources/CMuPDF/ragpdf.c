@@ -17,6 +17,9 @@ struct ragpdf_context {
 
 struct ragpdf_document {
     fz_document *doc;
+    // Set by ragpdf_document_use_pages: the page objects read instead of the page tree, in page order.
+    int *pages;
+    int page_count;
 };
 
 // MuPDF prints warnings and errors to stderr by default; a library must not.
@@ -110,6 +113,7 @@ ragpdf_status ragpdf_document_open(ragpdf_context *context, const void *bytes, s
 void ragpdf_document_drop(ragpdf_context *context, ragpdf_document *document) {
     if (document == NULL) return;
     fz_drop_document(context->ctx, document->doc);
+    free(document->pages);
     free(document);
 }
 
@@ -145,6 +149,10 @@ ragpdf_status ragpdf_document_authenticate(ragpdf_context *context, ragpdf_docum
 ragpdf_status ragpdf_document_page_count(ragpdf_context *context, ragpdf_document *document, int *out_count,
                                          char *message, size_t message_capacity) {
     fz_context *ctx = context->ctx;
+    if (document->pages != NULL) {
+        *out_count = document->page_count;
+        return RAGPDF_OK;
+    }
     volatile int count = 0;
     fz_try(ctx) {
         count = fz_count_pages(ctx, document->doc);
@@ -153,6 +161,111 @@ ragpdf_status ragpdf_document_page_count(ragpdf_context *context, ragpdf_documen
         return ragpdf_caught(ctx, RAGPDF_ERROR_OPEN, message, message_capacity);
     }
     *out_count = count;
+    return RAGPDF_OK;
+}
+
+ragpdf_status ragpdf_document_repaired(ragpdf_context *context, ragpdf_document *document, int *out_repaired,
+                                       char *message, size_t message_capacity) {
+    fz_context *ctx = context->ctx;
+    volatile int repaired = 0;
+    fz_try(ctx) {
+        pdf_document *pdf = pdf_specifics(ctx, document->doc);
+        repaired = pdf != NULL && pdf_was_repaired(ctx, pdf);
+    }
+    fz_catch(ctx) {
+        return ragpdf_caught(ctx, RAGPDF_ERROR_GENERIC, message, message_capacity);
+    }
+    *out_repaired = repaired;
+    return RAGPDF_OK;
+}
+
+ragpdf_status ragpdf_scan_page_objects(ragpdf_context *context, ragpdf_document *document, int64_t max_objects,
+                                       int max_pages, int *out_numbers, int *out_count, char *message,
+                                       size_t message_capacity) {
+    fz_context *ctx = context->ctx;
+    *out_count = 0;
+    if (max_pages < 0 || max_objects < 0) {
+        ragpdf_set_message(message, message_capacity, "the page or object limit is negative");
+        return RAGPDF_ERROR_ARGUMENT;
+    }
+    pdf_document *pdf = pdf_specifics(ctx, document->doc);
+    if (pdf == NULL) return RAGPDF_OK;
+    volatile int length = 0;
+    fz_try(ctx) {
+        length = pdf_xref_len(ctx, pdf);
+    }
+    fz_catch(ctx) {
+        return ragpdf_caught(ctx, RAGPDF_ERROR_GENERIC, message, message_capacity);
+    }
+    int found = 0;
+    int64_t work = 0;
+    for (int number = 1; number < length && found <= max_pages; number++) {
+        // Free and missing entries cost nothing: only objects the file holds are loaded. An object in an object
+        // stream that is not cached yet costs the whole stream's objects: MuPDF parses the stream to load it (and
+        // caches them all, except null objects, which it parses again each time).
+        pdf_xref_entry *entry = pdf_get_xref_entry_no_null(ctx, pdf, number);
+        if (entry->type != 'n' && entry->type != 'o') continue;
+        int64_t cost = 1;
+        if (entry->type == 'o' && entry->obj == NULL) {
+            int stream = (int)entry->ofs;
+            volatile int64_t objects = 1;
+            fz_try(ctx) {
+                pdf_obj *container = pdf_load_object(ctx, pdf, stream);
+                objects = pdf_dict_get_int(ctx, container, PDF_NAME(N));
+                pdf_drop_obj(ctx, container);
+            }
+            fz_catch(ctx) {
+                if (fz_caught(ctx) == FZ_ERROR_MEMORY)
+                    return ragpdf_caught(ctx, RAGPDF_ERROR_MEMORY, message, message_capacity);
+            }
+            if (objects > cost) cost = objects;
+        }
+        work += cost;
+        if (work > max_objects) {
+            char text[160];
+            snprintf(text, sizeof(text), "the scan for page objects stopped at its limit of %lld objects loaded for a"
+                     " file of this size", (long long)max_objects);
+            ragpdf_set_message(message, message_capacity, text);
+            return RAGPDF_ERROR_LIMIT;
+        }
+        pdf_obj *volatile object = NULL;
+        volatile int is_page = 0;
+        fz_var(object);
+        fz_try(ctx) {
+            object = pdf_load_object(ctx, pdf, number);
+            is_page = pdf_is_dict(ctx, object) &&
+                      pdf_name_eq(ctx, pdf_dict_get(ctx, object, PDF_NAME(Type)), PDF_NAME(Page));
+        }
+        fz_always(ctx) {
+            pdf_drop_obj(ctx, object);
+        }
+        fz_catch(ctx) {
+            if (fz_caught(ctx) == FZ_ERROR_MEMORY)
+                return ragpdf_caught(ctx, RAGPDF_ERROR_MEMORY, message, message_capacity);
+            is_page = 0; // a broken object: not a page we can read
+        }
+        if (is_page) out_numbers[found++] = number;
+    }
+    *out_count = found;
+    return RAGPDF_OK;
+}
+
+ragpdf_status ragpdf_document_use_pages(ragpdf_context *context, ragpdf_document *document, const int *numbers,
+                                        int count, char *message, size_t message_capacity) {
+    (void)context;
+    if (count < 0) {
+        ragpdf_set_message(message, message_capacity, "the page count is negative");
+        return RAGPDF_ERROR_ARGUMENT;
+    }
+    int *pages = malloc(sizeof(int) * (size_t)(count > 0 ? count : 1));
+    if (pages == NULL) {
+        ragpdf_set_message(message, message_capacity, "cannot allocate the page list");
+        return RAGPDF_ERROR_MEMORY;
+    }
+    if (count > 0) memcpy(pages, numbers, sizeof(int) * (size_t)count);
+    free(document->pages);
+    document->pages = pages;
+    document->page_count = count;
     return RAGPDF_OK;
 }
 
@@ -262,6 +375,11 @@ ragpdf_status ragpdf_page_object_numbers(ragpdf_context *context, ragpdf_documen
         return RAGPDF_ERROR_ARGUMENT;
     }
     memset(out_numbers, 0, sizeof(int) * (size_t)count);
+    if (document->pages != NULL) {
+        for (int index = 0; index < count && index < document->page_count; index++)
+            out_numbers[index] = document->pages[index];
+        return RAGPDF_OK;
+    }
     pdf_document *volatile pdf = NULL;
     volatile int walked = 0;
     fz_try(ctx) {
@@ -521,9 +639,11 @@ ragpdf_status ragpdf_page_text(ragpdf_context *context, ragpdf_document *documen
     fz_page *volatile page = NULL;
     fz_stext_page *volatile text = NULL;
     fz_device *volatile device = NULL;
+    pdf_obj *volatile loaded = NULL;
     fz_var(page);
     fz_var(text);
     fz_var(device);
+    fz_var(loaded);
     // Speed: no images, ligatures kept as they are. Mediabox clipping is done while writing (a point test on the
     // character's origin) instead of FZ_STEXT_MEDIABOX_CLIP, which bounds every glyph.
     fz_stext_options options = {0};
@@ -531,9 +651,16 @@ ragpdf_status ragpdf_page_text(ragpdf_context *context, ragpdf_document *documen
     fz_try(ctx) {
         pdf_document *pdf = pdf_specifics(ctx, document->doc);
         if (pdf != NULL) {
-            if (page_index < 0 || page_index >= pdf_count_pages(ctx, pdf))
-                fz_throw(ctx, FZ_ERROR_GENERIC, "page %d is out of range", page_index + 1);
-            pdf_obj *page_object = pdf_lookup_page_obj(ctx, pdf, page_index);
+            pdf_obj *page_object;
+            if (document->pages != NULL) {
+                if (page_index < 0 || page_index >= document->page_count)
+                    fz_throw(ctx, FZ_ERROR_GENERIC, "page %d is out of range", page_index + 1);
+                page_object = loaded = pdf_load_object(ctx, pdf, document->pages[page_index]);
+            } else {
+                if (page_index < 0 || page_index >= pdf_count_pages(ctx, pdf))
+                    fz_throw(ctx, FZ_ERROR_GENERIC, "page %d is out of range", page_index + 1);
+                page_object = pdf_lookup_page_obj(ctx, pdf, page_index);
+            }
             if (!pdf_is_dict(ctx, page_object))
                 fz_throw(ctx, FZ_ERROR_GENERIC, "page %d is missing from the page tree", page_index + 1);
             fz_rect mediabox;
@@ -553,6 +680,7 @@ ragpdf_status ragpdf_page_text(ragpdf_context *context, ragpdf_document *documen
     fz_always(ctx) {
         fz_drop_device(ctx, device);
         fz_drop_page(ctx, page);
+        pdf_drop_obj(ctx, loaded);
     }
     fz_catch(ctx) {
         fz_drop_stext_page(ctx, text);

@@ -81,6 +81,43 @@ public enum TestPDF {
         return writer.finish()
     }
 
+    /// A valid PDF laid out as TeX, and most writers that stream pages out as they finish them, lay it out: each
+    /// page's content stream and then its page object, in page order, and only at the end the font, the page tree
+    /// and the catalog. Cut off anywhere before its end, it loses its page tree and catalog but keeps the pages
+    /// before the cut (see ``truncated(_:to:)``).
+    public static func streamed(pages: [String], compressed: Bool = false) -> Data {
+        var writer = Writer()
+        writer.compressed = compressed
+        let numbers = pages.map { _ in (content: writer.reserve(), page: writer.reserve()) }
+        let helvetica = writer.reserve()
+        let tree = writer.reserve()
+        let catalog = writer.reserve()
+        for (text, number) in zip(pages, numbers) {
+            writer.writeStream(number.content, Writer.textContent(text))
+            writer.write(
+                number.page,
+                "<< /Type /Page /Parent \(tree) 0 R /MediaBox [0 0 612 792] /Contents \(number.content) 0 R"
+                    + " /Resources << /Font << /F1 \(helvetica) 0 R >> >> >>")
+        }
+        writer.write(helvetica, Writer.helvetica)
+        let kids = numbers.map { "\($0.page) 0 R" }.joined(separator: " ")
+        writer.write(tree, "<< /Type /Pages /Kids [\(kids)] /Count \(pages.count) >>")
+        writer.write(catalog, "<< /Type /Catalog /Pages \(tree) 0 R >>")
+        writer.trailer(root: catalog, info: nil)
+        return writer.finish()
+    }
+
+    /// `pdf` after a text-mode transfer (FTP in ASCII mode, a mail gateway): every LF turned into CR LF, binary
+    /// streams included.
+    public static func textModeTransfer(_ pdf: Data) -> Data {
+        var out = Data(capacity: pdf.count + pdf.count / 16)
+        for byte in pdf {
+            if byte == 0x0A { out.append(0x0D) }
+            out.append(byte)
+        }
+        return out
+    }
+
     /// A one-page PDF that draws each of `lines` glyph by glyph, in the order given: each glyph to the right of the
     /// one before (as PDF writers draw right-to-left text, in visual order: pass the line reversed), or with
     /// `leftwards`, each to the left of the one before (right-to-left text drawn in reading order). Each element of a
@@ -150,6 +187,17 @@ public enum TestPDF {
     /// ``drawnText(_:leftwards:)`` with one glyph per character.
     public static func drawnText(_ lines: [String], leftwards: Bool = false) -> Data {
         drawnText(lines.map { $0.unicodeScalars.map { String($0) } }, leftwards: leftwards)
+    }
+
+    /// A file holding nothing but one compressed object stream of `objects` empty arrays (numbered from 100), and
+    /// one object numbered past them, which makes MuPDF's repair accept their numbers: no catalog, no page, no
+    /// cross-reference table.
+    public static func objectStreamOnly(objects: Int) -> Data {
+        let header = (0..<objects).map { "\(100 + $0) \($0 * 3)" }.joined(separator: " ") + "\n"
+        let stream = Writer.deflate(Data(header.utf8) + Data(String(repeating: "[] ", count: objects).utf8))
+        var pdf = Data("%PDF-1.7\n1 0 obj\n<< /Type /ObjStm /N \(objects) /First \(header.utf8.count)".utf8)
+        pdf += Data(" /Filter /FlateDecode /Length \(stream.count) >>\nstream\n".utf8) + stream
+        return pdf + Data("\nendstream\nendobj\n\(100 + objects) 0 obj\nnull\nendobj\n".utf8)
     }
 
     /// The first `count` bytes of `pdf`: a download that stopped early.
