@@ -171,4 +171,17 @@ import Testing
         let document = try load(TestPDF.make(pages: ["one", "two"], compressed: true))
         #expect(document.warnings.isEmpty)
     }
+
+    // MARK: Metrics
+
+    @Test func recoveredDocumentsAreCounted() async throws {
+        let metrics = RAGMetrics()
+        #expect(metrics.render().contains("rag_documents_recovered_total 0"))
+        let engine = try Engine(metrics: metrics)
+        let pdf = TestPDF.streamed(pages: Self.pages)
+        let record = try await engine.ingest(data: TestPDF.truncated(pdf, to: pdf.count / 2), fileName: "cut.pdf")
+        #expect(record.warnings.first?.kind == .recovered)
+        _ = try await engine.ingest(data: TestPDF.make(pages: ["intact"]), fileName: "intact.pdf")
+        #expect(metrics.render().contains("rag_documents_recovered_total 1"))
+    }
 }
