@@ -39,26 +39,32 @@ struct PDFPlan {
 ///   no root: "no pages". The page objects and their content streams are in the part that remains, so when the page
 ///   tree is unusable the loader scans the repaired document's objects for `/Type /Page` dictionaries
 ///   (``MuPDFDocument/scanPageObjects(maxObjects:maxPages:)``) and reads them in object-number order, which was page
-///   order in all 72 cut-off copies. That read 161 of 386 pages at 10 %, 341 at 50 % and 355 at 90 %; the rest
-///   lie in the lost part, or are pages whose page objects TeX keeps in the last object stream, written at the end.
+///   order in all 72 cut-off copies. Of the 385 pages with text, that read 170 at 10 %, 339 at 50 % and 356 at
+///   90 %; the rest lie in the lost part, or are pages whose page objects TeX keeps in the last object stream,
+///   written at the end. A cut inside a dictionary can make MuPDF's repair fail as a whole ("invalid key in
+///   dict"), so a cut-off file is read up to the end of its last whole object.
 ///   Pages whose fonts were cut off are read with MuPDF's fallback font: legible for fonts with a standard encoding,
 ///   mostly U+FFFD otherwise, and then left out by ``ExtractionLimits/maxUnmappableFraction``.
 /// - **Two PDFs concatenated** (`cat a.pdf b.pdf`): the second file's cross-reference offsets are counted from its
 ///   own start, and MuPDF's repair mixes the objects of both (same object numbers): no pages, garbled pages, or no
 ///   document at all. Whoever concatenates two PDFs wants both, so the file is split where a `%PDF-` header follows
-///   an `%%EOF`, and each part is read as the PDF it is, pages in file order: all 12 pairs read in full.
+///   an `%%EOF`, and each part is read as the PDF it is, pages in file order: all 12 pairs read exactly as their
+///   two files are.
 /// - **LF turned into CR LF** (a text-mode transfer): every compressed stream is corrupt, object streams included,
-///   so a scan finds almost nothing (1 page of 415). The change is reversible when every LF in the file follows a
-///   CR (in a real PDF with any compressed stream, some LF does not), so the loader undoes it: all 24 read in full.
+///   so a scan finds almost nothing (text on 1 page of 385). The change is reversible when every LF in the file
+///   follows a CR (in a real PDF with any compressed stream, some LF does not), so the loader undoes it: all 24 read
+///   exactly as the originals.
 ///
 /// `qpdf --recover` was measured as a second opinion on the same 108 files and read none: its reconstruction needs
 /// a `trailer` dictionary, which files with cross-reference streams (all of these) do not have. It is not used.
 ///
-/// Recovery runs only for a file MuPDF had to repair or could not open; an intact file costs nothing more. Its work
-/// is bounded by the file's size: undoing CR LF and finding parts are one pass over the bytes; at most
-/// ``maxParts`` parts are opened; a scan loads each object the file holds at most once, and at most
-/// ``scanObjectBudget(byteCount:)`` of them. A document read this way carries a `recovered` warning saying what was
-/// done; pages that could not be read get their usual `pageFailed` or `unmappableText` warnings.
+/// Recovery runs only for a file MuPDF had to repair or could not open; an intact file costs one
+/// `pdf_was_repaired` check more. Its work is bounded by the file's size: undoing CR LF and finding parts are one
+/// pass over the bytes; at most ``maxParts`` parts are opened; a scan loads at most
+/// ``scanObjectBudget(byteCount:)`` objects, an object of an object stream that MuPDF has not cached counting as all
+/// of the stream's objects (MuPDF parses the whole stream to load it). A document read this way carries a
+/// `recovered` warning saying what was done; pages that could not be read get their usual `pageFailed` or
+/// `unmappableText` warnings.
 extension DocumentLoader {
     /// Most PDFs one file is split into; the bytes after the last split are read as one PDF, as MuPDF reads them.
     static let maxParts = 64
