@@ -108,14 +108,16 @@ import Testing
         #expect(budget < 30_000)
         let failure = error { try load(pdf) }
         #expect(failure?.code == .damaged)
-        #expect(failure?.message.contains("the scan for page objects stopped at its limit of \(budget) objects") == true)
+        let message = "the scan for page objects stopped at its limit of \(budget) objects"
+        #expect(failure?.message.contains(message) == true)
     }
 
     // MARK: Concatenated
 
     @Test func concatenatedPDFsAreAllReadInFileOrder() throws {
         let first = TestPDF.make(pages: ["First one", "First two", "First three"], title: "The First")
-        let second = TestPDF.streamed(pages: ["Second one", "Second two", "Second three", "Second four"], compressed: true)
+        let second = TestPDF.streamed(
+            pages: ["Second one", "Second two", "Second three", "Second four"], compressed: true)
         let third = TestPDF.make(pages: ["Third one"], compressed: true)
         let document = try load(first + second + third)
         #expect(document.pages.map(\.text) == [

@@ -165,7 +165,8 @@ extension DocumentLoader {
         }
         if several {
             let atLeast = ranges.count == Self.maxParts ? "at least " : ""
-            let rest = atLeast.isEmpty ? "" : " (the bytes after the \(Self.ordinal(ranges.count - 1)) were read as one)"
+            let rest =
+                atLeast.isEmpty ? "" : " (the bytes after the \(Self.ordinal(ranges.count - 1)) were read as one)"
             let read = zip(spans, names).map { "\($0) from \($1)" }
             notes.append(
                 "it holds \(atLeast)\(ranges.count) PDFs one after another, as `cat a.pdf b.pdf` makes\(rest), read in "
@@ -176,7 +177,8 @@ extension DocumentLoader {
         }
         for (index, part) in parts.enumerated() where part.scannedPages != nil {
             let whose = several ? "\(names[index])'s" : "its"
-            var note = "\(whose) page tree was lost, so its \(spans[index]) were found by scanning its objects and read in "
+            var note =
+                "\(whose) page tree was lost, so its \(spans[index]) were found by scanning its objects and read in "
                 + "file order"
             if part.pageCount == 1 { note = note.replacingOccurrences(of: " were found", with: " was found") }
             if cutOff && index == parts.count - 1 {
