@@ -173,7 +173,7 @@ extension DocumentLoader {
                     + "file order" + (read.isEmpty ? "" : ": " + read.joined(separator: ", ")))
         }
         if cutOff {
-            notes.append("it ends early, after \(source.count) bytes with no %%EOF, as a cut-off download does")
+            notes.append("it ends early, after \(bytes.count) bytes with no %%EOF, as a cut-off download does")
         }
         for (index, part) in parts.enumerated() where part.scannedPages != nil {
             let whose = several ? "\(names[index])'s" : "its"
