@@ -31,6 +31,7 @@ let package = Package(
         // MuPDF behind a C shim: `fz_try`/`fz_catch` use setjmp/longjmp, which must never cross Swift frames.
         .target(
             name: "CMuPDF",
+            dependencies: ["CFriBidi"],
             linkerSettings: [
                 .linkedLibrary("mupdf"), .linkedLibrary("mupdf-third"), .linkedLibrary("mujs"),
                 .linkedLibrary("gumbo"), .linkedLibrary("openjp2"), .linkedLibrary("jbig2dec"),
@@ -38,6 +39,8 @@ let package = Package(
                 .linkedLibrary("z"), .linkedLibrary("m"),
             ]
         ),
+        // GNU FriBidi: the shim returns right-to-left lines (Hebrew, Arabic) in reading order.
+        .systemLibrary(name: "CFriBidi", pkgConfig: "fribidi", providers: [.apt(["libfribidi-dev"])]),
         // Memory-bound dot products for single-query search, chosen at run time (AVX-512F, AVX2+FMA, portable C).
         .target(name: "CVectorKernels"),
         // The MiniLM encoder's attention, GELU and LayerNorm, compiled for AVX-512F, AVX2+FMA and portable C and

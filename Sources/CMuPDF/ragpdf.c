@@ -2,6 +2,7 @@
 // assigned inside fz_try and read after it are `volatile`; resources are dropped in fz_always.
 #include "ragpdf.h"
 
+#include <fribidi.h>
 #include <mupdf/fitz.h>
 #include <mupdf/pdf.h>
 #include <stdlib.h>
@@ -16,6 +17,9 @@ struct ragpdf_context {
 
 struct ragpdf_document {
     fz_document *doc;
+    // Set by ragpdf_document_use_pages: the page objects read instead of the page tree, in page order.
+    int *pages;
+    int page_count;
 };
 
 // MuPDF prints warnings and errors to stderr by default; a library must not.
@@ -109,6 +113,7 @@ ragpdf_status ragpdf_document_open(ragpdf_context *context, const void *bytes, s
 void ragpdf_document_drop(ragpdf_context *context, ragpdf_document *document) {
     if (document == NULL) return;
     fz_drop_document(context->ctx, document->doc);
+    free(document->pages);
     free(document);
 }
 
@@ -144,6 +149,10 @@ ragpdf_status ragpdf_document_authenticate(ragpdf_context *context, ragpdf_docum
 ragpdf_status ragpdf_document_page_count(ragpdf_context *context, ragpdf_document *document, int *out_count,
                                          char *message, size_t message_capacity) {
     fz_context *ctx = context->ctx;
+    if (document->pages != NULL) {
+        *out_count = document->page_count;
+        return RAGPDF_OK;
+    }
     volatile int count = 0;
     fz_try(ctx) {
         count = fz_count_pages(ctx, document->doc);
@@ -152,6 +161,111 @@ ragpdf_status ragpdf_document_page_count(ragpdf_context *context, ragpdf_documen
         return ragpdf_caught(ctx, RAGPDF_ERROR_OPEN, message, message_capacity);
     }
     *out_count = count;
+    return RAGPDF_OK;
+}
+
+ragpdf_status ragpdf_document_repaired(ragpdf_context *context, ragpdf_document *document, int *out_repaired,
+                                       char *message, size_t message_capacity) {
+    fz_context *ctx = context->ctx;
+    volatile int repaired = 0;
+    fz_try(ctx) {
+        pdf_document *pdf = pdf_specifics(ctx, document->doc);
+        repaired = pdf != NULL && pdf_was_repaired(ctx, pdf);
+    }
+    fz_catch(ctx) {
+        return ragpdf_caught(ctx, RAGPDF_ERROR_GENERIC, message, message_capacity);
+    }
+    *out_repaired = repaired;
+    return RAGPDF_OK;
+}
+
+ragpdf_status ragpdf_scan_page_objects(ragpdf_context *context, ragpdf_document *document, int64_t max_objects,
+                                       int max_pages, int *out_numbers, int *out_count, char *message,
+                                       size_t message_capacity) {
+    fz_context *ctx = context->ctx;
+    *out_count = 0;
+    if (max_pages < 0 || max_objects < 0) {
+        ragpdf_set_message(message, message_capacity, "the page or object limit is negative");
+        return RAGPDF_ERROR_ARGUMENT;
+    }
+    pdf_document *pdf = pdf_specifics(ctx, document->doc);
+    if (pdf == NULL) return RAGPDF_OK;
+    volatile int length = 0;
+    fz_try(ctx) {
+        length = pdf_xref_len(ctx, pdf);
+    }
+    fz_catch(ctx) {
+        return ragpdf_caught(ctx, RAGPDF_ERROR_GENERIC, message, message_capacity);
+    }
+    int found = 0;
+    int64_t work = 0;
+    for (int number = 1; number < length && found <= max_pages; number++) {
+        // Free and missing entries cost nothing: only objects the file holds are loaded. An object in an object
+        // stream that is not cached yet costs the whole stream's objects: MuPDF parses the stream to load it (and
+        // caches them all, except null objects, which it parses again each time).
+        pdf_xref_entry *entry = pdf_get_xref_entry_no_null(ctx, pdf, number);
+        if (entry->type != 'n' && entry->type != 'o') continue;
+        int64_t cost = 1;
+        if (entry->type == 'o' && entry->obj == NULL) {
+            int stream = (int)entry->ofs;
+            volatile int64_t objects = 1;
+            fz_try(ctx) {
+                pdf_obj *container = pdf_load_object(ctx, pdf, stream);
+                objects = pdf_dict_get_int(ctx, container, PDF_NAME(N));
+                pdf_drop_obj(ctx, container);
+            }
+            fz_catch(ctx) {
+                if (fz_caught(ctx) == FZ_ERROR_MEMORY)
+                    return ragpdf_caught(ctx, RAGPDF_ERROR_MEMORY, message, message_capacity);
+            }
+            if (objects > cost) cost = objects;
+        }
+        work += cost;
+        if (work > max_objects) {
+            char text[160];
+            snprintf(text, sizeof(text), "the scan for page objects stopped at its limit of %lld objects loaded for a"
+                     " file of this size", (long long)max_objects);
+            ragpdf_set_message(message, message_capacity, text);
+            return RAGPDF_ERROR_LIMIT;
+        }
+        pdf_obj *volatile object = NULL;
+        volatile int is_page = 0;
+        fz_var(object);
+        fz_try(ctx) {
+            object = pdf_load_object(ctx, pdf, number);
+            is_page = pdf_is_dict(ctx, object) &&
+                      pdf_name_eq(ctx, pdf_dict_get(ctx, object, PDF_NAME(Type)), PDF_NAME(Page));
+        }
+        fz_always(ctx) {
+            pdf_drop_obj(ctx, object);
+        }
+        fz_catch(ctx) {
+            if (fz_caught(ctx) == FZ_ERROR_MEMORY)
+                return ragpdf_caught(ctx, RAGPDF_ERROR_MEMORY, message, message_capacity);
+            is_page = 0; // a broken object: not a page we can read
+        }
+        if (is_page) out_numbers[found++] = number;
+    }
+    *out_count = found;
+    return RAGPDF_OK;
+}
+
+ragpdf_status ragpdf_document_use_pages(ragpdf_context *context, ragpdf_document *document, const int *numbers,
+                                        int count, char *message, size_t message_capacity) {
+    (void)context;
+    if (count < 0) {
+        ragpdf_set_message(message, message_capacity, "the page count is negative");
+        return RAGPDF_ERROR_ARGUMENT;
+    }
+    int *pages = malloc(sizeof(int) * (size_t)(count > 0 ? count : 1));
+    if (pages == NULL) {
+        ragpdf_set_message(message, message_capacity, "cannot allocate the page list");
+        return RAGPDF_ERROR_MEMORY;
+    }
+    if (count > 0) memcpy(pages, numbers, sizeof(int) * (size_t)count);
+    free(document->pages);
+    document->pages = pages;
+    document->page_count = count;
     return RAGPDF_OK;
 }
 
@@ -261,6 +375,11 @@ ragpdf_status ragpdf_page_object_numbers(ragpdf_context *context, ragpdf_documen
         return RAGPDF_ERROR_ARGUMENT;
     }
     memset(out_numbers, 0, sizeof(int) * (size_t)count);
+    if (document->pages != NULL) {
+        for (int index = 0; index < count && index < document->page_count; index++)
+            out_numbers[index] = document->pages[index];
+        return RAGPDF_OK;
+    }
     pdf_document *volatile pdf = NULL;
     volatile int walked = 0;
     fz_try(ctx) {
@@ -302,6 +421,118 @@ static int ragpdf_reserve(ragpdf_context *context, size_t used, size_t extra) {
     return 1;
 }
 
+// What one character of the structured text becomes: 0 when it is not written (off the page, a control character,
+// or unmappable, which is counted), else the code point to write.
+static unsigned int ragpdf_char_value(const fz_stext_char *ch, fz_rect clip, int64_t *glyphs, int64_t *unmappable) {
+    unsigned int c = (unsigned int)ch->c;
+    if (ch->origin.x < clip.x0 || ch->origin.x > clip.x1 || ch->origin.y < clip.y0 || ch->origin.y > clip.y1)
+        return 0; // off the page: hidden or stray text
+    if (c == 0xFFFD || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) {
+        (*unmappable)++;
+        (*glyphs)++;
+        return 0;
+    }
+    if (c < 0x20) return c == '\t' ? ' ' : 0; // NUL, CR and other controls are dropped
+    return c;
+}
+
+// Whether `c` belongs to a right-to-left script block (Hebrew, Arabic, Syriac, Thaana, N'Ko and their presentation
+// forms, and the RTL blocks beyond the BMP). A cheap test that decides which lines go through the bidi algorithm,
+// which then classifies every character exactly.
+static int ragpdf_is_rtl(unsigned int c) {
+    return (c >= 0x0590 && c <= 0x08FF) || (c >= 0xFB1D && c <= 0xFDFF) || (c >= 0xFE70 && c <= 0xFEFF) ||
+           (c >= 0x10800 && c <= 0x10FFF) || (c >= 0x1E800 && c <= 0x1EFFF);
+}
+
+// Writes code point `c` as UTF-8 at `*out`, after any pending line or block separator.
+static void ragpdf_put(unsigned char **out, unsigned int c, int *pending_newlines, int64_t *characters,
+                       int64_t *glyphs) {
+    unsigned char *p = *out;
+    if (*pending_newlines) {
+        *p++ = '\n';
+        if (*pending_newlines == 2) *p++ = '\n';
+        *characters += *pending_newlines;
+        *pending_newlines = 0;
+    }
+    if (c < 0x80) {
+        *p++ = (unsigned char)c;
+        if (c != ' ') (*glyphs)++;
+    } else {
+        if (c < 0x800) {
+            *p++ = (unsigned char)(0xC0 | (c >> 6));
+        } else if (c < 0x10000) {
+            *p++ = (unsigned char)(0xE0 | (c >> 12));
+            *p++ = (unsigned char)(0x80 | ((c >> 6) & 0x3F));
+        } else {
+            *p++ = (unsigned char)(0xF0 | (c >> 18));
+            *p++ = (unsigned char)(0x80 | ((c >> 12) & 0x3F));
+            *p++ = (unsigned char)(0x80 | ((c >> 6) & 0x3F));
+        }
+        *p++ = (unsigned char)(0x80 | (c & 0x3F));
+        if (c != 0xA0 && c != 0x3000) (*glyphs)++;
+    }
+    (*characters)++;
+    *out = p;
+}
+
+// One written character of a right-to-left line: its code point, its place along the line, its place in the line.
+struct ragpdf_placed {
+    unsigned int c;
+    float position;
+    int index;
+};
+
+static int ragpdf_compare_placed(const void *a, const void *b) {
+    const struct ragpdf_placed *x = a, *y = b;
+    if (x->position != y->position) return x->position < y->position ? -1 : 1;
+    return x->index - y->index; // one glyph's characters (a ligature's) keep their order
+}
+
+// Puts the `count` characters of a line holding right-to-left text into reading order, in place: sorted by their
+// place along the line (visual order, whatever order the content stream drew them in), then reordered by the Unicode
+// bidirectional algorithm as if that visual string were logical text, which turns right-to-left runs back (not an
+// exact inverse of laying a line out in every case, but for the common ones: RTL words, numbers and Latin words
+// among them, mirrored brackets). Characters with one place (a glyph and the rest of its
+// ligature text or its combining marks, which are already in logical order) are turned first so that the reversal
+// keeps them in order. Returns 0 when memory runs out.
+static int ragpdf_reorder_rtl(struct ragpdf_placed *placed, int count) {
+    qsort(placed, (size_t)count, sizeof(*placed), ragpdf_compare_placed);
+    FriBidiChar *str = malloc(sizeof(FriBidiChar) * (size_t)count);
+    FriBidiCharType *types = malloc(sizeof(FriBidiCharType) * (size_t)count);
+    FriBidiBracketType *brackets = malloc(sizeof(FriBidiBracketType) * (size_t)count);
+    FriBidiLevel *levels = malloc(sizeof(FriBidiLevel) * (size_t)count);
+    int ok = str != NULL && types != NULL && brackets != NULL && levels != NULL;
+    if (ok) {
+        for (int i = 0; i < count; i++) str[i] = placed[i].c;
+        fribidi_get_bidi_types(str, count, types);
+        fribidi_get_bracket_types(str, count, types, brackets);
+        FriBidiParType base = FRIBIDI_PAR_ON;
+        ok = fribidi_get_par_embedding_levels_ex(types, brackets, count, &base, levels) != 0;
+        if (ok) {
+            for (int start = 0; start < count;) {
+                int end = start + 1;
+                while (end < count && placed[end].position == placed[start].position) end++;
+                if (end - start > 1 && FRIBIDI_LEVEL_IS_RTL(levels[start]))
+                    for (int i = start, j = end - 1; i < j; i++, j--) {
+                        FriBidiChar swap = str[i];
+                        str[i] = str[j];
+                        str[j] = swap;
+                    }
+                start = end;
+            }
+            fribidi_shape_mirroring(levels, count, str);
+            ok = fribidi_reorder_line(0, types, count, 0, base, levels, str, NULL) != 0;
+        }
+        if (ok)
+            for (int i = 0; i < count; i++) placed[i].c = str[i];
+    }
+    free(str);
+    free(types);
+    free(brackets);
+    free(levels);
+    return ok;
+}
+
 // Walks the structured text and writes UTF-8 straight into the context's buffer. No MuPDF call here can throw,
 // so this runs outside fz_try.
 static ragpdf_status ragpdf_write_text(ragpdf_context *context, fz_stext_page *page, int64_t max_characters,
@@ -318,55 +549,46 @@ static ragpdf_status ragpdf_write_text(ragpdf_context *context, fz_stext_page *p
             if (used > 0 && pending_newlines == 0) pending_newlines = 1;
             // Worst case 4 bytes per character plus separators; reserve per line, not per character.
             size_t count = 0;
-            for (fz_stext_char *ch = line->first_char; ch; ch = ch->next) count++;
+            int rtl = 0;
+            for (fz_stext_char *ch = line->first_char; ch; ch = ch->next) {
+                count++;
+                rtl |= ragpdf_is_rtl((unsigned int)ch->c);
+            }
             if (!ragpdf_reserve(context, used, count * 4 + 2)) {
                 ragpdf_set_message(message, message_capacity, "cannot grow the text buffer");
                 return RAGPDF_ERROR_MEMORY;
             }
             unsigned char *out = context->text + used;
-            for (fz_stext_char *ch = line->first_char; ch; ch = ch->next) {
-                unsigned int c = (unsigned int)ch->c;
-                if (ch->origin.x < clip.x0 || ch->origin.x > clip.x1 || ch->origin.y < clip.y0 ||
-                    ch->origin.y > clip.y1)
-                    continue; // off the page: hidden or stray text
-                if (c == 0xFFFD) {
-                    unmappable++;
-                    glyphs++;
-                    continue;
+            if (!rtl) {
+                for (fz_stext_char *ch = line->first_char; ch; ch = ch->next) {
+                    unsigned int c = ragpdf_char_value(ch, clip, &glyphs, &unmappable);
+                    if (c != 0) ragpdf_put(&out, c, &pending_newlines, &characters, &glyphs);
                 }
-                if (c < 0x20) {
-                    if (c != '\t') continue; // NUL, CR and other controls are dropped
-                    c = ' ';
+            } else {
+                struct ragpdf_placed *placed = malloc(sizeof(*placed) * count);
+                if (placed == NULL) {
+                    ragpdf_set_message(message, message_capacity, "cannot allocate a right-to-left line");
+                    return RAGPDF_ERROR_MEMORY;
                 }
-                if (c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) {
-                    unmappable++;
-                    glyphs++;
-                    continue;
+                int kept = 0;
+                for (fz_stext_char *ch = line->first_char; ch; ch = ch->next) {
+                    unsigned int c = ragpdf_char_value(ch, clip, &glyphs, &unmappable);
+                    if (c == 0) continue;
+                    float position = ch->origin.x * line->dir.x + ch->origin.y * line->dir.y;
+                    // A character without width continues the glyph before it: the rest of a ligature's text
+                    // (MuPDF puts it at the glyph's end) or a combining mark. It keeps that glyph's place.
+                    fz_point width = {ch->quad.ur.x - ch->quad.ul.x, ch->quad.ur.y - ch->quad.ul.y};
+                    if (kept > 0 && width.x * width.x + width.y * width.y < 1e-4f) position = placed[kept - 1].position;
+                    placed[kept] = (struct ragpdf_placed){c, position, kept};
+                    kept++;
                 }
-                if (pending_newlines) {
-                    *out++ = '\n';
-                    if (pending_newlines == 2) *out++ = '\n';
-                    characters += pending_newlines;
-                    pending_newlines = 0;
+                if (kept > 0 && !ragpdf_reorder_rtl(placed, kept)) {
+                    free(placed);
+                    ragpdf_set_message(message, message_capacity, "cannot reorder a right-to-left line");
+                    return RAGPDF_ERROR_MEMORY;
                 }
-                if (c < 0x80) {
-                    *out++ = (unsigned char)c;
-                    if (c != ' ') glyphs++;
-                } else {
-                    if (c < 0x800) {
-                        *out++ = (unsigned char)(0xC0 | (c >> 6));
-                    } else if (c < 0x10000) {
-                        *out++ = (unsigned char)(0xE0 | (c >> 12));
-                        *out++ = (unsigned char)(0x80 | ((c >> 6) & 0x3F));
-                    } else {
-                        *out++ = (unsigned char)(0xF0 | (c >> 18));
-                        *out++ = (unsigned char)(0x80 | ((c >> 12) & 0x3F));
-                        *out++ = (unsigned char)(0x80 | ((c >> 6) & 0x3F));
-                    }
-                    *out++ = (unsigned char)(0x80 | (c & 0x3F));
-                    if (c != 0xA0 && c != 0x3000) glyphs++;
-                }
-                characters++;
+                for (int i = 0; i < kept; i++) ragpdf_put(&out, placed[i].c, &pending_newlines, &characters, &glyphs);
+                free(placed);
             }
             used = (size_t)(out - context->text);
             if (characters > max_characters) {
@@ -417,9 +639,11 @@ ragpdf_status ragpdf_page_text(ragpdf_context *context, ragpdf_document *documen
     fz_page *volatile page = NULL;
     fz_stext_page *volatile text = NULL;
     fz_device *volatile device = NULL;
+    pdf_obj *volatile loaded = NULL;
     fz_var(page);
     fz_var(text);
     fz_var(device);
+    fz_var(loaded);
     // Speed: no images, ligatures kept as they are. Mediabox clipping is done while writing (a point test on the
     // character's origin) instead of FZ_STEXT_MEDIABOX_CLIP, which bounds every glyph.
     fz_stext_options options = {0};
@@ -427,9 +651,16 @@ ragpdf_status ragpdf_page_text(ragpdf_context *context, ragpdf_document *documen
     fz_try(ctx) {
         pdf_document *pdf = pdf_specifics(ctx, document->doc);
         if (pdf != NULL) {
-            if (page_index < 0 || page_index >= pdf_count_pages(ctx, pdf))
-                fz_throw(ctx, FZ_ERROR_GENERIC, "page %d is out of range", page_index + 1);
-            pdf_obj *page_object = pdf_lookup_page_obj(ctx, pdf, page_index);
+            pdf_obj *page_object;
+            if (document->pages != NULL) {
+                if (page_index < 0 || page_index >= document->page_count)
+                    fz_throw(ctx, FZ_ERROR_GENERIC, "page %d is out of range", page_index + 1);
+                page_object = loaded = pdf_load_object(ctx, pdf, document->pages[page_index]);
+            } else {
+                if (page_index < 0 || page_index >= pdf_count_pages(ctx, pdf))
+                    fz_throw(ctx, FZ_ERROR_GENERIC, "page %d is out of range", page_index + 1);
+                page_object = pdf_lookup_page_obj(ctx, pdf, page_index);
+            }
             if (!pdf_is_dict(ctx, page_object))
                 fz_throw(ctx, FZ_ERROR_GENERIC, "page %d is missing from the page tree", page_index + 1);
             fz_rect mediabox;
@@ -449,6 +680,7 @@ ragpdf_status ragpdf_page_text(ragpdf_context *context, ragpdf_document *documen
     fz_always(ctx) {
         fz_drop_device(ctx, device);
         fz_drop_page(ctx, page);
+        pdf_drop_obj(ctx, loaded);
     }
     fz_catch(ctx) {
         fz_drop_stext_page(ctx, text);

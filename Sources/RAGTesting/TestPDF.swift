@@ -81,6 +81,125 @@ public enum TestPDF {
         return writer.finish()
     }
 
+    /// A valid PDF laid out as TeX, and most writers that stream pages out as they finish them, lay it out: each
+    /// page's content stream and then its page object, in page order, and only at the end the font, the page tree
+    /// and the catalog. Cut off anywhere before its end, it loses its page tree and catalog but keeps the pages
+    /// before the cut (see ``truncated(_:to:)``).
+    public static func streamed(pages: [String], compressed: Bool = false) -> Data {
+        var writer = Writer()
+        writer.compressed = compressed
+        let numbers = pages.map { _ in (content: writer.reserve(), page: writer.reserve()) }
+        let helvetica = writer.reserve()
+        let tree = writer.reserve()
+        let catalog = writer.reserve()
+        for (text, number) in zip(pages, numbers) {
+            writer.writeStream(number.content, Writer.textContent(text))
+            writer.write(
+                number.page,
+                "<< /Type /Page /Parent \(tree) 0 R /MediaBox [0 0 612 792] /Contents \(number.content) 0 R"
+                    + " /Resources << /Font << /F1 \(helvetica) 0 R >> >> >>")
+        }
+        writer.write(helvetica, Writer.helvetica)
+        let kids = numbers.map { "\($0.page) 0 R" }.joined(separator: " ")
+        writer.write(tree, "<< /Type /Pages /Kids [\(kids)] /Count \(pages.count) >>")
+        writer.write(catalog, "<< /Type /Catalog /Pages \(tree) 0 R >>")
+        writer.trailer(root: catalog, info: nil)
+        return writer.finish()
+    }
+
+    /// `pdf` after a text-mode transfer (FTP in ASCII mode, a mail gateway): every LF turned into CR LF, binary
+    /// streams included.
+    public static func textModeTransfer(_ pdf: Data) -> Data {
+        var out = Data(capacity: pdf.count + pdf.count / 16)
+        for byte in pdf {
+            if byte == 0x0A { out.append(0x0D) }
+            out.append(byte)
+        }
+        return out
+    }
+
+    /// A one-page PDF that draws each of `lines` glyph by glyph, in the order given: each glyph to the right of the
+    /// one before (as PDF writers draw right-to-left text, in visual order: pass the line reversed), or with
+    /// `leftwards`, each to the left of the one before (right-to-left text drawn in reading order). Each element of a
+    /// line is one glyph's text, usually one character (a ligature's may be more).
+    ///
+    /// Any Unicode text works without a font file: the font is a non-embedded CID font (Identity-H) whose
+    /// `/ToUnicode` map gives each glyph's text, which is what text extraction reads; a viewer draws stand-in shapes.
+    public static func drawnText(_ lines: [[String]], leftwards: Bool = false) -> Data {
+        var glyphs: [String: Int] = [:]
+        for glyph in lines.joined() where glyphs[glyph] == nil { glyphs[glyph] = glyphs.count + 1 }
+        var writer = Writer()
+        let catalog = writer.reserve()
+        let tree = writer.reserve()
+        let page = writer.reserve()
+        let content = writer.reserve()
+        let font = writer.reserve()
+        let descendant = writer.reserve()
+        let descriptor = writer.reserve()
+        let toUnicode = writer.reserve()
+        writer.write(catalog, "<< /Type /Catalog /Pages \(tree) 0 R >>")
+        writer.write(tree, "<< /Type /Pages /Kids [\(page) 0 R] /Count 1 >>")
+        writer.write(
+            page,
+            "<< /Type /Page /Parent \(tree) 0 R /MediaBox [0 0 612 792] /Contents \(content) 0 R"
+                + " /Resources << /Font << /F1 \(font) 0 R >> >> >>")
+        var stream = ""
+        for (index, line) in lines.enumerated() {
+            let y = 740 - 30 * index
+            let codes = line.map { String(format: "<%04X>", glyphs[$0]!) }
+            if leftwards {
+                // Each glyph advances 0.6 em to the right; a TJ adjustment of 1200 moves 1.2 em back: 0.6 em left.
+                stream += "BT /F1 20 Tf \(72 + 12 * line.count) \(y) Td [\(codes.joined(separator: " 1200 "))] TJ ET\n"
+            } else {
+                stream += "BT /F1 20 Tf 72 \(y) Td [\(codes.joined(separator: " "))] TJ ET\n"
+            }
+        }
+        writer.writeStream(content, stream)
+        writer.write(
+            font,
+            "<< /Type /Font /Subtype /Type0 /BaseFont /StandIn /Encoding /Identity-H"
+                + " /DescendantFonts [\(descendant) 0 R] /ToUnicode \(toUnicode) 0 R >>")
+        writer.write(
+            descendant,
+            "<< /Type /Font /Subtype /CIDFontType2 /BaseFont /StandIn /CIDSystemInfo << /Registry (Adobe)"
+                + " /Ordering (Identity) /Supplement 0 >> /DW 600 /FontDescriptor \(descriptor) 0 R >>")
+        writer.write(
+            descriptor,
+            "<< /Type /FontDescriptor /FontName /StandIn /Flags 4 /FontBBox [0 -200 1000 900] /ItalicAngle 0"
+                + " /Ascent 900 /Descent -200 /CapHeight 700 /StemV 80 >>")
+        let entries = glyphs.sorted { $0.value < $1.value }.map { glyph, code in
+            String(format: "<%04X> <", code) + glyph.utf16.map { String(format: "%04X", $0) }.joined() + ">"
+        }
+        writer.writeStream(
+            toUnicode,
+            "/CIDInit /ProcSet findresource begin 12 dict begin begincmap /CIDSystemInfo << /Registry (Adobe)"
+                + " /Ordering (UCS) /Supplement 0 >> def /CMapName /Adobe-Identity-UCS def /CMapType 2 def\n"
+                + "1 begincodespacerange <0000> <FFFF> endcodespacerange\n"
+                + stride(from: 0, to: entries.count, by: 100).map { start in  // at most 100 entries per block
+                    let block = entries[start..<min(start + 100, entries.count)]
+                    return "\(block.count) beginbfchar\n\(block.joined(separator: "\n"))\nendbfchar\n"
+                }.joined()
+                + "endcmap CMapName currentdict /CMap defineresource pop end end")
+        writer.trailer(root: catalog, info: nil)
+        return writer.finish()
+    }
+
+    /// ``drawnText(_:leftwards:)`` with one glyph per character.
+    public static func drawnText(_ lines: [String], leftwards: Bool = false) -> Data {
+        drawnText(lines.map { $0.unicodeScalars.map { String($0) } }, leftwards: leftwards)
+    }
+
+    /// A file holding nothing but one compressed object stream of `objects` empty arrays (numbered from 100), and
+    /// one object numbered past them, which makes MuPDF's repair accept their numbers: no catalog, no page, no
+    /// cross-reference table.
+    public static func objectStreamOnly(objects: Int) -> Data {
+        let header = (0..<objects).map { "\(100 + $0) \($0 * 3)" }.joined(separator: " ") + "\n"
+        let stream = Writer.deflate(Data(header.utf8) + Data(String(repeating: "[] ", count: objects).utf8))
+        var pdf = Data("%PDF-1.7\n1 0 obj\n<< /Type /ObjStm /N \(objects) /First \(header.utf8.count)".utf8)
+        pdf += Data(" /Filter /FlateDecode /Length \(stream.count) >>\nstream\n".utf8) + stream
+        return pdf + Data("\nendstream\nendobj\n\(100 + objects) 0 obj\nnull\nendobj\n".utf8)
+    }
+
     /// The first `count` bytes of `pdf`: a download that stopped early.
     public static func truncated(_ pdf: Data, to count: Int) -> Data { pdf.prefix(count) }
 

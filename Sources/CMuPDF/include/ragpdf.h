@@ -30,6 +30,8 @@ typedef enum ragpdf_status {
     RAGPDF_ERROR_ARGUMENT = 5,
     /// Any other MuPDF error.
     RAGPDF_ERROR_GENERIC = 6,
+    /// A work bound passed to the function was reached (ragpdf_scan_page_objects' object budget).
+    RAGPDF_ERROR_LIMIT = 7,
 } ragpdf_status;
 
 /// A MuPDF context plus the shim's reusable text buffer. Opaque.
@@ -79,6 +81,34 @@ ragpdf_status ragpdf_document_page_count(ragpdf_context *context, ragpdf_documen
 ragpdf_status ragpdf_page_object_numbers(ragpdf_context *context, ragpdf_document *document, int count,
                                          int *out_numbers, char *message, size_t message_capacity);
 
+/// Sets `*out_repaired` to 1 if MuPDF had to rebuild the document's cross-reference table by scanning the file for
+/// objects (`pdf_was_repaired`): the file is damaged. MuPDF may repair lazily, when a broken object is first read, so
+/// ask after the page count.
+ragpdf_status ragpdf_document_repaired(ragpdf_context *context, ragpdf_document *document, int *out_repaired,
+                                       char *message, size_t message_capacity);
+
+/// Scans every object of a (repaired) PDF, in object-number order, for page objects (dictionaries with
+/// `/Type /Page`), and writes their object numbers to `out_numbers` (room for `max_pages` + 1 values); `*out_count` is
+/// how many were found, stopping at `max_pages` + 1.
+///
+/// Why: when a file is cut off, its page tree and catalog are usually lost with its end (TeX, and most writers that
+/// stream pages out as they finish them, write them last), and MuPDF's repair, which rebuilds the cross-reference
+/// table by scanning for `N 0 obj` and finds the objects that remain, then has no root and reports no pages. The
+/// page objects themselves, and their content streams, are in the part that remains; object-number order is page
+/// order for such writers (every one of 72 cut-off TeX manuals measured). Bounded: at most `max_objects` objects are
+/// loaded, beyond which the scan stops with RAGPDF_ERROR_LIMIT. Loading an object of an object stream that MuPDF has
+/// not cached yet counts as loading all the stream's objects, since MuPDF parses the whole stream for it (it caches
+/// them all, but parses again for each null object). A non-PDF document has no page objects.
+ragpdf_status ragpdf_scan_page_objects(ragpdf_context *context, ragpdf_document *document, int64_t max_objects,
+                                       int max_pages, int *out_numbers, int *out_count,
+                                       char *message, size_t message_capacity);
+
+/// Makes the document's pages the page objects numbered `numbers` (copied), in that order, instead of its page
+/// tree: ragpdf_document_page_count, ragpdf_page_object_numbers and ragpdf_page_text then use them. For the numbers
+/// a ragpdf_scan_page_objects of the same bytes found, so that each extraction worker's document does not scan again.
+ragpdf_status ragpdf_document_use_pages(ragpdf_context *context, ragpdf_document *document, const int *numbers,
+                                        int count, char *message, size_t message_capacity);
+
 /// Looks up a metadata entry such as "info:Title" or "info:Author". On success `*out_value` is a malloc'd,
 /// NUL-terminated UTF-8 string to free with ragpdf_free, or NULL when the entry is absent.
 ragpdf_status ragpdf_document_metadata(ragpdf_context *context, ragpdf_document *document, const char *key,
@@ -104,6 +134,11 @@ typedef struct ragpdf_page_text_result {
 
 /// Extracts the text of the page at 0-based `page_index`: characters of a line in order, `\n` between lines,
 /// `\n\n` between blocks; NUL and other control characters dropped, U+FFFD counted and dropped.
+///
+/// A line holding right-to-left characters (Hebrew, Arabic and the other RTL scripts) is returned in reading
+/// (logical) order: its characters are put in the order they stand on the page, left to right, and reordered by the
+/// Unicode bidirectional algorithm (libfribidi), with mirrored brackets turned back. PDF writers draw such text in
+/// visual order, which MuPDF returns as it is, reversed; lines without RTL characters are written as they come.
 /// If more than `max_characters` characters would be written, stops and returns RAGPDF_ERROR_TEXT_LIMIT.
 ragpdf_status ragpdf_page_text(ragpdf_context *context, ragpdf_document *document, int page_index,
                                int64_t max_characters, ragpdf_page_text_result *out_result,

@@ -33,6 +33,10 @@ public struct DocumentWarning: Sendable, Hashable, Codable, CustomStringConverti
         /// Pages that are the same page object as an earlier page (a page tree that names one page many times)
         /// were indexed once, at the earlier page. One warning for the whole document says how many.
         case repeatedPages
+        /// The file is damaged (cut off, two PDFs concatenated, line feeds turned into CR LF) and was read by the
+        /// loader's recovery: the message says what was found and done, and which pages are missing. Pages that
+        /// could still not be read have their own `pageFailed` or `unmappableText` warnings.
+        case recovered
     }
 
     public var kind: Kind

@@ -30,7 +30,8 @@ public struct DocumentError: Error, Sendable, CustomStringConvertible {
         public static let wrongPassword = Code(.wrongPassword)
         /// The PDF has no pages.
         public static let noPages = Code(.noPages)
-        /// The PDF is damaged beyond what MuPDF can repair: it cannot be opened at all.
+        /// The PDF is damaged beyond repair: it cannot be opened at all, or neither MuPDF's repair nor the loader's
+        /// recovery (see ``DocumentWarning/Kind/recovered``) finds a page in it.
         public static let damaged = Code(.damaged)
         /// The file is larger than ``ExtractionLimits/maxBytes``.
         public static let tooLarge = Code(.tooLarge)

@@ -7,13 +7,8 @@ extension DocumentLoader {
     static let minimumPagesPerWorker = 8
 
     func loadPDF(bytes: SourceBytes, fileName: String) throws(DocumentError) -> Document {
-        let first = try openPDF(bytes: bytes, fileName: fileName)
-        let pageCount: Int
-        do {
-            pageCount = try first.pageCount()
-        } catch {
-            throw DocumentError(code: .damaged, fileName: fileName, message: error.message, underlying: error)
-        }
+        let plan = try planPDF(bytes: bytes, fileName: fileName)
+        let pageCount = plan.parts.reduce(0) { $0 + $1.pageCount }
         if pageCount <= 0 {
             throw DocumentError(code: .noPages, fileName: fileName, message: "the page tree is empty")
         }
@@ -22,23 +17,44 @@ extension DocumentLoader {
                 code: .tooManyPages, fileName: fileName,
                 message: "the PDF declares \(pageCount) pages; the limit is \(limits.maxPages)")
         }
-        let title = Self.clean(try? first.metadata("info:Title"))
-        let author = Self.clean(try? first.metadata("info:Author"))
+        let title = plan.parts.lazy.compactMap { Self.clean(try? $0.document.metadata("info:Title")) }.first
+        let author = plan.parts.lazy.compactMap { Self.clean(try? $0.document.metadata("info:Author")) }.first
 
-        // Pages that are the same object as an earlier page are decided before any text is extracted, in page
-        // order, so the work is not spent and the result does not depend on the workers.
-        let repeats = Self.repeatedPages(try first.pageObjectNumbers(count: pageCount))
-        let workers = max(1, min(limits.threads, (pageCount - repeats.count) / Self.minimumPagesPerWorker))
-        let outcomes = try extractPages(first: first, bytes: bytes, fileName: fileName, pageCount: pageCount,
-                                        repeats: repeats, workers: workers)
-        return try assemble(
+        // The parts of a file that holds several PDFs are extracted one after the other, each on all the workers,
+        // against one character budget.
+        var outcomes: [PageOutcome] = []
+        var characters = 0
+        for part in plan.parts {
+            // Pages that are the same object as an earlier page are decided before any text is extracted, in page
+            // order, so the work is not spent and the result does not depend on the workers.
+            let repeats = Self.repeatedPages(try part.document.pageObjectNumbers(count: part.pageCount))
+            let workers = max(1, min(limits.threads, (part.pageCount - repeats.count) / Self.minimumPagesPerWorker))
+            let offset = outcomes.count
+            for outcome in try extractPages(
+                part, bytes: plan.bytes, byteCount: bytes.count, fileName: fileName, repeats: repeats,
+                workers: workers, charactersBefore: characters)
+            {
+                switch outcome {
+                case .repeated(let earlier): outcomes.append(.repeated(of: earlier + offset))
+                case .text(_, let count):
+                    characters += count
+                    outcomes.append(outcome)
+                default: outcomes.append(outcome)
+                }
+            }
+        }
+        var document = try assemble(
             outcomes, fileName: fileName, title: title, author: author, pageCount: pageCount, bytes: bytes)
+        if let warning = Self.recoveredWarning(plan) { document.warnings.insert(warning, at: 0) }
+        return document
     }
 
-    /// Opens the PDF in a new context and unlocks it with ``password`` if it is encrypted.
-    func openPDF(bytes: SourceBytes, fileName: String) throws(DocumentError) -> MuPDFDocument {
+    /// Opens the PDF (the one in `range` of `bytes`, or all of them) in a new context and unlocks it with
+    /// ``password`` if it is encrypted.
+    func openPDF(bytes: SourceBytes, range: Range<Int>? = nil, fileName: String) throws(DocumentError) -> MuPDFDocument
+    {
         let context = try MuPDFContext(cacheBytes: limits.cacheBytesPerThread, fileName: fileName)
-        let document = try MuPDFDocument(context: context, bytes: bytes)
+        let document = try MuPDFDocument(context: context, bytes: bytes, range: range)
         if try document.needsPassword() {
             guard let password else {
                 throw DocumentError(code: .encrypted, fileName: fileName, message: "the PDF needs a password")
@@ -69,21 +85,30 @@ extension DocumentLoader {
 
     // MARK: - Parallel extraction
 
-    /// Extracts every page on `workers` threads. Pages are handed out in increasing chunks; each worker has its
-    /// own MuPDF context and document (worker 0 reuses `first`).
+    /// Extracts every page of `part` on `workers` threads. Pages are handed out in increasing chunks; each worker
+    /// has its own MuPDF context and document (worker 0 reuses the part's), reading the part's scanned page objects
+    /// when its page tree was lost. `byteCount` (the file's size) sets the character budget, of which
+    /// `charactersBefore` went to earlier parts.
     private func extractPages(
-        first: MuPDFDocument, bytes: SourceBytes, fileName: String, pageCount: Int, repeats: [Int: Int], workers: Int
+        _ part: PDFPart, bytes: SourceBytes, byteCount: Int, fileName: String, repeats: [Int: Int], workers: Int,
+        charactersBefore: Int
     ) throws(DocumentError) -> [PageOutcome] {
         let state = ExtractionState(
-            pageCount: pageCount, limits: limits, byteCount: bytes.count, fileName: fileName, repeats: repeats)
-        let chunk = max(1, min(32, pageCount / (workers * 8)))
-        let handoff = FirstDocument(document: first)
+            pageCount: part.pageCount, limits: limits, byteCount: byteCount, fileName: fileName, repeats: repeats,
+            charactersBefore: charactersBefore)
+        let chunk = max(1, min(32, part.pageCount / (workers * 8)))
+        let handoff = FirstDocument(document: part.document)
+        let range = part.range, scanned = part.scannedPages
         if workers == 1 {
-            extract(with: first, state: state, chunk: chunk)
+            extract(with: part.document, state: state, chunk: chunk)
         } else {
             DispatchQueue.concurrentPerform(iterations: workers) { worker in
                 do throws(DocumentError) {
-                    let document = worker == 0 ? handoff.document : try openPDF(bytes: bytes, fileName: fileName)
+                    var document = handoff.document
+                    if worker != 0 {
+                        document = try openPDF(bytes: bytes, range: range, fileName: fileName)
+                        if let scanned { try document.usePages(scanned) }
+                    }
                     extract(with: document, state: state, chunk: chunk)
                 } catch {
                     state.abort(error)
@@ -244,11 +269,15 @@ final class ExtractionState: Sendable {
     private let failed: Mutex<[Bool]>
     private let error = Mutex<DocumentError?>(nil)
 
-    /// `repeats` maps each page that is the same page object as an earlier page to that page's index.
-    init(pageCount: Int, limits: ExtractionLimits, byteCount: Int, fileName: String, repeats: [Int: Int] = [:]) {
+    /// `repeats` maps each page that is the same page object as an earlier page to that page's index;
+    /// `charactersBefore` is the part of the budget earlier parts of the file used.
+    init(
+        pageCount: Int, limits: ExtractionLimits, byteCount: Int, fileName: String, repeats: [Int: Int] = [:],
+        charactersBefore: Int = 0
+    ) {
         self.pageCount = pageCount
         self.maxConsecutiveFailures = max(1, limits.maxConsecutivePageFailures)
-        self.characterBudget = limits.characterBudget(forBytes: byteCount)
+        self.characterBudget = limits.characterBudget(forBytes: byteCount) - charactersBefore
         self.tooMuchText = DocumentLoader.tooMuchText(fileName, limits, byteCount: byteCount)
         var outcomes = Array(repeating: PageOutcome.notTried, count: pageCount)
         var repeated = Array(repeating: false, count: pageCount)

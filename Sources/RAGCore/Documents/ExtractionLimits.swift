@@ -17,8 +17,9 @@ import Foundation
 public struct ExtractionLimits: Sendable, Hashable {
     /// Largest source file accepted, in bytes, checked before the file is read or parsed. Default 256 MiB.
     public var maxBytes: Int
-    /// Most pages a document may have, checked against the count the PDF declares before any page is read
-    /// (and against the number of form-feed separated pages of a text file). Default 10,000.
+    /// Most pages a document may have, checked against the count the PDF declares before any page is read (for a
+    /// damaged PDF, against the pages recovery found, before any is read; and against the number of form-feed
+    /// separated pages of a text file). Default 10,000.
     public var maxPages: Int
     /// Most characters (Unicode scalars, separators included) of text a document may yield, enforced while
     /// extracting. Default 50,000,000.

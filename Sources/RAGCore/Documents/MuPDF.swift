@@ -24,6 +24,9 @@ enum MuPDF {
         case RAGPDF_ERROR_MEMORY:
             code = .damaged
             summary = "\(operation): out of memory"
+        case RAGPDF_ERROR_LIMIT:
+            code = .damaged
+            summary = "\(operation): a work limit was reached"
         default:
             code = .damaged
             summary = "\(operation) failed"
@@ -79,10 +82,13 @@ final class MuPDFDocument {
     let handle: OpaquePointer
     var fileName: String { context.fileName }
 
-    init(context: MuPDFContext, bytes: SourceBytes) throws(DocumentError) {
+    /// Opens the PDF held by `range` of `bytes` (all of them by default: a part when a file holds several PDFs).
+    init(context: MuPDFContext, bytes: SourceBytes, range: Range<Int>? = nil) throws(DocumentError) {
         var handle: OpaquePointer?
+        let range = range ?? 0..<bytes.count
         try MuPDF.call("opening the PDF", fileName: context.fileName) {
-            ragpdf_document_open(context.handle, bytes.buffer.baseAddress!, bytes.count, &handle, $0, $1)
+            ragpdf_document_open(
+                context.handle, bytes.buffer.baseAddress! + range.lowerBound, range.count, &handle, $0, $1)
         }
         self.context = context
         self.bytes = bytes
@@ -113,6 +119,44 @@ final class MuPDFDocument {
             ragpdf_document_page_count(context.handle, handle, &count, $0, $1)
         }
         return Int(count)
+    }
+
+    /// Whether MuPDF had to rebuild the cross-reference table by scanning the file: the file is damaged.
+    func wasRepaired() throws(DocumentError) -> Bool {
+        var repaired: Int32 = 0
+        try MuPDF.call("checking for repairs", fileName: fileName) {
+            ragpdf_document_repaired(context.handle, handle, &repaired, $0, $1)
+        }
+        return repaired != 0
+    }
+
+    /// The object numbers of the document's page objects, in object-number order, found by loading at most
+    /// `maxObjects` objects (a `damaged` error past that); at most `maxPages` + 1 are returned.
+    func scanPageObjects(maxObjects: Int, maxPages: Int) throws(DocumentError) -> [Int32] {
+        let capacity = max(0, min(maxPages, Int(Int32.max) - 1)) + 1
+        var numbers = [Int32](repeating: 0, count: capacity)
+        var found: Int32 = 0
+        try numbers.withUnsafeMutableBufferPointer { (buffer) throws(DocumentError) in
+            try MuPDF.call("scanning for page objects", fileName: fileName) {
+                ragpdf_scan_page_objects(
+                    context.handle, handle, Int64(maxObjects), Int32(capacity - 1), buffer.baseAddress!, &found, $0,
+                    $1)
+            }
+        }
+        return Array(numbers.prefix(Int(found)))
+    }
+
+    /// Reads the page objects `numbers` as the document's pages, in that order, instead of its page tree.
+    func usePages(_ numbers: [Int32]) throws(DocumentError) {
+        try numbers.withUnsafeBufferPointer { (buffer) throws(DocumentError) in
+            try MuPDF.call("setting the recovered pages", fileName: fileName) { message, capacity in
+                // An empty array may have no storage; the shim reads none of it then.
+                withUnsafePointer(to: Int32(0)) { empty in
+                    ragpdf_document_use_pages(
+                        context.handle, handle, buffer.baseAddress ?? empty, Int32(buffer.count), message, capacity)
+                }
+            }
+        }
     }
 
     /// A metadata entry such as `info:Title`, or `nil` when absent.

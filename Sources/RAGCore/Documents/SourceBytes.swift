@@ -26,6 +26,14 @@ final class SourceBytes: @unchecked Sendable {
         buffer = UnsafeRawBufferPointer(rebasing: memory[0..<data.count])
     }
 
+    /// `capacity` bytes that `fill` writes, returning how many it wrote (at most `capacity`).
+    init(capacity: Int, _ fill: (UnsafeMutableRawBufferPointer) -> Int) {
+        let memory = UnsafeMutableRawBufferPointer.allocate(byteCount: max(capacity, 1), alignment: 16)
+        let written = min(capacity, max(0, fill(UnsafeMutableRawBufferPointer(rebasing: memory[0..<capacity]))))
+        allocation = memory
+        buffer = UnsafeRawBufferPointer(rebasing: memory[0..<written])
+    }
+
     /// Reads a whole file, refusing it before reading when it is larger than `maxBytes`.
     init(contentsOf url: URL, maxBytes: Int) throws(DocumentError) {
         let fileName = url.lastPathComponent

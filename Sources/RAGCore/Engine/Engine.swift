@@ -300,6 +300,7 @@ public final class Engine: Sendable {
             switch warning.kind {
             case .pageFailed: metrics.ingestErrors(reason: "page_failed").increment()
             case .unmappableText: metrics.ingestErrors(reason: "unmappable_text").increment()
+            case .recovered: metrics.documentsRecovered.increment()
             default: break  // no text, or repeated pages indexed once: nothing failed
             }
         }

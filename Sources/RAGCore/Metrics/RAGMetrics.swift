@@ -84,6 +84,7 @@ public final class RAGMetrics: Sendable {
         pagesIngested.increment(by: Int64(0))
         chunksIngested.increment(by: Int64(0))
         documentsIngested.increment(by: Int64(0))
+        documentsRecovered.increment(by: Int64(0))
     }
 
     private let requestCounters: [Operation: [Counter]]  // [success, error]
@@ -188,6 +189,13 @@ public final class RAGMetrics: Sendable {
     /// `rag_ingested_chunks_total`.
     public var chunksIngested: Counter {
         registry.makeCounter(descriptor: Self.named("rag_ingested_chunks_total", "Chunks embedded and added to the index."))
+    }
+
+    /// `rag_documents_recovered_total`: damaged PDFs (cut off, concatenated, line feeds turned into CR LF) that
+    /// the loader's recovery read, each with a `recovered` warning. Their unreadable pages are counted in
+    /// `rag_ingest_errors_total{reason="page_failed"}` as usual.
+    public var documentsRecovered: Counter {
+        registry.makeCounter(descriptor: Self.named("rag_documents_recovered_total", "Damaged PDFs added after the loader recovered what could be read (cut off, concatenated, line feeds turned into CR LF)."))
     }
 
     /// `rag_ingest_errors_total{reason}`: files or pages that could not be ingested, by reason.
