@@ -43,6 +43,8 @@ let package = Package(
         .systemLibrary(name: "CFriBidi", pkgConfig: "fribidi", providers: [.apt(["libfribidi-dev"])]),
         // Memory-bound dot products for single-query search, chosen at run time (AVX-512F, AVX2+FMA, portable C).
         .target(name: "CVectorKernels"),
+        // System calls Swift's Glibc module hides (naming threads).
+        .target(name: "CSupport"),
         // The MiniLM encoder's attention, GELU and LayerNorm, compiled for AVX-512F, AVX2+FMA and portable C and
         // chosen at run time (Swift itself targets baseline x86-64, where its SIMD code is SSE-width).
         .target(name: "CEncoderKernels"),
@@ -55,7 +57,7 @@ let package = Package(
         .target(
             name: "RAGCore",
             dependencies: [
-                "CMuPDF", "CBLAS", "CCurl", "CZlib", "CVectorKernels", "CEncoderKernels",
+                "CMuPDF", "CSupport", "CBLAS", "CCurl", "CZlib", "CVectorKernels", "CEncoderKernels",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],

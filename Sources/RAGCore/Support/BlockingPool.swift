@@ -1,3 +1,4 @@
+import CSupport
 import Dispatch
 import Foundation
 import Synchronization
@@ -53,10 +54,11 @@ public final class BlockingPool: Sendable {
         for index in 1...threadCount {
             let core = self.core
             let threadName = "\(name)-\(index)"
-            // Named from inside: on Linux a name set before `start()` does not reach the thread (Linux keeps the
-            // first 15 bytes).
+            // Named from inside, with pthread_setname_np itself (CSupport): on Linux a name set on the `Thread` before
+            // `start()`, or through `Thread.current` before Foundation has recorded the new thread's handle, does not
+            // reach the system thread (Linux keeps the first 15 bytes).
             Thread {
-                Thread.current.name = threadName
+                _ = ragsys_set_thread_name(threadName)
                 core.work()
             }.start()
         }
