@@ -13,6 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 old=$1 new=$2 rounds=${3:-5}
 models=${RAG_MODELS_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/pdf-chatbot/models}
+pdf=${PDF:-/usr/share/R/doc/manual/fullrefman.pdf}
 out=bench-data/compare-$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p "$out"
 for round in $(seq 1 "$rounds"); do
@@ -23,6 +24,7 @@ for round in $(seq 1 "$rounds"); do
     "$bin" search --vectors bench-data/vectors-1m-384.f32 --queries bench-data/queries-64-384.f32 --repeat 64 \
       > "$out/search-$side.r$round.json"
     "$bin" minilm --models "$models" --chunks 64 --repeat 3 --modes 1x1,2x1 > "$out/minilm-$side.r$round.json"
+    "$bin" extract "$pdf" --threads 2 --repeat 3 > "$out/extract-$side.r$round.json"
   done
 done
 python3 - "$out" <<'PY'
@@ -40,6 +42,9 @@ for cores in (1, 2):
     o = med(m["chunks_per_s"] for r in runs("minilm", "old") for m in r["modes"] if m["cores"] == cores)
     n = med(m["chunks_per_s"] for r in runs("minilm", "new") for m in r["modes"] if m["cores"] == cores)
     print(f"| MiniLM chunks/s, {cores} core(s) | {o:.2f} | {n:.2f} | {n / o:.3f} |")
+o = med(r["median_s"] for r in runs("extract", "old"))
+n = med(r["median_s"] for r in runs("extract", "new"))
+print(f"| extraction, {runs('extract', 'old')[0]['pages']} pages on 2 threads (s) | {o:.2f} | {n:.2f} | {n / o:.3f} |")
 loads = [float(line) for line in open(f"{out}/loadavg")]
 print(f"\nload average (1 min) at the start of the rounds: {min(loads):.2f}–{max(loads):.2f}; runs in {out}")
 PY

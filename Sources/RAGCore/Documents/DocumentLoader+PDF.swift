@@ -102,7 +102,7 @@ extension DocumentLoader {
         if workers == 1 {
             extract(with: part.document, state: state, chunk: chunk)
         } else {
-            DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            BlockingPool.shared.forkJoin(workers) { worker in
                 do throws(DocumentError) {
                     var document = handoff.document
                     if worker != 0 {

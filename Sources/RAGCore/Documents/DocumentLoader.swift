@@ -66,7 +66,7 @@ public struct DocumentLoader: Sendable {
         let inner = perDocument
         let results = Mutex<[Result<Document, DocumentError>?]>(Array(repeating: nil, count: urls.count))
         let next = Atomic<Int>(0)
-        DispatchQueue.concurrentPerform(iterations: concurrentDocuments) { _ in
+        BlockingPool.shared.forkJoin(concurrentDocuments) { _ in
             while true {
                 let index = next.wrappingAdd(1, ordering: .relaxed).oldValue
                 if index >= urls.count { return }
