@@ -49,13 +49,22 @@ public struct ServerConfiguration: Sendable {
     public var corsOrigin: String?
     /// The model name the OpenAI-compatible endpoint reports.
     public var servedModelName: String
+    /// Most history messages one `/v1/ask` or `/v1/chat/completions` request may carry (for chat completions, the
+    /// messages before the question); more is refused with 413 `too_many_history_messages`. Default 256. The engine
+    /// itself uses only the last `PromptOptions.maxHistoryMessages` of them.
+    public var maxRequestHistoryMessages: Int
+    /// Most bytes (UTF-8, all contents together) of the history one `/v1/ask` or `/v1/chat/completions` request may
+    /// carry; more is refused with 413 `history_too_large`. Default 1 MiB. The engine itself gives a model call at
+    /// most `PromptOptions.maxHistoryTokens` of history.
+    public var maxRequestHistoryBytes: Int
 
     public init(
         collectionDirectory: URL, host: String = "0.0.0.0", port: Int = 8501, metricsPort: Int = 8502,
         readOnly: Bool = false, reloadInterval: Duration = .seconds(10), apiKeys: [String: String] = [:],
         maxUploadBytes: Int = 64 << 20, maxFormParts: Int = 16, maxPartHeaderBytes: Int = 8 << 10, rateLimitPerMinute: Int = 120, rateLimitBurst: Int = 30,
         maxConcurrentAnswers: Int = 8, answerQueueLength: Int = 32, requestTimeout: Duration = .seconds(120),
-        gracePeriod: Duration = .seconds(25), corsOrigin: String? = nil, servedModelName: String = "pdf-chatbot"
+        gracePeriod: Duration = .seconds(25), corsOrigin: String? = nil, servedModelName: String = "pdf-chatbot",
+        maxRequestHistoryMessages: Int = 256, maxRequestHistoryBytes: Int = 1 << 20
     ) {
         self.collectionDirectory = collectionDirectory
         self.host = host
@@ -75,6 +84,8 @@ public struct ServerConfiguration: Sendable {
         self.gracePeriod = gracePeriod
         self.corsOrigin = corsOrigin
         self.servedModelName = servedModelName
+        self.maxRequestHistoryMessages = maxRequestHistoryMessages
+        self.maxRequestHistoryBytes = maxRequestHistoryBytes
     }
 
     /// Checks the values that have no sensible meaning below 1 (`maxFormParts`, `maxPartHeaderBytes`), naming
