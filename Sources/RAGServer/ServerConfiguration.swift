@@ -57,6 +57,9 @@ public struct ServerConfiguration: Sendable {
     /// carry; more is refused with 413 `history_too_large`. Default 1 MiB. The engine itself gives a model call at
     /// most `PromptOptions.maxHistoryTokens` of history.
     public var maxRequestHistoryBytes: Int
+    /// How long a rendering of `/metrics` is served again before the next scrape renders anew; scrapes that
+    /// arrive while a rendering runs share it. Default 1 s; `.zero` renders for every scrape (one at a time).
+    public var metricsCacheInterval: Duration
 
     public init(
         collectionDirectory: URL, host: String = "0.0.0.0", port: Int = 8501, metricsPort: Int = 8502,
@@ -64,7 +67,7 @@ public struct ServerConfiguration: Sendable {
         maxUploadBytes: Int = 64 << 20, maxFormParts: Int = 16, maxPartHeaderBytes: Int = 8 << 10, rateLimitPerMinute: Int = 120, rateLimitBurst: Int = 30,
         maxConcurrentAnswers: Int = 8, answerQueueLength: Int = 32, requestTimeout: Duration = .seconds(120),
         gracePeriod: Duration = .seconds(25), corsOrigin: String? = nil, servedModelName: String = "pdf-chatbot",
-        maxRequestHistoryMessages: Int = 256, maxRequestHistoryBytes: Int = 1 << 20
+        maxRequestHistoryMessages: Int = 256, maxRequestHistoryBytes: Int = 1 << 20, metricsCacheInterval: Duration = .seconds(1)
     ) {
         self.collectionDirectory = collectionDirectory
         self.host = host
@@ -86,6 +89,7 @@ public struct ServerConfiguration: Sendable {
         self.servedModelName = servedModelName
         self.maxRequestHistoryMessages = maxRequestHistoryMessages
         self.maxRequestHistoryBytes = maxRequestHistoryBytes
+        self.metricsCacheInterval = metricsCacheInterval
     }
 
     /// Checks the values that have no sensible meaning below 1 (`maxFormParts`, `maxPartHeaderBytes`), naming

@@ -5,9 +5,11 @@ import NIOCore
 import RAGCore
 import RAGServer
 import RAGTesting
+import Synchronization
 import Testing
 
-/// Issue #12 ("Hostile input and overload"), through the router: history bounds on the answer routes.
+/// Issue #12 ("Hostile input and overload"), through the router: history bounds on the answer routes, and the
+/// `/metrics` render cache.
 @Suite struct HostileInputRouterTests {
     static func history(count: Int, bytes: Int) -> [[String: String]] {
         (0..<count).map { ["role": $0 % 2 == 0 ? "user" : "assistant", "content": String(repeating: "x", count: bytes)] }
@@ -74,5 +76,68 @@ import Testing
         }
         let answerHistory = llm.requests.last.map { Array($0.messages.dropFirst().dropLast()) } ?? []
         #expect(answerHistory.reduce(0) { $0 + 4 + TokenEstimator.estimate($1.content) } <= options.maxHistoryTokens)
+    }
+
+    /// Concurrent scrapes of `/metrics` share one rendering, and a rendering is served again within the interval.
+    @Test func concurrentScrapesRenderTheMetricsOnce() async throws {
+        var server = TestServer()
+        server.configuration.metricsCacheInterval = .seconds(3600)  // no expiry within the test, however slow
+        let state = try server.state()
+        let app = Application(router: buildMetricsRouter(state))
+        try await app.test(.router) { client in
+            let bodies = try await withThrowingTaskGroup(of: String.self) { group in
+                for _ in 0..<16 {
+                    group.addTask { try await client.execute(uri: "/metrics", method: .get) { $0.text } }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(bodies.count == 16)
+            #expect(Set(bodies).count == 1)
+            #expect(bodies.first?.contains("# TYPE rag_requests_total counter") == true)
+        }
+        #expect(state.metricsText.renders == 1)
+    }
+}
+
+@Suite struct MetricsRenderCacheTests {
+    /// A gate the test opens: the rendering waits on it, so every scrape is known to arrive while it runs.
+    final class Gate: Sendable {
+        let stream: AsyncStream<Void>
+        let continuation: AsyncStream<Void>.Continuation
+        init() { (stream, continuation) = AsyncStream.makeStream() }
+        func wait() async { for await _ in stream { return } }
+        func open() { continuation.yield() }
+    }
+
+    @Test func scrapesDuringARenderingShareItEvenWithoutCaching() async throws {
+        let gate = Gate()
+        let cache = MetricsRenderCache(interval: .zero) {
+            await gate.wait()
+            return "text"
+        }
+        let scrapes = (0..<8).map { _ in Task { await cache.text() } }
+        while cache.joined < 7 { await Task.yield() }  // seven scrapes wait for the one rendering
+        gate.open()
+        for scrape in scrapes { #expect(await scrape.value == "text") }
+        #expect(cache.renders == 1)
+
+        // With no caching interval, the next scrape renders anew.
+        let next = Task { await cache.text() }
+        while cache.renders < 2 { await Task.yield() }
+        gate.open()
+        #expect(await next.value == "text")
+    }
+
+    @Test func aRenderingIsServedAgainWithinTheInterval() async {
+        let counter = Counter()
+        let cache = MetricsRenderCache(interval: .seconds(3600)) { "rendering \(counter.next())" }
+        #expect(await cache.text() == "rendering 1")
+        #expect(await cache.text() == "rendering 1")
+        #expect(cache.renders == 1)
+    }
+
+    final class Counter: Sendable {
+        private let value = Mutex(0)
+        func next() -> Int { value.withLock { $0 += 1; return $0 } }
     }
 }
