@@ -28,7 +28,8 @@ import Glibc
 ///
 /// All integers and floats are little-endian. A save writes a temporary file, fsyncs it, renames it over the
 /// old file and fsyncs the directory, so a crash leaves either the old or the new collection, never a mix.
-/// Writers take an exclusive `flock` on `.lock` in the directory (`CollectionLock`).
+/// Writers take an exclusive `flock` on `.lock` in the directory (`CollectionLock`). Files are created with mode
+/// 0600 and directories with 0700 (owner only, whatever the umask).
 public struct CollectionStore: Sendable {
     public static let formatVersion: UInt32 = 2
     /// Older format versions this build still reads.
@@ -89,8 +90,15 @@ public struct CollectionStore: Sendable {
         let bytes = CollectionStore.encode(collection)
         try createDirectory()
         let temporary = directory.appendingPathComponent(".collection.rag.\(getpid()).tmp")
-        let fd = open(temporary.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        let fd = open(temporary.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, CollectionStore.fileMode)
         guard fd >= 0 else { throw CollectionError(.io, "cannot create \(temporary.lastPathComponent): \(CollectionStore.errnoText())", path: directory.path) }
+        // The mode `open` was given is masked by the umask, and a temporary file left by a crash keeps its old one.
+        guard fchmod(fd, CollectionStore.fileMode) == 0 else {
+            let reason = CollectionStore.errnoText()
+            close(fd)
+            unlink(temporary.path)
+            throw CollectionError(.io, "cannot set the mode of \(temporary.lastPathComponent): \(reason)", path: directory.path)
+        }
         var written = 0
         let ok = bytes.withUnsafeBytes { raw -> Bool in
             while written < raw.count {
@@ -118,11 +126,37 @@ public struct CollectionStore: Sendable {
         }
     }
 
+    /// The mode of the files the store creates (the collection, its temporary file, `.lock`): owner only. A
+    /// collection holds the text of every document in it.
+    static let fileMode: mode_t = 0o600
+    /// The mode of the directories the store creates (the collection directory and any missing parent): owner only.
+    static let directoryMode: mode_t = 0o700
+
+    /// Creates the collection directory and any missing parents with ``directoryMode``, whatever the umask;
+    /// directories that already exist keep their mode.
     func createDirectory() throws(CollectionError) {
-        do {
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        } catch {
-            throw CollectionError(.io, "cannot create the collection directory: \(error.localizedDescription)", path: directory.path)
+        var missing: [String] = []
+        var url = directory.standardizedFileURL
+        while !FileManager.default.fileExists(atPath: url.path) {
+            missing.append(url.path)
+            let parent = url.deletingLastPathComponent()
+            if parent.path == url.path { break }
+            url = parent
+        }
+        for path in missing.reversed() {
+            if mkdir(path, CollectionStore.directoryMode) != 0 {
+                guard errno == EEXIST else {
+                    throw CollectionError(.io, "cannot create the collection directory: \(CollectionStore.errnoText())", path: path)
+                }
+                continue  // made by someone else meanwhile: theirs to set
+            }
+            guard chmod(path, CollectionStore.directoryMode) == 0 else {
+                throw CollectionError(.io, "cannot set the mode of the collection directory: \(CollectionStore.errnoText())", path: path)
+            }
+        }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw CollectionError(.io, "cannot create the collection directory: a file of that name is in the way", path: directory.path)
         }
     }
 
