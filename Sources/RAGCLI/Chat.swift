@@ -60,7 +60,8 @@ struct Chat: AsyncParsableCommand {
                 if !answer.text.hasSuffix("\n") { print() }
                 if !answer.citations.isEmpty { print("Sources: " + answer.citations.map { "[\($0.number)] \($0.label)" }.joined(separator: "; ")) }
                 print()
-                history += [.user(line), .assistant(answer.text)]
+                // Only the last `maxHistoryMessages` ever reach a model call: keep no more than those.
+                history = Array((history + [.user(line), .assistant(answer.text)]).suffix(max(0, engine.configuration.prompt.maxHistoryMessages)))
             } catch {
                 CLI.warn("rag: error: \(error)")
             }

@@ -91,7 +91,7 @@ extension ServerState {
     /// or with `"stream": true` as Server-Sent Events: `passages`, `delta`s, then `done` (or `error`).
     func ask(_ request: Request, context: ServerContext) async throws -> Response {
         let body = try await JSON.decode(DTO.AskRequest.self, from: request, context: context)
-        let history = try Self.history(body.history ?? [])
+        let history = try history(body.history ?? [])
         let question = body.question
         let client = context.clientName
         if body.stream == true {
@@ -137,13 +137,31 @@ extension ServerState {
         }
     }
 
-    static func history(_ messages: [DTO.Message]) throws -> [ChatMessage] {
-        try messages.map { message in
+    /// The history of an ask request, within the request's history bounds.
+    func history(_ messages: [DTO.Message]) throws -> [ChatMessage] {
+        try checkHistory(count: messages.count, bytes: messages.reduce(0) { $0 + $1.content.utf8.count })
+        return try messages.map { message in
             switch message.role {
             case "user": return .user(message.content)
             case "assistant": return .assistant(message.content)
             default: throw APIError(.badRequest, code: "invalid_request", "history roles are 'user' or 'assistant', not '\(message.role)'")
             }
+        }
+    }
+
+    /// Refuses a history of more than ``ServerConfiguration/maxRequestHistoryMessages`` messages (413
+    /// `too_many_history_messages`) or ``ServerConfiguration/maxRequestHistoryBytes`` bytes of content (413
+    /// `history_too_large`), before the engine sees it.
+    func checkHistory(count: Int, bytes: Int) throws {
+        guard count <= configuration.maxRequestHistoryMessages else {
+            throw APIError(
+                .contentTooLarge, code: "too_many_history_messages",
+                "the history has \(count) messages, over this server's limit of \(configuration.maxRequestHistoryMessages); send only the recent ones (the answer uses the last \(engine.configuration.prompt.maxHistoryMessages))")
+        }
+        guard bytes <= configuration.maxRequestHistoryBytes else {
+            throw APIError(
+                .contentTooLarge, code: "history_too_large",
+                "the history holds \(bytes) bytes, over this server's limit of \(configuration.maxRequestHistoryBytes); send only the recent messages")
         }
     }
 }

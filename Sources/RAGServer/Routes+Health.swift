@@ -36,11 +36,12 @@ extension ServerState {
             read_only: configuration.readOnly, generation: collection.generation))
     }
 
-    /// `GET /metrics`: the engine's and the server's metrics as Prometheus text.
+    /// `GET /metrics`: the engine's and the server's metrics as Prometheus text, rendered at most once per
+    /// ``ServerConfiguration/metricsCacheInterval`` however often it is scraped (``MetricsRenderCache``).
     func prometheus(_ request: Request, context: some RequestContext) async throws -> Response {
         Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-            body: ResponseBody(byteBuffer: ByteBuffer(string: engine.metrics.render())))
+            body: ResponseBody(byteBuffer: ByteBuffer(string: await metricsText.text())))
     }
 
     /// `GET /`, `/assets/...`: the chat page, embedded in the binary.

@@ -20,6 +20,9 @@ extension ServerState {
         guard let last = conversation.last, last.role == "user", let question = last.content?.text, !question.isEmpty else {
             throw APIError(.badRequest, code: "invalid_request", "messages must end with a user message holding the question")
         }
+        // Everything before the question counts against the history bounds, ignored system messages included.
+        let earlier = body.messages[..<(body.messages.lastIndex { $0.role == "user" } ?? body.messages.startIndex)]
+        try checkHistory(count: earlier.count, bytes: earlier.reduce(0) { $0 + ($1.content?.text.utf8.count ?? 0) })
         let history = conversation.dropLast().map { message in
             message.role == "user" ? ChatMessage.user(message.content?.text ?? "") : .assistant(message.content?.text ?? "")
         }

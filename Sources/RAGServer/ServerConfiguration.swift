@@ -69,6 +69,17 @@ public struct ServerConfiguration: Sendable {
     public var logLevel: Logger.Level
     /// The model name the OpenAI-compatible endpoint reports.
     public var servedModelName: String
+    /// Most history messages one `/v1/ask` or `/v1/chat/completions` request may carry (for chat completions, the
+    /// messages before the question); more is refused with 413 `too_many_history_messages`. Default 256. The engine
+    /// itself uses only the last `PromptOptions.maxHistoryMessages` of them.
+    public var maxRequestHistoryMessages: Int
+    /// Most bytes (UTF-8, all contents together) of the history one `/v1/ask` or `/v1/chat/completions` request may
+    /// carry; more is refused with 413 `history_too_large`. Default 1 MiB. The engine itself gives a model call at
+    /// most `PromptOptions.maxHistoryTokens` of history.
+    public var maxRequestHistoryBytes: Int
+    /// How long a rendering of `/metrics` is served again before the next scrape renders anew; scrapes that
+    /// arrive while a rendering runs share it. Default 1 s; `.zero` renders for every scrape (one at a time).
+    public var metricsCacheInterval: Duration
 
     public init(
         collectionDirectory: URL, host: String = ServerSettings.host.defaultValue, port: Int = ServerSettings.port.defaultValue,
@@ -84,7 +95,8 @@ public struct ServerConfiguration: Sendable {
         extraction: ExtractionLimits = ExtractionLimits(), maxCollectionChunks: Int = ServerSettings.maxCollectionChunks.defaultValue,
         llm: LLMChoice = ServerSettings.llm.defaultValue, retrieval: RetrievalOptions = RetrievalOptions(),
         logFormat: LogFormat = ServerSettings.logFormat.defaultValue, logLevel: Logger.Level = ServerSettings.logLevel.defaultValue,
-        servedModelName: String = "pdf-chatbot"
+        servedModelName: String = "pdf-chatbot", maxRequestHistoryMessages: Int = 256,
+        maxRequestHistoryBytes: Int = 1 << 20, metricsCacheInterval: Duration = .seconds(1)
     ) {
         self.collectionDirectory = collectionDirectory
         self.host = host
@@ -110,6 +122,9 @@ public struct ServerConfiguration: Sendable {
         self.logFormat = logFormat
         self.logLevel = logLevel
         self.servedModelName = servedModelName
+        self.maxRequestHistoryMessages = maxRequestHistoryMessages
+        self.maxRequestHistoryBytes = maxRequestHistoryBytes
+        self.metricsCacheInterval = metricsCacheInterval
     }
 
     /// The engine's configuration: this collection, limits, retrieval options and read-only mode.

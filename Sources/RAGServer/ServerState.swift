@@ -17,6 +17,8 @@ public final class ServerState: Sendable {
     public let answers: AnswerGate
     /// Fires the request timeouts, within a twentieth of the timeout (between 10 ms and 1 s) after it.
     public let timer: RequestTimer
+    /// `/metrics`'s text, rendered at most once per ``ServerConfiguration/metricsCacheInterval``.
+    public let metricsText: MetricsRenderCache
     public let logger: Logger
 
     public init(configuration: ServerConfiguration, engine: Engine, logger: Logger = Logger(label: "rag.server")) {
@@ -27,6 +29,7 @@ public final class ServerState: Sendable {
         self.limiter = RateLimiter(perMinute: configuration.rateLimitPerMinute, burst: configuration.rateLimitBurst)
         self.answers = AnswerGate(slots: configuration.maxConcurrentAnswers, queue: configuration.answerQueueLength)
         self.timer = RequestTimer(tick: min(.seconds(1), max(.milliseconds(10), configuration.requestTimeout / 20)))
+        self.metricsText = MetricsRenderCache(interval: configuration.metricsCacheInterval) { [metrics = engine.metrics] in metrics.render() }
         self.logger = logger
     }
 

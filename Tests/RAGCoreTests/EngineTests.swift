@@ -222,4 +222,43 @@ import Testing
         _ = try await plain.ask("And its password?", history: history)
         #expect(direct.requests.count == 1)
     }
+
+    /// Issue #12 item 4: a history of any length or size reaches each model call (the follow-up rewrite and the
+    /// answer) within `maxHistoryMessages` and `maxHistoryTokens`, and within `maxPromptTokens` in all.
+    @Test(arguments: [
+        (count: 1000, bytes: 2048),  // many messages
+        (count: 6, bytes: 5 << 20),  // 30 MB in six messages: the newest one alone is over the budget
+    ])
+    func historyReachesEveryModelCallWithinItsBounds(shape: (count: Int, bytes: Int)) async throws {
+        let llm = MockLLMClient(replies: ["default password of the router", "It is admin [1]."])
+        let engine = try Engine(llm: llm)
+        _ = try await engine.ingest(data: Data(Self.router.utf8), fileName: "router.txt")
+        let history: [ChatMessage] = (0..<shape.count).map { index in
+            let text = "message \(index) " + String(repeating: "x", count: shape.bytes)
+            return index % 2 == 0 ? .user(text) : .assistant(text)
+        }
+        let question = "And what is its default password?"
+        _ = try await engine.ask(question, history: history)
+        let options = engine.configuration.prompt
+        #expect(llm.requests.count == 2)
+        guard llm.requests.count == 2 else { return }
+        let (rewrite, answer) = (llm.requests[0], llm.requests[1])
+
+        // The rewrite: its conversation costs no more than the history budget, and the newest message leads it.
+        let bare = TokenEstimator.estimate([.system(Engine.condensePrompt), .user("Conversation:\n\n\nLast question: \(question)")])
+        #expect(TokenEstimator.estimate(rewrite.messages) <= bare + options.maxHistoryTokens)
+        #expect(TokenEstimator.estimate(rewrite.messages) <= options.maxPromptTokens)
+        #expect(rewrite.messages.last?.content.contains("message \(shape.count - 1) ") == true)
+
+        // The answer: system, at most maxHistoryMessages of history within maxHistoryTokens, then the question.
+        let kept = Array(answer.messages.dropFirst().dropLast())
+        #expect(!kept.isEmpty && kept.count <= options.maxHistoryMessages)
+        #expect(kept.reduce(0) { $0 + 4 + TokenEstimator.estimate($1.content) } <= options.maxHistoryTokens)
+        #expect(TokenEstimator.estimate(answer.messages) <= options.maxPromptTokens)
+        #expect(kept.last?.content.hasPrefix("message \(shape.count - 1) ") == true)
+        if shape.bytes > 4 * options.maxHistoryTokens {
+            #expect(kept.count == 1 && kept[0].content.hasSuffix(PromptBuilder.cutMarker))
+            #expect(rewrite.messages.last?.content.contains(PromptBuilder.cutMarker) == true)
+        }
+    }
 }

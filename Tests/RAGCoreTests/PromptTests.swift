@@ -44,6 +44,30 @@ import Testing
         #expect(error?.description.contains("maxPromptTokens") == true)
     }
 
+    @Test func historyIsBoundedByTokensOldestFirstAndAnOversizedNewestMessageIsCut() {
+        let builder = PromptBuilder(options: PromptOptions(maxHistoryMessages: 6, maxHistoryTokens: 100))
+        let small = (1...10).map { ChatMessage.user("message \($0) " + String(repeating: "y", count: 100)) }  // 4 + 28 estimated tokens each
+        let recent = builder.recentHistory(small)
+        #expect(recent.map(\.content) == small.suffix(3).map(\.content))  // 3 × 33 <= 100 < 4 × 33
+
+        // The newest message alone is over the budget: its beginning is kept, marked, and nothing older.
+        let huge = [ChatMessage.user("old"), .assistant("née " + String(repeating: "é", count: 1_000_000))]
+        let cut = builder.recentHistory(huge)
+        #expect(cut.count == 1 && cut[0].role == .assistant)
+        #expect(cut[0].content.hasPrefix("née é") && cut[0].content.hasSuffix(PromptBuilder.cutMarker))
+        #expect(4 + TokenEstimator.estimate(cut[0].content) <= 100)
+        #expect(cut[0].content.unicodeScalars.allSatisfy { $0 != "\u{FFFD}" })  // cut between characters
+
+        // A budget with no room for even a cut message gives no history; so do zero or negative bounds.
+        #expect(builder.recentHistory(huge, budget: 5).isEmpty)
+        #expect(PromptBuilder(options: PromptOptions(maxHistoryMessages: -1)).recentHistory(small).isEmpty)
+        #expect(PromptBuilder(options: PromptOptions(maxHistoryTokens: 0)).recentHistory(small).isEmpty)
+
+        // The answer prompt applies the same bounds.
+        let prompt = try? builder.build(question: "q", hits: [], history: huge)
+        #expect(prompt?.messages.count == 3)
+    }
+
     @Test func promptAsksForCitationsAndHonesty() {
         #expect(PromptBuilder.defaultSystemPrompt.contains("[1]"))
         #expect(PromptBuilder.defaultSystemPrompt.contains("do not know"))

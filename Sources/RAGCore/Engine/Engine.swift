@@ -462,13 +462,22 @@ public final class Engine: Sendable {
 
     /// With history and a language model, one extra call rewrites a follow-up ("and how much does it cost?")
     /// into a standalone query for retrieval; otherwise the question itself.
+    ///
+    /// The call receives the history as the answer prompt does (`PromptBuilder.recentHistory`: at most
+    /// `maxHistoryMessages` messages and `maxHistoryTokens` estimated tokens), and never more than
+    /// `maxPromptTokens` in all; when the question leaves no room for any history, there is no rewrite.
     private func standaloneQuery(_ question: String, history: [ChatMessage]) async throws -> String {
         guard configuration.condenseFollowUps, llm.isGenerative, !history.isEmpty else { return question }
-        let conversation = history.suffix(configuration.prompt.maxHistoryMessages)
-            .map { "\($0.role.rawValue): \($0.content)" }.joined(separator: "\n")
-        let request = CompletionRequest(
-            messages: [.system(Engine.condensePrompt), .user("Conversation:\n\(conversation)\n\nLast question: \(question)")],
-            question: question, maxTokens: 100, temperature: 0)
+        func messages(_ conversation: [ChatMessage]) -> [ChatMessage] {
+            // Each history message becomes one line, `role: content`: about the same estimate as a message of its own.
+            let lines = conversation.map { "\($0.role.rawValue): \($0.content)" }.joined(separator: "\n")
+            return [.system(Engine.condensePrompt), .user("Conversation:\n\(lines)\n\nLast question: \(question)")]
+        }
+        let options = configuration.prompt
+        let room = options.maxPromptTokens - TokenEstimator.estimate(messages([]))
+        let conversation = PromptBuilder(options: options).recentHistory(history, budget: room)
+        guard !conversation.isEmpty else { return question }
+        let request = CompletionRequest(messages: messages(conversation), question: question, maxTokens: 100, temperature: 0)
         do {
             let completion = try await llm.complete(request)
             record(completion.usage)

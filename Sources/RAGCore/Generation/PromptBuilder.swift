@@ -6,13 +6,23 @@ public struct PromptOptions: Sendable, Hashable {
     /// The largest prompt, in estimated tokens (`TokenEstimator`). Lowest-ranked passages are dropped first to fit;
     /// then the oldest history. Default 3000.
     public var maxPromptTokens: Int
-    /// How many recent history messages go into the prompt. Default 6.
+    /// How many recent history messages any model call receives (the answer prompt and the follow-up rewrite).
+    /// Default 6.
     public var maxHistoryMessages: Int
+    /// The most history, in estimated tokens (`TokenEstimator`), that any model call receives: the answer prompt
+    /// and the follow-up rewrite. The oldest messages are dropped first; when the newest message alone is over the
+    /// budget, it is cut to fit (its beginning kept, ending in ``PromptBuilder/cutMarker``) and the older ones are
+    /// dropped. Default 1000 (about 4 KB of English text).
+    public var maxHistoryTokens: Int
 
-    public init(systemPrompt: String = PromptBuilder.defaultSystemPrompt, maxPromptTokens: Int = 3000, maxHistoryMessages: Int = 6) {
+    public init(
+        systemPrompt: String = PromptBuilder.defaultSystemPrompt, maxPromptTokens: Int = 3000, maxHistoryMessages: Int = 6,
+        maxHistoryTokens: Int = 1000
+    ) {
         self.systemPrompt = systemPrompt
         self.maxPromptTokens = maxPromptTokens
         self.maxHistoryMessages = maxHistoryMessages
+        self.maxHistoryTokens = maxHistoryTokens
     }
 }
 
@@ -56,8 +66,9 @@ public struct PromptBuilder: Sendable {
     }
 
     /// Builds the prompt from hits in rank order (best first), dropping the lowest-ranked passages that do not fit.
+    /// The history is first bounded by ``recentHistory(_:budget:)``.
     public func build(question: String, hits: [SearchHit], history: [ChatMessage] = []) throws(PromptError) -> Prompt {
-        var recent = Array(history.suffix(options.maxHistoryMessages))
+        var recent = recentHistory(history)
         func messages(_ passages: [ContextPassage]) -> [ChatMessage] {
             [.system(options.systemPrompt)] + recent + [.user(userMessage(question: question, passages: passages))]
         }
@@ -82,6 +93,51 @@ public struct PromptBuilder: Sendable {
         return Prompt(
             messages: final, passages: passages, droppedPassages: hits.count - passages.count,
             estimatedTokens: TokenEstimator.estimate(final))
+    }
+
+    /// What ends a history message that was cut to fit the history budget.
+    public static let cutMarker = " […]"
+
+    /// The part of `history` a model call receives: at most ``PromptOptions/maxHistoryMessages`` of the most
+    /// recent messages, within `budget` estimated tokens (by default ``PromptOptions/maxHistoryTokens``; a
+    /// message costs its content's estimate plus 4), oldest dropped first. When the newest message alone is over
+    /// the budget, it is cut to fit, its beginning kept and ``cutMarker`` appended, and nothing older is kept.
+    ///
+    /// Only the last ``PromptOptions/maxHistoryMessages`` messages are looked at, so the cost does not grow with
+    /// the length of `history`.
+    public func recentHistory(_ history: [ChatMessage], budget: Int? = nil) -> [ChatMessage] {
+        var remaining = min(budget ?? options.maxHistoryTokens, options.maxHistoryTokens)
+        var kept: [ChatMessage] = []
+        for message in history.suffix(max(0, options.maxHistoryMessages)).reversed() {
+            let cost = PromptBuilder.messageOverhead + TokenEstimator.estimate(message.content)
+            if cost <= remaining {
+                kept.append(message)
+                remaining -= cost
+                continue
+            }
+            if kept.isEmpty, let cut = PromptBuilder.cut(message.content, toTokens: remaining - PromptBuilder.messageOverhead) {
+                kept.append(ChatMessage(role: message.role, content: cut))
+            }
+            break
+        }
+        return kept.reversed()
+    }
+
+    /// The estimated tokens of a message besides its content (`TokenEstimator.estimate(_: [ChatMessage])`).
+    static let messageOverhead = 4
+
+    /// The beginning of `text` plus ``cutMarker``, within `tokens` estimated tokens, cut on a Unicode scalar
+    /// boundary; `nil` when not even the marker and one byte fit.
+    static func cut(_ text: String, toTokens tokens: Int) -> String? {
+        guard tokens < Int.max / 4 else { return text }
+        let bytes = tokens * 4 - cutMarker.utf8.count  // estimate(s) = ceil(bytes / 4) <= tokens
+        guard bytes > 0 else { return nil }
+        let utf8 = text.utf8
+        guard bytes < utf8.count else { return text }
+        var end = utf8.index(utf8.startIndex, offsetBy: bytes)
+        while end > utf8.startIndex, end.samePosition(in: text.unicodeScalars) == nil { end = utf8.index(before: end) }
+        guard end > utf8.startIndex else { return nil }
+        return String(text[..<end]) + cutMarker
     }
 
     /// The user message: numbered passages, then the question.

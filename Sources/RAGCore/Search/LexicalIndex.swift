@@ -162,28 +162,34 @@ extension LexicalIndex {
 
     /// Reads what `encode` wrote. Returns `nil` when the analyzer version differs (the caller rebuilds the index
     /// from the texts); throws when the bytes are inconsistent.
-    static func decode(from reader: inout BinaryReader, rows: Int) throws -> LexicalIndex? {
-        struct Inconsistent: Error {}
+    static func decode(from reader: inout BinaryReader, rows: Int) throws(BinaryReader.Malformed) -> LexicalIndex? {
+        func damaged(_ what: String) -> BinaryReader.Malformed { BinaryReader.Malformed(what: "lexical index: \(what)") }
         let version = try reader.u32()
         let parameters = Parameters(k1: Float(bitPattern: try reader.u32()), b: Float(bitPattern: try reader.u32()))
-        let rowCount = Int(try reader.u64())
-        guard rowCount == rows else { throw Inconsistent() }
+        guard parameters.k1.isFinite, parameters.b.isFinite else {
+            throw damaged("BM25 parameters are not finite")
+        }
+        guard try reader.u64() == UInt64(rows) else { throw damaged("row count differs from the chunk count") }
+        let rowCount = try reader.count(rows, elementSize: 4, "lexical index rows")
         var index = LexicalIndex(parameters: parameters)
         index.lengths.reserveCapacity(rowCount)
         for _ in 0..<rowCount { index.lengths.append(try reader.u32()) }
-        index.totalLength = index.lengths.reduce(0) { $0 + UInt64($1) }
-        let termCount = Int(try reader.u32())
+        index.totalLength = index.lengths.reduce(0) { $0 + UInt64($1) }  // at most 2^32 rows of < 2^32: no overflow
+        // A term takes at least its length and its posting count.
+        let termCount = try reader.count(try reader.u32(), elementSize: 8, "lexical index term count")
         index.terms.reserveCapacity(termCount)
         index.postings.reserveCapacity(termCount)
         for id in 0..<termCount {
-            let term = try reader.string()
-            let count = Int(try reader.u32())
-            guard count <= rowCount else { throw Inconsistent() }
+            let term = try reader.string("lexical index term")
+            guard index.termIDs[term] == nil else { throw damaged("a term appears twice") }
+            let count = try reader.count(try reader.u32(), elementSize: 8, "lexical index posting count")
+            guard count <= rowCount else { throw damaged("more postings than rows") }
             var list: [Posting] = []
             list.reserveCapacity(count)
             for _ in 0..<count {
                 let posting = Posting(row: try reader.u32(), frequency: try reader.u32())
-                guard Int(posting.row) < rowCount else { throw Inconsistent() }
+                guard Int(posting.row) < rowCount else { throw damaged("a posting refers to a missing row") }
+                guard list.last.map({ $0.row < posting.row }) ?? true else { throw damaged("postings out of order") }
                 list.append(posting)
             }
             index.termIDs[term] = id

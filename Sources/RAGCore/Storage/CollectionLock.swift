@@ -14,8 +14,11 @@ final class CollectionLock: Sendable {
     init(store: CollectionStore) throws(CollectionError) {
         try store.createDirectory()
         let path = store.directory.appendingPathComponent(".lock").path
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, CollectionStore.fileMode)
         guard fd >= 0 else { throw CollectionError(.io, "cannot open the lock file: \(CollectionStore.errnoText())", path: path) }
+        // Whatever the umask; a lock file of an older release (0644) is narrowed too. Failing that (a file of
+        // another owner) is no reason not to lock: the file holds nothing.
+        _ = fchmod(fd, CollectionStore.fileMode)
         while flock(fd, LOCK_EX) != 0 {
             guard errno == EINTR else {
                 let reason = CollectionStore.errnoText()

@@ -28,7 +28,8 @@ import Glibc
 ///
 /// All integers and floats are little-endian. A save writes a temporary file, fsyncs it, renames it over the
 /// old file and fsyncs the directory, so a crash leaves either the old or the new collection, never a mix.
-/// Writers take an exclusive `flock` on `.lock` in the directory (`CollectionLock`).
+/// Writers take an exclusive `flock` on `.lock` in the directory (`CollectionLock`). Files are created with mode
+/// 0600 and directories with 0700 (owner only, whatever the umask).
 public struct CollectionStore: Sendable {
     public static let formatVersion: UInt32 = 2
     /// Older format versions this build still reads.
@@ -89,8 +90,15 @@ public struct CollectionStore: Sendable {
         let bytes = CollectionStore.encode(collection)
         try createDirectory()
         let temporary = directory.appendingPathComponent(".collection.rag.\(getpid()).tmp")
-        let fd = open(temporary.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        let fd = open(temporary.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, CollectionStore.fileMode)
         guard fd >= 0 else { throw CollectionError(.io, "cannot create \(temporary.lastPathComponent): \(CollectionStore.errnoText())", path: directory.path) }
+        // The mode `open` was given is masked by the umask, and a temporary file left by a crash keeps its old one.
+        guard fchmod(fd, CollectionStore.fileMode) == 0 else {
+            let reason = CollectionStore.errnoText()
+            close(fd)
+            unlink(temporary.path)
+            throw CollectionError(.io, "cannot set the mode of \(temporary.lastPathComponent): \(reason)", path: directory.path)
+        }
         var written = 0
         let ok = bytes.withUnsafeBytes { raw -> Bool in
             while written < raw.count {
@@ -118,11 +126,37 @@ public struct CollectionStore: Sendable {
         }
     }
 
+    /// The mode of the files the store creates (the collection, its temporary file, `.lock`): owner only. A
+    /// collection holds the text of every document in it.
+    static let fileMode: mode_t = 0o600
+    /// The mode of the directories the store creates (the collection directory and any missing parent): owner only.
+    static let directoryMode: mode_t = 0o700
+
+    /// Creates the collection directory and any missing parents with ``directoryMode``, whatever the umask;
+    /// directories that already exist keep their mode.
     func createDirectory() throws(CollectionError) {
-        do {
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        } catch {
-            throw CollectionError(.io, "cannot create the collection directory: \(error.localizedDescription)", path: directory.path)
+        var missing: [String] = []
+        var url = directory.standardizedFileURL
+        while !FileManager.default.fileExists(atPath: url.path) {
+            missing.append(url.path)
+            let parent = url.deletingLastPathComponent()
+            if parent.path == url.path { break }
+            url = parent
+        }
+        for path in missing.reversed() {
+            if mkdir(path, CollectionStore.directoryMode) != 0 {
+                guard errno == EEXIST else {
+                    throw CollectionError(.io, "cannot create the collection directory: \(CollectionStore.errnoText())", path: path)
+                }
+                continue  // made by someone else meanwhile: theirs to set
+            }
+            guard chmod(path, CollectionStore.directoryMode) == 0 else {
+                throw CollectionError(.io, "cannot set the mode of the collection directory: \(CollectionStore.errnoText())", path: path)
+            }
+        }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw CollectionError(.io, "cannot create the collection directory: a file of that name is in the way", path: directory.path)
         }
     }
 
@@ -163,9 +197,25 @@ public struct CollectionStore: Sendable {
 
     /// CRC-32 of `bytes`.
     static func checksum(_ bytes: [UInt8]) -> UInt32 {
-        bytes.withUnsafeBytes { UInt32(crc32(0, $0.bindMemory(to: Bytef.self).baseAddress, UInt32($0.count))) }
+        bytes.withUnsafeBytes { checksum($0) }
     }
 
+    /// CRC-32 of `bytes`, fed to zlib in pieces of at most 1 GiB (its length argument is 32-bit).
+    static func checksum(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
+        var crc: uLong = crc32(0, nil, 0)
+        var rest = bytes
+        while !rest.isEmpty {
+            let piece = UnsafeRawBufferPointer(rebasing: rest.prefix(1 << 30))
+            crc = crc32(crc, piece.bindMemory(to: Bytef.self).baseAddress, uInt(piece.count))
+            rest = UnsafeRawBufferPointer(rebasing: rest.dropFirst(piece.count))
+        }
+        return UInt32(truncatingIfNeeded: crc)
+    }
+
+    /// Reads a collection file's bytes. Nothing read from the file is trusted: every count and length is checked
+    /// against the bytes that remain before anything is allocated for it, and every integer conversion is checked,
+    /// so a damaged or crafted file (even one with a valid checksum) is a `.corrupt` error, never a trap or a huge
+    /// allocation.
     static func decode(_ data: Data, path: String) throws(CollectionError) -> DocumentCollection {
         func corrupt(_ what: String) -> CollectionError {
             CollectionError(.corrupt, "the collection file is damaged (\(what)); re-ingest the documents or restore a backup", path: path)
@@ -173,11 +223,9 @@ public struct CollectionStore: Sendable {
         guard data.count >= magic.count + 8, Array(data.prefix(magic.count)) == magic else {
             throw corrupt("not a collection file")
         }
-        let stored = data.withUnsafeBytes { raw in raw.loadUnaligned(fromByteOffset: raw.count - 4, as: UInt32.self) }
-        let computed = data.withUnsafeBytes { raw in
-            UInt32(crc32(0, raw.bindMemory(to: Bytef.self).baseAddress, UInt32(raw.count - 4)))
-        }
-        var reader = BinaryReader(data)
+        let stored = data.withUnsafeBytes { raw in UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: raw.count - 4, as: UInt32.self)) }
+        let computed = data.withUnsafeBytes { raw in checksum(UnsafeRawBufferPointer(rebasing: raw.dropLast(4))) }
+        var reader = BinaryReader(data.prefix(data.count - 4))
         reader.offset = magic.count
         do {
             let version = try reader.u32()
@@ -189,13 +237,16 @@ public struct CollectionStore: Sendable {
             }
             guard stored == computed else { throw corrupt("checksum mismatch") }
             let generation = try reader.u64()
-            let embedderID = try reader.string()
+            let embedderID = try reader.string("embedder id")
             let dimension = Int(try reader.u32())
-            let documentCount = Int(try reader.u32())
-            let chunkCount = Int(try reader.u64())
             guard dimension > 0 else { throw corrupt("zero dimension") }
-            let jsonLength = Int(try reader.u64())
-            let json = try reader.slice(jsonLength)
+            let documentCount = Int(try reader.u32())
+            // A chunk takes at least four u32 fields and two string lengths, its vector, and (version 2) its row
+            // length in the lexical index.
+            let chunkSize = 6 * 4 + dimension * 4 + (version >= 2 ? 4 : 0)
+            let chunkCount = try reader.count(try reader.u64(), elementSize: chunkSize, "chunk count")
+            let jsonLength = try reader.count(try reader.u64(), elementSize: 1, "document table length")
+            let json = try reader.slice(jsonLength, "document table")
             let decoder = JSONDecoder()
             guard let documents = try? decoder.decode([DocumentRecord].self, from: json), documents.count == documentCount
             else { throw corrupt("document table") }
@@ -207,20 +258,21 @@ public struct CollectionStore: Sendable {
                 let pageStart = Int(try reader.u32())
                 let pageEnd = Int(try reader.u32())
                 let ordinal = Int(try reader.u32())
-                let id = try reader.string()
-                let text = try reader.string()
+                let id = try reader.string("chunk id")
+                let text = try reader.string("chunk text")
                 let document = documents[documentPosition]
                 chunks.append(
                     Chunk(
                         id: ChunkID(rawValue: id), documentID: document.id, fileName: document.fileName,
                         pageStart: pageStart, pageEnd: pageEnd, ordinal: ordinal, text: text))
             }
-            let vectorBytes = try reader.slice(chunkCount * dimension * 4)
+            // chunkCount × dimension × 4 cannot overflow: it is below chunkCount × chunkSize, which fit the file.
+            let vectorBytes = try reader.slice(chunkCount * dimension * 4, "vectors")
             var lexicalIndex: LexicalIndex? = nil
             if version >= 2 {
-                do { lexicalIndex = try LexicalIndex.decode(from: &reader, rows: chunkCount) } catch { throw corrupt("lexical index") }
+                lexicalIndex = try LexicalIndex.decode(from: &reader, rows: chunkCount)
             }
-            guard reader.offset == data.count - 4 else { throw corrupt("trailing bytes") }
+            guard reader.remaining == 0 else { throw corrupt("trailing bytes") }
             let index = VectorIndex(dimension: dimension, rows: chunkCount) { out in
                 vectorBytes.withUnsafeBytes { UnsafeMutableRawBufferPointer(out).copyMemory(from: $0) }
             }
@@ -229,8 +281,10 @@ public struct CollectionStore: Sendable {
                 generation: generation)
         } catch let error as CollectionError {
             throw error
+        } catch let error as BinaryReader.Malformed {
+            throw corrupt(error.what)
         } catch {
-            throw corrupt("truncated")
+            throw corrupt("\(error)")
         }
     }
 }
@@ -249,27 +303,46 @@ struct BinaryWriter {
     }
 }
 
-/// Reads what `BinaryWriter` wrote, throwing on a read past the end.
+/// Reads what `BinaryWriter` wrote, throwing `Malformed` (which names what was being read) on a read past the end
+/// and on a count that cannot fit in the bytes that remain.
 struct BinaryReader {
-    struct OutOfBounds: Error {}
+    /// What could not be read: "truncated <what>", or "<what> too large".
+    struct Malformed: Error, CustomStringConvertible {
+        var what: String
+        var description: String { what }
+    }
     let data: Data
     var offset = 0
 
     init(_ data: Data) { self.data = data }
 
-    mutating func slice(_ count: Int) throws -> Data {
-        guard count >= 0, offset + count <= data.count else { throw OutOfBounds() }
+    /// Bytes not read yet.
+    var remaining: Int { data.count - offset }
+
+    mutating func slice(_ count: Int, _ what: @autoclosure () -> String = "data") throws(Malformed) -> Data {
+        guard count >= 0, count <= remaining else { throw Malformed(what: "truncated \(what())") }
         let start = data.startIndex + offset
         offset += count
         return data[start..<start + count]
     }
-    mutating func u32() throws -> UInt32 {
-        let bytes = try slice(4)
+    mutating func u32() throws(Malformed) -> UInt32 {
+        let bytes = try slice(4, "integer")
         return bytes.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self)) }
     }
-    mutating func u64() throws -> UInt64 {
-        let bytes = try slice(8)
+    mutating func u64() throws(Malformed) -> UInt64 {
+        let bytes = try slice(8, "integer")
         return bytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
     }
-    mutating func string() throws -> String { String(decoding: try slice(Int(try u32())), as: UTF8.self) }
+    mutating func string(_ what: @autoclosure () -> String = "string") throws(Malformed) -> String {
+        String(decoding: try slice(Int(try u32()), what()), as: UTF8.self)
+    }
+
+    /// A count read from the file, as an `Int`, after checking that `count` elements of at least `elementSize`
+    /// bytes each fit in the bytes that remain: call it before allocating or reserving anything for them.
+    func count<Count: FixedWidthInteger>(_ count: Count, elementSize: Int, _ what: @autoclosure () -> String) throws(Malformed) -> Int {
+        guard let value = Int(exactly: count) else { throw Malformed(what: "\(what()) too large") }
+        let (bytes, overflow) = value.multipliedReportingOverflow(by: max(1, elementSize))
+        guard !overflow, bytes <= remaining else { throw Malformed(what: "\(what()) too large") }
+        return value
+    }
 }
