@@ -250,11 +250,19 @@ public struct CollectionStore: Sendable {
             let decoder = JSONDecoder()
             guard let documents = try? decoder.decode([DocumentRecord].self, from: json), documents.count == documentCount
             else { throw corrupt("document table") }
+            guard Set(documents.map(\.id)).count == documents.count else { throw corrupt("two documents share an id") }
             var chunks: [Chunk] = []
             chunks.reserveCapacity(chunkCount)
+            // A document's chunks are consecutive rows (`DocumentCollection` relies on it): once another document's
+            // chunks begin, an earlier document has no more.
+            var finished = Set<Int>()
+            var previousPosition: Int? = nil
             for _ in 0..<chunkCount {
                 let documentPosition = Int(try reader.u32())
                 guard documentPosition < documents.count else { throw corrupt("chunk refers to a missing document") }
+                if let previous = previousPosition, previous != documentPosition { finished.insert(previous) }
+                guard !finished.contains(documentPosition) else { throw corrupt("a document's chunks are not consecutive") }
+                previousPosition = documentPosition
                 let pageStart = Int(try reader.u32())
                 let pageEnd = Int(try reader.u32())
                 let ordinal = Int(try reader.u32())
