@@ -476,7 +476,8 @@ public final class Engine: Sendable {
         let room = options.maxPromptTokens - TokenEstimator.estimate(messages([]))
         let conversation = PromptBuilder(options: options).recentHistory(history, budget: room)
         guard !conversation.isEmpty else { return question }
-        let request = CompletionRequest(messages: messages(conversation), question: question, maxTokens: 100, temperature: 0)
+        let request = CompletionRequest(
+            messages: messages(conversation), question: question, maxTokens: 100, temperature: 0)
         do {
             let completion = try await llm.complete(request)
             record(completion.usage)
