@@ -138,3 +138,22 @@ if ProcessInfo.processInfo.environment["ENABLE_RAG_BENCHMARKS"] == "1" {
             path: "Benchmarks/RAGBench", swiftSettings: swiftSettings)
     )
 }
+
+// The fuzzing targets (Fuzz/, driven by scripts/fuzz.sh) are built only when asked for, with libFuzzer's coverage
+// instrumentation and AddressSanitizer; the libraries they exercise are instrumented too, so that libFuzzer sees their
+// coverage. Each target's `main` calls libFuzzer's driver, which the script links from the toolchain
+// (`libclang_rt.fuzzer_no_main`): `scripts/fuzz.sh [seconds]`.
+if ProcessInfo.processInfo.environment["ENABLE_RAG_FUZZ"] == "1" {
+    let sanitize: [SwiftSetting] = [.unsafeFlags(["-sanitize=fuzzer,address"])]
+    for target in package.targets where ["RAGCore", "RAGServer"].contains(target.name) {
+        target.swiftSettings = (target.swiftSettings ?? []) + sanitize
+    }
+    for (name, library) in [("FuzzMultipart", "RAGServer"), ("FuzzCollection", "RAGCore")] {
+        package.targets.append(
+            .executableTarget(
+                name: name, dependencies: [.target(name: library)], path: "Fuzz/\(name)",
+                swiftSettings: swiftSettings + sanitize + [.enableExperimentalFeature("Extern")],
+                linkerSettings: [.unsafeFlags(["-sanitize=address"])])
+        )
+    }
+}

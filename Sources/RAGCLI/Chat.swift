@@ -61,7 +61,8 @@ struct Chat: AsyncParsableCommand {
                 if !answer.citations.isEmpty { print("Sources: " + answer.citations.map { "[\($0.number)] \($0.label)" }.joined(separator: "; ")) }
                 print()
                 // Only the last `maxHistoryMessages` ever reach a model call: keep no more than those.
-                history = Array((history + [.user(line), .assistant(answer.text)]).suffix(max(0, engine.configuration.prompt.maxHistoryMessages)))
+                history += [.user(line), .assistant(answer.text)]
+                history = Array(history.suffix(max(0, engine.configuration.prompt.maxHistoryMessages)))
             } catch {
                 CLI.warn("rag: error: \(error)")
             }

@@ -387,7 +387,9 @@ package struct MultipartParser {
                     startDelimiterEnd(at: at + delimiter.count)
                     continue
                 }
-                scan = max(scan, count - delimiter.count + 1, 1)
+                // Offset 0 stays in the search until a whole delimiter fits there: a body may begin with CRLF
+                // `--boundary` (an empty preamble), and that delimiter may arrive in pieces.
+                scan = max(scan, count - delimiter.count + 1)
                 return
 
             case .delimiterEnd:

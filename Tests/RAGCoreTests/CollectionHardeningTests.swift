@@ -10,7 +10,9 @@ struct CraftedCollection {
     var embedderIDLength: UInt32?
     var dimension: UInt32 = 4
     var documentCount: UInt32 = 1
-    var chunkCount: UInt64 = 1
+    var chunkCount: UInt64?
+    /// The document position of each chunk, in row order.
+    var chunkDocuments: [UInt32] = [0]
     var documentTable: [UInt8] = {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
@@ -37,20 +39,24 @@ struct CraftedCollection {
         string(embedderID, length: embedderIDLength)
         u32(dimension)
         u32(documentCount)
-        u64(chunkCount)
+        u64(chunkCount ?? UInt64(chunkDocuments.count))
         u64(documentTableLength ?? UInt64(documentTable.count))
         out += documentTable
-        // One chunk: document 0, pages 1–1, ordinal 0, id, text; then its vector.
-        for value: UInt32 in [0, 1, 1, 0] { u32(value) }
-        string(Array("c0".utf8), length: chunkIDLength)
-        string(Array("hello world".utf8), length: chunkTextLength)
-        for value: Float in [1, 0, 0, 0] { u32(value.bitPattern) }
+        // Each chunk: document, pages 1–1, ordinal, id, text; then the vectors.
+        for (row, document) in chunkDocuments.enumerated() {
+            for value: UInt32 in [document, 1, 1, UInt32(row)] { u32(value) }
+            string(Array("c\(row)".utf8), length: chunkIDLength)
+            string(Array("hello world".utf8), length: chunkTextLength)
+        }
+        for _ in chunkDocuments {
+            for value: Float in [1, 0, 0, 0] { u32(value.bitPattern) }
+        }
         // The lexical index: analyzer version, k1, b, rows, row lengths, terms with their postings.
         u32(TextAnalyzer.version)
         u32(Float(1.2).bitPattern)
         u32(Float(0.75).bitPattern)
-        u64(lexicalRows ?? 1)
-        u32(2)
+        u64(lexicalRows ?? UInt64(chunkDocuments.count))
+        for _ in chunkDocuments { u32(2) }
         u32(termCount)
         for term in ["hello", "world"] {
             string(Array(term.utf8))
@@ -87,6 +93,9 @@ struct CraftedCollection {
         #expect(collection.chunks.map(\.text) == ["hello world"])
         #expect(collection.generation == 7)
         #expect(collection.lexicalIndex.count == 1)
+        var two = CraftedCollection()
+        two.chunkDocuments = [0, 0, 0]
+        #expect(try load(two)?.chunks.count == 3)
     }
 
     /// One field of ``CraftedCollection`` set to a value no writer produces.
@@ -119,6 +128,19 @@ struct CraftedCollection {
         Edit("posting count") { $0.postingCount = .max },
         Edit("posting count over the rows") { $0.postingCount = 2 },
         Edit("posting to a missing row") { $0.postingRow = 5 },
+        // Found by scripts/fuzz.sh: two documents with one id read, but saved back as something else.
+        Edit("two documents with one id") { file in
+            let documents = CollectionStoreTests.sampleCollection().documents
+            file.documentTable = Array(try! JSONEncoder().encode(documents + documents))
+            file.documentCount = 2
+        },
+        Edit("a document's chunks not consecutive") { file in
+            var second = CollectionStoreTests.sampleCollection().documents[0]
+            second.id = DocumentID(rawValue: "another")
+            file.documentTable = Array(try! JSONEncoder().encode(CollectionStoreTests.sampleCollection().documents + [second]))
+            file.documentCount = 2
+            file.chunkDocuments = [0, 1, 0]
+        },
     ]
 
     /// Issue #12 item 12: a count or length read from disk is never trusted. Each of these has a valid checksum;

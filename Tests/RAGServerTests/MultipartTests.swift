@@ -93,6 +93,19 @@ private func expectError(
         #expect(parts.map { text($0.body) } == ["v"])
     }
 
+    /// Found by scripts/fuzz.sh: a body that begins with CRLF `--boundary`, arriving in pieces shorter than that
+    /// delimiter, lost its first delimiter (the preamble scan skipped offset 0), so a later `--b--` ended an empty
+    /// form where the whole-body parse found the part.
+    @Test(arguments: [1, 2, 3, 4, 5, 100])
+    func aFirstDelimiterAfterABareCRLFIsFoundWhenItArrivesInPieces(pieceSize: Int) throws {
+        let body = Data("\r\n--b\r\n\r\nv\r\n--b--".utf8)
+        var parser = try MultipartParser(boundary: "b")
+        for start in stride(from: 0, to: body.count, by: pieceSize) {
+            try parser.append(body[start..<min(body.count, start + pieceSize)])
+        }
+        #expect(try parser.finish().map { text($0.body) } == ["v"])
+    }
+
     @Test func theBoundaryInsideABodyNotAfterCRLFIsBodyData() throws {
         let value = "x--XyZ123\r\n\n--XyZ123--\r--XyZ123\r\n-XyZ123 --XyZ12"
         let parts = try Multipart.parse(form([field("a", value), field("b", "2")]), boundary: "XyZ123")

@@ -28,6 +28,7 @@ ALL_ON = {
                     "collection": {"storageClassName": "efs", "accessModes": ["ReadWriteMany"], "size": "20Gi"}},
     "imagePullSecrets": [{"name": "regcred"}],
     "extraEnv": [{"name": "RAG_LLM_TIMEOUT", "value": "120"}],
+    "networkPolicy": {"enabled": True},
 }
 
 
@@ -171,3 +172,13 @@ def test_deployment_contract():
     assert {p["port"] for p in svc["spec"]["ports"]} == {8501, 8502}
     (hpa,) = load_docs(K8S / "hpa.yaml")
     assert hpa["apiVersion"] == "autoscaling/v2" and "rag_http_requests_in_flight" in (K8S / "hpa.yaml").read_text()
+
+
+def test_network_policy_keeps_the_metrics_port_to_prometheus():
+    (policy,) = [d for d in rendered_docs({"networkPolicy": {"enabled": True}}) if d["kind"] == "NetworkPolicy"]
+    api, metrics = policy["spec"]["ingress"]
+    assert api["ports"] == [{"port": "http", "protocol": "TCP"}] and "from" not in api
+    assert metrics["ports"] == [{"port": "metrics", "protocol": "TCP"}]
+    assert metrics["from"] == [{"namespaceSelector": {}, "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}}]
+    assert policy["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "server"
+    assert not [d for d in rendered_docs() if d["kind"] == "NetworkPolicy"], "off by default"

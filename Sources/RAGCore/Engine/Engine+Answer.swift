@@ -141,7 +141,8 @@ extension Engine {
         let room = options.maxPromptTokens - TokenEstimator.estimate(messages([]))
         let conversation = PromptBuilder(options: options).recentHistory(history, budget: room)
         guard !conversation.isEmpty else { return question }
-        let request = CompletionRequest(messages: messages(conversation), question: question, maxTokens: 100, temperature: 0)
+        let request = CompletionRequest(
+            messages: messages(conversation), question: question, maxTokens: 100, temperature: 0)
         do {
             let completion = try await llm.complete(request)
             record(completion.usage)

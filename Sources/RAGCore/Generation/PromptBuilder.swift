@@ -115,7 +115,8 @@ public struct PromptBuilder: Sendable {
                 remaining -= cost
                 continue
             }
-            if kept.isEmpty, let cut = PromptBuilder.cut(message.content, toTokens: remaining - PromptBuilder.messageOverhead) {
+            let room = remaining - PromptBuilder.messageOverhead
+            if kept.isEmpty, let cut = PromptBuilder.cut(message.content, toTokens: room) {
                 kept.append(ChatMessage(role: message.role, content: cut))
             }
             break

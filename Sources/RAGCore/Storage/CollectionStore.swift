@@ -165,7 +165,7 @@ public struct CollectionStore: Sendable {
     // MARK: Encoding
 
     /// The file's bytes; `version` 1 (without the lexical index) exists for the compatibility tests.
-    static func encode(_ collection: DocumentCollection, version: UInt32 = formatVersion) -> [UInt8] {
+    package static func encode(_ collection: DocumentCollection, version: UInt32 = formatVersion) -> [UInt8] {
         var out = BinaryWriter()
         out.bytes(magic)
         out.u32(version)
@@ -196,7 +196,7 @@ public struct CollectionStore: Sendable {
     }
 
     /// CRC-32 of `bytes`.
-    static func checksum(_ bytes: [UInt8]) -> UInt32 {
+    package static func checksum(_ bytes: [UInt8]) -> UInt32 {
         bytes.withUnsafeBytes { checksum($0) }
     }
 
@@ -216,7 +216,7 @@ public struct CollectionStore: Sendable {
     /// against the bytes that remain before anything is allocated for it, and every integer conversion is checked,
     /// so a damaged or crafted file (even one with a valid checksum) is a `.corrupt` error, never a trap or a huge
     /// allocation.
-    static func decode(_ data: Data, path: String) throws(CollectionError) -> DocumentCollection {
+    package static func decode(_ data: Data, path: String) throws(CollectionError) -> DocumentCollection {
         func corrupt(_ what: String) -> CollectionError {
             CollectionError(.corrupt, "the collection file is damaged (\(what)); re-ingest the documents or restore a backup", path: path)
         }
@@ -250,11 +250,19 @@ public struct CollectionStore: Sendable {
             let decoder = JSONDecoder()
             guard let documents = try? decoder.decode([DocumentRecord].self, from: json), documents.count == documentCount
             else { throw corrupt("document table") }
+            guard Set(documents.map(\.id)).count == documents.count else { throw corrupt("two documents share an id") }
             var chunks: [Chunk] = []
             chunks.reserveCapacity(chunkCount)
+            // A document's chunks are consecutive rows (`DocumentCollection` relies on it): once another document's
+            // chunks begin, an earlier document has no more.
+            var finished = Set<Int>()
+            var previousPosition: Int? = nil
             for _ in 0..<chunkCount {
                 let documentPosition = Int(try reader.u32())
                 guard documentPosition < documents.count else { throw corrupt("chunk refers to a missing document") }
+                if let previous = previousPosition, previous != documentPosition { finished.insert(previous) }
+                guard !finished.contains(documentPosition) else { throw corrupt("a document's chunks are not consecutive") }
+                previousPosition = documentPosition
                 let pageStart = Int(try reader.u32())
                 let pageEnd = Int(try reader.u32())
                 let ordinal = Int(try reader.u32())
