@@ -73,7 +73,7 @@ public struct APIError: Error, HTTPResponseError, Sendable {
                 return APIError(.serviceUnavailable, code: "llm_rate_limited", error.message, headers: headers)
             case .timeout: return APIError(.gatewayTimeout, code: "llm_timeout", error.message)
             case .contextLengthExceeded: return APIError(.badRequest, code: "context_length_exceeded", error.message)
-            case .cancelled: return APIError(.init(code: 499, reasonPhrase: "Client Closed Request"), code: "cancelled", error.message)
+            case .cancelled: return APIError(.clientClosedRequest, code: "cancelled", error.message)
             default: return APIError(.badGateway, code: "llm_\(error.code.description)", error.message)
             }
         case let error as CollectionError:
@@ -113,6 +113,9 @@ public struct APIError: Error, HTTPResponseError, Sendable {
         }
     }
 
+    /// What a request whose client left gets (in the logs and metrics only: nobody reads it).
+    static let clientClosedRequest = APIError(.clientClosedRequest, code: "client_closed_request", "the client closed the connection before the answer")
+
     /// What a body over the upload limit gets.
     static let bodyTooLarge = APIError(.contentTooLarge, code: "too_large", "the request body is larger than the limit (RAG_MAX_UPLOAD_BYTES)")
 
@@ -123,4 +126,6 @@ public struct APIError: Error, HTTPResponseError, Sendable {
 extension HTTPResponse.Status {
     /// 507: the collection has no room for the document (its chunk quota is reached).
     static let insufficientStorage = HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage")
+    /// 499 (nginx's code): the client closed the connection first; the work for it was stopped.
+    static let clientClosedRequest = HTTPResponse.Status(code: 499, reasonPhrase: "Client Closed Request")
 }

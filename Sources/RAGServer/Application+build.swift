@@ -26,7 +26,8 @@ public func buildRouter(_ state: ServerState, into router: Router<ServerContext>
     router.get("/assets/:name") { _, context in state.asset(try context.parameters.require("name")) }
 
     let api = router.group("v1").add(middleware: AccessMiddleware(
-        keys: state.configuration.apiKeys, limiter: state.limiter, metrics: state.httpMetrics))
+        keys: state.configuration.apiKeys, limiter: state.limiter, authFailures: state.authFailures,
+        addresses: state.clientAddresses, metrics: state.httpMetrics))
     api.post("documents", use: state.upload)
     api.get("documents", use: state.listDocuments)
     api.delete("documents/:id", use: state.deleteDocument)
@@ -56,9 +57,11 @@ public func buildApplication(
 ) -> some ApplicationProtocol {
     let configuration = state.configuration
     var services: [any Service] = [ShutdownFlush(engine: state.engine)]
+    let metrics = state.httpMetrics
     if configuration.metricsPort > 0 {
         services.append(Application(
             router: buildMetricsRouter(state),
+            server: .guardedHTTP1(timeouts: configuration.connectionTimeouts) { metrics.connectionTimedOut($0) },
             configuration: ApplicationConfiguration(address: .hostname(configuration.host, port: configuration.metricsPort), serverName: "pdf-chatbot"),
             logger: state.logger))
     }
@@ -67,6 +70,7 @@ public func buildApplication(
     }
     return Application(
         router: router ?? buildRouter(state),
+        server: .guardedHTTP1(timeouts: configuration.connectionTimeouts) { metrics.connectionTimedOut($0) },
         configuration: ApplicationConfiguration(address: .hostname(configuration.host, port: configuration.port), serverName: "pdf-chatbot"),
         services: services,
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },

@@ -15,6 +15,13 @@ public struct HTTPMetrics: Sendable {
     private let inFlight: Gauge
     /// `rag_llm_queue_rejected_total`.
     let queueRejected: Counter
+    /// `rag_upload_queue_rejected_total`.
+    let uploadsRejected: Counter
+    /// `rag_http_requests_abandoned_total`.
+    let abandoned: Counter
+    /// `rag_http_auth_failures_total`.
+    let authFailures: Counter
+    private let connectionTimeouts: [ConnectionPhase: Counter]
     private let requestCounters = MetricHandles<RequestKey, Counter>()
     private let requestLatencies = MetricHandles<RouteKey, ValueHistogram>()
     private let clientCounters = MetricHandles<String, Counter>()
@@ -38,6 +45,27 @@ public struct HTTPMetrics: Sendable {
         queueRejected = metrics.registry.makeCounter(
             descriptor: Self.named("rag_llm_queue_rejected_total", "Questions refused with 503 because every answer slot and queue place was taken."))
         queueRejected.increment(by: Int64(0))
+        uploadsRejected = metrics.registry.makeCounter(
+            descriptor: Self.named("rag_upload_queue_rejected_total", "Uploads refused with 503 because every upload slot and queue place was taken."))
+        uploadsRejected.increment(by: Int64(0))
+        abandoned = metrics.registry.makeCounter(
+            descriptor: Self.named(
+                "rag_http_requests_abandoned_total", "Requests whose work was stopped because the client closed the connection first (logged as 499)."))
+        abandoned.increment(by: Int64(0))
+        authFailures = metrics.registry.makeCounter(
+            descriptor: Self.named("rag_http_auth_failures_total", "API requests refused with 401 for a missing or wrong API key."))
+        authFailures.increment(by: Int64(0))
+        var timeouts: [ConnectionPhase: Counter] = [:]
+        for phase in ConnectionPhase.allCases {
+            let counter = metrics.registry.makeCounter(
+                descriptor: Self.named(
+                    "rag_http_connections_timed_out_total",
+                    "Connections closed because a request's head or body did not arrive in time, by phase (header or body)."),
+                labels: [("phase", phase.rawValue)])
+            counter.increment(by: Int64(0))
+            timeouts[phase] = counter
+        }
+        connectionTimeouts = timeouts
         for client in clients {
             clientCounter(client).increment(by: Int64(0))
             rateLimitedCounter(client).increment(by: Int64(0))
@@ -66,6 +94,9 @@ public struct HTTPMetrics: Sendable {
                 labels: [("route", key.route), ("method", key.method)], buckets: Self.latencyBuckets)
         }.record(seconds)
     }
+
+    /// `rag_http_connections_timed_out_total{phase}`.
+    func connectionTimedOut(_ phase: ConnectionPhase) { connectionTimeouts[phase]?.increment() }
 
     func started() { inFlight.increment() }
     func finished() { inFlight.decrement() }

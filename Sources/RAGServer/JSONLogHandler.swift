@@ -3,6 +3,8 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+// `timespec` is owned by CDispatch once any module of the target loads Dispatch (NIOHTTPTypes does).
+import CDispatch
 import Logging
 import NIOCore
 

@@ -48,7 +48,8 @@ struct RequestMiddleware: RouterMiddleware {
             }
             return response
         } catch {
-            let apiError = APIError.from(error)
+            // A failure once the client has left (its body cut off, say) is the client's leaving, not a server error.
+            let apiError = context.connection?.clientIsGone == true && !(error is APIError) ? .clientClosedRequest : APIError.from(error)
             let seconds = Self.seconds(since: start)
             metrics.finished()
             metrics.record(route: context.endpointPath ?? "unmatched", method: method, status: apiError.status.code, seconds: seconds)
@@ -117,23 +118,38 @@ struct RequestMiddleware: RouterMiddleware {
 
     static func seconds(since start: ContinuousClock.Instant) -> Double {
         let elapsed = ContinuousClock.now - start
-        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        return elapsed.seconds
     }
 }
 
 /// Requires `Authorization: Bearer KEY` when API keys are configured, and names the client; then applies the
 /// client's rate limit. Keys are compared in constant time and never logged.
+///
+/// A client address that presented wrong or missing keys ``ServerConfiguration/authFailuresPerMinute`` times is
+/// refused with 429 before its key is even checked, until its bucket refills: guessing keys costs a minute per
+/// few guesses, and a right guess is refused like a wrong one while throttled.
 struct AccessMiddleware: RouterMiddleware {
     typealias Context = ServerContext
     /// Key → name.
     let keys: [String: String]
     let limiter: RateLimiter
+    let authFailures: RateLimiter
+    let addresses: ClientAddressResolver
     let metrics: HTTPMetrics
 
     func handle(_ request: Request, context: ServerContext, next: (Request, ServerContext) async throws -> Response) async throws -> Response {
         var context = context
+        context.clientAddress = addresses.client(peer: context.remoteAddress, headers: request.headers)
         if !keys.isEmpty {
+            let bucket = "address:\(context.clientAddress)"
+            if let wait = authFailures.wait(bucket) {
+                metrics.rateLimited("unauthenticated")
+                throw Self.tooManyRequests(
+                    "too many requests with a wrong or missing API key from this address: at most \(authFailures.perMinute) per minute", wait: wait)
+            }
             guard let name = authenticate(request.headers[.authorization]) else {
+                metrics.authFailures.increment()
+                _ = authFailures.acquire(bucket)
                 throw APIError(
                     .unauthorized, code: "unauthorized", "a valid API key is required: send Authorization: Bearer <key>",
                     headers: [.wwwAuthenticate: "Bearer"])
@@ -141,14 +157,16 @@ struct AccessMiddleware: RouterMiddleware {
             context.clientName = name
         }
         metrics.clientRequest(context.clientName)
-        if limiter.perMinute > 0, let wait = limiter.acquire(keys.isEmpty ? "address:\(context.remoteAddress)" : "key:\(context.clientName)") {
+        if limiter.perMinute > 0, let wait = limiter.acquire(keys.isEmpty ? "address:\(context.clientAddress)" : "key:\(context.clientName)") {
             metrics.rateLimited(context.clientName)
-            let seconds = max(1, Int((Double(wait.components.seconds) + Double(wait.components.attoseconds) * 1e-18).rounded(.up)))
-            throw APIError(
-                .tooManyRequests, code: "rate_limited", "too many requests: at most \(limiter.perMinute) per minute; retry in \(seconds) s",
-                headers: [.retryAfter: String(seconds)])
+            throw Self.tooManyRequests("too many requests: at most \(limiter.perMinute) per minute", wait: wait)
         }
         return try await next(request, context)
+    }
+
+    static func tooManyRequests(_ message: String, wait: Duration) -> APIError {
+        let seconds = max(1, Int(wait.seconds.rounded(.up)))
+        return APIError(.tooManyRequests, code: "rate_limited", "\(message); retry in \(seconds) s", headers: [.retryAfter: String(seconds)])
     }
 
     func authenticate(_ header: String?) -> String? {

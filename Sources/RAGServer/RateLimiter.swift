@@ -20,6 +20,17 @@ public final class RateLimiter: Sendable {
         self.maxClients = maxClients
     }
 
+    /// How long until `client` has a token, or `nil` when it has one now; takes nothing.
+    public func wait(_ client: String, now: ContinuousClock.Instant = .now) -> Duration? {
+        guard perMinute > 0 else { return nil }
+        let rate = Double(perMinute) / 60
+        return buckets.withLock { buckets in
+            guard let bucket = buckets[client] else { return nil }
+            let tokens = min(Double(burst), bucket.tokens + (now - bucket.updated).seconds * rate)
+            return tokens >= 1 ? nil : .milliseconds(Int64(((1 - tokens) / rate * 1000).rounded(.up)))
+        }
+    }
+
     /// Takes one token for `client`; returns `nil` when allowed, else how long until a token is available.
     public func acquire(_ client: String, now: ContinuousClock.Instant = .now) -> Duration? {
         guard perMinute > 0 else { return nil }
@@ -27,7 +38,7 @@ public final class RateLimiter: Sendable {
         return buckets.withLock { buckets in
             var bucket = buckets[client] ?? Bucket(tokens: Double(burst), updated: now)
             let elapsed = now - bucket.updated
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+            let seconds = elapsed.seconds
             bucket.tokens = min(Double(burst), bucket.tokens + seconds * rate)
             bucket.updated = now
             defer {

@@ -10,14 +10,26 @@ import Synchronization
 ///
 /// ```swift
 /// let timer = RequestTimer(tick: .milliseconds(100))
-/// let id = timer.schedule(after: .seconds(30)) { task.cancel() }
+/// let id = timer.schedule(after: .seconds(30), abandonedIf: { watch.clientIsGone }) { _ in task.cancel() }
 /// _ = await task.result
 /// timer.cancel(id)
 /// ```
+///
+/// The same tick also asks each request whether its client has left (`abandonedIf`), so work for a client that
+/// closed its connection stops within a tick, with no callback registered on the connection per request.
 public final class RequestTimer: Sendable {
+    /// Why an action runs.
+    public enum Reason: Sendable {
+        /// The deadline passed.
+        case deadline
+        /// `abandonedIf` returned true first.
+        case abandoned
+    }
+
     private struct Entry {
         var deadline: ContinuousClock.Instant
-        var action: @Sendable () -> Void
+        var abandoned: (@Sendable () -> Bool)?
+        var action: @Sendable (Reason) -> Void
     }
 
     private struct State {
@@ -35,13 +47,16 @@ public final class RequestTimer: Sendable {
         self.tick = tick
     }
 
-    /// Runs `action` once `delay` has passed, unless `cancel(_:)` is called first with the returned id.
-    public func schedule(after delay: Duration, _ action: @escaping @Sendable () -> Void) -> UInt64 {
+    /// Runs `action` once `delay` has passed, or at the first tick where `abandonedIf` returns true, unless
+    /// `cancel(_:)` is called first with the returned id.
+    public func schedule(
+        after delay: Duration, abandonedIf abandoned: (@Sendable () -> Bool)? = nil, _ action: @escaping @Sendable (Reason) -> Void
+    ) -> UInt64 {
         let deadline = ContinuousClock.now + delay
         let (id, start) = state.withLock { state in
             let id = state.nextID
             state.nextID += 1
-            state.entries[id] = Entry(deadline: deadline, action: action)
+            state.entries[id] = Entry(deadline: deadline, abandoned: abandoned, action: action)
             defer { state.checking = true }
             return (id, !state.checking)
         }
@@ -59,15 +74,21 @@ public final class RequestTimer: Sendable {
             try? await Task.sleep(for: tick)
             let now = ContinuousClock.now
             let (due, more) = state.withLock { state in
-                var due: [@Sendable () -> Void] = []
-                for (id, entry) in state.entries where entry.deadline <= now {
-                    due.append(entry.action)
+                var due: [(@Sendable (Reason) -> Void, Reason)] = []
+                for (id, entry) in state.entries {
+                    if entry.deadline <= now {
+                        due.append((entry.action, .deadline))
+                    } else if entry.abandoned?() == true {
+                        due.append((entry.action, .abandoned))
+                    } else {
+                        continue
+                    }
                     state.entries[id] = nil
                 }
                 if state.entries.isEmpty { state.checking = false }
                 return (due, state.checking)
             }
-            for action in due { action() }
+            for (action, reason) in due { action(reason) }
             if !more { return }
         }
     }

@@ -10,13 +10,32 @@ import RAGCore
 extension ServerState {
     /// `POST /v1/documents`: a PDF (or .txt/.md) as `multipart/form-data` (field `file`) or as the raw body
     /// (`Content-Type: application/pdf`, name from `?filename=` or `Content-Disposition`).
+    ///
+    /// The upload takes a slot of the upload gate before its body is read (so bodies in memory are bounded by the
+    /// slots), and everything, the wait included, runs within the request timeout and stops when the client
+    /// leaves: a document whose client left before its commit is not added.
     func upload(_ request: Request, context: ServerContext) async throws -> Response {
         guard !configuration.readOnly else { throw APIError(.forbidden, code: "read_only", APIError.readOnlyMessage) }
+        let limit = context.maxUploadSize
+        let logger = context.logger
+        let (record, isNew) = try await withRequestTimeout(connection: context.connection) { [self] in
+            try await withUploadSlot {
+                let (fileName, bytes) = try await readUpload(request, limit: limit)
+                return try await engine.ingestDocument(data: bytes, fileName: fileName)
+            }
+        }
+        let unchanged = !isNew
+        logger.info("document uploaded", metadata: ["rag.document.id": "\(record.id)", "rag.document.unchanged": "\(unchanged)"])
+        return try JSON.response(DTO.Upload(document: DTO.Document(record), unchanged: unchanged), status: unchanged ? .ok : .created)
+    }
+
+    /// The uploaded file's name (sanitised, `.pdf` added to a PDF without an extension) and bytes.
+    func readUpload(_ request: Request, limit: Int) async throws -> (fileName: String, bytes: Data) {
         let contentType = request.headers[.contentType] ?? ""
         var fileName: String?
         var bytes: Data
         if contentType.lowercased().hasPrefix("multipart/form-data") {
-            let parts = try await readForm(request, contentType: contentType, limit: context.maxUploadSize)
+            let parts = try await readForm(request, contentType: contentType, limit: limit)
             guard let part = parts.first(where: { $0.fileName != nil && ($0.name == "file" || $0.name == "document") })
                 ?? parts.first(where: { $0.fileName != nil })
             else {
@@ -27,15 +46,12 @@ extension ServerState {
         } else {
             fileName = request.uri.queryParameters.get("filename")
                 ?? request.headers[.contentDisposition].flatMap { Multipart.parameter("filename", in: "x;" + $0) }
-            bytes = Data(buffer: try await request.body.collect(upTo: context.maxUploadSize))
+            bytes = Data(buffer: try await request.body.collect(upTo: limit))
         }
         guard !bytes.isEmpty else { throw APIError(.badRequest, code: "empty_upload", "the upload is empty") }
         var name = sanitizeFileName(fileName)
         if !name.contains("."), contentType.lowercased().contains("pdf") || bytes.starts(with: Data("%PDF-".utf8)) { name += ".pdf" }
-        let (record, isNew) = try await engine.ingestDocument(data: bytes, fileName: name)
-        let unchanged = !isNew
-        context.logger.info("document uploaded", metadata: ["rag.document.id": "\(record.id)", "rag.document.unchanged": "\(unchanged)"])
-        return try JSON.response(DTO.Upload(document: DTO.Document(record), unchanged: unchanged), status: unchanged ? .ok : .created)
+        return (name, bytes)
     }
 
     /// Reads a `multipart/form-data` body as it arrives, at most `limit` bytes, and stops reading at the first
@@ -105,7 +121,7 @@ extension ServerState {
                 try? sse.send(event: "error", json: ["error": ["code": error.code, "message": error.message]])
             }
         }
-        let answer = try await withRequestTimeout { [self] in
+        let answer = try await withRequestTimeout(connection: context.connection) { [self] in
             try await withAnswerSlot { try await engine.ask(question, history: history) }
         }
         httpMetrics.clientTokens(client, usage: answer.usage)
@@ -121,7 +137,7 @@ extension ServerState {
     ) -> Response {
         SSE.response { [self] sse in
             do {
-                try await withRequestTimeout { [self] in
+                try await withRequestTimeout(connection: context.connection) { [self] in
                     try await withAnswerSlot {
                         for try await event in engine.askStreaming(question, history: history) {
                             if case .done(let answer) = event { httpMetrics.clientTokens(client, usage: answer.usage) }

@@ -32,7 +32,7 @@ extension ServerState {
         let client = context.clientName
 
         guard body.stream == true else {
-            let answer = try await withRequestTimeout { [self] in
+            let answer = try await withRequestTimeout(connection: context.connection) { [self] in
                 try await withAnswerSlot { try await engine.ask(question, history: Array(history)) }
             }
             httpMetrics.clientTokens(client, usage: answer.usage)

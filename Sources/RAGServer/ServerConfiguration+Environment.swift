@@ -81,6 +81,41 @@ public enum ServerSettings {
     public static let gracePeriod = Setting<Duration>.seconds(
         flag: "--grace-period", variable: "RAG_GRACE_PERIOD", default: .seconds(25), in: 0...3_600,
         help: "Seconds to finish requests and streams in flight after SIGTERM")
+    public static let idleTimeout = Setting<Duration>.seconds(
+        flag: "--idle-timeout", variable: "RAG_IDLE_TIMEOUT", default: .seconds(60), in: 0...86_400, excludingZero: true,
+        help: "Seconds a connection may wait between requests, or a request may go without a byte, before it is closed")
+    public static let headerTimeout = Setting<Duration>.seconds(
+        flag: "--header-timeout", variable: "RAG_HEADER_TIMEOUT", default: .seconds(10), in: 0...86_400, excludingZero: true,
+        help: "Seconds from a request's first byte to the end of its headers; then 408 and the connection closes")
+    public static let bodyTimeout = Setting<Duration>.seconds(
+        flag: "--body-timeout", variable: "RAG_BODY_TIMEOUT", default: .seconds(300), in: 0...86_400, excludingZero: true,
+        help: "Seconds from the end of a request's headers to the end of its body; then 408 and the connection closes")
+    public static let maxConcurrentUploads = Setting<Int>.integer(
+        flag: "--max-concurrent-uploads", variable: "RAG_MAX_CONCURRENT_UPLOADS", default: 2, in: 1...Int.max,
+        help: "Uploads read and indexed at once (each may hold a body of up to --max-upload-bytes)")
+    public static let uploadQueue = Setting<Int>.integer(
+        flag: "--upload-queue", variable: "RAG_UPLOAD_QUEUE", default: 8, in: 0...Int.max,
+        help: "Uploads waiting for a slot (their bodies not yet read) before new ones get 503")
+    public static let maxHistoryMessages = Setting<Int>.integer(
+        flag: "--max-history-messages", variable: "RAG_MAX_HISTORY_MESSAGES", default: 256, in: 0...Int.max,
+        help: "Most history messages one ask or chat completion may carry; more is 413")
+    public static let maxHistoryBytes = Setting<Int>.integer(
+        flag: "--max-history-bytes", variable: "RAG_MAX_HISTORY_BYTES", default: 1 << 20, in: 0...Int.max,
+        help: "Most bytes of history one ask or chat completion may carry; more is 413")
+    public static let authFailureLimit = Setting<Int>.integer(
+        flag: "--auth-failure-limit", variable: "RAG_AUTH_FAILURE_LIMIT", default: 10, in: 0...Int.max, note: "0 turns it off",
+        help: "Wrong or missing API keys per minute per client address before its requests get 429; 0 turns it off")
+    public static let trustedProxies = Setting<[IPNetwork]>(
+        flag: "--trusted-proxies", variable: "RAG_TRUSTED_PROXIES", valueName: "cidrs", default: [], defaultText: "none",
+        requirement: "one or more IP networks (10.0.0.0/8, fd00::/8) or addresses, separated by commas",
+        help: "Proxies (CIDRs) whose --forwarded-header names the client, for rate limits; none: the peer is the client",
+        format: { $0.map(\.description).joined(separator: ",") }, parser: { IPNetwork.list($0) })
+    public static let forwardedHeader = Setting<ForwardedHeader>.choice(
+        flag: "--forwarded-header", variable: "RAG_FORWARDED_HEADER", valueName: "header", default: .xForwardedFor,
+        help: "The header trusted proxies name the client in: x-forwarded-for or forwarded")
+    public static let metricsCache = Setting<Duration>.seconds(
+        flag: "--metrics-cache", variable: "RAG_METRICS_CACHE", default: .seconds(1), in: 0...60,
+        help: "Seconds a rendering of /metrics is served again; 0 renders every scrape (one at a time)")
     public static let corsOrigin = Setting<String?>(
         flag: "--cors-origin", variable: "RAG_CORS_ORIGIN", valueName: "origin", default: nil, defaultText: "off",
         requirement: "* or an origin such as https://example.com:8443 (scheme, host and optional port)",
@@ -102,8 +137,9 @@ public enum ServerSettings {
         collection.info, host.info, port.info, metricsPort.info, readOnly.info, reloadInterval.info, apiKeys.info,
         apiKeysFile.info, maxUploadBytes.info, maxPages.info, maxCharacters.info, maxCharactersPerByte.info,
         minCharacterAllowance.info, maxCollectionChunks.info, maxFormParts.info, maxPartHeaderBytes.info, rateLimit.info,
-        rateBurst.info, maxConcurrentLLM.info, llmQueue.info, requestTimeout.info, gracePeriod.info, corsOrigin.info,
-        logFormat.info, logLevel.info, llm.info, retrieval.info, fusion.info, neighbours.info, minScore.info,
+        rateBurst.info, authFailureLimit.info, trustedProxies.info, forwardedHeader.info, maxConcurrentLLM.info, llmQueue.info,
+        maxConcurrentUploads.info, uploadQueue.info, maxHistoryMessages.info, maxHistoryBytes.info, requestTimeout.info,
+        idleTimeout.info, headerTimeout.info, bodyTimeout.info, gracePeriod.info, corsOrigin.info, metricsCache.info, logFormat.info, logLevel.info, llm.info, retrieval.info, fusion.info, neighbours.info, minScore.info,
     ]
 
     static let apiKeysRequirement =
@@ -187,7 +223,14 @@ extension ServerConfiguration {
             gracePeriod: try value(S.gracePeriod), corsOrigin: try value(S.corsOrigin), extraction: extraction,
             maxCollectionChunks: try value(S.maxCollectionChunks), llm: try value(S.llm),
             retrieval: try EngineSettings.retrievalOptions(flags: flags, environment: environment),
-            logFormat: try value(S.logFormat), logLevel: try value(S.logLevel))
+            logFormat: try value(S.logFormat), logLevel: try value(S.logLevel),
+            maxRequestHistoryMessages: try value(S.maxHistoryMessages), maxRequestHistoryBytes: try value(S.maxHistoryBytes),
+            metricsCacheInterval: try value(S.metricsCache),
+            connectionTimeouts: ConnectionTimeouts(
+                idle: try value(S.idleTimeout), header: try value(S.headerTimeout), body: try value(S.bodyTimeout)),
+            maxConcurrentUploads: try value(S.maxConcurrentUploads), uploadQueueLength: try value(S.uploadQueue),
+            authFailuresPerMinute: try value(S.authFailureLimit), trustedProxies: try value(S.trustedProxies),
+            forwardedHeader: try value(S.forwardedHeader))
         try validate()
     }
 
@@ -215,6 +258,15 @@ extension ServerConfiguration {
         try S.llmQueue.check(answerQueueLength)
         try S.requestTimeout.check(requestTimeout)
         try S.gracePeriod.check(gracePeriod)
+        try S.idleTimeout.check(connectionTimeouts.idle)
+        try S.headerTimeout.check(connectionTimeouts.header)
+        try S.bodyTimeout.check(connectionTimeouts.body)
+        try S.maxConcurrentUploads.check(maxConcurrentUploads)
+        try S.uploadQueue.check(uploadQueueLength)
+        try S.maxHistoryMessages.check(maxRequestHistoryMessages)
+        try S.maxHistoryBytes.check(maxRequestHistoryBytes)
+        try S.authFailureLimit.check(authFailuresPerMinute)
+        try S.metricsCache.check(metricsCacheInterval)
         try S.corsOrigin.check(corsOrigin)
         try S.fusion.check(retrieval.fusion)
         try S.neighbours.check(retrieval.neighbourChunks)

@@ -80,6 +80,20 @@ public struct ServerConfiguration: Sendable {
     /// How long a rendering of `/metrics` is served again before the next scrape renders anew; scrapes that
     /// arrive while a rendering runs share it. Default 1 s; `.zero` renders for every scrape (one at a time).
     public var metricsCacheInterval: Duration
+    /// The idle, header and body timeouts of each connection.
+    public var connectionTimeouts: ConnectionTimeouts
+    /// Uploads read and indexed at once. An upload takes its slot before its body is read, so bodies held in
+    /// memory are bounded by this times ``maxUploadBytes``.
+    public var maxConcurrentUploads: Int
+    /// Uploads waiting for a slot (their bodies still unread); more are refused with 503 `uploads_busy`.
+    public var uploadQueueLength: Int
+    /// Wrong or missing API keys a client address may present per minute (and at once) before its API requests
+    /// are refused with 429 without checking the key; 0 turns the throttle off.
+    public var authFailuresPerMinute: Int
+    /// Proxies whose ``forwardedHeader`` names the client (for rate limits); empty: the peer is the client.
+    public var trustedProxies: [IPNetwork]
+    /// The header trusted proxies name the client in.
+    public var forwardedHeader: ForwardedHeader
 
     public init(
         collectionDirectory: URL, host: String = ServerSettings.host.defaultValue, port: Int = ServerSettings.port.defaultValue,
@@ -95,8 +109,16 @@ public struct ServerConfiguration: Sendable {
         extraction: ExtractionLimits = ExtractionLimits(), maxCollectionChunks: Int = ServerSettings.maxCollectionChunks.defaultValue,
         llm: LLMChoice = ServerSettings.llm.defaultValue, retrieval: RetrievalOptions = RetrievalOptions(),
         logFormat: LogFormat = ServerSettings.logFormat.defaultValue, logLevel: Logger.Level = ServerSettings.logLevel.defaultValue,
-        servedModelName: String = "pdf-chatbot", maxRequestHistoryMessages: Int = 256,
-        maxRequestHistoryBytes: Int = 1 << 20, metricsCacheInterval: Duration = .seconds(1)
+        servedModelName: String = "pdf-chatbot", maxRequestHistoryMessages: Int = ServerSettings.maxHistoryMessages.defaultValue,
+        maxRequestHistoryBytes: Int = ServerSettings.maxHistoryBytes.defaultValue,
+        metricsCacheInterval: Duration = ServerSettings.metricsCache.defaultValue,
+        connectionTimeouts: ConnectionTimeouts = ConnectionTimeouts(
+            idle: ServerSettings.idleTimeout.defaultValue, header: ServerSettings.headerTimeout.defaultValue,
+            body: ServerSettings.bodyTimeout.defaultValue),
+        maxConcurrentUploads: Int = ServerSettings.maxConcurrentUploads.defaultValue,
+        uploadQueueLength: Int = ServerSettings.uploadQueue.defaultValue,
+        authFailuresPerMinute: Int = ServerSettings.authFailureLimit.defaultValue, trustedProxies: [IPNetwork] = [],
+        forwardedHeader: ForwardedHeader = ServerSettings.forwardedHeader.defaultValue
     ) {
         self.collectionDirectory = collectionDirectory
         self.host = host
@@ -125,6 +147,12 @@ public struct ServerConfiguration: Sendable {
         self.maxRequestHistoryMessages = maxRequestHistoryMessages
         self.maxRequestHistoryBytes = maxRequestHistoryBytes
         self.metricsCacheInterval = metricsCacheInterval
+        self.connectionTimeouts = connectionTimeouts
+        self.maxConcurrentUploads = maxConcurrentUploads
+        self.uploadQueueLength = uploadQueueLength
+        self.authFailuresPerMinute = authFailuresPerMinute
+        self.trustedProxies = trustedProxies
+        self.forwardedHeader = forwardedHeader
     }
 
     /// The engine's configuration: this collection, limits, retrieval options and read-only mode.

@@ -15,6 +15,12 @@ public final class ServerState: Sendable {
     public let httpMetrics: HTTPMetrics
     public let limiter: RateLimiter
     public let answers: AnswerGate
+    /// Bounds uploads in progress (``ServerConfiguration/maxConcurrentUploads``), and so the bodies held in memory.
+    public let uploads: AnswerGate
+    /// Failed API-key attempts per client address (``ServerConfiguration/authFailuresPerMinute``).
+    public let authFailures: RateLimiter
+    /// Who a request comes from, behind trusted proxies or not.
+    public let clientAddresses: ClientAddressResolver
     /// Fires the request timeouts, within a twentieth of the timeout (between 10 ms and 1 s) after it.
     public let timer: RequestTimer
     /// `/metrics`'s text, rendered at most once per ``ServerConfiguration/metricsCacheInterval``.
@@ -28,6 +34,9 @@ public final class ServerState: Sendable {
             metrics: engine.metrics, clients: configuration.apiKeys.isEmpty ? ["anonymous"] : Array(Set(configuration.apiKeys.values)).sorted())
         self.limiter = RateLimiter(perMinute: configuration.rateLimitPerMinute, burst: configuration.rateLimitBurst)
         self.answers = AnswerGate(slots: configuration.maxConcurrentAnswers, queue: configuration.answerQueueLength)
+        self.uploads = AnswerGate(slots: configuration.maxConcurrentUploads, queue: configuration.uploadQueueLength)
+        self.authFailures = RateLimiter(perMinute: configuration.authFailuresPerMinute, burst: configuration.authFailuresPerMinute)
+        self.clientAddresses = ClientAddressResolver(trustedProxies: configuration.trustedProxies, header: configuration.forwardedHeader)
         self.timer = RequestTimer(tick: min(.seconds(1), max(.milliseconds(10), configuration.requestTimeout / 20)))
         self.metricsText = MetricsRenderCache(interval: configuration.metricsCacheInterval) { [metrics = engine.metrics] in metrics.render() }
         self.logger = logger
@@ -49,33 +58,109 @@ public final class ServerState: Sendable {
         return try await body()
     }
 
-    /// Runs `body`, failing with 504 when it takes longer than the request timeout.
+    /// Runs an upload in a slot of the upload gate (taken before its body is read), or refuses it with 503 when
+    /// every slot and queue place is taken.
+    func withUploadSlot<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            try await uploads.acquire()
+        } catch is AnswerGate.Full {
+            httpMetrics.uploadsRejected.increment()
+            throw APIError(
+                .serviceUnavailable, code: "uploads_busy",
+                "the server is taking as many uploads as it can (\(uploads.slots) at once, \(uploads.queue) waiting); retry shortly",
+                headers: [.retryAfter: "5"])
+        }
+        defer { uploads.release() }
+        return try await body()
+    }
+
+    /// Runs `body`, failing with 504 when it takes longer than the request timeout, and stopping it when the
+    /// client of `connection` leaves (then 499, which no client sees: it is for the logs and metrics).
     ///
-    /// `body` runs in a task of its own, which `timer` cancels at the deadline. (Racing `body` against `Task.sleep`
-    /// in a task group costs two more tasks per request, and a cancelled `Task.sleep` keeps its task and timer
-    /// until the deadline: memory that grows with the request rate times the timeout.)
-    func withRequestTimeout<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    /// `body` runs in a task of its own, which `timer` cancels at the deadline or at its first tick after the
+    /// client left; the request ends then, without waiting for `body` to notice. (Racing `body` against
+    /// `Task.sleep` in a task group costs two more tasks per request, and a cancelled `Task.sleep` keeps its task
+    /// and timer until the deadline: memory that grows with the request rate times the timeout.) Cancelled work
+    /// stops where it next checks: a wait for an answer slot, the upload gate or the write lock, a model call, an
+    /// embedding batch, or the commit of a document; it keeps its slot until then, as it still uses it.
+    func withRequestTimeout<T: Sendable>(
+        connection: ConnectionWatch? = nil, _ body: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
         let timeout = configuration.requestTimeout
-        let work = Task { try await body() }
-        let timedOut = TimeoutFlag()
-        let deadline = timer.schedule(after: timeout) {
-            timedOut.set()
+        let outcome = Outcome<T>()
+        let metrics = httpMetrics
+        @Sendable func abandon() {
+            if outcome.resolve(.failure(APIError.clientClosedRequest)) { metrics.abandoned.increment() }
+        }
+        let work = Task {
+            do {
+                outcome.resolve(.success(try await body()))
+            } catch {
+                // A body that failed because its client left (a request body cut off) ended for that reason.
+                if connection?.clientIsGone == true { abandon() } else { outcome.resolve(.failure(error)) }
+            }
+        }
+        var abandonedIf: (@Sendable () -> Bool)? = nil
+        if let connection { abandonedIf = { connection.clientIsGone } }
+        let deadline = timer.schedule(after: timeout, abandonedIf: abandonedIf) { reason in
             work.cancel()
+            switch reason {
+            case .deadline:
+                outcome.resolve(.failure(APIError(.gatewayTimeout, code: "timeout", "the request took longer than \(timeout) (RAG_REQUEST_TIMEOUT)")))
+            case .abandoned:
+                abandon()
+            }
         }
-        let result = await withTaskCancellationHandler { await work.result } onCancel: { work.cancel() }
-        timer.cancel(deadline)
-        if timedOut.isSet {
-            throw APIError(.gatewayTimeout, code: "timeout", "the request took longer than \(timeout) (RAG_REQUEST_TIMEOUT)")
-        }
-        return try result.get()
+        defer { timer.cancel(deadline) }
+        return try await withTaskCancellationHandler { try await outcome.value() } onCancel: { work.cancel() }
     }
 }
 
-/// Set by a request's timer when it fires.
-final class TimeoutFlag: Sendable {
-    private let value = Atomic<Bool>(false)
-    func set() { value.store(true, ordering: .relaxed) }
-    var isSet: Bool { value.load(ordering: .relaxed) }
+/// The first result of a request's work or its timer; later ones are dropped.
+final class Outcome<T: Sendable>: Sendable {
+    private enum State {
+        case pending(CheckedContinuation<T, any Error>?)
+        case resolved(Result<T, any Error>)
+        case delivered
+    }
+
+    private let state = Mutex<State>(.pending(nil))
+
+    /// Records `result` unless one was recorded first, and hands it to a waiting ``value()``. Returns whether it
+    /// was the first.
+    @discardableResult
+    func resolve(_ result: Result<T, any Error>) -> Bool {
+        let waiter: (Bool, CheckedContinuation<T, any Error>?) = state.withLock { state in
+            guard case .pending(let waiter) = state else { return (false, nil) }
+            if let waiter {
+                state = .delivered
+                return (true, waiter)
+            }
+            state = .resolved(result)
+            return (true, nil)
+        }
+        waiter.1?.resume(with: result)
+        return waiter.0
+    }
+
+    /// The first result, once there is one.
+    func value() async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            let ready: Result<T, any Error>? = state.withLock { state in
+                switch state {
+                case .resolved(let result):
+                    state = .delivered
+                    return result
+                case .pending:
+                    state = .pending(continuation)
+                    return nil
+                case .delivered:
+                    return .failure(CancellationError())
+                }
+            }
+            if let ready { continuation.resume(with: ready) }
+        }
+    }
 }
 
 /// JSON responses.

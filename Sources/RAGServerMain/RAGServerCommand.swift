@@ -51,13 +51,31 @@ struct RAGServerCommand: AsyncParsableCommand {
     var maxPartHeaderBytes: String?
     @Option(name: .customLong("rate-limit"), parsing: .unconditional, help: S.rateLimit.argumentHelp) var rateLimit: String?
     @Option(name: .customLong("rate-burst"), parsing: .unconditional, help: S.rateBurst.argumentHelp) var rateBurst: String?
+    @Option(name: .customLong("auth-failure-limit"), parsing: .unconditional, help: S.authFailureLimit.argumentHelp)
+    var authFailureLimit: String?
+    @Option(name: .customLong("trusted-proxies"), parsing: .unconditional, help: S.trustedProxies.argumentHelp)
+    var trustedProxies: String?
+    @Option(name: .customLong("forwarded-header"), parsing: .unconditional, help: S.forwardedHeader.argumentHelp)
+    var forwardedHeader: String?
     @Option(name: .customLong("max-concurrent-llm"), parsing: .unconditional, help: S.maxConcurrentLLM.argumentHelp)
     var maxConcurrentLLM: String?
     @Option(name: .customLong("llm-queue"), parsing: .unconditional, help: S.llmQueue.argumentHelp) var llmQueue: String?
+    @Option(name: .customLong("max-concurrent-uploads"), parsing: .unconditional, help: S.maxConcurrentUploads.argumentHelp)
+    var maxConcurrentUploads: String?
+    @Option(name: .customLong("upload-queue"), parsing: .unconditional, help: S.uploadQueue.argumentHelp) var uploadQueue: String?
+    @Option(name: .customLong("max-history-messages"), parsing: .unconditional, help: S.maxHistoryMessages.argumentHelp)
+    var maxHistoryMessages: String?
+    @Option(name: .customLong("max-history-bytes"), parsing: .unconditional, help: S.maxHistoryBytes.argumentHelp)
+    var maxHistoryBytes: String?
     @Option(name: .customLong("request-timeout"), parsing: .unconditional, help: S.requestTimeout.argumentHelp)
     var requestTimeout: String?
+    @Option(name: .customLong("idle-timeout"), parsing: .unconditional, help: S.idleTimeout.argumentHelp) var idleTimeout: String?
+    @Option(name: .customLong("header-timeout"), parsing: .unconditional, help: S.headerTimeout.argumentHelp)
+    var headerTimeout: String?
+    @Option(name: .customLong("body-timeout"), parsing: .unconditional, help: S.bodyTimeout.argumentHelp) var bodyTimeout: String?
     @Option(name: .customLong("grace-period"), parsing: .unconditional, help: S.gracePeriod.argumentHelp) var gracePeriod: String?
     @Option(name: .customLong("cors-origin"), parsing: .unconditional, help: S.corsOrigin.argumentHelp) var corsOrigin: String?
+    @Option(name: .customLong("metrics-cache"), parsing: .unconditional, help: S.metricsCache.argumentHelp) var metricsCache: String?
     @Option(name: .customLong("log-format"), parsing: .unconditional, help: S.logFormat.argumentHelp) var logFormat: String?
     @Option(name: .customLong("log-level"), parsing: .unconditional, help: S.logLevel.argumentHelp) var logLevel: String?
     @Option(name: .customLong("llm"), parsing: .unconditional, help: S.llm.argumentHelp) var llm: String?
@@ -75,8 +93,13 @@ struct RAGServerCommand: AsyncParsableCommand {
             (S.maxCharactersPerByte.info, maxCharactersPerByte), (S.minCharacterAllowance.info, minCharacterAllowance),
             (S.maxCollectionChunks.info, maxCollectionChunks), (S.maxFormParts.info, maxFormParts),
             (S.maxPartHeaderBytes.info, maxPartHeaderBytes), (S.rateLimit.info, rateLimit), (S.rateBurst.info, rateBurst),
-            (S.maxConcurrentLLM.info, maxConcurrentLLM), (S.llmQueue.info, llmQueue), (S.requestTimeout.info, requestTimeout),
-            (S.gracePeriod.info, gracePeriod), (S.corsOrigin.info, corsOrigin), (S.logFormat.info, logFormat),
+            (S.authFailureLimit.info, authFailureLimit), (S.trustedProxies.info, trustedProxies),
+            (S.forwardedHeader.info, forwardedHeader), (S.maxConcurrentLLM.info, maxConcurrentLLM), (S.llmQueue.info, llmQueue),
+            (S.maxConcurrentUploads.info, maxConcurrentUploads), (S.uploadQueue.info, uploadQueue),
+            (S.maxHistoryMessages.info, maxHistoryMessages), (S.maxHistoryBytes.info, maxHistoryBytes),
+            (S.requestTimeout.info, requestTimeout), (S.idleTimeout.info, idleTimeout), (S.headerTimeout.info, headerTimeout),
+            (S.bodyTimeout.info, bodyTimeout), (S.gracePeriod.info, gracePeriod), (S.corsOrigin.info, corsOrigin),
+            (S.metricsCache.info, metricsCache), (S.logFormat.info, logFormat),
             (S.logLevel.info, logLevel), (S.llm.info, llm), (S.retrieval.info, retrieval), (S.fusion.info, fusion),
             (S.neighbours.info, neighbours), (S.minScore.info, minScore),
         ]

@@ -26,6 +26,8 @@ extension Engine {
                 collection = fresh
             }
             guard try await body(&collection) else { return }
+            // A write whose caller gave up (an upload whose client left, past its timeout) is not committed.
+            try Task.checkCancellation()
             if let store {
                 let unsaved = collection
                 collection = try await Engine.offload { () throws(CollectionError) in

@@ -50,10 +50,3 @@ public struct RetryPolicy: Sendable, Hashable {
     /// Whether an HTTP status is worth retrying.
     public static func isRetryable(status: Int) -> Bool { [408, 429, 500, 502, 503, 504].contains(status) }
 }
-
-extension Duration {
-    /// The duration in seconds, as a `Double`.
-    var seconds: Double {
-        Double(components.seconds) + Double(components.attoseconds) * 1e-18
-    }
-}
