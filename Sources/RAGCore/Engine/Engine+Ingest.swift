@@ -8,7 +8,8 @@ import Synchronization
 extension Engine {
     /// Ingests files and folders (folders recursively: `.pdf`, `.txt`, `.md`, `.markdown`). Files whose exact
     /// content is already in the collection are skipped; a changed file replaces its earlier version. Files that
-    /// fail are reported in the result and the others are still ingested.
+    /// fail are reported in the result and the others are still ingested. When the collection cannot be saved, the
+    /// files that were not saved are failures with reason `storage`, never in `added`.
     public func ingest(
         paths: [String], progress: (@Sendable (IngestProgress) -> Void)? = nil
     ) async -> IngestReport {
@@ -24,8 +25,10 @@ extension Engine {
             record(report, started: start)
             return report
         }
+        var started = false
         do {
             try await mutate { collection in
+                started = true
                 let loader = DocumentLoader(limits: self.configuration.extraction, password: self.configuration.pdfPassword)
                 let sizes = files.map { (try? $0.resourceValues(forKeys: [.fileSizeKey]).fileSize) ?? 0 }
                 let bytesTotal = sizes.reduce(0, +)
@@ -59,7 +62,11 @@ extension Engine {
                 return !report.added.isEmpty
             }
         } catch {
-            report.failed.append(.init(path: configuration.collectionDirectory?.path ?? "collection", error: error, reason: "storage"))
+            // Nothing was saved: every file that would have been added (every file, when the write could not begin)
+            // failed with the error.
+            let paths = started ? report.added.map { $0.sourcePath ?? $0.fileName } : files.map(\.path)
+            for path in paths { report.failed.append(.init(path: path, error: error, reason: Engine.reason(for: error))) }
+            report.added = []
         }
         record(report, started: start)
         return report
