@@ -17,7 +17,8 @@ import Synchronization
 /// ```
 ///
 /// Reads (search, ask) work on an immutable snapshot of the collection and never wait for ingestion; writes
-/// (ingest, remove) are serialised, saved atomically, and swapped in when complete.
+/// (ingest, remove) are serialised, saved atomically, and swapped in when complete. Ingestion embeds outside the
+/// write lock and saves each document on its own.
 ///
 /// The façade is split by job: this file holds the state, opening and reloading; `Engine+Ingest.swift` ingestion and
 /// removal; `Engine+Writes.swift` the write protocol; `Engine+Answer.swift` search and answers.
