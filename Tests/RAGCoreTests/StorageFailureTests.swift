@@ -4,6 +4,10 @@ import RAGTesting
 import Testing
 import TestSupport
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A collection that cannot be saved (a full disk, simulated with `StorageFaults`): nothing is reported as added that
 /// was not saved, in the engine's report and in `rag ingest`.
 @Suite struct StorageFailureTests {
@@ -78,5 +82,68 @@ import TestSupport
         }
         let list = try await RAGProcess.run(["list"], collection: collection)
         #expect(list.stdout.contains("The collection is empty"), "\(list.stdout)")
+    }
+}
+
+/// Temporary files that a save interrupted by a crash left behind (`.collection.rag.PID.tmp`, as large as the
+/// collection) are removed under the write lock: at every save, and when a writable engine opens the collection and
+/// the lock is free.
+@Suite struct OrphanedTemporaryFileTests {
+    static let orphans = [".collection.rag.4242.tmp", ".collection.rag.999999.tmp"]
+
+    /// Writes the orphans (and a file of another name, which must stay) into `directory`.
+    static func leaveOrphans(in directory: URL) throws {
+        for name in orphans { try Data(repeating: 7, count: 4096).write(to: directory.appendingPathComponent(name)) }
+        try Data("mine".utf8).write(to: directory.appendingPathComponent("notes.tmp"))
+    }
+
+    static func remaining(in directory: URL) throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".tmp") }.sorted()
+    }
+
+    @Test func aSaveRemovesThem() async throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let configuration = EngineConfiguration(collectionDirectory: directory)
+        let engine = try Engine(configuration: configuration)
+        _ = try await engine.ingest(data: Data("Kept text about llamas.".utf8), fileName: "kept.txt")
+        try Self.leaveOrphans(in: directory)
+
+        _ = try await engine.ingest(data: Data("New text about otters.".utf8), fileName: "new.txt")
+        #expect(try Self.remaining(in: directory) == ["notes.tmp"])
+        #expect(try Engine(configuration: configuration).collection.documents.map(\.fileName) == ["kept.txt", "new.txt"])
+
+        // A removal saves too.
+        try Self.leaveOrphans(in: directory)
+        _ = try await engine.remove("kept.txt")
+        #expect(try Self.remaining(in: directory) == ["notes.tmp"])
+        #expect(try Engine(configuration: configuration).collection.documents.map(\.fileName) == ["new.txt"])
+    }
+
+    @Test func aWritableEngineRemovesThemWhenItOpensTheCollectionUnlessAWriterHoldsTheLock() async throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let configuration = EngineConfiguration(collectionDirectory: directory)
+        _ = try await Engine(configuration: configuration).ingest(data: Data("Kept text.".utf8), fileName: "kept.txt")
+        try Self.leaveOrphans(in: directory)
+
+        // Read-only engines never touch the directory (its volume may be mounted read-only).
+        var readOnly = configuration
+        readOnly.readOnly = true
+        _ = try Engine(configuration: readOnly)
+        #expect(try Self.remaining(in: directory) == Self.orphans + ["notes.tmp"])
+
+        // While another writer holds the lock, a temporary file may be its save in progress: opening leaves them and
+        // does not wait.
+        let lock = open(directory.appendingPathComponent(".lock").path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        try #require(lock >= 0 && flock(lock, LOCK_EX) == 0)
+        _ = try Engine(configuration: configuration)
+        #expect(try Self.remaining(in: directory) == Self.orphans + ["notes.tmp"])
+        flock(lock, LOCK_UN)
+        close(lock)
+
+        let engine = try Engine(configuration: configuration)
+        #expect(try Self.remaining(in: directory) == ["notes.tmp"])
+        #expect(engine.collection.documents.map(\.fileName) == ["kept.txt"])
     }
 }

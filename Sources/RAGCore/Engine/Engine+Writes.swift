@@ -38,15 +38,36 @@ extension Engine {
             guard try await body(&collection) else { return }
             if let store {
                 let unsaved = collection
-                collection = try await Engine.offload { () throws(CollectionError) in
+                let (saved, orphans) = try await Engine.offload { () throws(CollectionError) in
+                    // Under the lock, before the save needs the room they take.
+                    let orphans = store.removeOrphanedTemporaryFiles()
                     var saving = unsaved
                     try store.save(&saving)
-                    return saving
+                    return (saving, orphans)
                 }
+                logRemoved(orphans, from: store)
+                collection = saved
             }
             let published = collection
             current.withLock { $0 = published }
             publishSize(published)
+        }
+    }
+
+    /// Removes the temporary files of interrupted saves (`CollectionStore.removeOrphanedTemporaryFiles()`) when a
+    /// writable engine opens a collection, if the lock is free at once; otherwise the writer holding it, or this
+    /// engine's first save, removes them. Never waits and never fails: opening does not depend on it.
+    func removeOrphanedTemporaryFilesIfUnlocked() {
+        guard !configuration.readOnly, let store, let lock = CollectionLock.ifFree(store: store) else { return }
+        defer { lock.unlock() }
+        logRemoved(store.removeOrphanedTemporaryFiles(), from: store)
+    }
+
+    private func logRemoved(_ names: [String], from store: CollectionStore) {
+        for name in names {
+            logger.info(
+                "removed the temporary file of an interrupted save",
+                metadata: ["rag.collection.file": "\(store.directory.appendingPathComponent(name).path)"])
         }
     }
 }

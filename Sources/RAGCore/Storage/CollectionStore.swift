@@ -26,9 +26,10 @@ import Glibc
 /// Version 1 files (without the lexical index) are read, and their lexical index is built from the chunk texts;
 /// the next save writes version 2. So is a lexical index written by another `TextAnalyzer.version`.
 ///
-/// All integers and floats are little-endian. A save writes a temporary file, fsyncs it, renames it over the
-/// old file and fsyncs the directory, so a crash leaves either the old or the new collection, never a mix.
-/// Writers take an exclusive `flock` on `.lock` in the directory (`CollectionLock`). Files are created with mode
+/// All integers and floats are little-endian. A save writes a temporary file (`.collection.rag.PID.tmp`), fsyncs it,
+/// renames it over the old file and fsyncs the directory, so a crash leaves either the old or the new collection,
+/// never a mix, and perhaps the temporary file: writers remove such orphans under the lock
+/// (`removeOrphanedTemporaryFiles()`). Writers take an exclusive `flock` on `.lock` in the directory (`CollectionLock`). Files are created with mode
 /// 0600 and directories with 0700 (owner only, whatever the umask).
 public struct CollectionStore: Sendable {
     public static let formatVersion: UInt32 = 2
@@ -134,6 +135,19 @@ public struct CollectionStore: Sendable {
             fsync(dirFD)
             close(dirFD)
         }
+    }
+
+    /// Removes every `.collection.rag.*.tmp` file in the directory and returns their names: temporary files of saves
+    /// that a crash interrupted, each as large as the collection, which nothing else would remove. Call it only while
+    /// holding the collection's lock: saves happen only under it, so every such file is then an orphan, whichever
+    /// process left it. Anything else of such a name (a directory) is not the store's and stays.
+    @discardableResult
+    func removeOrphanedTemporaryFiles() -> [String] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory.path) else { return [] }
+        return names.filter { name in
+            name.hasPrefix(".collection.rag.") && name.hasSuffix(".tmp")
+                && unlink(directory.appendingPathComponent(name).path) == 0
+        }.sorted()
     }
 
     /// The mode of the files the store creates (the collection, its temporary file, `.lock`): owner only. A
