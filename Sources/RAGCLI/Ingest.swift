@@ -7,7 +7,8 @@ struct Ingest: AsyncParsableCommand {
         abstract: "Add PDFs, text and Markdown files (or folders of them) to the collection.",
         discussion: """
             Unchanged files are skipped; a changed file replaces its earlier version. Files that cannot be read \
-            are reported and skipped, and the rest are ingested (exit code 3 when any failed). On a terminal a \
+            are reported and skipped, and the rest are ingested (exit code 3 when any failed). When the collection \
+            cannot be saved (a full disk), the files not saved are reported and the exit code is 1. On a terminal a \
             progress bar shows pages/s and the time left; otherwise one summary line is printed.
             """
     )
@@ -60,12 +61,21 @@ struct Ingest: AsyncParsableCommand {
         } else {
             for (fileName, warning) in report.warnings { CLI.warn("rag: warning: \(fileName): \(warning)") }
             for failure in report.failed {
-                CLI.warn("rag: skipped \(failure.path): \(failure.error)" + (Self.flagHint[failure.reason].map { " (\($0))" } ?? ""))
+                if failure.reason == Ingest.storageReason {
+                    CLI.warn("rag: error: \(failure.path) was not saved: \(failure.error)")
+                } else {
+                    CLI.warn("rag: skipped \(failure.path): \(failure.error)" + (Self.flagHint[failure.reason].map { " (\($0))" } ?? ""))
+                }
             }
             print(Ingest.summary(report, collection: engine.collection))
         }
+        // A collection that cannot be saved is an error (a job retries it); a bad file is not (retrying will not help).
+        if report.failed.contains(where: { $0.reason == Ingest.storageReason }) { throw ExitCode(1) }
         if !report.failed.isEmpty { throw ExitCode(3) }
     }
+
+    /// The failure reason of a file that was read but could not be saved to the collection.
+    static let storageReason = "storage"
 
     /// The flag that raises the limit behind a failure reason, for the `skipped` line.
     static let flagHint = [
@@ -74,7 +84,12 @@ struct Ingest: AsyncParsableCommand {
     ]
 
     static func summary(_ report: IngestReport, collection: DocumentCollection) -> String {
-        var parts = ["ingested \(report.added.count) document\(report.added.count == 1 ? "" : "s") (\(report.pages) pages, \(report.chunks) chunks)"]
+        // Only what was saved counts as ingested.
+        var parts = [
+            report.added.isEmpty
+                ? "nothing ingested"
+                : "ingested \(report.added.count) document\(report.added.count == 1 ? "" : "s") (\(report.pages) pages, \(report.chunks) chunks)"
+        ]
         if !report.unchanged.isEmpty { parts.append("\(report.unchanged.count) unchanged") }
         if !report.failed.isEmpty { parts.append("\(report.failed.count) failed") }
         return parts.joined(separator: ", ") + "; the collection holds \(collection.documents.count) documents, \(collection.chunks.count) chunks"

@@ -14,12 +14,18 @@ public struct APIError: Error, HTTPResponseError, Sendable {
     public var code: String
     public var message: String
     public var headers: HTTPFields
+    /// What the server log gets besides the code and message of a 5xx, never the response: the full error, with the
+    /// paths that the message leaves out.
+    public var logDetail: String?
 
-    public init(_ status: HTTPResponse.Status, code: String, _ message: String, headers: HTTPFields = [:]) {
+    public init(
+        _ status: HTTPResponse.Status, code: String, _ message: String, headers: HTTPFields = [:], logDetail: String? = nil
+    ) {
         self.status = status
         self.code = code
         self.message = message
         self.headers = headers
+        self.logDetail = logDetail
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
@@ -41,7 +47,8 @@ public struct APIError: Error, HTTPResponseError, Sendable {
         return (try? JSON.encoder.encode(Body(error: .init(code: code, message: message)))) ?? Data()
     }
 
-    /// The API error for anything a route may throw.
+    /// The API error for anything a route may throw. A message never holds a server path: a `CollectionError` gives its
+    /// message (which names no file) and keeps its path for ``logDetail``.
     public static func from(_ error: any Error) -> APIError {
         switch error {
         case let error as APIError:
@@ -77,7 +84,9 @@ public struct APIError: Error, HTTPResponseError, Sendable {
             default: return APIError(.badGateway, code: "llm_\(error.code.description)", error.message)
             }
         case let error as CollectionError:
-            return APIError(.internalServerError, code: "collection_\(error.code.description)", error.description)
+            // The message, never the description: that adds the collection's path, which goes to the log only.
+            let code = error.code == .io ? "storage_error" : "collection_\(error.code.description)"
+            return APIError(.internalServerError, code: code, error.message, logDetail: error.description)
         case let error as HTTPError:
             let message = error.body ?? error.status.reasonPhrase
             let code = error.status == .contentTooLarge ? "too_large" : "http_\(error.status.code)"
@@ -98,7 +107,7 @@ public struct APIError: Error, HTTPResponseError, Sendable {
         case is CancellationError:
             return APIError(.init(code: 499, reasonPhrase: "Client Closed Request"), code: "cancelled", "the request was cancelled")
         default:
-            return APIError(.internalServerError, code: "internal", "the server failed to handle the request")
+            return APIError(.internalServerError, code: "internal", "the server failed to handle the request", logDetail: "\(error)")
         }
     }
 

@@ -55,7 +55,9 @@ struct RequestMiddleware: RouterMiddleware {
             metrics.record(route: context.endpointPath ?? "unmatched", method: method, status: apiError.status.code, seconds: seconds)
             Self.logAccess(context.logger, method: method, route: context.endpointPath ?? "unmatched", status: apiError.status.code, seconds: seconds, client: context.clientName)
             if apiError.status.code >= 500 {
-                context.logger.error("request failed", metadata: ["error.code": .string(apiError.code), "error.message": .string(apiError.message)])
+                var metadata: Logger.Metadata = ["error.code": .string(apiError.code), "error.message": .string(apiError.message)]
+                if let detail = apiError.logDetail { metadata["error.detail"] = .string(detail) }
+                context.logger.error("request failed", metadata: metadata)
             }
             var response = try apiError.response(from: request, context: context)
             response.headers[.requestID] = context.requestID

@@ -1,12 +1,27 @@
 import Synchronization
 
 /// A deterministic `Embedder` for tests: vectors come from a fixed table when the text is in it, else from a
-/// hash of the text; records every batch and fails on demand.
+/// hash of the text; records every batch, fails on demand, and holds chosen batches until released (a slow model
+/// whose slowness a test controls, without timers).
+///
+/// ```swift
+/// let embedder = MockEmbedder()
+/// embedder.hold { texts in texts.contains { $0.contains("slow") } }
+/// // ... start work that embeds "slow" text, wait until `embedder.heldBatches == 1`, look at what happens meanwhile
+/// embedder.release()
+/// ```
 public final class MockEmbedder: Embedder {
     public let identifier: String
     public let dimension: Int
     private let table: [String: [Float]]
-    private let state = Mutex<(batches: [[String]], failure: (any Error & Sendable)?)>(([], nil))
+
+    private struct State {
+        var batches: [[String]] = []
+        var failure: (any Error & Sendable)?
+        var hold: (@Sendable ([String]) -> Bool)?
+        var held: [CheckedContinuation<Void, Never>] = []
+    }
+    private let state = Mutex(State())
 
     public init(dimension: Int = 8, identifier: String = "mock", vectors: [String: [Float]] = [:]) {
         self.dimension = dimension
@@ -20,10 +35,40 @@ public final class MockEmbedder: Embedder {
     /// Makes every later call fail with `error` (or succeed again with `nil`).
     public func failNext(with error: (any Error & Sendable)?) { state.withLock { $0.failure = error } }
 
+    /// Makes every later batch for which `predicate` is true wait (after it is recorded in `batches`) until
+    /// `release()`. A waiting batch is not cancelled with its task.
+    public func hold(batchesWhere predicate: @escaping @Sendable ([String]) -> Bool) {
+        state.withLock { $0.hold = predicate }
+    }
+
+    /// The batches waiting for `release()`.
+    public var heldBatches: Int { state.withLock { $0.held.count } }
+
+    /// Lets the waiting batches go on, and stops holding batches.
+    public func release() {
+        let waiting = state.withLock { state in
+            state.hold = nil
+            defer { state.held = [] }
+            return state.held
+        }
+        for continuation in waiting { continuation.resume() }
+    }
+
     public func embed(_ texts: [String]) async throws -> [[Float]] {
-        let failure = state.withLock { state -> (any Error & Sendable)? in
+        let (failure, held) = state.withLock { state in
             state.batches.append(texts)
-            return state.failure
+            return (state.failure, state.hold?(texts) ?? false)
+        }
+        if held {
+            await withCheckedContinuation { continuation in
+                // Released meanwhile: go on at once.
+                let waits = state.withLock { state in
+                    guard state.hold != nil else { return false }
+                    state.held.append(continuation)
+                    return true
+                }
+                if !waits { continuation.resume() }
+            }
         }
         if let failure { throw failure }
         return texts.map { text in

@@ -5,10 +5,17 @@ import Synchronization
 
 /// Ingestion and removal: load, chunk, embed and index documents, within the quota, through the write protocol
 /// (`Engine+Writes.swift`), with the ingestion metrics.
+///
+/// A document is committed on its own: it is loaded, chunked and embedded outside the write lock (`prepare`), then
+/// one short write checks it against the collection as it is on disk, adds it and saves (`add`). So other writers
+/// (an upload, a removal, another process) wait for one save, never for a batch's embedding, and a batch that fails
+/// or is killed part way keeps every document it saved.
 extension Engine {
-    /// Ingests files and folders (folders recursively: `.pdf`, `.txt`, `.md`, `.markdown`). Files whose exact
-    /// content is already in the collection are skipped; a changed file replaces its earlier version. Files that
-    /// fail are reported in the result and the others are still ingested.
+    /// Ingests files and folders (folders recursively: `.pdf`, `.txt`, `.md`, `.markdown`), saving each document as
+    /// it is ingested. Files whose exact content is already in the collection are skipped; a changed file replaces
+    /// its earlier version. Files that fail are reported in the result and the others are still ingested. A file that
+    /// was read but could not be saved (a full disk) is a failure with reason `storage`, never in `added`; the files
+    /// saved before it stay saved.
     public func ingest(
         paths: [String], progress: (@Sendable (IngestProgress) -> Void)? = nil
     ) async -> IngestReport {
@@ -20,46 +27,35 @@ extension Engine {
                 report.failed.append(.init(path: path, error: error, reason: "unreadable"))
             }
         }
-        guard !files.isEmpty else {
-            record(report, started: start)
-            return report
-        }
         do {
-            try await mutate { collection in
-                let loader = DocumentLoader(limits: self.configuration.extraction, password: self.configuration.pdfPassword)
-                let sizes = files.map { (try? $0.resourceValues(forKeys: [.fileSizeKey]).fileSize) ?? 0 }
-                let bytesTotal = sizes.reduce(0, +)
-                var bytesDone = 0
-                var pagesDone = 0
-                for (position, file) in files.enumerated() {
-                    let path = file.path
-                    do {
-                        let document = try await Engine.offload { () throws(DocumentError) in try loader.load(contentsOf: file) }
-                        if let existing = collection.documents.first(where: { $0.contentHash == document.contentHash }) {
-                            report.unchanged.append(existing)
-                        } else {
-                            let replaced = collection.documents.filter { $0.sourcePath == path }.reduce(0) { $0 + $1.chunkCount }
-                            let record = try await self.index(
-                                document, sourcePath: path, into: &collection, replacingChunks: replaced)
-                            // The same path with new content replaces the old version.
-                            for old in collection.documents where old.sourcePath == path && old.id != record.id {
-                                collection.remove(old.id)
-                            }
-                            report.added.append(record)
-                            pagesDone += record.indexedPages
-                        }
-                    } catch {
-                        report.failed.append(.init(path: path, error: error, reason: Engine.reason(for: error)))
-                    }
-                    bytesDone += sizes[position]
-                    progress?(IngestProgress(
-                        filesDone: position + 1, filesTotal: files.count, bytesDone: bytesDone, bytesTotal: bytesTotal,
-                        pagesDone: pagesDone, elapsed: Engine.seconds(since: start), currentFile: file.lastPathComponent))
-                }
-                return !report.added.isEmpty
-            }
+            try checkWritable()
         } catch {
-            report.failed.append(.init(path: configuration.collectionDirectory?.path ?? "collection", error: error, reason: "storage"))
+            for file in files { report.failed.append(.init(path: file.path, error: error, reason: Engine.reason(for: error))) }
+            files = []
+        }
+        let loader = DocumentLoader(limits: configuration.extraction, password: configuration.pdfPassword)
+        let sizes = files.map { (try? $0.resourceValues(forKeys: [.fileSizeKey]).fileSize) ?? 0 }
+        let bytesTotal = sizes.reduce(0, +)
+        var bytesDone = 0
+        var pagesDone = 0
+        for (position, file) in files.enumerated() {
+            let path = file.path
+            do {
+                let document = try await Engine.offload { () throws(DocumentError) in try loader.load(contentsOf: file) }
+                switch try await index(document, sourcePath: path) {
+                case .added(let record):
+                    report.added.append(record)
+                    pagesDone += record.indexedPages
+                case .unchanged(let existing):
+                    report.unchanged.append(existing)
+                }
+            } catch {
+                report.failed.append(.init(path: path, error: error, reason: Engine.reason(for: error)))
+            }
+            bytesDone += sizes[position]
+            progress?(IngestProgress(
+                filesDone: position + 1, filesTotal: files.count, bytesDone: bytesDone, bytesTotal: bytesTotal,
+                pagesDone: pagesDone, elapsed: Engine.seconds(since: start), currentFile: file.lastPathComponent))
         }
         record(report, started: start)
         return report
@@ -69,33 +65,30 @@ extension Engine {
     /// existing record.
     ///
     /// - Throws: `DocumentError` for a bad document (nothing else in the collection changes), `EngineError`
-    ///   when read-only, `CollectionError` when saving fails.
+    ///   when read-only or over the quota, `CollectionError` when saving fails.
     public func ingest(data: Data, fileName: String) async throws -> DocumentRecord {
         try await ingestDocument(data: data, fileName: fileName).record
     }
 
     /// Like `ingest(data:fileName:)`, and also says whether the document is new (`false` when the collection
-    /// already had these exact bytes, for example from a concurrent upload of the same file).
+    /// already had these exact bytes, for example from a concurrent upload of the same file). The document is
+    /// embedded outside the write lock and saved in one short write.
     public func ingestDocument(data: Data, fileName: String) async throws -> (record: DocumentRecord, isNew: Bool) {
         let start = ContinuousClock.now
         let loader = DocumentLoader(limits: configuration.extraction, password: configuration.pdfPassword)
         var report = IngestReport()
         defer { record(report, started: start) }
         do {
+            try checkWritable()
             let document = try await Engine.offload { () throws(DocumentError) in try loader.load(data: data, fileName: fileName) }
-            var result: (record: DocumentRecord, isNew: Bool)? = nil
-            try await mutate { collection in
-                if let existing = collection.documents.first(where: { $0.contentHash == document.contentHash }) {
-                    report.unchanged.append(existing)
-                    result = (existing, false)
-                    return false
-                }
-                let record = try await self.index(document, sourcePath: nil, into: &collection)
+            switch try await index(document, sourcePath: nil) {
+            case .added(let record):
                 report.added.append(record)
-                result = (record, true)
-                return true
+                return (record, true)
+            case .unchanged(let existing):
+                report.unchanged.append(existing)
+                return (existing, false)
             }
-            return result!
         } catch {
             report.failed.append(.init(path: fileName, error: error, reason: Engine.reason(for: error)))
             throw error
@@ -128,13 +121,39 @@ extension Engine {
         }
     }
 
-    /// Chunks and embeds a document and adds it to `collection`. Checks the collection quota after chunking and
-    /// before embedding; `replacingChunks` are the chunks of earlier versions the caller removes afterwards.
-    func index(
-        _ document: Document, sourcePath: String?, into collection: inout DocumentCollection, replacingChunks: Int = 0
-    ) async throws -> DocumentRecord {
+    /// A document chunked and embedded, not yet in the collection: what `prepare` makes outside the write lock and
+    /// `add` puts in under it.
+    struct PreparedDocument: Sendable {
+        var record: DocumentRecord
+        var chunks: [Chunk]
+        var vectors: [[Float]]
+    }
+
+    /// What indexing a document did: added it (and saved the collection), or found its exact content already there.
+    enum Indexed: Sendable {
+        case added(DocumentRecord)
+        case unchanged(DocumentRecord)
+    }
+
+    /// Indexes a loaded document: returns the existing record when the collection has its exact content, else
+    /// prepares it (outside the write lock) and adds it (in one short write). `sourcePath` is the file it came from,
+    /// whose earlier version it replaces.
+    func index(_ document: Document, sourcePath: String?) async throws -> Indexed {
+        if let existing = collection.documents.first(where: { $0.contentHash == document.contentHash }) {
+            return .unchanged(existing)
+        }
+        return try await add(try await prepare(document, sourcePath: sourcePath))
+    }
+
+    /// Chunks and embeds a document without touching the collection or taking the write lock. Checks the quota
+    /// against the current snapshot after chunking and before embedding, so that nothing is embedded for a document
+    /// that cannot fit (`add` checks again against the collection it adds to).
+    func prepare(_ document: Document, sourcePath: String?) async throws -> PreparedDocument {
         let chunks = Chunker(options: configuration.chunking).chunks(of: document)
-        try checkQuota(adding: chunks.count, to: collection.chunks.count - replacingChunks, fileName: document.fileName)
+        let snapshot = collection
+        try checkQuota(
+            adding: chunks.count, to: snapshot.chunks.count - Engine.versions(of: sourcePath, in: snapshot).chunks,
+            fileName: document.fileName)
         var vectors: [[Float]] = []
         vectors.reserveCapacity(chunks.count)
         let batch = max(1, configuration.embeddingBatchSize)
@@ -145,14 +164,47 @@ extension Engine {
             metrics.embeddingLatency.record(Engine.seconds(since: started))
         }
         let record = DocumentRecord(document: document, chunkCount: chunks.count, sourcePath: sourcePath)
-        collection.add(record, chunks: chunks, vectors: vectors)
-        logger.info(
-            "indexed document",
-            metadata: [
-                "rag.document.id": "\(record.id)", "rag.document.file": "\(record.fileName)",
-                "rag.document.pages": "\(record.indexedPages)", "rag.document.chunks": "\(record.chunkCount)",
-            ])
-        return record
+        return PreparedDocument(record: record, chunks: chunks, vectors: vectors)
+    }
+
+    /// Adds a prepared document in one write (`mutate`): against the collection as it is now (another writer may
+    /// have changed it since `prepare`), skips it when its exact content is there, checks the quota, removes the
+    /// earlier versions from the same source path, adds it and saves.
+    ///
+    /// - Throws: `EngineError.collectionQuotaExceeded` (nothing changes), `CollectionError` when the collection
+    ///   cannot be saved (nothing changes).
+    func add(_ prepared: PreparedDocument) async throws -> Indexed {
+        let record = prepared.record
+        var indexed: Indexed? = nil
+        try await mutate { collection in
+            if let existing = collection.documents.first(where: { $0.contentHash == record.contentHash }) {
+                indexed = .unchanged(existing)
+                return false
+            }
+            let earlier = Engine.versions(of: record.sourcePath, in: collection)
+            try checkQuota(adding: prepared.chunks.count, to: collection.chunks.count - earlier.chunks, fileName: record.fileName)
+            for id in earlier.ids { collection.remove(id) }
+            collection.add(record, chunks: prepared.chunks, vectors: prepared.vectors)
+            indexed = .added(record)
+            return true
+        }
+        if case .added = indexed {
+            logger.info(
+                "indexed document",
+                metadata: [
+                    "rag.document.id": "\(record.id)", "rag.document.file": "\(record.fileName)",
+                    "rag.document.pages": "\(record.indexedPages)", "rag.document.chunks": "\(record.chunkCount)",
+                ])
+        }
+        return indexed!
+    }
+
+    /// The documents ingested from `sourcePath` (none for `nil`, an upload) and their chunks: the earlier versions
+    /// that a new version from the same file replaces.
+    static func versions(of sourcePath: String?, in collection: DocumentCollection) -> (ids: [DocumentID], chunks: Int) {
+        guard let sourcePath else { return ([], 0) }
+        let earlier = collection.documents.filter { $0.sourcePath == sourcePath }
+        return (earlier.map(\.id), earlier.reduce(0) { $0 + $1.chunkCount })
     }
 
     /// Throws `collectionQuotaExceeded` when `adding` chunks to a collection of `current` chunks would pass

@@ -17,7 +17,8 @@ import Synchronization
 /// ```
 ///
 /// Reads (search, ask) work on an immutable snapshot of the collection and never wait for ingestion; writes
-/// (ingest, remove) are serialised, saved atomically, and swapped in when complete.
+/// (ingest, remove) are serialised, saved atomically, and swapped in when complete. Ingestion embeds outside the
+/// write lock and saves each document on its own.
 ///
 /// The façade is split by job: this file holds the state, opening and reloading; `Engine+Ingest.swift` ingestion and
 /// removal; `Engine+Writes.swift` the write protocol; `Engine+Answer.swift` search and answers.
@@ -33,7 +34,8 @@ public final class Engine: Sendable {
     /// waits leaves the queue without writing.
     let writes = AsyncSemaphore(permits: 1)
 
-    /// Opens (or starts) the collection in `configuration.collectionDirectory`.
+    /// Opens (or starts) the collection in `configuration.collectionDirectory`. A writable engine also removes the
+    /// temporary files that interrupted saves left there, if no other writer holds the collection's lock.
     ///
     /// - Throws: `CollectionError` when the collection is damaged, of an unknown version, or was built by a
     ///   different embedder than `embedder`.
@@ -55,6 +57,7 @@ public final class Engine: Sendable {
             collection = loaded
         }
         self.current = Mutex(collection)
+        removeOrphanedTemporaryFilesIfUnlocked()
         publishSize(collection)
         metrics.prepare(model: llm.model)
         metrics.questionsUnanswered.increment(by: Int64(0))

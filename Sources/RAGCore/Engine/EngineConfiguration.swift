@@ -27,6 +27,8 @@ public struct EngineConfiguration: Sendable {
     public var embeddingBatchSize: Int
     /// Most chunks the collection may hold (a quota): an ingest that would take it past this fails with
     /// ``EngineError/Code/collectionQuotaExceeded`` after chunking and before any embedding, and changes nothing.
+    /// It is checked again when the embedded document is added, against the collection as another writer may have
+    /// left it meanwhile.
     /// A changed file that replaces its earlier version counts only the difference. 0 means unlimited.
     ///
     /// Default 1,000,000: about 3.2 GB of collection file at the 3.2 KB per chunk measured for 384-dimension

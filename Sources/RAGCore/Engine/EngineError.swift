@@ -14,7 +14,7 @@ public struct EngineError: Error, Sendable, Hashable, CustomStringConvertible {
         /// No document matches the given id or name.
         public static let documentNotFound = Code(name: "documentNotFound")
         /// Adding the document would take the collection past ``EngineConfiguration/maxCollectionChunks``;
-        /// nothing was embedded or changed.
+        /// nothing was changed, nor embedded unless another writer filled the collection while the document was.
         public static let collectionQuotaExceeded = Code(name: "collectionQuotaExceeded")
     }
 

@@ -4,12 +4,13 @@ public struct IngestReport: Sendable {
     public struct Failure: Sendable, CustomStringConvertible {
         public var path: String
         public var error: any Error & Sendable
-        /// The failure's reason as a short metric label (`encrypted`, `damaged`, ...).
+        /// The failure's reason as a short metric label (`encrypted`, `damaged`, ..., `storage` when the file was read
+        /// but the collection could not be saved).
         public var reason: String
         public var description: String { "\(path): \(error)" }
     }
 
-    /// Documents added (or replaced, when a file changed).
+    /// Documents added (or replaced, when a file changed) and saved: a document whose save failed is in `failed`.
     public var added: [DocumentRecord] = []
     /// Files skipped because the collection already has their exact content.
     public var unchanged: [DocumentRecord] = []

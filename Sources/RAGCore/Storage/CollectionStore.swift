@@ -26,9 +26,10 @@ import Glibc
 /// Version 1 files (without the lexical index) are read, and their lexical index is built from the chunk texts;
 /// the next save writes version 2. So is a lexical index written by another `TextAnalyzer.version`.
 ///
-/// All integers and floats are little-endian. A save writes a temporary file, fsyncs it, renames it over the
-/// old file and fsyncs the directory, so a crash leaves either the old or the new collection, never a mix.
-/// Writers take an exclusive `flock` on `.lock` in the directory (`CollectionLock`). Files are created with mode
+/// All integers and floats are little-endian. A save writes a temporary file (`.collection.rag.PID.tmp`), fsyncs it,
+/// renames it over the old file and fsyncs the directory, so a crash leaves either the old or the new collection,
+/// never a mix, and perhaps the temporary file: writers remove such orphans under the lock
+/// (`removeOrphanedTemporaryFiles()`). Writers take an exclusive `flock` on `.lock` in the directory (`CollectionLock`). Files are created with mode
 /// 0600 and directories with 0700 (owner only, whatever the umask).
 public struct CollectionStore: Sendable {
     public static let formatVersion: UInt32 = 2
@@ -46,6 +47,9 @@ public struct CollectionStore: Sendable {
     /// The collection file inside the directory.
     public var fileURL: URL { directory.appendingPathComponent("collection.rag") }
 
+    /// Where a save by this process writes the collection before renaming it over ``fileURL``.
+    package var temporaryFileURL: URL { directory.appendingPathComponent(".collection.rag.\(getpid()).tmp") }
+
     /// Whether a collection has been saved in the directory.
     public var exists: Bool { FileManager.default.fileExists(atPath: fileURL.path) }
 
@@ -56,7 +60,7 @@ public struct CollectionStore: Sendable {
         do {
             data = try Data(contentsOf: fileURL, options: .alwaysMapped)
         } catch {
-            throw CollectionError(.io, "cannot read the collection: \(error.localizedDescription)", path: fileURL.path)
+            throw CollectionError(.io, "cannot read the collection: \(CollectionStore.reason(of: error))", path: fileURL.path)
         }
         return try CollectionStore.decode(data, path: fileURL.path)
     }
@@ -85,19 +89,26 @@ public struct CollectionStore: Sendable {
     public func generationOnDisk() -> UInt64? { header()?.generation }
 
     /// Saves the collection atomically, incrementing its generation.
+    ///
+    /// - Throws: `CollectionError` with code `io` when the file cannot be written (a full disk, a read-only file
+    ///   system); its message begins "the collection could not be saved" and gives the system's reason ("No space
+    ///   left on device"). The file on disk is then the previous collection, untouched.
     public func save(_ collection: inout DocumentCollection) throws(CollectionError) {
+        let notSaved = "the collection could not be saved"
         collection.generation += 1
         let bytes = CollectionStore.encode(collection)
         try createDirectory()
-        let temporary = directory.appendingPathComponent(".collection.rag.\(getpid()).tmp")
+        let temporary = temporaryFileURL
         let fd = open(temporary.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, CollectionStore.fileMode)
-        guard fd >= 0 else { throw CollectionError(.io, "cannot create \(temporary.lastPathComponent): \(CollectionStore.errnoText())", path: directory.path) }
+        guard fd >= 0 else {
+            throw CollectionError(.io, "\(notSaved): cannot create its temporary file: \(CollectionStore.errnoText())", path: temporary.path)
+        }
         // The mode `open` was given is masked by the umask, and a temporary file left by a crash keeps its old one.
         guard fchmod(fd, CollectionStore.fileMode) == 0 else {
             let reason = CollectionStore.errnoText()
             close(fd)
             unlink(temporary.path)
-            throw CollectionError(.io, "cannot set the mode of \(temporary.lastPathComponent): \(reason)", path: directory.path)
+            throw CollectionError(.io, "\(notSaved): cannot set the mode of its temporary file: \(reason)", path: temporary.path)
         }
         var written = 0
         let ok = bytes.withUnsafeBytes { raw -> Bool in
@@ -112,18 +123,31 @@ public struct CollectionStore: Sendable {
         close(fd)
         guard ok else {
             unlink(temporary.path)
-            throw CollectionError(.io, "cannot write the collection: \(reason)", path: fileURL.path)
+            throw CollectionError(.io, "\(notSaved): \(reason)", path: temporary.path)
         }
         guard rename(temporary.path, fileURL.path) == 0 else {
             let reason = CollectionStore.errnoText()
             unlink(temporary.path)
-            throw CollectionError(.io, "cannot replace the collection file: \(reason)", path: fileURL.path)
+            throw CollectionError(.io, "\(notSaved): cannot replace the collection file: \(reason)", path: fileURL.path)
         }
         let dirFD = open(directory.path, O_RDONLY)
         if dirFD >= 0 {
             fsync(dirFD)
             close(dirFD)
         }
+    }
+
+    /// Removes every `.collection.rag.*.tmp` file in the directory and returns their names: temporary files of saves
+    /// that a crash interrupted, each as large as the collection, which nothing else would remove. Call it only while
+    /// holding the collection's lock: saves happen only under it, so every such file is then an orphan, whichever
+    /// process left it. Anything else of such a name (a directory) is not the store's and stays.
+    @discardableResult
+    func removeOrphanedTemporaryFiles() -> [String] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory.path) else { return [] }
+        return names.filter { name in
+            name.hasPrefix(".collection.rag.") && name.hasSuffix(".tmp")
+                && unlink(directory.appendingPathComponent(name).path) == 0
+        }.sorted()
     }
 
     /// The mode of the files the store creates (the collection, its temporary file, `.lock`): owner only. A
@@ -161,6 +185,15 @@ public struct CollectionStore: Sendable {
     }
 
     static func errnoText() -> String { String(cString: strerror(errno)) }
+
+    /// The system's reason for a failed Foundation file operation ("Permission denied"), without the file's name or
+    /// path, which the error's own description holds.
+    static func reason(of error: any Error) -> String {
+        if let posix = (error as? CocoaError)?.underlying as? POSIXError ?? error as? POSIXError {
+            return String(cString: strerror(posix.code.rawValue))
+        }
+        return "the file cannot be read"
+    }
 
     // MARK: Encoding
 
