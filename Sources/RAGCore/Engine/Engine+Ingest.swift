@@ -89,6 +89,8 @@ extension Engine {
                 report.unchanged.append(existing)
                 return (existing, false)
             }
+        } catch is CancellationError {
+            throw CancellationError()  // its caller gave up: not a failure of the document
         } catch {
             report.failed.append(.init(path: fileName, error: error, reason: Engine.reason(for: error)))
             throw error
@@ -158,6 +160,8 @@ extension Engine {
         vectors.reserveCapacity(chunks.count)
         let batch = max(1, configuration.embeddingBatchSize)
         for first in stride(from: 0, to: chunks.count, by: batch) {
+            // An upload whose client left stops between batches.
+            try Task.checkCancellation()
             let texts = chunks[first..<min(chunks.count, first + batch)].map(\.text)
             let started = ContinuousClock.now
             vectors += try await embedder.embed(texts)
