@@ -5,9 +5,10 @@
 # retrieval quality check on the evaluation set (scripts/check-retrieval.sh), and the deployment checks (manifests,
 # chart, alerts, dashboard, Dockerfile, metric names against the real server, a Prometheus scrape, the podman image).
 # After `swift test`, a brief fuzzing run (scripts/fuzz.sh: the multipart parser and the collection decoder under
-# libFuzzer and AddressSanitizer, FUZZ_SECONDS=30 each, built in .build-fuzz/).
-# Usage: scripts/test.sh [swift test arguments]      SKIP_FUZZ=1 skips the fuzzing, SKIP_DEMO=1 the demo check,
-# SKIP_RETRIEVAL=1 the retrieval check, SKIP_DEPLOY=1 the deployment checks.
+# libFuzzer and AddressSanitizer, FUZZ_SECONDS=30 each, built in .build-fuzz/), and Schemathesis against the live
+# server and docs/openapi.yaml (scripts/check-api.sh, bounded: 50 examples per operation, a fixed seed).
+# Usage: scripts/test.sh [swift test arguments]      SKIP_FUZZ=1 skips the fuzzing, SKIP_API=1 the Schemathesis run,
+# SKIP_DEMO=1 the demo check, SKIP_RETRIEVAL=1 the retrieval check, SKIP_DEPLOY=1 the deployment checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +17,9 @@ swift build
 swift test "$@"
 if [[ "${SKIP_FUZZ:-0}" != "1" ]]; then
   scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
+fi
+if [[ "${SKIP_API:-0}" != "1" ]]; then
+  scripts/check-api.sh
 fi
 if [[ "${SKIP_DEMO:-0}" != "1" ]]; then
   scripts/check-demo.sh

@@ -13,38 +13,51 @@ import ServiceLifecycle
 /// - Parameter router: the router to add the routes to. Routes that the caller added to it before stay outside the
 ///   server's middleware (`RAGBench serve` adds a bare route this way, to measure the framework's own floor).
 public func buildRouter(_ state: ServerState, into router: Router<ServerContext> = Router(context: ServerContext.self)) -> Router<ServerContext> {
+    let methods = RouteMethods()
     router.add(middleware: RequestMiddleware(metrics: state.httpMetrics, uploadLimit: state.configuration.maxUploadBytes))
+    router.add(middleware: MethodNotAllowedMiddleware(routes: methods))
     if let origin = state.configuration.corsOrigin {
         router.add(middleware: CORSMiddleware(
             allowOrigin: origin == "*" ? .all : .custom(origin), allowHeaders: [.authorization, .contentType, .requestID],
             allowMethods: [.get, .post, .delete, .options], maxAge: .seconds(600)))
     }
-    router.get("/healthz", use: state.health)
-    router.head("/healthz", use: state.health)
-    router.get("/readyz", use: state.readiness)
-    router.get("/") { _, _ in state.asset("index.html") }
-    router.get("/assets/:name") { _, context in state.asset(try context.parameters.require("name")) }
+    /// Adds a route and records its method for the 405 answer to the others.
+    func on(_ method: HTTPRequest.Method, _ path: String, in group: RouterGroup<ServerContext>? = nil, prefix: String = "",
+            use handler: @escaping @Sendable (Request, ServerContext) async throws -> Response) {
+        if let group { group.on(RouterPath(path), method: method, use: handler) } else { router.on(RouterPath(path), method: method, use: handler) }
+        methods.add(method, prefix + path)
+    }
+    on(.get, "/healthz", use: state.health)
+    on(.head, "/healthz", use: state.health)
+    on(.get, "/readyz", use: state.readiness)
+    on(.get, "/") { _, _ in state.asset("index.html") }
+    on(.get, "/assets/:name") { _, context in state.asset(try context.parameters.require("name")) }
 
     let api = router.group("v1").add(middleware: AccessMiddleware(
         keys: state.configuration.apiKeys, limiter: state.limiter, authFailures: state.authFailures,
         addresses: state.clientAddresses, metrics: state.httpMetrics))
-    api.post("documents", use: state.upload)
-    api.get("documents", use: state.listDocuments)
-    api.delete("documents/:id", use: state.deleteDocument)
-    api.post("search", use: state.search)
-    api.post("ask", use: state.ask)
-    api.post("chat/completions", use: state.chatCompletions)
-    api.get("models", use: state.models)
+    on(.post, "documents", in: api, prefix: "/v1/", use: state.upload)
+    on(.get, "documents", in: api, prefix: "/v1/", use: state.listDocuments)
+    on(.delete, "documents/:id", in: api, prefix: "/v1/", use: state.deleteDocument)
+    on(.post, "search", in: api, prefix: "/v1/", use: state.search)
+    on(.post, "ask", in: api, prefix: "/v1/", use: state.ask)
+    on(.post, "chat/completions", in: api, prefix: "/v1/", use: state.chatCompletions)
+    on(.get, "models", in: api, prefix: "/v1/", use: state.models)
     return router
 }
 
 /// The metrics port's router: `/metrics`, `/healthz`, `/readyz`, never behind API keys.
 public func buildMetricsRouter(_ state: ServerState) -> Router<BasicRequestContext> {
     let router = Router(context: BasicRequestContext.self)
-    router.get("/metrics", use: state.prometheus)
-    router.get("/healthz", use: state.health)
-    router.head("/healthz", use: state.health)
-    router.get("/readyz", use: state.readiness)
+    let methods = RouteMethods()
+    router.add(middleware: MethodNotAllowedMiddleware(routes: methods))
+    for (method, path, handler) in [
+        (HTTPRequest.Method.get, "/metrics", state.prometheus), (.get, "/healthz", state.health), (.head, "/healthz", state.health),
+        (.get, "/readyz", state.readiness),
+    ] as [(HTTPRequest.Method, String, @Sendable (Request, BasicRequestContext) async throws -> Response)] {
+        router.on(RouterPath(path), method: method, use: handler)
+        methods.add(method, path)
+    }
     return router
 }
 

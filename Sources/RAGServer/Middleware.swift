@@ -187,6 +187,50 @@ struct AccessMiddleware: RouterMiddleware {
     }
 }
 
+/// The methods each route template answers (`/v1/documents/:id` → DELETE), filled as the router's routes are added.
+final class RouteMethods: Sendable {
+    private let routes = Mutex<[(segments: [Substring], methods: [HTTPRequest.Method])]>([])
+
+    func add(_ method: HTTPRequest.Method, _ path: String) {
+        let segments = path.split(separator: "/")
+        routes.withLock { routes in
+            if let index = routes.firstIndex(where: { $0.segments == segments }) {
+                routes[index].methods.append(method)
+            } else {
+                routes.append((segments, [method]))
+            }
+        }
+    }
+
+    /// The methods of the route whose template matches `path` (`:name` segments match any one segment), or `nil`.
+    func methods(for path: String) -> [HTTPRequest.Method]? {
+        let segments = path.split(separator: "/")
+        return routes.withLock { routes in
+            routes.first { route in
+                route.segments.count == segments.count
+                    && zip(route.segments, segments).allSatisfy { template, segment in template.hasPrefix(":") || template == segment }
+            }?.methods
+        }
+    }
+}
+
+/// Answers a method that a known path does not take with 405 and `Allow`, not 404: the path exists.
+struct MethodNotAllowedMiddleware<Context: RequestContext>: RouterMiddleware {
+    let routes: RouteMethods
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as HTTPError where error.status == .notFound {
+            guard let methods = routes.methods(for: request.uri.path), !methods.contains(request.method) else { throw error }
+            let allowed = methods.map(\.rawValue).joined(separator: ", ")
+            throw APIError(
+                .methodNotAllowed, code: "method_not_allowed", "\(request.uri.path) takes \(allowed), not \(request.method.rawValue)",
+                headers: [.allow: allowed])
+        }
+    }
+}
+
 extension HTTPField.Name {
     static let requestID = Self("X-Request-ID")!
 }

@@ -111,7 +111,7 @@ extension ServerState {
         let question = body.question
         let client = context.clientName
         if body.stream == true {
-            return streamAnswer(question: question, history: history, client: client, context: context) { sse, event in
+            return try streamAnswer(question: question, history: history, client: client, context: context) { sse, event in
                 switch event {
                 case .passages(let passages): try sse.send(event: "passages", json: DTO.Passages(passages: passages.map(DTO.Citation.init)))
                 case .delta(let text): try sse.send(event: "delta", json: DTO.Delta(text: text))
@@ -129,13 +129,15 @@ extension ServerState {
     }
 
     /// Streams an answer's events through `forward`, within an answer slot and the request timeout; a failure
-    /// after the stream has started is reported through `onError` (the status is already sent).
+    /// after the stream has started is reported through `onError` (the status is already sent). A question that
+    /// cannot be answered at all (empty, too long, an empty collection) is refused with its status before the stream.
     func streamAnswer(
         question: String, history: [ChatMessage], client: String, context: ServerContext,
         forward: @escaping @Sendable (SSEWriter, AnswerEvent) throws -> Void,
         onError: @escaping @Sendable (SSEWriter, APIError) -> Void
-    ) -> Response {
-        SSE.response { [self] sse in
+    ) throws -> Response {
+        try engine.checkAnswerable(question)
+        return SSE.response { [self] sse in
             do {
                 try await withRequestTimeout(connection: context.connection) { [self] in
                     try await withAnswerSlot {

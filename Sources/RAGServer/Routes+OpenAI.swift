@@ -48,7 +48,7 @@ extension ServerState {
             OpenAIWire.ChatCompletionChunk(
                 id: id, created: created, model: model, choices: [.init(index: 0, delta: delta, finish_reason: finish)])
         }
-        return streamAnswer(question: question, history: Array(history), client: client, context: context) { sse, event in
+        return try streamAnswer(question: question, history: Array(history), client: client, context: context) { sse, event in
             switch event {
             case .passages:
                 try sse.send(json: chunk(.init(role: "assistant", content: "")))

@@ -167,6 +167,16 @@ extension Engine {
         return "other"
     }
 
+    /// Throws what `ask` would throw before any work: an empty or oversized question (`invalidQuestion`), or an
+    /// empty collection (`emptyCollection`). A server calls it before it starts streaming an answer, while it can
+    /// still answer with a status.
+    public func checkAnswerable(_ question: String) throws(EngineError) {
+        try validate(question)
+        guard !collection.chunks.isEmpty else {
+            throw EngineError(.emptyCollection, "the collection is empty: ingest documents first")
+        }
+    }
+
     func validate(_ question: String) throws(EngineError) {
         guard !question.trimmingWhitespace().isEmpty else {
             throw EngineError(.invalidQuestion, "the question is empty")
