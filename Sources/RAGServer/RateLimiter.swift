@@ -56,9 +56,10 @@ public final class RateLimiter: Sendable {
     }
 }
 
-/// Bounds answers in progress: `slots` at once, `queue` more waiting; beyond that, callers are refused at once.
+/// Bounds requests of one kind in progress (answers, uploads): `slots` at once, `queue` more waiting; beyond that,
+/// callers are refused at once.
 /// A waiter whose task is cancelled (its client went away) leaves the queue at once and never runs.
-public final class AnswerGate: Sendable {
+public final class RequestGate: Sendable {
     public let slots: Int
     public let queue: Int
     private let semaphore: AsyncSemaphore
@@ -86,9 +87,9 @@ public final class AnswerGate: Sendable {
     /// Frees a slot, handing it to the longest waiter.
     public func release() { semaphore.release() }
 
-    /// Answers in progress now.
+    /// Requests holding a slot now.
     public var running: Int { semaphore.held }
 
-    /// Answers waiting for a slot now.
+    /// Requests waiting for a slot now.
     public var waiting: Int { semaphore.waiting }
 }

@@ -14,9 +14,9 @@ public final class ServerState: Sendable {
     public let engine: Engine
     public let httpMetrics: HTTPMetrics
     public let limiter: RateLimiter
-    public let answers: AnswerGate
+    public let answers: RequestGate
     /// Bounds uploads in progress (``ServerConfiguration/maxConcurrentUploads``), and so the bodies held in memory.
-    public let uploads: AnswerGate
+    public let uploads: RequestGate
     /// Failed API-key attempts per client address (``ServerConfiguration/authFailuresPerMinute``).
     public let authFailures: RateLimiter
     /// Who a request comes from, behind trusted proxies or not.
@@ -33,8 +33,8 @@ public final class ServerState: Sendable {
         self.httpMetrics = HTTPMetrics(
             metrics: engine.metrics, clients: configuration.apiKeys.isEmpty ? ["anonymous"] : Array(Set(configuration.apiKeys.values)).sorted())
         self.limiter = RateLimiter(perMinute: configuration.rateLimitPerMinute, burst: configuration.rateLimitBurst)
-        self.answers = AnswerGate(slots: configuration.maxConcurrentAnswers, queue: configuration.answerQueueLength)
-        self.uploads = AnswerGate(slots: configuration.maxConcurrentUploads, queue: configuration.uploadQueueLength)
+        self.answers = RequestGate(slots: configuration.maxConcurrentAnswers, queue: configuration.answerQueueLength)
+        self.uploads = RequestGate(slots: configuration.maxConcurrentUploads, queue: configuration.uploadQueueLength)
         self.authFailures = RateLimiter(perMinute: configuration.authFailuresPerMinute, burst: configuration.authFailuresPerMinute)
         self.clientAddresses = ClientAddressResolver(trustedProxies: configuration.trustedProxies, header: configuration.forwardedHeader)
         self.timer = RequestTimer(tick: min(.seconds(1), max(.milliseconds(10), configuration.requestTimeout / 20)))
@@ -42,35 +42,38 @@ public final class ServerState: Sendable {
         self.logger = logger
     }
 
-    /// Runs an answer in a slot of the answer gate, or refuses it with 503 when every slot and queue place is
-    /// taken.
+    /// Runs an answer in a slot of the answer gate, or refuses it with 503 `overloaded` when every slot and queue
+    /// place is taken.
     func withAnswerSlot<T>(_ body: () async throws -> T) async throws -> T {
-        do {
-            try await answers.acquire()
-        } catch is AnswerGate.Full {
-            httpMetrics.queueRejected.increment()
-            throw APIError(
+        try await withSlot(of: answers, rejected: httpMetrics.queueRejected, body) { gate in
+            APIError(
                 .serviceUnavailable, code: "overloaded",
-                "the server is answering as many questions as it can (\(answers.slots) at once, \(answers.queue) waiting); retry shortly",
+                "the server is answering as many questions as it can (\(gate.slots) at once, \(gate.queue) waiting); retry shortly",
                 headers: [.retryAfter: "2"])
         }
-        defer { answers.release() }
-        return try await body()
     }
 
-    /// Runs an upload in a slot of the upload gate (taken before its body is read), or refuses it with 503 when
-    /// every slot and queue place is taken.
+    /// Runs an upload in a slot of the upload gate (taken before its body is read), or refuses it with 503
+    /// `uploads_busy` when every slot and queue place is taken.
     func withUploadSlot<T>(_ body: () async throws -> T) async throws -> T {
-        do {
-            try await uploads.acquire()
-        } catch is AnswerGate.Full {
-            httpMetrics.uploadsRejected.increment()
-            throw APIError(
+        try await withSlot(of: uploads, rejected: httpMetrics.uploadsRejected, body) { gate in
+            APIError(
                 .serviceUnavailable, code: "uploads_busy",
-                "the server is taking as many uploads as it can (\(uploads.slots) at once, \(uploads.queue) waiting); retry shortly",
+                "the server is taking as many uploads as it can (\(gate.slots) at once, \(gate.queue) waiting); retry shortly",
                 headers: [.retryAfter: "5"])
         }
-        defer { uploads.release() }
+    }
+
+    private func withSlot<T>(
+        of gate: RequestGate, rejected: Counter, _ body: () async throws -> T, full: (RequestGate) -> APIError
+    ) async throws -> T {
+        do {
+            try await gate.acquire()
+        } catch is RequestGate.Full {
+            rejected.increment()
+            throw full(gate)
+        }
+        defer { gate.release() }
         return try await body()
     }
 

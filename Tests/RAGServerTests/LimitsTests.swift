@@ -25,7 +25,7 @@ import Testing
     }
 
     @Test func answerGateQueuesThenRefuses() async throws {
-        let gate = AnswerGate(slots: 1, queue: 1)
+        let gate = RequestGate(slots: 1, queue: 1)
         try await gate.acquire()
         let waiter = Task { try await gate.acquire() }
         let deadline = ContinuousClock.now + .seconds(60)
@@ -33,7 +33,7 @@ import Testing
             try #require(ContinuousClock.now < deadline)
             try await Task.sleep(for: .milliseconds(1))
         }
-        await #expect(throws: AnswerGate.Full.self) { try await gate.acquire() }
+        await #expect(throws: RequestGate.Full.self) { try await gate.acquire() }
         gate.release()  // the slot passes to the waiter
         try await waiter.value
         #expect(gate.running == 1)
@@ -44,7 +44,7 @@ import Testing
     /// Two abandoned asks (their tasks cancelled, as when the clients went away) leave the queue at once: a new ask
     /// queues instead of being refused, and the abandoned ones never run.
     @Test func answerGateForgetsWaitersWhoseClientsLeft() async throws {
-        let gate = AnswerGate(slots: 1, queue: 2)
+        let gate = RequestGate(slots: 1, queue: 2)
         try await gate.acquire()
         let abandoned = (0..<2).map { _ in Task { try await gate.acquire() } }
         let deadline = ContinuousClock.now + .seconds(60)
