@@ -1,6 +1,5 @@
 import CBLAS
 import CVectorKernels
-import Dispatch
 import Foundation
 
 /// A flat index of L2-normalised vectors in one contiguous row-major `Float` buffer, searched by cosine
