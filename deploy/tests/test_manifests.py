@@ -23,7 +23,7 @@ ALL_ON = {
     "ingest": {"job": {"enabled": True}, "extraArgs": ["--embedder", "openai"]},
     "apiKeys": {"secretName": "pdf-chatbot-api-keys"},
     "openai": {"baseURL": "http://ollama:11434/v1", "model": "llama3.2", "optional": False},
-    "server": {"corsOrigin": "https://example.com"},
+    "server": {"corsOrigin": "https://example.com", "trustedProxies": "10.0.0.0/8"},
     "persistence": {"documents": {"existingClaim": "shared-documents"},
                     "collection": {"storageClassName": "efs", "accessModes": ["ReadWriteMany"], "size": "20Gi"}},
     "imagePullSecrets": [{"name": "regcred"}],
@@ -138,7 +138,7 @@ def _server_variables():
 
 def test_the_deployment_sets_every_server_setting():
     """Each rag-server setting is a chart value (so a deployment states it), but for RAG_API_KEYS (keys come from a
-    Secret file instead) and RAG_CORS_ORIGIN (set only when corsOrigin is)."""
+    Secret file instead), RAG_CORS_ORIGIN and RAG_TRUSTED_PROXIES (set only when corsOrigin and trustedProxies are)."""
     variables = _server_variables()
     assert len(variables) >= 30 and "RAG_MAX_FORM_PARTS" in variables
     docs = rendered_docs(ALL_ON)
@@ -149,7 +149,7 @@ def test_the_deployment_sets_every_server_setting():
     (d,) = load_docs(K8S / "deployment.yaml")
     (c,) = d["spec"]["template"]["spec"]["containers"]
     env = {e["name"]: e.get("value") for e in c["env"]}
-    assert set(variables) - set(env) == {"RAG_API_KEYS", "RAG_API_KEYS_FILE", "RAG_CORS_ORIGIN"}
+    assert set(variables) - set(env) == {"RAG_API_KEYS", "RAG_API_KEYS_FILE", "RAG_CORS_ORIGIN", "RAG_TRUSTED_PROXIES"}
     # Numbers as the server reads them: digits, never 6.7108864e+07.
     for name in ("RAG_MAX_UPLOAD_BYTES", "RAG_MAX_CHARACTERS", "RAG_MAX_COLLECTION_CHUNKS", "RAG_MIN_CHARACTER_ALLOWANCE"):
         assert re.fullmatch(r"[0-9]+", env[name]), (name, env[name])
