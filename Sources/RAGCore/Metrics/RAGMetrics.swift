@@ -10,7 +10,7 @@ import Synchronization
 ///
 /// ```swift
 /// let metrics = RAGMetrics()
-/// let engine = try Engine(configuration: config, metrics: metrics)
+/// let engine = try await Engine(configuration: config, metrics: metrics)
 /// print(metrics.render())
 /// ```
 public final class RAGMetrics: Sendable {

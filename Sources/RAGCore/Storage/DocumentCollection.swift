@@ -11,7 +11,8 @@ public struct DocumentCollection: Sendable {
     public private(set) var lexicalIndex: LexicalIndex
     /// The rows of each document's chunks.
     private(set) var rowRanges: [DocumentID: Range<Int>]
-    /// Increases by one with every save, so that writers can tell whether the file changed under them.
+    /// The version of the store that this snapshot reflects: the sequence number of the newest change applied to
+    /// it (the `index_version`), 0 for a collection that has none yet.
     public internal(set) var generation: UInt64
 
     /// An empty collection for vectors from `embedderID` of length `dimension`.
@@ -73,6 +74,19 @@ public struct DocumentCollection: Sendable {
         chunks.append(contentsOf: newChunks)
         index.add(vectors)
         lexicalIndex.add(newChunks.map(\.text))
+    }
+
+    /// Adds a document as a store keeps it: its chunks, their L2-normalised vectors (row-major, one row per chunk) and
+    /// their BM25 statistics. A document already present is replaced.
+    public mutating func add(_ record: DocumentRecord, chunks newChunks: [Chunk], normalizedVectors: [Float], terms: DocumentTerms) {
+        precondition(newChunks.count * dimension == normalizedVectors.count, "one vector per chunk")
+        precondition(newChunks.count == terms.lengths.count, "one length per chunk")
+        remove(record.id)
+        documents.append(record)
+        rowRanges[record.id] = chunks.count..<chunks.count + newChunks.count
+        chunks.append(contentsOf: newChunks)
+        index.add(normalizedRows: normalizedVectors)
+        lexicalIndex.add(terms)
     }
 
     /// Removes a document, its chunks and its vectors. Returns whether it was present.
