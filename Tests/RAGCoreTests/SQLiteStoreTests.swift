@@ -252,13 +252,17 @@ import Testing
         }
         var readOnly = configuration
         readOnly.readOnly = true
-        let reader = try await Engine(configuration: readOnly)
+        let metrics = RAGMetrics()
+        let reader = try await Engine(configuration: readOnly, metrics: metrics)
         #expect(reader.collection.documents.count == 3)
         #expect(try await reader.follow() == 0, "nothing new")
 
         _ = try await writer.ingest(data: Data("Otters hold hands while they sleep.".utf8), fileName: "otters.txt")
         #expect(try await reader.search("otters sleep", k: 1).first?.chunk.fileName != "otters.txt")
         #expect(try await reader.follow() == 1, "one change applied, not a reload")
+        let text = metrics.render()
+        #expect(text.contains("rag_collection_changes_applied_total 1\n"), "\(text)")
+        #expect(text.contains("rag_collection_version 4.0\n"), "\(text)")
         #expect(try await reader.search("otters sleep", k: 1).first?.chunk.fileName == "otters.txt")
         #expect(reader.collection.generation == writer.collection.generation)
 

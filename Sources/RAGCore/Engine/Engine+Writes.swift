@@ -42,6 +42,7 @@ extension Engine {
                     collection.generation = version
                     return collection
                 }
+                metrics.collectionChangesApplied.increment(by: Int64(replaced.count + 1))
                 publishSize(published)
                 return .added(document.record)
             }
@@ -73,6 +74,7 @@ extension Engine {
                 collection.generation = outcome.version
                 return collection
             }
+            metrics.collectionChangesApplied.increment()
             publishSize(published)
             return outcome.record
         }

@@ -81,6 +81,7 @@ public final class Engine: Sendable {
         publishSize(collection)
         metrics.prepare(model: llm.model)
         metrics.questionsUnanswered.increment(by: Int64(0))
+        metrics.collectionChangesApplied.increment(by: Int64(0))
     }
 
     static func checkCompatible(_ collection: DocumentCollection, with embedder: any Embedder, path: String) throws(CollectionError) {
@@ -145,6 +146,7 @@ public final class Engine: Sendable {
                 for change in batch { collection.apply(change) }
             }
             applied += batch.count
+            metrics.collectionChangesApplied.increment(by: Int64(batch.count))
         }
         if applied > 0 {
             let collection = self.collection
@@ -163,6 +165,7 @@ public final class Engine: Sendable {
 
     func publishSize(_ collection: DocumentCollection) {
         metrics.setCollectionSize(documents: collection.documents.count, chunks: collection.chunks.count)
+        metrics.setCollectionVersion(collection.generation)
         if let last = collection.documents.map(\.ingestedAt).max() { metrics.setLastIngest(last) }
     }
 
