@@ -36,11 +36,10 @@ extension Engine {
                 return .unchanged(document.record)  // not reached: the store found it over the quota
             case .added(let replaced, let firstChange, let version):
                 _ = try await applyChanges(upTo: firstChange - 1)
-                let published = current.withLock { collection in
+                let published = updateSnapshot(removes: !replaced.isEmpty) { collection in
                     for id in replaced { collection.remove(id) }
                     collection.add(document.record, chunks: document.chunks, normalizedVectors: document.vectors, terms: document.terms)
                     collection.generation = version
-                    return collection
                 }
                 metrics.collectionChangesApplied.increment(by: Int64(replaced.count + 1))
                 publishSize(published)
@@ -69,10 +68,9 @@ extension Engine {
                 throw EngineError(.documentNotFound, "no document matches '\(reference)'")
             }
             _ = try await applyChanges(upTo: outcome.version - 1)
-            let published = current.withLock { collection in
+            let published = updateSnapshot(removes: true) { collection in
                 collection.remove(match.id)
                 collection.generation = outcome.version
-                return collection
             }
             metrics.collectionChangesApplied.increment()
             publishSize(published)

@@ -141,8 +141,8 @@ public final class Engine: Sendable {
                         path: store.location)
                 }
             }
-            // In place: the snapshot's storage is copied only if a reader holds it at this moment.
-            current.withLock { collection in
+            let removes = batch.contains { if case .removed = $0.kind { true } else { false } }
+            updateSnapshot(removes: removes) { collection in
                 for change in batch { collection.apply(change) }
             }
             applied += batch.count
@@ -156,6 +156,26 @@ public final class Engine: Sendable {
                 metadata: ["rag.collection.version": "\(collection.generation)", "rag.collection.changes": "\(applied)"])
         }
         return applied
+    }
+
+    /// Changes the in-memory collection; call it holding `writes`, which keeps every other change out meanwhile.
+    /// Additions are applied in place, under the snapshot's lock: appending a document's rows is short, and the
+    /// storage is copied only if a reader holds the snapshot at that moment. Removals rebuild the indexes whatever
+    /// happens (a removal from 1M chunks takes seconds), so they are applied to a copy outside the lock, which is
+    /// swapped in at the end, and readers never wait for them.
+    @discardableResult
+    func updateSnapshot(removes: Bool, _ body: (inout DocumentCollection) -> Void) -> DocumentCollection {
+        guard removes else {
+            return current.withLock { collection in
+                body(&collection)
+                return collection
+            }
+        }
+        var next = collection
+        body(&next)
+        let published = next
+        current.withLock { $0 = published }
+        return published
     }
 
     /// Waits until writes in progress have been committed (for a graceful shutdown).
