@@ -239,6 +239,37 @@ import Testing
     }
 }
 
+/// The CLI on a directory of an earlier release: `rag doctor` (which never writes) says the collection is in the old
+/// format; `rag list` migrates it and lists the same documents; `rag ingest` adds to the migrated collection.
+@Suite struct CLIMigrationTests {
+    @Test func ragListMigratesAnOldCollectionAndRagDoctorSaysItWillBe() async throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let reference = try await MigrationTests.reference()
+        try Data(LegacyCollectionFile.encode(reference.collection)).write(to: LegacyCollectionFile(directory: directory).fileURL)
+
+        let doctor = try await RAGProcess.run(["doctor"], collection: directory)
+        #expect(doctor.stdout.contains("warn  format"), "\(doctor.stdout)")
+        #expect(doctor.stdout.contains("3 documents"), "\(doctor.stdout)")
+        #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("collection.db").path))
+
+        let list = try await RAGProcess.run(["list"], collection: directory)
+        #expect(list.status == 0, "\(list.stderr)")
+        for name in MigrationTests.texts.keys { #expect(list.stdout.contains(name), "\(list.stdout)") }
+        #expect(FileManager.default.fileExists(atPath: directory.appendingPathComponent("collection.db").path))
+        #expect(FileManager.default.fileExists(atPath: directory.appendingPathComponent("collection.rag.migrated").path))
+
+        let text = directory.appendingPathComponent("otters.txt")
+        try "Otters hold hands while they sleep.".write(to: text, atomically: true, encoding: .utf8)
+        let ingest = try await RAGProcess.run(["ingest", text.path], collection: directory)
+        #expect(ingest.status == 0, "\(ingest.stderr)")
+        let search = try await RAGProcess.run(["search", "otters sleeping", "-k", "1"], collection: directory)
+        #expect(search.stdout.contains("otters.txt"), "\(search.stdout)")
+        let after = try await RAGProcess.run(["doctor"], collection: directory)
+        #expect(!after.stdout.contains("warn  format") && after.stdout.contains("4 documents"), "\(after.stdout)")
+    }
+}
+
 /// Two engines on one directory, as two processes (a server and `rag ingest`): each sees the other's changes by
 /// following the change log, one change at a time, without reloading the collection.
 @Suite struct FollowTests {
