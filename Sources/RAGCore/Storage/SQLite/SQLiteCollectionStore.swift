@@ -118,7 +118,8 @@ package final class SQLiteCollectionStore: CollectionStore {
         if readOnly && !databaseExists {
             let legacy = legacyFile
             return try await BlockingPool.shared.run { () throws(CollectionError) -> CollectionSnapshot? in
-                guard let collection = try legacy.load() else { return nil }
+                guard var collection = try legacy.load() else { return nil }
+                collection.generation = 0  // the old file's save count is no version of a change log
                 return CollectionSnapshot(collection: collection, version: 0, isLegacy: true)
             }
         }
