@@ -188,10 +188,15 @@ extension Engine {
     func checkQuota(adding: Int, to current: Int, fileName: String) throws(EngineError) {
         let limit = configuration.maxCollectionChunks
         guard limit > 0, current + adding > limit else { return }
-        throw EngineError(
+        throw quotaExceeded(adding: adding, to: current, fileName: fileName)
+    }
+
+    /// The error for a document of `adding` chunks that does not fit a collection of `current` chunks.
+    func quotaExceeded(adding: Int, to current: Int, fileName: String) -> EngineError {
+        EngineError(
             .collectionQuotaExceeded,
             "\(fileName): adding its \(adding) chunks to the collection's \(current) would pass the collection's limit "
-                + "of \(limit) chunks (maxCollectionChunks); remove documents or raise the limit")
+                + "of \(configuration.maxCollectionChunks) chunks (maxCollectionChunks); remove documents or raise the limit")
     }
 
     func record(_ report: IngestReport, started: ContinuousClock.Instant) {

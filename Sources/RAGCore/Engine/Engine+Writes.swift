@@ -32,8 +32,7 @@ extension Engine {
             case .unchanged(let existing):
                 return .unchanged(existing)
             case .overQuota(let chunks):
-                try checkQuota(adding: document.chunks.count, to: chunks, fileName: document.record.fileName)
-                return .unchanged(document.record)  // not reached: the store found it over the quota
+                throw quotaExceeded(adding: document.chunks.count, to: chunks, fileName: document.record.fileName)
             case .added(let replaced, let firstChange, let version):
                 _ = try await applyChanges(upTo: firstChange - 1)
                 let published = updateSnapshot(removes: !replaced.isEmpty) { collection in
