@@ -16,7 +16,9 @@ import Glibc
 /// - `open`: loading the collection, vectors and BM25 index ready to search: `loadSnapshot()` from the database,
 ///   against `LegacyCollectionFile.load()` (both files in the page cache, as a restarted server finds them);
 /// - `bm25_rebuild`: building the BM25 index from the chunk texts (what opening would cost without stored statistics);
-/// - `search`: single-query vector and hybrid search on the snapshot each opened (the same in-memory index).
+/// - `search`: single-query vector and hybrid search on the snapshot each opened (the same in-memory index);
+/// - `apply_add`, `apply_remove`: the in-memory side of a write, applying a 10-page document's addition (in place) and
+///   its removal to the snapshot.
 ///
 /// Rounds interleave the two stores. Prints one JSON object with the medians and every round's figures.
 enum StorageBench {
@@ -183,30 +185,46 @@ enum StorageBench {
             figures["open_sqlite_s"] = Double((ContinuousClock.now - started).components.attoseconds) * 1e-18
                 + Double((ContinuousClock.now - started).components.seconds)
             reader.closeConnection()
-            guard let legacy = legacyOpened, let sql = sqlOpened?.collection, legacy.chunks.count == sql.chunks.count else {
-                fail("the two collections differ")
-            }
-            func searchMedian(_ collection: DocumentCollection, hybrid: Bool) -> Double {
-                var times: [Double] = []
-                for (query, text) in zip(queries, queryTexts) {
-                    times.append(seconds {
-                        if hybrid {
-                            _ = collection.search(query: text, vector: query, k: 10, options: RetrievalOptions())
-                        } else {
-                            _ = collection.search(vector: query, k: 10)
-                        }
-                    })
+            do {
+                guard let legacy = legacyOpened, let sql = sqlOpened?.collection, legacy.chunks.count == sql.chunks.count else {
+                    fail("the two collections differ")
                 }
-                return median(times)
+                func searchMedian(_ collection: DocumentCollection, hybrid: Bool) -> Double {
+                    var times: [Double] = []
+                    for (query, text) in zip(queries, queryTexts) {
+                        times.append(seconds {
+                            if hybrid {
+                                _ = collection.search(query: text, vector: query, k: 10, options: RetrievalOptions())
+                            } else {
+                                _ = collection.search(vector: query, k: 10)
+                            }
+                        })
+                    }
+                    return median(times)
+                }
+                _ = legacy.search(vector: queries[0], k: 10)
+                _ = sql.search(vector: queries[0], k: 10)
+                figures["search_vector_legacy_s"] = searchMedian(legacy, hybrid: false)
+                figures["search_vector_sqlite_s"] = searchMedian(sql, hybrid: false)
+                figures["search_hybrid_legacy_s"] = searchMedian(legacy, hybrid: true)
+                figures["search_hybrid_sqlite_s"] = searchMedian(sql, hybrid: true)
             }
-            _ = legacy.search(vector: queries[0], k: 10)
-            _ = sql.search(vector: queries[0], k: 10)
-            figures["search_vector_legacy_s"] = searchMedian(legacy, hybrid: false)
-            figures["search_vector_sqlite_s"] = searchMedian(sql, hybrid: false)
-            figures["search_hybrid_legacy_s"] = searchMedian(legacy, hybrid: true)
-            figures["search_hybrid_sqlite_s"] = searchMedian(sql, hybrid: true)
             legacyOpened = nil
+            var inMemory = sqlOpened!.collection
             sqlOpened = nil
+
+            // The in-memory side of a write, on the snapshot the database opened (held by nothing else, as an engine's
+            // is between searches): appending a 10-page document in place, and removing it again (which rebuilds the
+            // indexes' rows).
+            var spare = SplitMix(state: UInt64(100 + round))
+            let spareVectors = VectorIndex(
+                dimension: dimension,
+                storage: (0..<chunksPerDocument * dimension).map { _ in Float(Int(spare.next() % 2001) - 1000) / 1000 }).storage
+            let extra = document(number: 2_000_000 + round, chunks: chunksPerDocument, vectors: spareVectors[...], prose: &prose)
+            figures["apply_add_s"] = seconds {
+                inMemory.add(extra.record, chunks: extra.chunks, normalizedVectors: extra.vectors, terms: extra.terms)
+            }
+            figures["apply_remove_s"] = seconds { inMemory.remove(extra.record.id) }
 
             // Add a 10-page document, both ways: the old store saved the whole collection with it.
             var random = SplitMix(state: UInt64(round + 1))
