@@ -23,7 +23,7 @@ ARG WITH_MODEL=false
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         pkg-config libmupdf-dev libmujs-dev libgumbo-dev libopenjp2-7-dev libjbig2dec0-dev libjpeg-dev \
-        libharfbuzz-dev libfreetype-dev libfribidi-dev zlib1g-dev libopenblas-dev libcurl4-openssl-dev \
+        libharfbuzz-dev libfreetype-dev libfribidi-dev zlib1g-dev libopenblas-dev libcurl4-openssl-dev libsqlite3-dev \
         python3-pip unzip ca-certificates \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
@@ -53,7 +53,7 @@ FROM ${RUNTIME_IMAGE} AS runtime
 # hadolint ignore=DL3008
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-        ca-certificates libcurl4 libopenblas0-pthread libstdc++6 zlib1g \
+        ca-certificates libcurl4 libopenblas0-pthread libstdc++6 zlib1g libsqlite3-0 \
         libmujs2 libgumbo1 libopenjp2-7 libjbig2dec0 libjpeg62-turbo libfreetype6 libharfbuzz0b libfribidi0 \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 rag \

@@ -54,16 +54,18 @@ let package = Package(
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         // zlib: CRC-32 for collection checksums, and deflate for the test PDF writer.
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+        // SQLite: the collection's store (documents, chunks, vectors, BM25 statistics and the change log).
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .target(
             name: "RAGCore",
             dependencies: [
-                "CMuPDF", "CSupport", "CBLAS", "CCurl", "CZlib", "CVectorKernels", "CEncoderKernels",
+                "CMuPDF", "CSupport", "CBLAS", "CCurl", "CZlib", "CSQLite", "CVectorKernels", "CEncoderKernels",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: swiftSettings
         ),
-        .target(name: "RAGTesting", dependencies: ["RAGCore", "CZlib"], swiftSettings: swiftSettings),
+        .target(name: "RAGTesting", dependencies: ["RAGCore", "CZlib", "CSQLite"], swiftSettings: swiftSettings),
         .executableTarget(
             name: "RAGCLI",
             dependencies: [

@@ -5,9 +5,10 @@
 set -euo pipefail
 
 packages=(
-  # build: mupdf (static, with its third-party libraries), fribidi (right-to-left text), OpenBLAS, libcurl, zlib
+  # build: mupdf (static, with its third-party libraries), fribidi (right-to-left text), OpenBLAS, libcurl, zlib,
+  # SQLite (the collection's store)
   pkg-config libmupdf-dev libmujs-dev libgumbo-dev libopenjp2-7-dev libjbig2dec0-dev libjpeg-dev
-  libharfbuzz-dev libfreetype-dev libfribidi-dev zlib1g-dev libopenblas-dev libcurl4-openssl-dev
+  libharfbuzz-dev libfreetype-dev libfribidi-dev zlib1g-dev libopenblas-dev libcurl4-openssl-dev libsqlite3-dev
   # tests and demo: mutool makes sample PDFs, qpdf encrypts test PDFs, promtool checks /metrics text,
   # curl exercises the fake OpenAI server; chromium and its driver run the chat page's browser test
   mupdf-tools qpdf prometheus curl chromium chromium-driver

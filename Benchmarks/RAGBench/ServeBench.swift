@@ -30,7 +30,7 @@ enum ServeBench {
         let level = Logger.Level(rawValue: arguments.options["log-level"] ?? "warning") ?? .warning
         var logger = level < .warning ? Logger(label: "rag.server", factory: { JSONLogHandler(label: $0) }) : Logger(label: "rag.bench")
         logger.logLevel = level
-        let engine = try Engine(llm: llm, metrics: RAGMetrics(), logger: logger)
+        let engine = try await Engine(llm: llm, metrics: RAGMetrics(), logger: logger)
         _ = try await engine.ingest(
             data: TestPDF.make(pages: ["Employees receive 25 days of paid vacation per year.", "Receipts are due within 30 days."]),
             fileName: "handbook.pdf")

@@ -4,6 +4,7 @@
 //
 //   RAGBench extract PDF [--threads N] [--repeat R]
 //   RAGBench search --vectors FILE --queries FILE [--dimension 384] [--k 10] [--repeat R]
+//   RAGBench storage --vectors FILE [--queries FILE] [--chunks 1000000] [--repeat R] [--dir D]   (SQLite store vs the old file: add, open, search)
 //   RAGBench chunk TEXTFILE [--size 1000] [--overlap 200] [--repeat R]
 //   RAGBench serve [--port P] [--delay-ms D] [--tokens N] [--log-level L]   (rag-server with a mock LLM, for Benchmarks/scripts/server.sh)
 //   RAGBench sleep [--tasks 100] [--delay-ms 50] [--seconds 10]   (how late Task.sleep wakes, nothing else running)
@@ -122,6 +123,9 @@ case "chunk":
     }
     let m = median(times)
     printJSON(["bench": "chunk", "characters": text.count, "bytes": text.utf8.count, "chunks": count, "median_s": m, "chars_per_s": Double(text.count) / m, "times_s": times])
+
+case "storage":
+    printJSON(try await StorageBench.run(arguments, repeats: repeats))
 
 case "serve":
     try await ServeBench.run(arguments)

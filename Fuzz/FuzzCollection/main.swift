@@ -1,7 +1,7 @@
 import Foundation
 import RAGCore
 
-// libFuzzer target for the collection file decoder (`CollectionStore.decode`), built by scripts/fuzz.sh.
+// libFuzzer target for the collection file decoder (`LegacyCollectionFile.decode`), built by scripts/fuzz.sh.
 //
 // An input is a collection file without its last four bytes: the harness appends a valid CRC-32, so that the fuzzer
 // explores the decoder and not the checksum check (a crafted file can carry a valid checksum too). A file that
@@ -10,8 +10,8 @@ import RAGCore
 
 func fuzzCollection(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
     var bytes = start.map { Array(UnsafeBufferPointer(start: $0, count: count)) } ?? []
-    withUnsafeBytes(of: CollectionStore.checksum(bytes).littleEndian) { bytes += $0 }
-    guard let collection = try? CollectionStore.decode(Data(bytes), path: "fuzz") else { return 0 }
+    withUnsafeBytes(of: LegacyCollectionFile.checksum(bytes).littleEndian) { bytes += $0 }
+    guard let collection = try? LegacyCollectionFile.decode(Data(bytes), path: "fuzz") else { return 0 }
     exercise(collection)
     return 0
 }
@@ -26,7 +26,7 @@ func writeSeeds() {
         ("seed-version-1", sample(), 1),
     ]
     for (name, collection, version) in seeds {
-        let file = CollectionStore.encode(collection, version: version).dropLast(4)
+        let file = LegacyCollectionFile.encode(collection, version: version).dropLast(4)
         try? Data(file).write(to: URL(fileURLWithPath: directory).appendingPathComponent(name))
     }
 }
@@ -70,7 +70,7 @@ func exercise(_ collection: DocumentCollection) {
     }
     let again: DocumentCollection
     do {
-        again = try CollectionStore.decode(Data(CollectionStore.encode(collection)), path: "fuzz")
+        again = try LegacyCollectionFile.decode(Data(LegacyCollectionFile.encode(collection)), path: "fuzz")
     } catch {
         fail("a decoded collection does not read back after saving: \(error)")
     }

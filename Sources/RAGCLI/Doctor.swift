@@ -108,26 +108,32 @@ struct DoctorChecks {
         } catch {
             return [DoctorCheck(name: "collection", status: .fail, detail: "\(error)")]
         }
-        let store = CollectionStore(directory: directory)
+        let store = SQLiteCollectionStore(directory: directory, readOnly: true)
         var checks: [DoctorCheck] = []
         let writable = Self.writable(directory)
         checks.append(DoctorCheck(
             name: "storage", status: writable ? .ok : .warn,
-            detail: "collection file in \(directory.path) (\(writable ? "writable" : "not writable: ingest and remove will fail"))"))
-        guard store.exists else {
+            detail: "collection database in \(directory.path) (\(writable ? "writable" : "not writable: ingest and remove will fail"))"))
+        guard store.databaseExists || store.legacyFileExists else {
             checks.append(DoctorCheck(
                 name: "collection", status: .warn,
                 detail: "\(directory.path) holds no collection yet: `rag ingest FILE...` creates one"))
             return checks
         }
-        let loaded: DocumentCollection?
+        let loaded: CollectionSnapshot?
         do {
-            loaded = try store.load()
+            loaded = try await store.loadSnapshot()
         } catch {
-            checks.append(DoctorCheck(name: "collection", status: .fail, detail: "\(store.fileURL.path): \(error.message)"))
+            checks.append(DoctorCheck(name: "collection", status: .fail, detail: "\(error.path ?? directory.path): \(error.message)"))
             return checks
         }
-        guard let collection = loaded else { return checks }
+        guard let snapshot = loaded else { return checks }
+        let collection = snapshot.collection
+        if snapshot.isLegacy {
+            checks.append(DoctorCheck(
+                name: "format", status: .warn,
+                detail: "\(directory.path) holds a collection file of an earlier release: the next `rag ingest` or `rag list` migrates it to a database"))
+        }
         let warnings = collection.documents.reduce(0) { $0 + $1.warnings.count }
         checks.append(DoctorCheck(
             name: "collection", status: .ok,

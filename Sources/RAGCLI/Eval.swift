@@ -116,7 +116,7 @@ struct Eval: AsyncParsableCommand {
             let embedder = try await EngineSetup.embedder(
                 collectionDirectory: directory, choice: kind, openAI: openAI, metrics: CLI.metrics,
                 modelsDirectory: EngineSetup.modelsDirectory(environment: CLI.environment), logger: Logger(label: "rag"))
-            let engine = try Engine(
+            let engine = try await Engine(
                 configuration: EngineConfiguration(collectionDirectory: directory), embedder: embedder, metrics: CLI.metrics,
                 logger: Logger(label: "rag"))
             let started = ContinuousClock.now

@@ -90,7 +90,7 @@ struct CollectionOptions: ParsableArguments {
         let chosen = try await EngineSetup.embedder(
             collectionDirectory: directory, choice: embedder, openAI: openAI, metrics: CLI.metrics,
             modelsDirectory: EngineSetup.modelsDirectory(environment: CLI.environment), logger: Logger(label: "rag"))
-        return try Engine(configuration: configuration, embedder: chosen, llm: client, metrics: CLI.metrics, logger: Logger(label: "rag"))
+        return try await Engine(configuration: configuration, embedder: chosen, llm: client, metrics: CLI.metrics, logger: Logger(label: "rag"))
     }
 
     /// Writes the metrics file, if one was asked for.

@@ -61,8 +61,8 @@ public func buildMetricsRouter(_ state: ServerState) -> Router<BasicRequestConte
     return router
 }
 
-/// The whole server: the API application, with the metrics application, the collection reloader (read-only
-/// mode) and the shutdown flush as its services. Tests build this very application.
+/// The whole server: the API application, with the metrics application, the change follower (for a collection
+/// in a directory) and the shutdown flush as its services. Tests build this very application.
 ///
 /// - Parameter router: the API router; `buildRouter(state)` when `nil`.
 public func buildApplication(
@@ -78,8 +78,8 @@ public func buildApplication(
             configuration: ApplicationConfiguration(address: .hostname(configuration.host, port: configuration.metricsPort), serverName: "pdf-chatbot"),
             logger: state.logger))
     }
-    if configuration.readOnly {
-        services.append(CollectionReloader(engine: state.engine, interval: configuration.reloadInterval, logger: state.logger))
+    if state.engine.configuration.collectionDirectory != nil {
+        services.append(ChangeFollower(engine: state.engine, interval: configuration.reloadInterval, logger: state.logger))
     }
     return Application(
         router: router ?? buildRouter(state),
@@ -90,7 +90,7 @@ public func buildApplication(
         logger: state.logger)
 }
 
-/// On graceful shutdown, waits for collection writes in progress to be saved.
+/// On graceful shutdown, waits for collection writes in progress to be committed.
 struct ShutdownFlush: Service {
     let engine: Engine
 
@@ -100,8 +100,10 @@ struct ShutdownFlush: Service {
     }
 }
 
-/// Read-only mode: looks for a new collection version every `interval` and swaps it in.
-struct CollectionReloader: Service {
+/// Looks every `interval` for changes that other processes (an ingestion job, `rag ingest`) committed to the
+/// collection, and applies them to the engine's in-memory collection (`Engine.follow()`): a cheap look at the
+/// store's version when nothing changed, only the new changes when something did.
+struct ChangeFollower: Service {
     let engine: Engine
     let interval: Duration
     let logger: Logger
@@ -114,9 +116,9 @@ struct CollectionReloader: Service {
                 return
             }
             do {
-                try await engine.reloadIfChanged()
+                try await engine.follow()
             } catch {
-                logger.error("cannot reload the collection; serving the previous version", metadata: ["error": "\(error)"])
+                logger.error("cannot follow the collection's changes; serving the version it has", metadata: ["error": "\(error)"])
             }
         }
     }

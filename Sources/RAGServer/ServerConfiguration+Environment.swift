@@ -22,10 +22,10 @@ public enum ServerSettings {
         help: "Port of /metrics, /healthz and /readyz, never behind API keys; 0 turns it off")
     public static let readOnly = Setting<Bool>.boolean(
         flag: "--read-only", variable: "RAG_READ_ONLY", default: false,
-        help: "Serve a collection written by an ingestion job: refuse uploads, reload new versions")
+        help: "Serve a collection written by an ingestion job: refuse uploads, follow its changes")
     public static let reloadInterval = Setting<Duration>.seconds(
         flag: "--reload-interval", variable: "RAG_RELOAD_INTERVAL", default: .seconds(10), in: 0.1...86_400,
-        help: "Seconds between checks for a new collection version in read-only mode")
+        help: "Seconds between checks for changes that other processes made to the collection")
     /// `RAG_API_KEYS`: `name:key` entries. A value that holds no key (blank, `,`, comments only) is an error, so a
     /// setting meant to close the API can never leave it open.
     public static let apiKeys = Setting<[String: String]>(

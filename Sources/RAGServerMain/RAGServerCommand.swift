@@ -135,7 +135,7 @@ struct RAGServerCommand: AsyncParsableCommand {
         do {
             let directory = configuration.collectionDirectory
             let metrics = RAGMetrics()
-            let engine = try Engine(
+            let engine = try await Engine(
                 configuration: configuration.engineConfiguration,
                 embedder: try await EngineSetup.embedder(
                     collectionDirectory: directory, choice: nil, openAI: openAI, metrics: metrics,

@@ -5,7 +5,7 @@ import Synchronization
 ///
 /// ```swift
 /// let llm = MockLLMClient(replies: ["Paris is the capital [1]."])
-/// let engine = try Engine(llm: llm)
+/// let engine = try await Engine(llm: llm)
 /// _ = try await engine.ask("What is the capital?")
 /// #expect(llm.requests.count == 1)
 /// ```

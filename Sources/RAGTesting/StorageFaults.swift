@@ -1,24 +1,39 @@
+import CSQLite
 import Foundation
 import RAGCore
 
-/// Makes saves of a collection fail, deterministically and whoever runs the tests (root, whom file permissions do
-/// not stop, included): a directory stands where a save by this process writes its temporary file, so creating the
-/// file fails (`EISDIR`) as a write fails on a full disk. For the package's own tests: it relies on the store's file
-/// names.
+/// Makes commits to a collection fail, deterministically and whoever runs the tests (root, whom file permissions do
+/// not stop, included), for every process that writes it: a trigger in the collection's database refuses the rows of
+/// its change log with SQLite's message for a full disk, so every write transaction (an addition, a removal) fails
+/// and is rolled back as a write to a full disk is. For the package's own tests: it relies on the store's schema.
 package enum StorageFaults {
-    /// Makes every later save of the collection in `directory` by this process fail, until ``unblockSaves(in:)``.
+    static let trigger = "rag_test_storage_fault"
+
+    /// Makes every later commit to the collection in `directory` fail, until ``unblockSaves(in:)``. Creates the
+    /// database (holding no collection yet) when the directory has none.
     package static func blockSaves(in directory: URL) throws {
-        try FileManager.default.createDirectory(
-            at: CollectionStore(directory: directory).temporaryFileURL, withIntermediateDirectories: true)
+        try SQLiteCollectionStore(directory: directory).createIfMissing()
+        try execute(
+            "CREATE TRIGGER IF NOT EXISTS \(trigger) BEFORE INSERT ON changes BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END",
+            in: directory)
     }
 
-    /// Lets saves succeed again.
+    /// Lets commits succeed again.
     package static func unblockSaves(in directory: URL) throws {
-        try FileManager.default.removeItem(at: CollectionStore(directory: directory).temporaryFileURL)
+        try execute("DROP TRIGGER IF EXISTS \(trigger)", in: directory)
     }
 
-    /// The shell command that makes the saves of the program it then runs (`exec "$@"`) fail in the collection
-    /// directory `$1`: `sh -c blockingShellCommand sh DIRECTORY PROGRAM ARGUMENTS...`. A program run with `exec` keeps
-    /// the shell's process id, so the directory stands where its saves write.
-    package static let blockingShellCommand = #"mkdir "$1/.collection.rag.$$.tmp" && shift && exec "$@""#
+    /// Runs `sql` on the collection's database in `directory` through a connection of its own.
+    package static func execute(_ sql: String, in directory: URL) throws {
+        let path = directory.appendingPathComponent(SQLiteCollectionStore.fileName).path
+        var db: OpaquePointer?
+        defer { sqlite3_close_v2(db) }
+        guard sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, nil) == SQLITE_OK else {
+            throw CollectionError(.io, "cannot open the database: \(String(cString: sqlite3_errmsg(db)))", path: path)
+        }
+        sqlite3_busy_timeout(db, 10_000)
+        guard sqlite3_exec(db, sql, nil, nil, nil) == SQLITE_OK else {
+            throw CollectionError(.io, "cannot run \(sql): \(String(cString: sqlite3_errmsg(db)))", path: path)
+        }
+    }
 }

@@ -81,7 +81,7 @@ import Testing
         let pdf = TestPDF.sharedPages([Self.pageText], kids: Array(repeating: 0, count: 9_999))
         #expect(pdf.count < 80_000)
         let embedder = MockEmbedder()
-        let engine = try Engine(embedder: embedder)
+        let engine = try await Engine(embedder: embedder)
         let record = try await engine.ingest(data: pdf, fileName: "amplifier.pdf")
         #expect(record.pageCount == 9_999)
         #expect(record.indexedPages == 1)
@@ -182,7 +182,7 @@ import Testing
     @Test func theQuotaRefusesAnIngestThatWouldPassItAndChangesNothing() async throws {
         let metrics = RAGMetrics()
         let embedder = MockEmbedder()
-        let engine = try Engine(configuration: EngineConfiguration(maxCollectionChunks: 10), embedder: embedder, metrics: metrics)
+        let engine = try await Engine(configuration: EngineConfiguration(maxCollectionChunks: 10), embedder: embedder, metrics: metrics)
         let first = try await engine.ingest(data: TestPDF.make(pages: Self.prose(pages: 1)), fileName: "first.pdf")
         #expect(first.chunkCount > 0 && first.chunkCount < 10)
         let batches = embedder.batches.count
@@ -201,7 +201,7 @@ import Testing
         #expect(text.contains(#"rag_ingest_errors_total{reason="collection_quota"} 1"#))
 
         // With no quota (0) the same document goes in.
-        let unlimited = try Engine(configuration: EngineConfiguration(maxCollectionChunks: 0))
+        let unlimited = try await Engine(configuration: EngineConfiguration(maxCollectionChunks: 0))
         _ = try await unlimited.ingest(data: TestPDF.make(pages: Self.prose(pages: 1)), fileName: "first.pdf")
         _ = try await unlimited.ingest(data: big, fileName: "big.pdf")
         #expect(unlimited.collection.chunks.count > 10)
@@ -213,13 +213,13 @@ import Testing
         defer { try? FileManager.default.removeItem(at: directory) }
         let file = directory.appendingPathComponent("report.pdf")
         try TestPDF.make(pages: Self.prose(pages: 2)).write(to: file)
-        let engine = try Engine()
+        let engine = try await Engine()
         let first = await engine.ingest(paths: [file.path])
         let chunks = try #require(first.added.first?.chunkCount)
 
         var configuration = EngineConfiguration()
         configuration.maxCollectionChunks = chunks + 3
-        let limited = try Engine(configuration: configuration)
+        let limited = try await Engine(configuration: configuration)
         _ = await limited.ingest(paths: [file.path])
         // A new version of the same file replaces the old one: within the quota although both together are not.
         try TestPDF.make(pages: Self.prose(pages: 2).map { $0 + " revised" }).write(to: file)
@@ -238,7 +238,7 @@ import Testing
 
     @Test func refusedDocumentsAreCountedByReason() async throws {
         let metrics = RAGMetrics()
-        let engine = try Engine(metrics: metrics)
+        let engine = try await Engine(metrics: metrics)
         let pdf = TestPDF.sharedFormXObject(pages: 600, text: Self.pageText)
         let error = await #expect(throws: DocumentError.self) { try await engine.ingest(data: pdf, fileName: "forms.pdf") }
         #expect(error?.code == .tooMuchTextForSize)

@@ -3,7 +3,7 @@ import RAGCore
 import RAGTesting
 import Testing
 
-/// A collection file written field by field, as docs/architecture.md and `CollectionStore` describe the format, so
+/// A collection file of an earlier release written field by field, as `LegacyCollectionFile` describes the format, so
 /// that any field can be given a value no writer would produce; the CRC-32 at the end is always valid.
 struct CraftedCollection {
     var embedderID = Array("hashing-v1-d4".utf8)
@@ -83,9 +83,9 @@ struct CraftedCollection {
     func load(_ crafted: CraftedCollection) throws -> DocumentCollection? {
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let store = CollectionStore(directory: directory)
-        try crafted.bytes.write(to: store.fileURL)
-        return try store.load()
+        let file = LegacyCollectionFile(directory: directory)
+        try crafted.bytes.write(to: file.fileURL)
+        return try file.load()
     }
 
     @Test func theCraftedFileIsValidAsItIs() throws {
@@ -164,38 +164,80 @@ struct CraftedCollection {
         #expect((#expect(throws: CollectionError.self) { try load(file) })?.message.contains("term count too large") == true)
     }
 
-    /// Issue #12 item 13: the collection holds every document's text, so its files are 0600 and the directories
-    /// the store creates 0700, whatever the umask.
+    /// Issue #12 item 13: the collection holds every document's text, so its files (the database and SQLite's WAL
+    /// and shared-memory files) are 0600 and the directories the store creates 0700, whatever the umask.
     @Test func collectionFilesAndDirectoriesAreOwnerOnly() async throws {
         let root = temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: root) }
         let directory = root.appendingPathComponent("parent/collection")
         let previous = umask(0)  // the most permissive umask: only explicit modes give 0600/0700
         defer { umask(previous) }
-        let engine = try Engine(configuration: EngineConfiguration(collectionDirectory: directory), embedder: MockEmbedder(dimension: 8))
+        let engine = try await Engine(configuration: EngineConfiguration(collectionDirectory: directory), embedder: MockEmbedder(dimension: 8))
         _ = try await engine.ingest(data: Data("Employees get 25 vacation days.".utf8), fileName: "hr.txt")
         await engine.flush()
         func mode(_ url: URL) throws -> Int {
             try #require(try FileManager.default.attributesOfItem(atPath: url.path)[.posixPermissions] as? Int)
         }
-        #expect(try mode(directory.appendingPathComponent("collection.rag")) == 0o600)
-        #expect(try mode(directory.appendingPathComponent(".lock")) == 0o600)
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()
+        #expect(names.contains("collection.db"))
+        for name in names { #expect(try mode(directory.appendingPathComponent(name)) == 0o600, "\(name)") }
         #expect(try mode(directory) == 0o700)
         #expect(try mode(root.appendingPathComponent("parent")) == 0o700)
-        let leftovers = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".tmp") }
-        #expect(leftovers.isEmpty)
     }
 
     /// A directory that exists keeps its mode: the store narrows only what it creates.
-    @Test func anExistingDirectoryKeepsItsMode() throws {
+    @Test func anExistingDirectoryKeepsItsMode() async throws {
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         try FileManager.default.setAttributes([.posixPermissions: 0o750], ofItemAtPath: directory.path)
-        var collection = CollectionStoreTests.sampleCollection()
-        try CollectionStore(directory: directory).save(&collection)
+        let store = SQLiteCollectionStore(directory: directory)
+        _ = try await store.add(CollectionStoreTests.sampleDocument(), header: CollectionStoreTests.header, maxChunks: 0)
         let attributes = try FileManager.default.attributesOfItem(atPath: directory.path)
         #expect(attributes[.posixPermissions] as? Int == 0o750)
-        let file = try FileManager.default.attributesOfItem(atPath: directory.appendingPathComponent("collection.rag").path)
+        let file = try FileManager.default.attributesOfItem(atPath: directory.appendingPathComponent("collection.db").path)
         #expect(file[.posixPermissions] as? Int == 0o600)
+    }
+}
+
+/// The reader of the collection files of earlier releases (what a migration reads) refuses damage.
+@Suite struct LegacyCollectionFileTests {
+    func write(_ bytes: Data) throws -> (LegacyCollectionFile, URL) {
+        let directory = temporaryDirectory()
+        let file = LegacyCollectionFile(directory: directory)
+        try bytes.write(to: file.fileURL)
+        return (file, directory)
+    }
+
+    @Test func refusesAFlippedByte() throws {
+        var bytes = Data(LegacyCollectionFile.encode(CollectionStoreTests.sampleCollection()))
+        bytes[bytes.count / 2] ^= 0x40
+        let (file, directory) = try write(bytes)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let error = #expect(throws: CollectionError.self) { try file.load() }
+        #expect(error?.code == .corrupt)
+        #expect(error?.description.contains("damaged") == true)
+    }
+
+    @Test func refusesATruncatedFileAndAnotherFormat() throws {
+        let bytes = Data(LegacyCollectionFile.encode(CollectionStoreTests.sampleCollection()))
+        let (file, directory) = try write(bytes.prefix(bytes.count - 9))
+        defer { try? FileManager.default.removeItem(at: directory) }
+        #expect(throws: CollectionError.self) { try file.load() }
+        try Data("not a collection".utf8).write(to: file.fileURL)
+        #expect((#expect(throws: CollectionError.self) { try file.load() })?.code == .corrupt)
+        var newer = bytes
+        newer[8] = 99  // format version
+        try newer.write(to: file.fileURL)
+        #expect((#expect(throws: CollectionError.self) { try file.load() })?.code == .unsupportedVersion)
+    }
+
+    @Test func readsWhatItWasGiven() throws {
+        let collection = CollectionStoreTests.sampleCollection()
+        let (file, directory) = try write(Data(LegacyCollectionFile.encode(collection)))
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let loaded = try #require(try file.load())
+        #expect(loaded.documents == collection.documents && loaded.chunks == collection.chunks)
+        #expect(loaded.index.storage == collection.index.storage)
+        #expect(file.header() == CollectionHeader(embedderID: "hashing-v1-d4", dimension: 4))
     }
 }

@@ -179,7 +179,7 @@ import Testing
     @Test func recoveredDocumentsAreCounted() async throws {
         let metrics = RAGMetrics()
         #expect(metrics.render().contains("rag_documents_recovered_total 0"))
-        let engine = try Engine(metrics: metrics)
+        let engine = try await Engine(metrics: metrics)
         let pdf = TestPDF.streamed(pages: Self.pages)
         let record = try await engine.ingest(data: TestPDF.truncated(pdf, to: pdf.count / 2), fileName: "cut.pdf")
         #expect(record.warnings.first?.kind == .recovered)

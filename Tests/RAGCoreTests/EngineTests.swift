@@ -12,7 +12,7 @@ import Testing
     static let router = "To reset the router, hold the reset button for ten seconds.\u{0C}The default password is admin."
 
     @Test func ingestSearchAndAskWithTheOfflineDefault() async throws {
-        let engine = try Engine()
+        let engine = try await Engine()
         let record = try await engine.ingest(data: Data(Self.facts.utf8), fileName: "facts.txt")
         #expect(record.fileName == "facts.txt" && record.chunkCount == 1)
         _ = try await engine.ingest(data: Data(Self.router.utf8), fileName: "router.txt")
@@ -28,7 +28,7 @@ import Testing
 
     @Test func sendsNumberedPassagesToTheLLMAndReportsItsCitations() async throws {
         let llm = MockLLMClient(replies: ["Paris [2]."])
-        let engine = try Engine(configuration: EngineConfiguration(condenseFollowUps: false), llm: llm)
+        let engine = try await Engine(configuration: EngineConfiguration(condenseFollowUps: false), llm: llm)
         _ = try await engine.ingest(data: Data(Self.router.utf8), fileName: "router.txt")
         _ = try await engine.ingest(data: Data(Self.facts.utf8), fileName: "facts.txt")
         let answer = try await engine.ask("What is the capital of France?", history: [.user("hi"), .assistant("hello")])
@@ -47,7 +47,7 @@ import Testing
     }
 
     @Test func streamsPassagesThenDeltasThenTheAnswer() async throws {
-        let engine = try Engine(llm: MockLLMClient(replies: ["Hold it for ten seconds [1]."], chunkSize: 3))
+        let engine = try await Engine(llm: MockLLMClient(replies: ["Hold it for ten seconds [1]."], chunkSize: 3))
         _ = try await engine.ingest(data: Data(Self.router.utf8), fileName: "router.txt")
         var events: [String] = []
         var text = ""
@@ -65,7 +65,7 @@ import Testing
     }
 
     @Test func rejectsBadQuestionsAndAnEmptyCollection() async throws {
-        let engine = try Engine()
+        let engine = try await Engine()
         await #expect(throws: EngineError.self) { try await engine.ask("anything") }
         _ = try await engine.ingest(data: Data(Self.facts.utf8), fileName: "facts.txt")
         let empty = await #expect(throws: EngineError.self) { try await engine.ask("   ") }
@@ -77,7 +77,7 @@ import Testing
     @Test func aFailingLLMIsReportedAndCounted() async throws {
         let metrics = RAGMetrics()
         let llm = MockLLMClient(replies: [.failure(MockLLMClient.Failure("model down"))])
-        let engine = try Engine(llm: llm, metrics: metrics)
+        let engine = try await Engine(llm: llm, metrics: metrics)
         _ = try await engine.ingest(data: Data(Self.facts.utf8), fileName: "facts.txt")
         let error = await #expect(throws: MockLLMClient.Failure.self) { try await engine.ask("capital of France?") }
         #expect(error?.message == "model down")
@@ -88,7 +88,7 @@ import Testing
 
     @Test func recordsMetricsForASuccessfulQuestion() async throws {
         let metrics = RAGMetrics()
-        let engine = try Engine(llm: MockLLMClient(replies: ["Yes [1]."]), metrics: metrics)
+        let engine = try await Engine(llm: MockLLMClient(replies: ["Yes [1]."]), metrics: metrics)
         _ = try await engine.ingest(data: Data(Self.facts.utf8), fileName: "facts.txt")
         _ = try await engine.ask("Are bananas yellow?")
         let text = metrics.render()
@@ -107,11 +107,11 @@ import Testing
         try Self.facts.write(to: file, atomically: true, encoding: .utf8)
         let configuration = EngineConfiguration(collectionDirectory: directory.appendingPathComponent("collection"))
         do {
-            let engine = try Engine(configuration: configuration)
+            let engine = try await Engine(configuration: configuration)
             let report = await engine.ingest(paths: [directory.path])
             #expect(report.added.count == 1 && report.failed.isEmpty)
         }
-        let reopened = try Engine(configuration: configuration)
+        let reopened = try await Engine(configuration: configuration)
         #expect(reopened.collection.documents.map(\.fileName) == ["facts.txt"])
         let again = await reopened.ingest(paths: [file.path])
         #expect(again.added.isEmpty && again.unchanged.count == 1)
@@ -125,7 +125,7 @@ import Testing
 
         let removed = try await reopened.remove("facts.txt")
         #expect(removed.fileName == "facts.txt")
-        let final = try Engine(configuration: configuration).collection
+        let final = try await Engine(configuration: configuration).collection
         #expect(final.documents.isEmpty && final.chunks.isEmpty && final.index.count == 0)
         await #expect(throws: EngineError.self) { try await reopened.remove("facts.txt") }
     }
@@ -135,7 +135,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: directory) }
         try Self.facts.write(to: directory.appendingPathComponent("good.txt"), atomically: true, encoding: .utf8)
         try Data("%PDF-1.4 garbage".utf8).write(to: directory.appendingPathComponent("bad.pdf"))
-        let engine = try Engine()
+        let engine = try await Engine()
         let report = await engine.ingest(paths: [directory.path, directory.appendingPathComponent("missing.pdf").path])
         #expect(report.added.map(\.fileName) == ["good.txt"])
         #expect(report.failed.count == 2)
@@ -148,15 +148,15 @@ import Testing
         defer { try? FileManager.default.removeItem(at: directory) }
         let configuration = EngineConfiguration(collectionDirectory: directory)
         _ = try await Engine(configuration: configuration).ingest(data: Data(Self.facts.utf8), fileName: "facts.txt")
-        let error = #expect(throws: CollectionError.self) {
-            try Engine(configuration: configuration, embedder: MockEmbedder(dimension: 8))
+        let error = await #expect(throws: CollectionError.self) {
+            try await Engine(configuration: configuration, embedder: MockEmbedder(dimension: 8))
         }
         #expect(error?.code == .embedderMismatch)
         #expect(error?.description.contains("hashing-v1-d512") == true)
     }
 
     @Test func readOnlyEnginesRefuseWrites() async throws {
-        let engine = try Engine(configuration: EngineConfiguration(readOnly: true))
+        let engine = try await Engine(configuration: EngineConfiguration(readOnly: true))
         let error = await #expect(throws: EngineError.self) {
             try await engine.ingest(data: Data(Self.facts.utf8), fileName: "facts.txt")
         }
@@ -164,7 +164,7 @@ import Testing
     }
 
     @Test func filtersSearchByDocument() async throws {
-        let engine = try Engine(embedder: MockEmbedder(dimension: 16))
+        let engine = try await Engine(embedder: MockEmbedder(dimension: 16))
         let facts = try await engine.ingest(data: Data(Self.facts.utf8), fileName: "facts.txt")
         _ = try await engine.ingest(data: Data(Self.router.utf8), fileName: "router.txt")
         let hits = try await engine.search("anything", k: 10, documents: [facts.id])
@@ -174,7 +174,7 @@ import Testing
     @Test func concurrentWritersLoseNothing() async throws {
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let engine = try Engine(configuration: EngineConfiguration(collectionDirectory: directory))
+        let engine = try await Engine(configuration: EngineConfiguration(collectionDirectory: directory))
         try await withThrowingTaskGroup(of: Void.self) { group in
             for index in 0..<8 {
                 group.addTask { _ = try await engine.ingest(data: Data("Document number \(index) about topic \(index).".utf8), fileName: "d\(index).txt") }
@@ -182,26 +182,26 @@ import Testing
             try await group.waitForAll()
         }
         #expect(engine.collection.documents.count == 8)
-        #expect(try Engine(configuration: EngineConfiguration(collectionDirectory: directory)).collection.documents.count == 8)
+        #expect(try await Engine(configuration: EngineConfiguration(collectionDirectory: directory)).collection.documents.count == 8)
     }
 
     @Test func aBadUploadIsATypedErrorThatLosesNothing() async throws {
         let metrics = RAGMetrics()
-        let engine = try Engine(metrics: metrics)
+        let engine = try await Engine(metrics: metrics)
         _ = try await engine.ingest(data: TestPDF.make(pages: ["Kept text about llamas."]), fileName: "kept.pdf")
         let locked = try TestPDF.encrypted(TestPDF.make(pages: ["Secret"]), userPassword: "pw")
         let error = await #expect(throws: DocumentError.self) { try await engine.ingest(data: locked, fileName: "locked.pdf") }
         #expect(error?.code == .encrypted)
         #expect(engine.collection.documents.map(\.fileName) == ["kept.pdf"])
         #expect(metrics.render().contains(#"rag_ingest_errors_total{reason="encrypted"} 1"#))
-        let unlocked = try Engine(configuration: EngineConfiguration(pdfPassword: "pw"))
+        let unlocked = try await Engine(configuration: EngineConfiguration(pdfPassword: "pw"))
         #expect(try await unlocked.ingest(data: locked, fileName: "locked.pdf").indexedPages == 1)
     }
 
     @Test func followUpsAreCondensedIntoAStandaloneSearchQuery() async throws {
         let metrics = RAGMetrics()
         let llm = MockLLMClient(replies: ["default password of the router", "It is admin [1]."])
-        let engine = try Engine(llm: llm, metrics: metrics)
+        let engine = try await Engine(llm: llm, metrics: metrics)
         _ = try await engine.ingest(data: Data(Self.router.utf8), fileName: "router.txt")
         _ = try await engine.ingest(data: Data(Self.facts.utf8), fileName: "facts.txt")
         let history: [ChatMessage] = [.user("How do I reset the router?"), .assistant("Hold the button [1].")]
@@ -217,7 +217,7 @@ import Testing
 
         // Without history, or with condensing off, there is no extra call.
         let direct = MockLLMClient(replies: ["x"])
-        let plain = try Engine(configuration: EngineConfiguration(condenseFollowUps: false), llm: direct)
+        let plain = try await Engine(configuration: EngineConfiguration(condenseFollowUps: false), llm: direct)
         _ = try await plain.ingest(data: Data(Self.router.utf8), fileName: "router.txt")
         _ = try await plain.ask("And its password?", history: history)
         #expect(direct.requests.count == 1)
@@ -231,7 +231,7 @@ import Testing
     ])
     func historyReachesEveryModelCallWithinItsBounds(shape: (count: Int, bytes: Int)) async throws {
         let llm = MockLLMClient(replies: ["default password of the router", "It is admin [1]."])
-        let engine = try Engine(llm: llm)
+        let engine = try await Engine(llm: llm)
         _ = try await engine.ingest(data: Data(Self.router.utf8), fileName: "router.txt")
         let history: [ChatMessage] = (0..<shape.count).map { index in
             let text = "message \(index) " + String(repeating: "x", count: shape.bytes)

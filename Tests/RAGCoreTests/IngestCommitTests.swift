@@ -16,7 +16,7 @@ import Testing
         let collection = directory.appendingPathComponent("collection")
         let files = try StorageFailureTests.writeFiles(["alpha.txt", "beta.txt", "gamma.txt"], in: directory)
         let configuration = EngineConfiguration(collectionDirectory: collection)
-        let engine = try Engine(configuration: configuration)
+        let engine = try await Engine(configuration: configuration)
 
         // After the second file, the disk is full.
         let report = await engine.ingest(paths: files) { progress in
@@ -26,7 +26,7 @@ import Testing
         #expect(report.failed.map(\.path) == [files[2]])
         #expect(report.failed.map(\.reason) == ["storage"])
         #expect(engine.collection.documents.map(\.fileName) == ["alpha.txt", "beta.txt"])
-        let reopened = try Engine(configuration: configuration)
+        let reopened = try await Engine(configuration: configuration)
         #expect(reopened.collection.documents.map(\.fileName) == ["alpha.txt", "beta.txt"])
 
         // With room again, the same command adds only what is missing.
@@ -48,12 +48,13 @@ import Testing
         let embedder = MockEmbedder()
         embedder.hold { texts in texts.contains { $0.contains("Beavers") } }  // beta.txt
         defer { embedder.release() }  // never leave the batch waiting, even when an expectation fails
-        let engine = try Engine(configuration: configuration, embedder: embedder)
-        let writer = otherEngine ? try Engine(configuration: configuration, embedder: MockEmbedder()) : engine
+        let engine = try await Engine(configuration: configuration, embedder: embedder)
+        let writer = otherEngine ? try await Engine(configuration: configuration, embedder: MockEmbedder()) : engine
 
         let batch = Task { await engine.ingest(paths: files) }
         try await waitUntil("the batch embeds beta.txt") { embedder.heldBatches == 1 }
-        #expect(try CollectionStore(directory: collection).load()?.documents.map(\.fileName) == ["alpha.txt"])
+        let committed = try await SQLiteCollectionStore(directory: collection, readOnly: true).loadSnapshot()
+        #expect(committed?.collection.documents.map(\.fileName) == ["alpha.txt"])
 
         let uploaded = Shared(false)
         let upload = Task {
@@ -72,7 +73,7 @@ import Testing
         #expect(report.added.map(\.fileName) == ["alpha.txt", "beta.txt", "gamma.txt"] && report.failed.isEmpty)
         let expected: Set = ["alpha.txt", "beta.txt", "gamma.txt", "otters.txt"]
         #expect(Set(engine.collection.documents.map(\.fileName)) == expected)
-        #expect(Set(try Engine(configuration: configuration, embedder: embedder).collection.documents.map(\.fileName)) == expected)
+        #expect(Set(try await Engine(configuration: configuration, embedder: embedder).collection.documents.map(\.fileName)) == expected)
     }
 
     /// An upload is embedded outside the write lock too.
@@ -82,7 +83,7 @@ import Testing
         let embedder = MockEmbedder()
         embedder.hold { texts in texts.contains { $0.contains("slow") } }
         defer { embedder.release() }
-        let engine = try Engine(configuration: EngineConfiguration(collectionDirectory: directory), embedder: embedder)
+        let engine = try await Engine(configuration: EngineConfiguration(collectionDirectory: directory), embedder: embedder)
 
         let slow = Task { try await engine.ingest(data: Data("A slow upload.".utf8), fileName: "slow.txt") }
         try await waitUntil("the slow upload is being embedded") { embedder.heldBatches == 1 }
@@ -106,7 +107,7 @@ import Testing
         let embedder = MockEmbedder()
         embedder.hold { texts in texts.contains { $0.contains("slow") } }
         defer { embedder.release() }
-        let engine = try Engine(configuration: EngineConfiguration(maxCollectionChunks: 1), embedder: embedder)
+        let engine = try await Engine(configuration: EngineConfiguration(maxCollectionChunks: 1), embedder: embedder)
 
         let slow = Task { try await engine.ingest(data: Data("A slow upload.".utf8), fileName: "slow.txt") }
         try await waitUntil("the slow upload is being embedded") { embedder.heldBatches == 1 }

@@ -20,6 +20,21 @@ import Testing
         }
     }
 
+    /// The engine must not know which database it runs on (issue #11): SQL is written only in Storage/SQLite/, and
+    /// outside Storage/ only the places that choose the default store for a directory name the SQLite store.
+    @Test func sqlStaysInTheSQLiteStore() throws {
+        let choosers: Set<String> = ["Engine/Engine.swift", "Engine/EngineSetup.swift"]
+        for entry in try Self.codeLines(in: "") where !entry.file.hasPrefix("/Storage/SQLite/") && !entry.file.hasPrefix("Storage/SQLite/") {
+            let file = entry.file.hasPrefix("/") ? String(entry.file.dropFirst()) : entry.file
+            for keyword in ["SELECT ", "INSERT INTO", "DELETE FROM", "BEGIN IMMEDIATE", "CREATE TABLE", "sqlite3_"] where entry.line.contains(keyword) {
+                Issue.record("\(file) writes SQL (\(keyword)): \(entry.line)")
+            }
+            if entry.line.contains("SQLite"), !file.hasPrefix("Storage/"), !choosers.contains(file) {
+                Issue.record("\(file) names the SQLite store: \(entry.line)")
+            }
+        }
+    }
+
     /// The library's messages reach HTTP clients of the server and programs that embed it: they must not tell the
     /// reader to run a command of the CLI or a script of the repository (the CLI adds such hints itself).
     @Test func theLibrarysMessagesNameNeitherTheCLINorScripts() throws {
@@ -37,6 +52,10 @@ import Testing
             ("Search", ["OpenAI", "Engine", "ExtractiveAnswerer", "PromptBuilder"]),
             ("Text", ["OpenAI", "Engine", "Embedder", "VectorIndex", "LexicalIndex"]),
             ("Generation", ["HashingEmbedder", "MiniLMEmbedder", "OpenAIClient", "DocumentCollection"]),
+            // Search is found in Search/ and storage in Storage/ (issue #11): the search code works on a snapshot and
+            // knows nothing of how it is stored; the store knows nothing of how it is searched.
+            ("Search", ["CollectionStore", "SQLite", "LegacyCollectionFile"]),
+            ("Storage", ["RankFusion", "SearchHit", "TopK(", "func search"]),
         ]
         for rule in rules {
             for entry in try Self.codeLines(in: rule.folder) {

@@ -27,6 +27,8 @@ import TestSupport
         metrics.chunksIngested.increment(by: Int64(61))
         metrics.ingestErrors(reason: "encrypted").increment()
         metrics.setCollectionSize(documents: 2, chunks: 61)
+        metrics.setCollectionVersion(7)
+        metrics.collectionChangesApplied.increment(by: Int64(3))
         return metrics
     }
 

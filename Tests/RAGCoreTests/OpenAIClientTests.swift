@@ -236,7 +236,7 @@ import Testing
         let server = try FakeOpenAIServer()
         server.enqueue(.chatStream(deltas: ["Paris", " [1]."], usage: (prompt: 321, completion: 7)))
         let metrics = RAGMetrics()
-        let engine = try Engine(llm: OpenAIClient(configuration: Self.configuration(server)), metrics: metrics)
+        let engine = try await Engine(llm: OpenAIClient(configuration: Self.configuration(server)), metrics: metrics)
         _ = try await engine.ingest(data: Data("The capital of France is Paris.".utf8), fileName: "facts.txt")
         let answer = try await engine.ask("What is the capital of France?")
         #expect(answer.text == "Paris [1].")

@@ -7,7 +7,7 @@ import Testing
 private func readmeExample() async throws {
     // BEGIN README
     let directory = URL(fileURLWithPath: "my-index")
-    let engine = try Engine(configuration: EngineConfiguration(collectionDirectory: directory))
+    let engine = try await Engine(configuration: EngineConfiguration(collectionDirectory: directory))
     let report = await engine.ingest(paths: ["handbook.pdf"])
     print("indexed \(report.pages) pages, \(report.failed.count) files failed")
     let answer = try await engine.ask("How many vacation days do employees get?")
@@ -19,7 +19,7 @@ private func readmeExample() async throws {
 private func readmeTestingExample() async throws -> (Answer, MockLLMClient) {
     // BEGIN README TESTING
     let llm = MockLLMClient(replies: ["It is 25 days [1]."])
-    let engine = try Engine(embedder: MockEmbedder(dimension: 16), llm: llm)
+    let engine = try await Engine(embedder: MockEmbedder(dimension: 16), llm: llm)
     _ = try await engine.ingest(data: TestPDF.make(pages: ["Employees get 25 vacation days."]), fileName: "hr.pdf")
     let answer = try await engine.ask("How many vacation days?")   // llm.requests holds the prompt it received
     // END README TESTING

@@ -135,7 +135,7 @@ import Testing
 
     /// A mock embedder whose vectors say nothing about meaning: only BM25 can find the page by its words.
     @Test func hybridFindsWhatTheWordsSayAndReportsCosineScores() async throws {
-        let engine = try Engine(embedder: MockEmbedder(dimension: 16))
+        let engine = try await Engine(embedder: MockEmbedder(dimension: 16))
         let pages = (1...30).map { "Page \($0) talks about topic number \($0) in general terms." }
             + ["The lpadmin command adds a printer queue to CUPS."]
         _ = try await engine.ingest(data: Data(pages.joined(separator: "\u{0C}").utf8), fileName: "manual.txt")
@@ -199,36 +199,37 @@ import Testing
     }
 }
 
+/// The collection file of earlier releases, read to migrate it: format 2 keeps the lexical index, format 1 files have
+/// it rebuilt from the chunk texts.
 @Suite struct CollectionFormatTests {
-    @Test func savesTheLexicalIndexAndReadsVersionOneFilesByRebuildingIt() throws {
+    @Test func readsTheLexicalIndexAndReadsVersionOneFilesByRebuildingIt() throws {
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let store = CollectionStore(directory: directory)
-        var collection = NeighbourPassageTests.collection()
-        try store.save(&collection)
-        let loaded = try #require(try store.load())
+        let file = LegacyCollectionFile(directory: directory)
+        let collection = NeighbourPassageTests.collection()
+        try Data(LegacyCollectionFile.encode(collection)).write(to: file.fileURL)
+        let loaded = try #require(try file.load())
         #expect(loaded.lexicalSearch("overlap sentence", k: 4) == collection.lexicalSearch("overlap sentence", k: 4))
         #expect(loaded.lexicalIndex.termCount == collection.lexicalIndex.termCount)
 
-        try Data(CollectionStore.encode(collection, version: 1)).write(to: store.fileURL)
-        let old = try #require(try store.load())
+        try Data(LegacyCollectionFile.encode(collection, version: 1)).write(to: file.fileURL)
+        let old = try #require(try file.load())
         #expect(Set(old.lexicalSearch("gamma delta", k: 4).map(\.chunk.id.rawValue)) == ["c2", "c3"])
     }
 
     @Test func refusesADamagedLexicalSection() throws {
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let store = CollectionStore(directory: directory)
-        var collection = NeighbourPassageTests.collection()
-        try store.save(&collection)
-        var bytes = CollectionStore.encode(collection)
+        let file = LegacyCollectionFile(directory: directory)
+        let collection = NeighbourPassageTests.collection()
+        var bytes = LegacyCollectionFile.encode(collection)
         // Claim more rows in the lexical section than there are chunks, and fix the checksum so only that is wrong.
         let vectorsEnd = bytes.count - 4 - { var w = BinaryWriter(); collection.lexicalIndex.encode(into: &w); return w.buffer.count }()
         bytes[vectorsEnd + 12] = 99
         bytes.removeLast(4)
-        withUnsafeBytes(of: CollectionStore.checksum(bytes).littleEndian) { bytes.append(contentsOf: $0) }
-        try Data(bytes).write(to: store.fileURL)
-        let error = #expect(throws: CollectionError.self) { try store.load() }
+        withUnsafeBytes(of: LegacyCollectionFile.checksum(bytes).littleEndian) { bytes.append(contentsOf: $0) }
+        try Data(bytes).write(to: file.fileURL)
+        let error = #expect(throws: CollectionError.self) { try file.load() }
         #expect(error?.code == .corrupt)
         #expect(error?.description.contains("lexical index") == true)
     }
@@ -240,7 +241,7 @@ import Testing
         let metrics = RAGMetrics()
         var configuration = EngineConfiguration()
         configuration.retrieval.minimumScore = .value(0.3)
-        let engine = try Engine(configuration: configuration, llm: llm, metrics: metrics)
+        let engine = try await Engine(configuration: configuration, llm: llm, metrics: metrics)
         _ = try await engine.ingest(data: Data(EngineTests.facts.utf8), fileName: "facts.txt")
         var events: [AnswerEvent] = []
         for try await event in engine.askStreaming("How do I replace a bicycle chain?") { events.append(event) }
@@ -258,8 +259,8 @@ import Testing
         #expect(llm.requests.count == 1)
     }
 
-    @Test func automaticUsesTheEmbeddersMeasuredSettingsAndLexicalModeHasNoThreshold() throws {
-        let engine = try Engine(embedder: MockEmbedder())
+    @Test func automaticUsesTheEmbeddersMeasuredSettingsAndLexicalModeHasNoThreshold() async throws {
+        let engine = try await Engine(embedder: MockEmbedder())
         #expect(engine.minimumScore(for: RetrievalOptions()) == nil)
         let measured = RetrievalCalibration(minimumScore: 0.3, vectorWeight: 0.7)
         #expect(RetrievalOptions().resolved(for: measured) == RetrievalOptions(fusion: .weighted(vectorWeight: 0.7), minimumScore: .value(0.3)))

@@ -38,7 +38,7 @@ import Testing
     }
 
     @Test func aSearchForAHebrewWordFindsThePageInReadingOrder() async throws {
-        let engine = try Engine()
+        let engine = try await Engine()
         _ = try await engine.ingest(data: TestPDF.drawnText([String("שלום עולם".reversed())]), fileName: "a.pdf")
         _ = try await engine.ingest(data: TestPDF.drawnText([String("תודה רבה".reversed())]), fileName: "b.pdf")
         let hit = try #require(try await engine.search("שלום", k: 1).first)

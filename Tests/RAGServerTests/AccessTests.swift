@@ -19,7 +19,7 @@ import Testing
         var server = TestServer()
         server.configuration.apiKeys = try ServerConfiguration.parseAPIKeys("team:secret-key-aaaa")
         server.configuration.authFailuresPerMinute = 3
-        let (app, state) = try server.app()
+        let (app, state) = try await server.app()
         try await app.test(.router) { client in
             for guess in 0..<3 {
                 let response = try await client.execute(uri: "/v1/documents", method: .get, headers: [.authorization: "Bearer guess-\(guess)-xxxx"])
@@ -44,7 +44,7 @@ import Testing
         var server = TestServer()
         server.configuration.apiKeys = try ServerConfiguration.parseAPIKeys("team:secret-key-aaaa")
         server.configuration.authFailuresPerMinute = 1
-        let (app, _) = try server.app()
+        let (app, _) = try await server.app()
         try await app.test(.router) { client in
             for _ in 0..<5 {
                 let response = try await client.execute(uri: "/v1/documents", method: .get, headers: [.authorization: "Bearer secret-key-aaaa"])
@@ -61,7 +61,7 @@ import Testing
         server.configuration.rateLimitPerMinute = 2
         server.configuration.rateLimitBurst = 2
         if trusted { server.configuration.trustedProxies = IPNetwork.list("127.0.0.0/8,::1")! }
-        let (app, _) = try server.app()
+        let (app, _) = try await server.app()
         try await app.test(.live) { client throws in
             var statuses: [HTTPResponse.Status] = []
             for address in ["203.0.113.1", "203.0.113.1", "203.0.113.1", "203.0.113.2"] {

@@ -20,7 +20,7 @@ import Testing
     }
 
     @Test func aPageTreeNamingOnePageManyTimesIsAcceptedAsOnePage() async throws {
-        let (app, _) = try TestServer().app()
+        let (app, _) = try await TestServer().app()
         try await app.test(.router) { client in
             let pdf = TestPDF.sharedPages([Self.pageText], kids: Array(repeating: 0, count: 2_000))
             let response = try await upload(client, pdf, "amplifier.pdf")
@@ -35,7 +35,7 @@ import Testing
     }
 
     @Test func tooMuchTextForTheFileSizeIs422WithTheSetting() async throws {
-        let (app, state) = try TestServer().app()
+        let (app, state) = try await TestServer().app()
         try await app.test(.router) { client in
             let pdf = TestPDF.sharedFormXObject(pages: 600, text: Self.pageText)
             let response = try await upload(client, pdf, "forms.pdf")
@@ -55,7 +55,7 @@ import Testing
     @Test func tooMuchTextNamesTheServerSetting() async throws {
         var server = TestServer()
         server.engineConfiguration.extraction.maxCharacters = 20
-        let (app, _) = try server.app()
+        let (app, _) = try await server.app()
         try await app.test(.router) { client in
             let response = try await client.uploadHandbook()
             #expect(response.status == .unprocessableContent)
@@ -68,7 +68,7 @@ import Testing
     @Test func theCollectionQuotaIs507AndLosesNothing() async throws {
         var server = TestServer()
         server.engineConfiguration.maxCollectionChunks = 3
-        let (app, state) = try server.app()
+        let (app, state) = try await server.app()
         try await app.test(.router) { client in
             #expect(try await client.uploadHandbook().status == .created)
             let more = TestPDF.make(pages: [String(repeating: "More words about expenses and receipts. ", count: 60)])

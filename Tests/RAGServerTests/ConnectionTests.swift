@@ -22,7 +22,7 @@ import Testing
     }
 
     @Test func aHeadThatStopsHalfWayGets408AndTheConnectionCloses() async throws {
-        let (app, state) = try Self.server(header: 0.3).app()
+        let (app, state) = try await Self.server(header: 0.3).app()
         try await app.test(.live) { client in
             let connection = try RawConnection(port: try #require(client.port))
             try connection.send("GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Slow: ")
@@ -33,7 +33,7 @@ import Testing
     }
 
     @Test func anIdleConnectionIsClosed() async throws {
-        let (app, _) = try Self.server(idle: 0.3).app()
+        let (app, _) = try await Self.server(idle: 0.3).app()
         try await app.test(.live) { client in
             let silent = try RawConnection(port: try #require(client.port))
             #expect(try await silent.readUntilClosed() == "")
@@ -47,7 +47,7 @@ import Testing
     /// The header timeout runs from a request's first byte: a kept-alive connection that waits longer than it
     /// between two requests is still served.
     @Test func aKeptAliveConnectionOutlivesTheHeaderTimeoutBetweenRequests() async throws {
-        let (app, _) = try Self.server(header: 0.2).app()
+        let (app, _) = try await Self.server(header: 0.2).app()
         try await app.test(.live) { client in
             let connection = try RawConnection(port: try #require(client.port))
             try connection.send("GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
@@ -59,7 +59,7 @@ import Testing
     }
 
     @Test func aBodyThatStopsShortGets408AndTheConnectionCloses() async throws {
-        let (app, state) = try Self.server(body: 0.3).app()
+        let (app, state) = try await Self.server(body: 0.3).app()
         try await app.test(.live) { client in
             let connection = try RawConnection(port: try #require(client.port))
             try connection.send(
@@ -79,7 +79,7 @@ import Testing
         server.configuration.maxConcurrentAnswers = 1
         server.configuration.answerQueueLength = 1
         server.configuration.requestTimeout = .seconds(20)  // checks for clients that left every second
-        let (app, state) = try server.app()
+        let (app, state) = try await server.app()
         try await app.test(.live) { client in
             try await client.uploadHandbook()
             let body = #"{"question":"How many vacation days?"}"#
@@ -108,7 +108,7 @@ import Testing
         server.configuration.requestTimeout = .seconds(20)
         let state = ServerState(
             configuration: server.configuration,
-            engine: try Engine(configuration: server.engineConfiguration, embedder: embedder, llm: server.llm, metrics: RAGMetrics()))
+            engine: try await Engine(configuration: server.engineConfiguration, embedder: embedder, llm: server.llm, metrics: RAGMetrics()))
         let app = buildApplication(state: state)
         try await app.test(.live) { client in
             let pdf = Fixtures.handbook
@@ -131,7 +131,7 @@ import Testing
         var server = TestServer()
         server.configuration.maxConcurrentUploads = 1
         server.configuration.uploadQueueLength = 0
-        let (app, state) = try server.app()
+        let (app, state) = try await server.app()
         try await app.test(.live) { client in
             let slow = try RawConnection(port: try #require(client.port))
             try slow.send(

@@ -28,7 +28,7 @@ import Testing
     func oversizedHistoriesAreRefused(shape: (count: Int, bytes: Int, code: String)) async throws {
         var server = TestServer()
         server.llm = MockLLMClient(defaultReply: "Employees get 25 days [1].")
-        let (app, _) = try server.app()
+        let (app, _) = try await server.app()
         let llm = server.llm
         let history = Self.history(count: shape.count, bytes: shape.bytes)
         try await app.test(.router) { client in
@@ -56,7 +56,7 @@ import Testing
         server.configuration.maxRequestHistoryMessages = 10
         server.configuration.maxRequestHistoryBytes = 100_000
         server.llm = MockLLMClient(replies: ["vacation days", "Employees get 25 days [1]."])
-        let (app, _) = try server.app()
+        let (app, _) = try await server.app()
         let llm = server.llm
         try await app.test(.router) { client in
             try await client.uploadHandbook()
@@ -82,7 +82,7 @@ import Testing
     @Test func concurrentScrapesRenderTheMetricsOnce() async throws {
         var server = TestServer()
         server.configuration.metricsCacheInterval = .seconds(3600)  // no expiry within the test, however slow
-        let state = try server.state()
+        let state = try await server.state()
         let app = Application(router: buildMetricsRouter(state))
         try await app.test(.router) { client in
             let bodies = try await withThrowingTaskGroup(of: String.self) { group in

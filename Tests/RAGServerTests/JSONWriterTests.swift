@@ -59,7 +59,7 @@ import Testing
     }
 
     @Test func writesWhatJSONEncoderWrites() async throws {
-        let engine = try Engine(llm: MockLLMClient())
+        let engine = try await Engine(llm: MockLLMClient())
         _ = try await engine.ingest(data: Data("Employees receive 25 days of paid vacation.".utf8), fileName: "handbook.txt")
         let real = try await engine.ask("How many vacation days?")
         var values = Values(state: 42)
@@ -91,7 +91,7 @@ import Testing
     }
 
     @Test func refusesNonFiniteNumbersAsJSONEncoderDoes() async throws {
-        let engine = try Engine(llm: MockLLMClient())
+        let engine = try await Engine(llm: MockLLMClient())
         _ = try await engine.ingest(data: Data("Employees receive 25 days of paid vacation.".utf8), fileName: "handbook.txt")
         var answer = try await engine.ask("How many vacation days?")
         answer.timings.total = .nan

@@ -18,22 +18,22 @@ import Testing
     }
 
     /// "GET /v1/documents/{id}" for every route of the API and metrics routers.
-    static func registeredOperations() throws -> Set<String> {
-        let state = try TestServer().state()
+    static func registeredOperations() async throws -> Set<String> {
+        let state = try await TestServer().state()
         let api = buildRouter(state).routes.map { "\($0.method.rawValue) \($0.path)" }
         let metrics = buildMetricsRouter(state).routes.map { "\($0.method.rawValue) \($0.path)" }
         return Set(api + metrics)
     }
 
-    @Test func everyRegisteredRouteIsDocumented() throws {
-        let registered = try Self.registeredOperations()
+    @Test func everyRegisteredRouteIsDocumented() async throws {
+        let registered = try await Self.registeredOperations()
         #expect(registered.count >= 12, "the routers register \(registered.sorted())")
         let missing = registered.subtracting(try Self.spec().operations)
         #expect(missing.isEmpty, "routes missing from docs/openapi.yaml: \(missing.sorted())")
     }
 
-    @Test func everyDocumentedRouteIsRegistered() throws {
-        let stale = try Self.spec().operations.subtracting(try Self.registeredOperations())
+    @Test func everyDocumentedRouteIsRegistered() async throws {
+        let stale = try Self.spec().operations.subtracting(try await Self.registeredOperations())
         #expect(stale.isEmpty, "docs/openapi.yaml documents routes the server does not have: \(stale.sorted())")
     }
 
@@ -75,7 +75,7 @@ import Testing
 
     @Test func responsesUseTheSchemasProperties() async throws {
         let spec = try Self.spec()
-        let (app, _) = try TestServer().app()
+        let (app, _) = try await TestServer().app()
         // (schema, JSON) pairs from real responses.
         let samples: [(String, Data)] = try await app.test(.router) { client in
             var samples: [(String, Data)] = []

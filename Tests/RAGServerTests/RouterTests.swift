@@ -10,7 +10,7 @@ import Testing
 
 @Suite struct RouterTests {
     @Test func healthAndReadiness() async throws {
-        let (app, _) = try TestServer().app()
+        let (app, _) = try await TestServer().app()
         try await app.test(.router) { client in
             try await client.execute(uri: "/healthz", method: .get) { response in
                 #expect(response.status == .ok)
@@ -25,7 +25,7 @@ import Testing
     }
 
     @Test func uploadListSearchAndDelete() async throws {
-        let (app, _) = try TestServer().app()
+        let (app, _) = try await TestServer().app()
         try await app.test(.router) { client in
             let created = try await client.uploadHandbook()
             #expect(created.status == .created)
@@ -77,7 +77,7 @@ import Testing
     }
 
     @Test func multipartUploadsAndSanitisedNames() async throws {
-        let (app, state) = try TestServer().app()
+        let (app, state) = try await TestServer().app()
         try await app.test(.router) { client in
             let boundary = "XyZ123boundary"
             var body = Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhello\r\n".utf8)
@@ -105,7 +105,7 @@ import Testing
     @Test func formsUpToThePartLimitUploadAndLargerOnesGet413() async throws {
         var server = TestServer()
         server.configuration.maxFormParts = 3
-        let (app, state) = try server.app()
+        let (app, state) = try await server.app()
         try await app.test(.router) { client in
             let headers: HTTPFields = [.contentType: "multipart/form-data; boundary=XyZ123boundary"]
             let tooMany = try await client.execute(uri: "/v1/documents", method: .post, headers: headers, body: ByteBuffer(bytes: Self.form(fields: 3)))
@@ -122,7 +122,7 @@ import Testing
     }
 
     @Test func aFormOfTwoHundredThousandTinyFieldsGets413() async throws {
-        let (app, state) = try TestServer().app()
+        let (app, state) = try await TestServer().app()
         try await app.test(.router) { client in
             let body = Self.form(fields: 200_000)
             #expect(body.count < TestServer().configuration.maxUploadBytes)
@@ -138,7 +138,7 @@ import Testing
     @Test func partHeadersOverTheLimitGet413() async throws {
         var server = TestServer()
         server.configuration.maxPartHeaderBytes = 256
-        let (app, _) = try server.app()
+        let (app, _) = try await server.app()
         try await app.test(.router) { client in
             let body = Self.form(fields: 0, extraHeader: "X-Padding: \(String(repeating: "p", count: 300))\r\n")
             let response = try await client.execute(
@@ -155,7 +155,7 @@ import Testing
     @Test func unreadableFormsGet400WithWhatWasWrong() async throws {
         var server = TestServer()
         server.configuration.maxUploadBytes = 20_000
-        let (app, state) = try server.app()
+        let (app, state) = try await server.app()
         try await app.test(.router) { client in
             let cases: [(contentType: String, body: Data, message: String)] = [
                 ("multipart/form-data", Self.form(fields: 1), "the multipart body could not be read: the Content-Type has no boundary parameter"),
@@ -186,7 +186,7 @@ import Testing
     @Test func badUploadsGetClearErrorsAndLoseNothing() async throws {
         var server = TestServer()
         server.configuration.maxUploadBytes = 20_000
-        let (app, state) = try server.app()
+        let (app, state) = try await server.app()
         try await app.test(.router) { client in
             try await client.uploadHandbook()
             let broken = try await client.execute(
@@ -216,7 +216,7 @@ import Testing
     }
 
     @Test func askReturnsTheAnswerWithCitations() async throws {
-        let (app, _) = try TestServer().app()
+        let (app, _) = try await TestServer().app()
         try await app.test(.router) { client in
             try await client.uploadHandbook()
             let response = try await client.execute(
@@ -234,7 +234,7 @@ import Testing
     @Test func askSaysWhenTheDocumentsDoNotAnswer() async throws {
         var server = TestServer()
         server.engineConfiguration.retrieval.minimumScore = .value(0.5)
-        let (app, _) = try server.app()
+        let (app, _) = try await server.app()
         let llm = server.llm
         try await app.test(.router) { client in
             try await client.uploadHandbook()
@@ -249,7 +249,7 @@ import Testing
     }
 
     @Test func askStreamsServerSentEvents() async throws {
-        let (app, _) = try TestServer().app()
+        let (app, _) = try await TestServer().app()
         try await app.test(.router) { client in
             try await client.uploadHandbook()
             let response = try await client.execute(
@@ -267,7 +267,7 @@ import Testing
     }
 
     @Test func badRequestsAreExplained() async throws {
-        let (app, _) = try TestServer().app()
+        let (app, _) = try await TestServer().app()
         try await app.test(.router) { client in
             try await client.execute(uri: "/v1/ask", method: .post, body: ByteBuffer(string: "{not json")) { response in
                 #expect(response.status == .badRequest)
@@ -288,7 +288,7 @@ import Testing
     }
 
     @Test func requestIDsAreEchoedOrMade() async throws {
-        let (app, _) = try TestServer().app()
+        let (app, _) = try await TestServer().app()
         try await app.test(.router) { client in
             try await client.execute(uri: "/healthz", method: .get, headers: [.init("X-Request-ID")!: "abc-123"]) { response in
                 #expect(response.headers[.init("X-Request-ID")!] == "abc-123")
@@ -312,7 +312,7 @@ import Testing
     @Test func apiKeysGuardTheAPIButNotHealth() async throws {
         var server = TestServer()
         server.configuration.apiKeys = try ServerConfiguration.parseAPIKeys("team-a:secret-key-aaaa,team-b:secret-key-bbbb")
-        let (app, state) = try server.app()
+        let (app, state) = try await server.app()
         try await app.test(.router) { client in
             try await client.execute(uri: "/v1/documents", method: .get) { response in
                 #expect(response.status == .unauthorized)
@@ -335,7 +335,7 @@ import Testing
         var server = TestServer()
         server.configuration.rateLimitPerMinute = 6
         server.configuration.rateLimitBurst = 2
-        let (app, state) = try server.app()
+        let (app, state) = try await server.app()
         try await app.test(.router) { client in
             for _ in 0..<2 {
                 try await client.execute(uri: "/v1/models", method: .get) { response in #expect(response.status == .ok) }
@@ -353,7 +353,7 @@ import Testing
     @Test func readOnlyDeploymentsRefuseUploadsAndSaySo() async throws {
         var server = TestServer()
         server.configuration.readOnly = true
-        let (app, _) = try server.app()
+        let (app, _) = try await server.app()
         try await app.test(.router) { client in
             let response = try await client.uploadHandbook()
             #expect(response.status == .forbidden)
@@ -366,7 +366,7 @@ import Testing
         server.llm = MockLLMClient(defaultReply: "slow answer [1].", chunkSize: 100, delay: .milliseconds(600))
         server.configuration.maxConcurrentAnswers = 1
         server.configuration.answerQueueLength = 0
-        let (app, state) = try server.app()
+        let (app, state) = try await server.app()
         try await app.test(.router) { client in
             try await client.uploadHandbook()
             async let first = client.execute(uri: "/v1/ask", method: .post, body: Fixtures.jsonBody(["question": "vacation days?"]))
@@ -381,7 +381,7 @@ import Testing
         var slow = TestServer()
         slow.llm = MockLLMClient(defaultReply: "too slow", chunkSize: 100, delay: .seconds(5))
         slow.configuration.requestTimeout = .milliseconds(300)
-        let (timeoutApp, _) = try slow.app()
+        let (timeoutApp, _) = try await slow.app()
         try await timeoutApp.test(.router) { client in
             try await client.uploadHandbook()
             try await client.execute(uri: "/v1/ask", method: .post, body: Fixtures.jsonBody(["question": "vacation days?"])) { response in
@@ -394,7 +394,7 @@ import Testing
     @Test func llmFailuresAreBadGatewayWithoutDetailsLeaking() async throws {
         var server = TestServer()
         server.llm = MockLLMClient(replies: [.failure(LLMError(.server, "upstream failed with HTTP 500", status: 500))])
-        let (app, _) = try server.app()
+        let (app, _) = try await server.app()
         try await app.test(.router) { client in
             try await client.uploadHandbook()
             try await client.execute(uri: "/v1/ask", method: .post, body: Fixtures.jsonBody(["question": "vacation days?"])) { response in
@@ -406,7 +406,7 @@ import Testing
     }
 
     @Test func corsIsOffByDefaultAndAnswersPreflightWhenOn() async throws {
-        let (closed, _) = try TestServer().app()
+        let (closed, _) = try await TestServer().app()
         try await closed.test(.router) { client in
             try await client.execute(uri: "/v1/models", method: .get, headers: [.origin: "https://example.org"]) { response in
                 #expect(response.headers[.accessControlAllowOrigin] == nil)
@@ -414,7 +414,7 @@ import Testing
         }
         var server = TestServer()
         server.configuration.corsOrigin = "https://chat.example.org"
-        let (open, _) = try server.app()
+        let (open, _) = try await server.app()
         try await open.test(.router) { client in
             try await client.execute(
                 uri: "/v1/ask", method: .options,
@@ -425,7 +425,7 @@ import Testing
     }
 
     @Test func metricsUseRouteTemplates() async throws {
-        let (app, state) = try TestServer().app()
+        let (app, state) = try await TestServer().app()
         try await app.test(.router) { client in
             try await client.uploadHandbook()
             try await client.execute(uri: "/v1/documents/0123456789abcdef", method: .delete) { _ in }
@@ -445,7 +445,7 @@ import Testing
     }
 
     @Test func concurrentUploadsOfOneFileIndexItOnce() async throws {
-        let (app, state) = try TestServer().app()
+        let (app, state) = try await TestServer().app()
         try await app.test(.router) { client in
             async let first = client.uploadHandbook()
             async let second = client.uploadHandbook()

@@ -10,7 +10,7 @@ import Testing
 @Suite struct SpecConformanceTests {
     /// A path that exists, with a method it does not take, is 405 with `Allow`, not 404; an unknown path stays 404.
     @Test func aKnownPathWithAnotherMethodIs405() async throws {
-        let (app, _) = try TestServer().app()
+        let (app, _) = try await TestServer().app()
         try await app.test(.router) { client in
             let trace = try await client.execute(uri: "/v1/search", method: .trace)
             #expect(trace.status == .methodNotAllowed)
@@ -27,7 +27,7 @@ import Testing
     }
 
     @Test func theMetricsPortAnswers405Too() async throws {
-        let state = try TestServer().state()
+        let state = try await TestServer().state()
         let app = Application(router: buildMetricsRouter(state))
         try await app.test(.router) { client in
             let response = try await client.execute(uri: "/metrics", method: .post)
@@ -38,7 +38,7 @@ import Testing
 
     /// A streamed question that cannot be answered at all gets its status, not a 200 with an `error` event.
     @Test func aStreamedQuestionOnAnEmptyCollectionIs409BeforeTheStream() async throws {
-        let (app, _) = try TestServer().app()
+        let (app, _) = try await TestServer().app()
         try await app.test(.router) { client in
             let ask = try await client.execute(
                 uri: "/v1/ask", method: .post, headers: [.contentType: "application/json"],

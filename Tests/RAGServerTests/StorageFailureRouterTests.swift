@@ -44,7 +44,7 @@ struct RecordingLogHandler: LogHandler {
         var server = TestServer()
         server.engineConfiguration.collectionDirectory = directory
         let state = ServerState(
-            configuration: server.configuration, engine: try server.state().engine,
+            configuration: server.configuration, engine: try await server.state().engine,
             logger: Logger(label: "test") { _ in RecordingLogHandler(records: records) })
         let app = buildApplication(state: state)
 

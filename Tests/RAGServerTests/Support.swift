@@ -14,15 +14,15 @@ struct TestServer {
     var llm = MockLLMClient(defaultReply: "Employees get 25 days [1].")
     var engineConfiguration = EngineConfiguration()
 
-    func state() throws -> ServerState {
+    func state() async throws -> ServerState {
         var engineConfiguration = self.engineConfiguration
         engineConfiguration.readOnly = configuration.readOnly
-        let engine = try Engine(configuration: engineConfiguration, llm: llm, metrics: RAGMetrics())
+        let engine = try await Engine(configuration: engineConfiguration, llm: llm, metrics: RAGMetrics())
         return ServerState(configuration: configuration, engine: engine)
     }
 
-    func app() throws -> (some ApplicationProtocol, ServerState) {
-        let state = try state()
+    func app() async throws -> (some ApplicationProtocol, ServerState) {
+        let state = try await state()
         return (buildApplication(state: state), state)
     }
 }

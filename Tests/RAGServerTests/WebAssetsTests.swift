@@ -16,7 +16,7 @@ import Testing
         let names = try FileManager.default.contentsOfDirectory(atPath: Self.publicFolder.path).filter { !$0.hasPrefix(".") }.sorted()
         #expect(names == ["app.css", "app.js", "icon.svg", "index.html"])
         let types = ["app.css": "text/css", "app.js": "text/javascript", "icon.svg": "image/svg+xml", "index.html": "text/html"]
-        let (app, _) = try TestServer().app()
+        let (app, _) = try await TestServer().app()
         try await app.test(.router) { client in
             for name in names {
                 let file = try Data(contentsOf: Self.publicFolder.appendingPathComponent(name))

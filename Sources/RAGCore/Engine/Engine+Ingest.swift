@@ -6,8 +6,9 @@ import Synchronization
 /// Ingestion and removal: load, chunk, embed and index documents, within the quota, through the write protocol
 /// (`Engine+Writes.swift`), with the ingestion metrics.
 ///
-/// A document is committed on its own: it is loaded, chunked and embedded outside the write lock (`prepare`), then
-/// one short write checks it against the collection as it is on disk, adds it and saves (`add`). So other writers
+/// A document is committed on its own: it is loaded, chunked, embedded and analysed for BM25 outside any lock
+/// (`prepare`), then one short store transaction checks it against the collection as it is in the store and adds it
+/// (`add`). So other writers
 /// (an upload, a removal, another process) wait for one save, never for a batch's embedding, and a batch that fails
 /// or is killed part way keeps every document it saved.
 extension Engine {
@@ -101,34 +102,13 @@ extension Engine {
     public func remove(_ reference: String) async throws -> DocumentRecord {
         let start = ContinuousClock.now
         do {
-            var removed: DocumentRecord? = nil
-            try await mutate { collection in
-                let matches = collection.documents(matching: reference)
-                guard matches.count == 1, let match = matches.first else {
-                    throw EngineError(
-                        .documentNotFound,
-                        matches.isEmpty
-                            ? "no document matches '\(reference)'"
-                            : "'\(reference)' matches \(matches.count) documents; use the document id")
-                }
-                collection.remove(match.id)
-                removed = match
-                return true
-            }
+            let removed = try await commitRemoval(of: reference)
             finish(.remove, outcome: "success", started: start)
-            return removed!
+            return removed
         } catch {
             finish(.remove, outcome: "error", started: start)
             throw error
         }
-    }
-
-    /// A document chunked and embedded, not yet in the collection: what `prepare` makes outside the write lock and
-    /// `add` puts in under it.
-    struct PreparedDocument: Sendable {
-        var record: DocumentRecord
-        var chunks: [Chunk]
-        var vectors: [[Float]]
     }
 
     /// What indexing a document did: added it (and saved the collection), or found its exact content already there.
@@ -150,7 +130,7 @@ extension Engine {
     /// Chunks and embeds a document without touching the collection or taking the write lock. Checks the quota
     /// against the current snapshot after chunking and before embedding, so that nothing is embedded for a document
     /// that cannot fit (`add` checks again against the collection it adds to).
-    func prepare(_ document: Document, sourcePath: String?) async throws -> PreparedDocument {
+    func prepare(_ document: Document, sourcePath: String?) async throws -> StoredDocument {
         let chunks = Chunker(options: configuration.chunking).chunks(of: document)
         let snapshot = collection
         try checkQuota(
@@ -168,30 +148,22 @@ extension Engine {
             metrics.embeddingLatency.record(Engine.seconds(since: started))
         }
         let record = DocumentRecord(document: document, chunkCount: chunks.count, sourcePath: sourcePath)
-        return PreparedDocument(record: record, chunks: chunks, vectors: vectors)
+        var normalized = VectorIndex(dimension: embedder.dimension)
+        normalized.add(vectors)
+        let texts = chunks.map(\.text)
+        let terms = await Engine.offload { DocumentTerms(texts: texts) }
+        return StoredDocument(record: record, chunks: chunks, vectors: normalized.storage, terms: terms)
     }
 
-    /// Adds a prepared document in one write (`mutate`): against the collection as it is now (another writer may
+    /// Commits a prepared document (`commit`): against the collection as it is in the store (another writer may
     /// have changed it since `prepare`), skips it when its exact content is there, checks the quota, removes the
-    /// earlier versions from the same source path, adds it and saves.
+    /// earlier versions from the same source path and adds it, in one transaction.
     ///
     /// - Throws: `EngineError.collectionQuotaExceeded` (nothing changes), `CollectionError` when the collection
     ///   cannot be saved (nothing changes).
-    func add(_ prepared: PreparedDocument) async throws -> Indexed {
+    func add(_ prepared: StoredDocument) async throws -> Indexed {
         let record = prepared.record
-        var indexed: Indexed? = nil
-        try await mutate { collection in
-            if let existing = collection.documents.first(where: { $0.contentHash == record.contentHash }) {
-                indexed = .unchanged(existing)
-                return false
-            }
-            let earlier = Engine.versions(of: record.sourcePath, in: collection)
-            try checkQuota(adding: prepared.chunks.count, to: collection.chunks.count - earlier.chunks, fileName: record.fileName)
-            for id in earlier.ids { collection.remove(id) }
-            collection.add(record, chunks: prepared.chunks, vectors: prepared.vectors)
-            indexed = .added(record)
-            return true
-        }
+        let indexed = try await commit(prepared)
         if case .added = indexed {
             logger.info(
                 "indexed document",
@@ -200,7 +172,7 @@ extension Engine {
                     "rag.document.pages": "\(record.indexedPages)", "rag.document.chunks": "\(record.chunkCount)",
                 ])
         }
-        return indexed!
+        return indexed
     }
 
     /// The documents ingested from `sourcePath` (none for `nil`, an upload) and their chunks: the earlier versions
@@ -216,10 +188,15 @@ extension Engine {
     func checkQuota(adding: Int, to current: Int, fileName: String) throws(EngineError) {
         let limit = configuration.maxCollectionChunks
         guard limit > 0, current + adding > limit else { return }
-        throw EngineError(
+        throw quotaExceeded(adding: adding, to: current, fileName: fileName)
+    }
+
+    /// The error for a document of `adding` chunks that does not fit a collection of `current` chunks.
+    func quotaExceeded(adding: Int, to current: Int, fileName: String) -> EngineError {
+        EngineError(
             .collectionQuotaExceeded,
             "\(fileName): adding its \(adding) chunks to the collection's \(current) would pass the collection's limit "
-                + "of \(limit) chunks (maxCollectionChunks); remove documents or raise the limit")
+                + "of \(configuration.maxCollectionChunks) chunks (maxCollectionChunks); remove documents or raise the limit")
     }
 
     func record(_ report: IngestReport, started: ContinuousClock.Instant) {

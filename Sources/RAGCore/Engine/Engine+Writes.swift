@@ -3,9 +3,10 @@ import Logging
 import Prometheus
 import Synchronization
 
-/// The write protocol: one writer at a time in this process (`writes`) and across processes (`CollectionLock`), a
-/// writer that finds a newer collection on disk applies its change to that one, the save is atomic, and readers see
-/// the new snapshot only once it is saved. (The SQL store issue replaces this file-based protocol.)
+/// The write protocol: a write is one transaction of the store (which serialises writers across processes and
+/// decides against the collection as it is there, not as this process last saw it); once it has committed, the
+/// engine applies the changes before its own (other processes') and then its own to the in-memory collection, in the
+/// order of the change log. Within the process, writes and the applying of changes are serialised by `writes`.
 extension Engine {
     /// What a read-only engine answers to a write.
     static let readOnlyError = EngineError(
@@ -16,60 +17,63 @@ extension Engine {
         guard !configuration.readOnly else { throw Engine.readOnlyError }
     }
 
-    /// Runs a write: serialised with other writes in this process and, through a file lock, with other processes;
-    /// reloads the collection first if another process saved it; saves and publishes the result when `body`
-    /// returns true.
+    /// Commits a prepared document (`CollectionStore.add`) and applies the result: the changes other processes made
+    /// before it, then the removal of the earlier versions it replaces and its addition. A write whose task was
+    /// cancelled before the commit (an upload whose client left) is not committed.
     ///
-    /// Every other writer waits while `body` runs, so it only changes the collection: slow work (loading, chunking,
-    /// embedding) happens before, outside the lock (`Engine.prepare`).
-    func mutate(_ body: (inout DocumentCollection) async throws -> Bool) async throws {
+    /// - Throws: `EngineError.collectionQuotaExceeded` (nothing changes), `CollectionError` when the store cannot
+    ///   commit it (nothing changes).
+    func commit(_ document: StoredDocument) async throws -> Indexed {
         try checkWritable()
-        try await writes.withPermit {
-            var lock: CollectionLock? = nil
-            if let store { lock = try await Engine.offload { () throws(CollectionError) in try CollectionLock(store: store) } }
-            defer { lock?.unlock() }
-            var collection = self.collection
-            if let store, let onDisk = store.generationOnDisk(), onDisk != collection.generation,
-                let fresh = try store.load()
-            {
-                try Engine.checkCompatible(fresh, with: embedder, path: store.fileURL.path)
-                collection = fresh
-            }
-            guard try await body(&collection) else { return }
-            // A write whose caller gave up (an upload whose client left, past its timeout) is not committed.
+        return try await writes.withPermit { () async throws -> Indexed in
             try Task.checkCancellation()
-            if let store {
-                let unsaved = collection
-                let (saved, orphans) = try await Engine.offload { () throws(CollectionError) in
-                    // Under the lock, before the save needs the room they take.
-                    let orphans = store.removeOrphanedTemporaryFiles()
-                    var saving = unsaved
-                    try store.save(&saving)
-                    return (saving, orphans)
+            let header = CollectionHeader(embedderID: embedder.identifier, dimension: embedder.dimension)
+            switch try await store.add(document, header: header, maxChunks: configuration.maxCollectionChunks) {
+            case .unchanged(let existing):
+                return .unchanged(existing)
+            case .overQuota(let chunks):
+                throw quotaExceeded(adding: document.chunks.count, to: chunks, fileName: document.record.fileName)
+            case .added(let replaced, let firstChange, let version):
+                _ = try await applyChanges(upTo: firstChange - 1)
+                let published = updateSnapshot(removes: !replaced.isEmpty) { collection in
+                    for id in replaced { collection.remove(id) }
+                    collection.add(document.record, chunks: document.chunks, normalizedVectors: document.vectors, terms: document.terms)
+                    collection.generation = version
                 }
-                logRemoved(orphans, from: store)
-                collection = saved
+                metrics.collectionChangesApplied.increment(by: Int64(replaced.count + 1))
+                publishSize(published)
+                return .added(document.record)
             }
-            let published = collection
-            current.withLock { $0 = published }
-            publishSize(published)
         }
     }
 
-    /// Removes the temporary files of interrupted saves (`CollectionStore.removeOrphanedTemporaryFiles()`) when a
-    /// writable engine opens a collection, if the lock is free at once; otherwise the writer holding it, or this
-    /// engine's first save, removes them. Never waits and never fails: opening does not depend on it.
-    func removeOrphanedTemporaryFilesIfUnlocked() {
-        guard !configuration.readOnly, let store, let lock = CollectionLock.ifFree(store: store) else { return }
-        defer { lock.unlock() }
-        logRemoved(store.removeOrphanedTemporaryFiles(), from: store)
-    }
-
-    private func logRemoved(_ names: [String], from store: CollectionStore) {
-        for name in names {
-            logger.info(
-                "removed the temporary file of an interrupted save",
-                metadata: ["rag.collection.file": "\(store.directory.appendingPathComponent(name).path)"])
+    /// Removes the document `reference` names (an id, an id prefix or a file name) in one store transaction, after
+    /// applying the changes other processes made (so that the reference is resolved against the newest documents),
+    /// and applies the removal.
+    func commitRemoval(of reference: String) async throws -> DocumentRecord {
+        try checkWritable()
+        return try await writes.withPermit { () async throws -> DocumentRecord in
+            _ = try await applyChanges(upTo: nil)
+            let matches = collection.documents(matching: reference)
+            guard matches.count == 1, let match = matches.first else {
+                throw EngineError(
+                    .documentNotFound,
+                    matches.isEmpty
+                        ? "no document matches '\(reference)'"
+                        : "'\(reference)' matches \(matches.count) documents; use the document id")
+            }
+            try Task.checkCancellation()
+            guard let outcome = try await store.remove(match.id) else {
+                throw EngineError(.documentNotFound, "no document matches '\(reference)'")
+            }
+            _ = try await applyChanges(upTo: outcome.version - 1)
+            let published = updateSnapshot(removes: true) { collection in
+                collection.remove(match.id)
+                collection.generation = outcome.version
+            }
+            metrics.collectionChangesApplied.increment()
+            publishSize(published)
+            return outcome.record
         }
     }
 }

@@ -8,18 +8,21 @@ import Synchronization
 /// ```swift
 /// import RAGCore
 ///
-/// let engine = try Engine(configuration: EngineConfiguration(collectionDirectory: URL(fileURLWithPath: "docs-index")))
+/// let engine = try await Engine(configuration: EngineConfiguration(collectionDirectory: URL(fileURLWithPath: "docs-index")))
 /// let report = await engine.ingest(paths: ["handbook.pdf"])
 /// let answer = try await engine.ask("How many vacation days do I get?")
 /// print(answer.text)
 /// for citation in answer.citations { print("[\(citation.number)] \(citation.label)") }
 /// ```
 ///
-/// Reads (search, ask) work on an immutable snapshot of the collection and never wait for ingestion; writes
-/// (ingest, remove) are serialised, saved atomically, and swapped in when complete. Ingestion embeds outside the
-/// write lock and saves each document on its own.
+/// The collection's truth is its store (`CollectionStore`: a SQLite database in `collectionDirectory`, or memory
+/// without one); the engine keeps the searchable collection in memory, loaded when it opens and then kept current
+/// by applying the store's change log: its own writes and other processes' (`follow()`), one change at a time, never
+/// by reloading the whole collection. Reads (search, ask) work on an immutable snapshot and never wait for a write;
+/// writes (ingest, remove) are one store transaction each, applied to the snapshot once committed. Ingestion embeds
+/// outside any lock and commits each document on its own.
 ///
-/// The façade is split by job: this file holds the state, opening and reloading; `Engine+Ingest.swift` ingestion and
+/// The façade is split by job: this file holds the state, opening and following; `Engine+Ingest.swift` ingestion and
 /// removal; `Engine+Writes.swift` the write protocol; `Engine+Answer.swift` search and answers.
 public final class Engine: Sendable {
     public let configuration: EngineConfiguration
@@ -27,39 +30,58 @@ public final class Engine: Sendable {
     public let llm: any LLMClient
     public let metrics: RAGMetrics
     public let logger: Logger
-    let store: CollectionStore?
+    let store: any CollectionStore
+    /// The snapshot, whose `generation` is the newest change of the store applied to it.
     let current: Mutex<DocumentCollection>
-    /// Serialises writers within this process, first come first served; a writer whose task is cancelled while it
-    /// waits leaves the queue without writing.
+    /// Whether `current` was read from a collection file of an earlier release that the store had not migrated (a
+    /// read-only engine's): once the store has a database, following loads it whole, once.
+    let legacySnapshot: Mutex<Bool>
+    /// Serialises this engine's writes and the applying of changes, first come first served; a writer whose task is
+    /// cancelled while it waits leaves the queue without writing.
     let writes = AsyncSemaphore(permits: 1)
 
-    /// Opens (or starts) the collection in `configuration.collectionDirectory`. A writable engine also removes the
-    /// temporary files that interrupted saves left there, if no other writer holds the collection's lock.
+    /// Opens the collection in `configuration.collectionDirectory` (a SQLite database, `collection.db`; a collection
+    /// file of an earlier release is migrated into it first, unless `readOnly`), or an empty collection in memory
+    /// without a directory.
     ///
     /// - Throws: `CollectionError` when the collection is damaged, of an unknown version, or was built by a
     ///   different embedder than `embedder`.
-    public init(
+    public convenience init(
         configuration: EngineConfiguration = EngineConfiguration(), embedder: any Embedder = HashingEmbedder(),
         llm: any LLMClient = ExtractiveAnswerer(), metrics: RAGMetrics = RAGMetrics(),
         logger: Logger = Logger(label: "rag.engine")
-    ) throws(CollectionError) {
+    ) async throws(CollectionError) {
+        let store: any CollectionStore =
+            configuration.collectionDirectory.map { SQLiteCollectionStore(directory: $0, readOnly: configuration.readOnly) }
+            ?? MemoryCollectionStore()
+        try await self.init(configuration: configuration, store: store, embedder: embedder, llm: llm, metrics: metrics, logger: logger)
+    }
+
+    /// Opens the collection in `store`.
+    package init(
+        configuration: EngineConfiguration, store: any CollectionStore, embedder: any Embedder, llm: any LLMClient = ExtractiveAnswerer(),
+        metrics: RAGMetrics = RAGMetrics(), logger: Logger = Logger(label: "rag.engine")
+    ) async throws(CollectionError) {
         self.configuration = configuration
         self.embedder = embedder
         self.llm = llm
         self.metrics = metrics
         metrics.observe(BlockingPool.shared)
         self.logger = logger
-        self.store = configuration.collectionDirectory.map { CollectionStore(directory: $0) }
+        self.store = store
         var collection = DocumentCollection(embedderID: embedder.identifier, dimension: embedder.dimension)
-        if let store, let loaded = try store.load() {
-            try Engine.checkCompatible(loaded, with: embedder, path: store.fileURL.path)
-            collection = loaded
+        var legacy = false
+        if let snapshot = try await store.loadSnapshot() {
+            try Engine.checkCompatible(snapshot.collection, with: embedder, path: store.location)
+            collection = snapshot.collection
+            legacy = snapshot.isLegacy
         }
         self.current = Mutex(collection)
-        removeOrphanedTemporaryFilesIfUnlocked()
+        self.legacySnapshot = Mutex(legacy)
         publishSize(collection)
         metrics.prepare(model: llm.model)
         metrics.questionsUnanswered.increment(by: Int64(0))
+        metrics.collectionChangesApplied.increment(by: Int64(0))
     }
 
     static func checkCompatible(_ collection: DocumentCollection, with embedder: any Embedder, path: String) throws(CollectionError) {
@@ -71,27 +93,99 @@ public final class Engine: Sendable {
         }
     }
 
-    /// Reloads the collection from disk when another process (an ingestion job) has saved a newer version.
-    /// Returns whether a new version was loaded. Readers keep their snapshot until it is swapped in.
+    /// Applies the changes that other processes (an ingestion job, another server) committed since this engine's
+    /// version, in order, to the in-memory collection, without reloading it. Returns how many changes were applied.
+    /// Cheap when nothing changed: one look at the store's newest version. Readers keep their snapshot meanwhile.
     @discardableResult
-    public func reloadIfChanged() async throws -> Bool {
-        guard let store, let onDisk = store.generationOnDisk(), onDisk != collection.generation else { return false }
-        let loaded = try await Engine.offload { () throws(CollectionError) in try store.load() }
-        guard let loaded else { return false }
-        try Engine.checkCompatible(loaded, with: embedder, path: store.fileURL.path)
-        current.withLock { $0 = loaded }
-        publishSize(loaded)
-        logger.info("reloaded the collection", metadata: ["rag.collection.generation": "\(loaded.generation)"])
-        return true
+    public func follow() async throws(CollectionError) -> Int {
+        let newest = try await store.currentVersion()
+        guard newest != collection.generation || legacySnapshot.withLock({ $0 }) else { return 0 }
+        do {
+            return try await writes.withPermit { try await applyChanges(upTo: nil) }
+        } catch let error as CollectionError {
+            throw error
+        } catch {
+            return 0  // cancelled while waiting for a write to finish
+        }
     }
 
-    /// Waits until writes in progress have been saved (for a graceful shutdown).
+    /// Applies the store's changes after the snapshot's version, up to `last` (all when `nil`), in batches. Call it
+    /// holding `writes`. Reloads the whole collection only when the store is not the one the snapshot came from: a
+    /// collection file of an earlier release migrated meanwhile, or a version older than the snapshot's (a database
+    /// replaced by a backup).
+    func applyChanges(upTo last: UInt64?) async throws(CollectionError) -> Int {
+        let newest = try await store.currentVersion()
+        if legacySnapshot.withLock({ $0 }) ? newest > 0 : newest < collection.generation {
+            guard let snapshot = try await store.loadSnapshot(), !snapshot.isLegacy else { return 0 }
+            try Engine.checkCompatible(snapshot.collection, with: embedder, path: store.location)
+            current.withLock { $0 = snapshot.collection }
+            legacySnapshot.withLock { $0 = false }
+            publishSize(snapshot.collection)
+            logger.info("loaded the collection whole", metadata: ["rag.collection.version": "\(snapshot.version)"])
+            return snapshot.collection.documents.count
+        }
+        var applied = 0
+        while true {
+            let version = collection.generation
+            if let last, version >= last { break }
+            var batch = try await store.changes(after: version, limit: 64)
+            if let last { batch.removeAll { $0.version > last } }
+            guard !batch.isEmpty else { break }
+            let dimension = collection.dimension
+            for change in batch {
+                guard case .added(let document?) = change.kind else { continue }
+                guard document.vectors.count == document.chunks.count * dimension, document.terms.lengths.count == document.chunks.count
+                else {
+                    throw CollectionError(
+                        .corrupt, "the collection is damaged (a document's vectors do not fit the collection's dimension)",
+                        path: store.location)
+                }
+            }
+            let removes = batch.contains { if case .removed = $0.kind { true } else { false } }
+            updateSnapshot(removes: removes) { collection in
+                for change in batch { collection.apply(change) }
+            }
+            applied += batch.count
+            metrics.collectionChangesApplied.increment(by: Int64(batch.count))
+        }
+        if applied > 0 {
+            let collection = self.collection
+            publishSize(collection)
+            logger.info(
+                "applied changes to the collection",
+                metadata: ["rag.collection.version": "\(collection.generation)", "rag.collection.changes": "\(applied)"])
+        }
+        return applied
+    }
+
+    /// Changes the in-memory collection; call it holding `writes`, which keeps every other change out meanwhile.
+    /// Additions are applied in place, under the snapshot's lock: appending a document's rows is short, and the
+    /// storage is copied only if a reader holds the snapshot at that moment. Removals rebuild the indexes whatever
+    /// happens (a removal from 1M chunks takes seconds), so they are applied to a copy outside the lock, which is
+    /// swapped in at the end, and readers never wait for them.
+    @discardableResult
+    func updateSnapshot(removes: Bool, _ body: (inout DocumentCollection) -> Void) -> DocumentCollection {
+        guard removes else {
+            return current.withLock { collection in
+                body(&collection)
+                return collection
+            }
+        }
+        var next = collection
+        body(&next)
+        let published = next
+        current.withLock { $0 = published }
+        return published
+    }
+
+    /// Waits until writes in progress have been committed (for a graceful shutdown).
     public func flush() async {
         _ = try? await writes.withPermit {}
     }
 
     func publishSize(_ collection: DocumentCollection) {
         metrics.setCollectionSize(documents: collection.documents.count, chunks: collection.chunks.count)
+        metrics.setCollectionVersion(collection.generation)
         if let last = collection.documents.map(\.ingestedAt).max() { metrics.setLastIngest(last) }
     }
 

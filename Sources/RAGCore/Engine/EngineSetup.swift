@@ -82,7 +82,7 @@ public enum EngineSetup {
         collectionDirectory directory: URL?, choice: EmbedderChoice?, openAI: OpenAIConfiguration?, metrics: RAGMetrics?,
         modelsDirectory: URL, logger: Logger
     ) async throws -> any Embedder {
-        if let directory, let header = CollectionStore(directory: directory).header() {
+        if let directory, let header = try await SQLiteCollectionStore(directory: directory, readOnly: true).header() {
             if let choice, choice != EmbedderChoice(identifier: header.embedderID) {
                 throw LLMError(
                     .configuration,

@@ -10,7 +10,7 @@ import Synchronization
 ///
 /// ```swift
 /// let metrics = RAGMetrics()
-/// let engine = try Engine(configuration: config, metrics: metrics)
+/// let engine = try await Engine(configuration: config, metrics: metrics)
 /// print(metrics.render())
 /// ```
 public final class RAGMetrics: Sendable {
@@ -214,6 +214,21 @@ public final class RAGMetrics: Sendable {
     public func setCollectionSize(documents: Int, chunks: Int) {
         registry.makeGauge(descriptor: Self.named("rag_collection_documents", "Documents in the collection.")).set(Double(documents))
         registry.makeGauge(descriptor: Self.named("rag_collection_chunks", "Chunks in the collection's index.")).set(Double(chunks))
+    }
+
+    /// `rag_collection_version`: the sequence number of the newest change of the collection's change log that this
+    /// process has applied (its `index_version`); replicas that have followed the log as far show the same.
+    public func setCollectionVersion(_ version: UInt64) {
+        registry.makeGauge(descriptor: Self.named("rag_collection_version", "Newest change of the collection's change log applied in this process."))
+            .set(Double(version))
+    }
+
+    /// `rag_collection_changes_applied_total`: changes of the collection's change log applied to the in-memory
+    /// collection, this process's own writes and other processes' (followed) alike, one by one; a whole reload
+    /// counts nothing here.
+    public var collectionChangesApplied: Counter {
+        registry.makeCounter(descriptor: Self.named(
+            "rag_collection_changes_applied_total", "Changes of the collection's change log applied to the in-memory collection."))
     }
 
     /// A metric name with its help text; the name carries its own unit suffix.

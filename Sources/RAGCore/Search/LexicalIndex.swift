@@ -199,3 +199,169 @@ extension LexicalIndex {
         return version == TextAnalyzer.version ? index : nil
     }
 }
+
+// MARK: Per-document statistics
+
+/// The BM25 statistics of one document's chunks: how many terms each chunk has, and for each distinct term the
+/// chunks it occurs in and how often. What a store keeps per document, so that opening a collection merges these
+/// instead of analysing every chunk's text again, and what a writer computes before it commits a document.
+public struct DocumentTerms: Sendable, Hashable {
+    /// One posting of a term: the chunk (its ordinal in the document) and the term's frequency in it.
+    public struct Posting: Sendable, Hashable {
+        public var ordinal: UInt32
+        public var frequency: UInt32
+        public init(ordinal: UInt32, frequency: UInt32) {
+            self.ordinal = ordinal
+            self.frequency = frequency
+        }
+    }
+
+    /// Terms per chunk, in chunk order.
+    public private(set) var lengths: [UInt32]
+    /// The distinct terms, in order of first appearance.
+    public private(set) var terms: [String]
+    /// Each term's postings, ordinals ascending.
+    public private(set) var postings: [[Posting]]
+
+    public init(lengths: [UInt32], terms: [String], postings: [[Posting]]) {
+        precondition(terms.count == postings.count, "one posting list per term")
+        self.lengths = lengths
+        self.terms = terms
+        self.postings = postings
+    }
+
+    /// Analyses `texts` (a document's chunks, in order) as `analyzer` reads them for BM25. Terms in order of first
+    /// appearance.
+    public init(texts: [String], analyzer: TextAnalyzer = TextAnalyzer()) {
+        var lengths: [UInt32] = []
+        lengths.reserveCapacity(texts.count)
+        var ids: [String: Int] = [:]
+        var names: [String] = []
+        var postings: [[Posting]] = []
+        for (ordinal, text) in texts.enumerated() {
+            let terms = analyzer.terms(in: text)
+            var frequencies: [String: UInt32] = [:]
+            var order: [String] = []
+            for term in terms {
+                if frequencies[term] == nil { order.append(term) }
+                frequencies[term, default: 0] += 1
+            }
+            for term in order {
+                let id: Int
+                if let known = ids[term] {
+                    id = known
+                } else {
+                    id = names.count
+                    ids[term] = id
+                    names.append(term)
+                    postings.append([])
+                }
+                postings[id].append(Posting(ordinal: UInt32(ordinal), frequency: frequencies[term]!))
+            }
+            lengths.append(UInt32(terms.count))
+        }
+        self.lengths = lengths
+        self.terms = names
+        self.postings = postings
+    }
+}
+
+extension LexicalIndex {
+    /// Appends one document's rows from its statistics (as `add(_:)` would from its chunk texts, without analysing
+    /// them again).
+    public mutating func add(_ document: DocumentTerms) {
+        let first = UInt32(lengths.count)
+        for (term, list) in zip(document.terms, document.postings) {
+            let id = termID(term)
+            for posting in list { postings[id].append(Posting(row: first + posting.ordinal, frequency: posting.frequency)) }
+        }
+        lengths.append(contentsOf: document.lengths)
+        totalLength += document.lengths.reduce(0) { $0 + UInt64($1) }
+    }
+
+    /// Builds an index from a store's tables without analysing any text: the term table (`terms[i]` is term number
+    /// `i`), then each document's rows in row order with `appendDocument`. Checks what it is given, since it comes
+    /// from disk: a duplicate term, a term number out of range, a posting out of order or past the document's rows
+    /// is `Malformed`, never a crash.
+    struct Builder {
+        struct Malformed: Error, CustomStringConvertible {
+            var description: String
+        }
+
+        private(set) var index: LexicalIndex
+
+        init(terms: [String], parameters: Parameters = Parameters()) throws(Malformed) {
+            var index = LexicalIndex(parameters: parameters)
+            index.termIDs.reserveCapacity(terms.count)
+            for (id, term) in terms.enumerated() {
+                guard index.termIDs.updateValue(id, forKey: term) == nil else { throw Malformed(description: "a term appears twice") }
+            }
+            index.terms = terms
+            index.postings = Array(repeating: [], count: terms.count)
+            self.index = index
+        }
+
+        /// Appends a document of `lengths.count` rows; `postings` yields (term number, ordinal, frequency), for each
+        /// term its ordinals strictly ascending.
+        mutating func appendDocument(
+            lengths: UnsafeBufferPointer<UInt32>, postings: (_ next: (Int, UInt32, UInt32) throws(Malformed) -> Void) throws(Malformed) -> Void
+        ) throws(Malformed) {
+            let first = index.lengths.count
+            let rows = lengths.count
+            guard UInt64(first) + UInt64(rows) <= UInt64(UInt32.max) else { throw Malformed(description: "too many rows") }
+            var index = self.index
+            self.index = LexicalIndex()  // keeps `index` uniquely referenced while it grows
+            defer { self.index = index }
+            try postings { (term: Int, ordinal: UInt32, frequency: UInt32) throws(Malformed) in
+                guard term >= 0, term < index.postings.count else { throw Malformed(description: "a posting names a missing term") }
+                guard Int(ordinal) < rows else { throw Malformed(description: "a posting refers to a missing row") }
+                if let previous = index.postings[term].last, previous.row >= UInt32(first) + ordinal {
+                    throw Malformed(description: "postings out of order")
+                }
+                index.postings[term].append(Posting(row: UInt32(first) + ordinal, frequency: frequency))
+            }
+            index.lengths.append(contentsOf: lengths)
+            index.totalLength += lengths.reduce(0) { $0 + UInt64($1) }
+        }
+    }
+}
+
+extension LexicalIndex {
+    /// The index split into per-document statistics, documents being consecutive runs of `rowCounts` rows (which must
+    /// add up to `count`): what `add(_ document:)` puts back together. One pass over the postings.
+    public func documentTerms(rowCounts: [Int]) -> [DocumentTerms] {
+        precondition(rowCounts.reduce(0, +) == lengths.count, "the documents' rows must be the index's rows")
+        var starts: [Int] = []
+        var start = 0
+        for rows in rowCounts {
+            starts.append(start)
+            start += rows
+        }
+        var documentOfRow = [Int32](repeating: 0, count: lengths.count)
+        for (document, rows) in rowCounts.enumerated() where rows > 0 {
+            for row in starts[document]..<starts[document] + rows { documentOfRow[row] = Int32(document) }
+        }
+        // Per document: its terms in order of first appearance (by term id here) and their postings.
+        var termsOf = [[Int]](repeating: [], count: rowCounts.count)
+        var postingsOf = [[[DocumentTerms.Posting]]](repeating: [], count: rowCounts.count)
+        for id in postings.indices {
+            var lastDocument = -1
+            for posting in postings[id] {
+                let document = Int(documentOfRow[Int(posting.row)])
+                if document != lastDocument {
+                    termsOf[document].append(id)
+                    postingsOf[document].append([])
+                    lastDocument = document
+                }
+                let ordinal = UInt32(Int(posting.row) - starts[document])
+                postingsOf[document][postingsOf[document].count - 1].append(
+                    DocumentTerms.Posting(ordinal: ordinal, frequency: posting.frequency))
+            }
+        }
+        return rowCounts.indices.map { document in
+            DocumentTerms(
+                lengths: Array(lengths[starts[document]..<starts[document] + rowCounts[document]]),
+                terms: termsOf[document].map { terms[$0] }, postings: postingsOf[document])
+        }
+    }
+}

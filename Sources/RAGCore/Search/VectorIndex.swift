@@ -87,6 +87,16 @@ public struct VectorIndex: Sendable {
         return first
     }
 
+    /// Appends rows that are already L2-normalised (read from a store, or normalised by `add(_:)` before), as they
+    /// are: `rows.count` must be a multiple of `dimension`. Returns the first new row.
+    @discardableResult
+    public mutating func add(normalizedRows rows: [Float]) -> Int {
+        precondition(rows.count % dimension == 0, "rows must be whole")
+        let first = count
+        storage.append(contentsOf: rows)
+        return first
+    }
+
     /// Removes the rows for which `shouldRemove` is true, keeping the others in order.
     public mutating func removeRows(where shouldRemove: (Int) -> Bool) {
         var kept = [Float]()

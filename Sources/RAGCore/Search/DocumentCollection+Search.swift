@@ -1,0 +1,129 @@
+/// Search over a collection snapshot: vector, lexical (BM25) and hybrid retrieval, and the widening of hits into
+/// passages for an answer. The indexes themselves are `VectorIndex` and `LexicalIndex`; the snapshot they belong to
+/// is `DocumentCollection` (Storage/).
+extension DocumentCollection {
+    /// The `k` chunks most similar to `vector`, best first, optionally only from `documentIDs`.
+    public func search(vector: [Float], k: Int, documentIDs: Set<DocumentID>? = nil) -> [SearchHit] {
+        let allowed = rowFilter(documentIDs)
+        return index.search(vector, k: k, allowed: allowed).enumerated().map { rank, hit in
+            SearchHit(chunk: chunks[hit.row], score: hit.score, rank: rank + 1)
+        }
+    }
+
+    /// Batch form of `search(vector:k:documentIDs:)`, one BLAS matrix product for all queries.
+    public func search(vectors: [[Float]], k: Int, documentIDs: Set<DocumentID>? = nil) -> [[SearchHit]] {
+        index.search(batch: vectors, k: k, allowed: rowFilter(documentIDs)).map { hits in
+            hits.enumerated().map { SearchHit(chunk: chunks[$0.element.row], score: $0.element.score, rank: $0.offset + 1) }
+        }
+    }
+
+    /// The `k` chunks with the highest BM25 score for `query`, best first (`score` is the BM25 score).
+    public func lexicalSearch(_ query: String, k: Int, documentIDs: Set<DocumentID>? = nil) -> [SearchHit] {
+        lexicalIndex.search(query, k: k, allowed: rowFilter(documentIDs)).enumerated().map { rank, hit in
+            SearchHit(chunk: chunks[hit.row], score: hit.score, rank: rank + 1, lexicalScore: hit.score)
+        }
+    }
+
+    /// The `k` best chunks by `options.mode`: `vector` is the embedding of `query` (unused in lexical mode).
+    /// In vector and hybrid modes `score` is the chunk's cosine similarity to the query, whatever its rank.
+    public func search(
+        query: String, vector: [Float], k: Int, options: RetrievalOptions, documentIDs: Set<DocumentID>? = nil
+    ) -> [SearchHit] {
+        switch options.mode {
+        case .vector:
+            return search(vector: vector, k: k, documentIDs: documentIDs)
+        case .lexical:
+            return lexicalSearch(query, k: k, documentIDs: documentIDs)
+        case .hybrid:
+            let allowed = rowFilter(documentIDs)
+            let pool = max(k, options.candidates)
+            let byVector = index.search(vector, k: pool, allowed: allowed)
+            let byWords = lexicalIndex.search(query, k: pool, allowed: allowed)
+            let cosine = Dictionary(byVector.map { ($0.row, $0.score) }, uniquingKeysWith: { first, _ in first })
+            let bm25 = Dictionary(byWords.map { ($0.row, $0.score) }, uniquingKeysWith: { first, _ in first })
+            var unit: [Float]?  // the unit query, made only if a hit came from BM25 alone (index.search made its own)
+            return RankFusion.fuse(vector: byVector, lexical: byWords, fusion: options.fusion).prefix(k).enumerated().map { rank, hit in
+                let score = cosine[hit.row] ?? {
+                    if unit == nil { unit = VectorIndex.normalized(vector) }
+                    return index.similarity(unit!, row: hit.row)
+                }()
+                return SearchHit(chunk: chunks[hit.row], score: score, rank: rank + 1, lexicalScore: bm25[hit.row])
+            }
+        }
+    }
+
+    /// The passages for an answer: each hit widened by up to `neighbours` chunks before and after it that share a
+    /// page with it; widened hits that then overlap, or touch and share a page, merged into one passage, in the
+    /// order of their best hit. The repeated overlap between consecutive chunks appears once.
+    /// With `neighbours` 0 the hits are returned unchanged.
+    public func passages(for hits: [SearchHit], neighbours: Int) -> [SearchHit] {
+        guard neighbours > 0 else { return hits }
+        struct Span {
+            var hit: SearchHit
+            var rows: ClosedRange<Int>?
+        }
+        var spans: [Span] = []
+        for hit in hits {
+            guard let range = rowRanges[hit.chunk.documentID], range.contains(range.lowerBound + hit.chunk.ordinal),
+                chunks[range.lowerBound + hit.chunk.ordinal].id == hit.chunk.id
+            else {
+                spans.append(Span(hit: hit, rows: nil))  // not from this snapshot: keep as it is
+                continue
+            }
+            let row = range.lowerBound + hit.chunk.ordinal
+            func samePages(_ other: Int) -> Bool {
+                chunks[other].pageStart <= hit.chunk.pageEnd && chunks[other].pageEnd >= hit.chunk.pageStart
+            }
+            var low = row
+            while low > range.lowerBound, row - low < neighbours, samePages(low - 1) { low -= 1 }
+            var high = row
+            while high + 1 < range.upperBound, high - row < neighbours, samePages(high + 1) { high += 1 }
+            // Spans that share a chunk merge; spans that only touch merge when they share a page.
+            func joins(_ span: Span) -> Bool {
+                guard span.hit.chunk.documentID == hit.chunk.documentID, let rows = span.rows else { return false }
+                if low <= rows.upperBound && high >= rows.lowerBound { return true }
+                guard low == rows.upperBound + 1 || high + 1 == rows.lowerBound else { return false }
+                let pages = (chunks[rows.lowerBound].pageStart, chunks[rows.upperBound].pageEnd)
+                return chunks[low].pageStart <= pages.1 && chunks[high].pageEnd >= pages.0
+            }
+            if let position = spans.firstIndex(where: joins) {
+                let rows = spans[position].rows!
+                spans[position].rows = min(rows.lowerBound, low)...max(rows.upperBound, high)
+            } else {
+                spans.append(Span(hit: hit, rows: low...high))
+            }
+        }
+        return spans.enumerated().map { rank, span in
+            var hit = span.hit
+            hit.rank = rank + 1
+            if let rows = span.rows { hit.chunk = DocumentCollection.merge(chunks[rows]) }
+            return hit
+        }
+    }
+
+    /// Consecutive chunks of one document as one chunk: pages from the first to the last, text joined without the
+    /// overlap that each chunk repeats from the one before.
+    static func merge(_ run: ArraySlice<Chunk>) -> Chunk {
+        guard var merged = run.first, run.count > 1 else { return run.first! }
+        let minimumOverlap = 16  // shorter matches ("." against ".") are coincidences, not the repeated overlap
+        var text = Array(merged.text.utf8)
+        for chunk in run.dropFirst() {
+            let next = Array(chunk.text.utf8)
+            var overlap = min(text.count, next.count)
+            while overlap >= minimumOverlap && !text[(text.count - overlap)...].elementsEqual(next[..<overlap]) { overlap -= 1 }
+            if overlap < minimumOverlap { overlap = 0 }
+            if overlap == 0 { text.append(UInt8(ascii: "\n")) }
+            text.append(contentsOf: next[overlap...])
+            merged.pageStart = min(merged.pageStart, chunk.pageStart)
+            merged.pageEnd = max(merged.pageEnd, chunk.pageEnd)
+        }
+        merged.text = String(decoding: text, as: UTF8.self)
+        return merged
+    }
+
+    func rowFilter(_ documentIDs: Set<DocumentID>?) -> ((Int) -> Bool)? {
+        guard let documentIDs else { return nil }
+        let chunks = self.chunks
+        return { documentIDs.contains(chunks[$0].documentID) }
+    }
+}
