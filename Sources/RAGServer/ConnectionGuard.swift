@@ -49,9 +49,6 @@ public final class ConnectionWatch: Sendable {
     static func unregister(_ channel: any Channel) {
         _ = watches.withLock { $0.removeValue(forKey: ObjectIdentifier(channel)) }
     }
-
-    /// Connections watched now (for tests: entries must leave with their connections).
-    static var count: Int { watches.withLock { $0.count } }
 }
 
 /// Hummingbird's HTTP/1.1 server with the connection guard: the header and body timeouts, the idle timeout

@@ -18,8 +18,9 @@ extension ServerState {
         guard !configuration.readOnly else { throw APIError(.forbidden, code: "read_only", APIError.readOnlyMessage) }
         let limit = context.maxUploadSize
         let logger = context.logger
+        let connection = context.connection
         let (record, isNew) = try await withRequestTimeout(connection: context.connection) { [self] in
-            try await withUploadSlot {
+            try await withUploadSlot(connection: connection) {
                 let (fileName, bytes) = try await readUpload(request, limit: limit)
                 return try await engine.ingestDocument(data: bytes, fileName: fileName)
             }
@@ -122,7 +123,7 @@ extension ServerState {
             }
         }
         let answer = try await withRequestTimeout(connection: context.connection) { [self] in
-            try await withAnswerSlot { try await engine.ask(question, history: history) }
+            try await withAnswerSlot(connection: context.connection) { try await engine.ask(question, history: history) }
         }
         httpMetrics.clientTokens(client, usage: answer.usage)
         return try JSON.response(DTO.Answer(answer))
@@ -140,7 +141,7 @@ extension ServerState {
         return SSE.response { [self] sse in
             do {
                 try await withRequestTimeout(connection: context.connection) { [self] in
-                    try await withAnswerSlot {
+                    try await withAnswerSlot(connection: context.connection) {
                         for try await event in engine.askStreaming(question, history: history) {
                             if case .done(let answer) = event { httpMetrics.clientTokens(client, usage: answer.usage) }
                             try forward(sse, event)

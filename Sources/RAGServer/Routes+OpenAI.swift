@@ -33,7 +33,7 @@ extension ServerState {
 
         guard body.stream == true else {
             let answer = try await withRequestTimeout(connection: context.connection) { [self] in
-                try await withAnswerSlot { try await engine.ask(question, history: Array(history)) }
+                try await withAnswerSlot(connection: context.connection) { try await engine.ask(question, history: Array(history)) }
             }
             httpMetrics.clientTokens(client, usage: answer.usage)
             let content = answer.text + Self.sourcesFooter(answer.citations)

@@ -44,8 +44,8 @@ public final class ServerState: Sendable {
 
     /// Runs an answer in a slot of the answer gate, or refuses it with 503 `overloaded` when every slot and queue
     /// place is taken.
-    func withAnswerSlot<T>(_ body: () async throws -> T) async throws -> T {
-        try await withSlot(of: answers, rejected: httpMetrics.queueRejected, body) { gate in
+    func withAnswerSlot<T>(connection: ConnectionWatch?, _ body: () async throws -> T) async throws -> T {
+        try await withSlot(of: answers, rejected: httpMetrics.queueRejected, connection: connection, body) { gate in
             APIError(
                 .serviceUnavailable, code: "overloaded",
                 "the server is answering as many questions as it can (\(gate.slots) at once, \(gate.queue) waiting); retry shortly",
@@ -55,8 +55,8 @@ public final class ServerState: Sendable {
 
     /// Runs an upload in a slot of the upload gate (taken before its body is read), or refuses it with 503
     /// `uploads_busy` when every slot and queue place is taken.
-    func withUploadSlot<T>(_ body: () async throws -> T) async throws -> T {
-        try await withSlot(of: uploads, rejected: httpMetrics.uploadsRejected, body) { gate in
+    func withUploadSlot<T>(connection: ConnectionWatch?, _ body: () async throws -> T) async throws -> T {
+        try await withSlot(of: uploads, rejected: httpMetrics.uploadsRejected, connection: connection, body) { gate in
             APIError(
                 .serviceUnavailable, code: "uploads_busy",
                 "the server is taking as many uploads as it can (\(gate.slots) at once, \(gate.queue) waiting); retry shortly",
@@ -64,8 +64,11 @@ public final class ServerState: Sendable {
         }
     }
 
+    /// Takes a slot of `gate` for `body`. A waiter whose client has left by the time it gets the slot gives it up
+    /// at once: the timer notices a client that left only at its next tick, and the slot may come sooner.
     private func withSlot<T>(
-        of gate: RequestGate, rejected: Counter, _ body: () async throws -> T, full: (RequestGate) -> APIError
+        of gate: RequestGate, rejected: Counter, connection: ConnectionWatch?, _ body: () async throws -> T,
+        full: (RequestGate) -> APIError
     ) async throws -> T {
         do {
             try await gate.acquire()
@@ -74,6 +77,7 @@ public final class ServerState: Sendable {
             throw full(gate)
         }
         defer { gate.release() }
+        if connection?.clientIsGone == true { throw CancellationError() }
         return try await body()
     }
 
