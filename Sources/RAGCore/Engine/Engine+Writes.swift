@@ -24,11 +24,21 @@ extension Engine {
     /// - Throws: `EngineError.collectionQuotaExceeded` (nothing changes), `CollectionError` when the store cannot
     ///   commit it (nothing changes).
     func commit(_ document: StoredDocument) async throws -> Indexed {
+        let store = self.store
+        return try await commit(document) { header, maxChunks in try await store.add(document, header: header, maxChunks: maxChunks) }!
+    }
+
+    /// Commits a prepared document with `write` (given the engine's header and the chunk quota; `nil` when it wrote
+    /// nothing and nothing is to be applied: a job whose claim was lost), and applies the result as `commit(_:)` does.
+    func commit(
+        _ document: StoredDocument, with write: (CollectionHeader, Int) async throws -> AddOutcome?
+    ) async throws -> Indexed? {
         try checkWritable()
-        return try await writes.withPermit { () async throws -> Indexed in
+        return try await writes.withPermit { () async throws -> Indexed? in
             try Task.checkCancellation()
             let header = CollectionHeader(embedderID: embedder.identifier, dimension: embedder.dimension)
-            switch try await store.add(document, header: header, maxChunks: configuration.maxCollectionChunks) {
+            guard let outcome = try await write(header, configuration.maxCollectionChunks) else { return nil }
+            switch outcome {
             case .unchanged(let existing):
                 return .unchanged(existing)
             case .overQuota(let chunks):

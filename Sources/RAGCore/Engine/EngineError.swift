@@ -16,6 +16,10 @@ public struct EngineError: Error, Sendable, Hashable, CustomStringConvertible {
         /// Adding the document would take the collection past ``EngineConfiguration/maxCollectionChunks``;
         /// nothing was changed, nor embedded unless another writer filled the collection while the document was.
         public static let collectionQuotaExceeded = Code(name: "collectionQuotaExceeded")
+        /// A request asked for an index version (`min_index_version`) newer than any the collection has.
+        public static let unknownIndexVersion = Code(name: "unknownIndexVersion")
+        /// A request asked for an index version that this engine had not applied when its wait ran out.
+        public static let indexBehind = Code(name: "indexBehind")
     }
 
     public var code: Code

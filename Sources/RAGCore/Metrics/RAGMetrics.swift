@@ -231,6 +231,44 @@ public final class RAGMetrics: Sendable {
             "rag_collection_changes_applied_total", "Changes of the collection's change log applied to the in-memory collection."))
     }
 
+    /// `rag_collection_newest_version`: the newest change of the collection's change log in the store, as this
+    /// process last saw it; `rag_collection_newest_version - rag_collection_version` is how far it is behind.
+    public func setNewestCollectionVersion(_ version: UInt64) {
+        registry.makeGauge(descriptor: Self.named(
+            "rag_collection_newest_version", "Newest change of the collection's change log in the store, as this process last saw it."))
+            .set(Double(version))
+    }
+
+    /// `rag_ingest_queue_depth{state}`: ingestion jobs queued and being processed, across every worker (read from
+    /// the store, so every process reports the same: aggregate with `max`).
+    public func setQueueDepth(_ depth: QueueDepth) {
+        let descriptor = Self.named("rag_ingest_queue_depth", "Ingestion jobs waiting (queued) and being processed, across every worker.")
+        registry.makeGauge(descriptor: descriptor, labels: [("state", "queued")]).set(Double(depth.queued))
+        registry.makeGauge(descriptor: descriptor, labels: [("state", "processing")]).set(Double(depth.processing))
+    }
+
+    /// `rag_ingest_jobs_total{outcome}`: ingestion jobs this process finished: `ready`, `failed` for good, or
+    /// `retried` (given back to the queue after a failure that may pass).
+    public func ingestJobs(outcome: String) -> Counter {
+        registry.makeCounter(
+            descriptor: Self.named("rag_ingest_jobs_total", "Ingestion jobs finished by this process, by outcome (ready, failed, retried)."),
+            labels: [("outcome", outcome)])
+    }
+
+    /// `rag_database_up`: 1 while the collection's store answers, 0 after a failure to reach it.
+    public func setDatabaseUp(_ up: Bool) {
+        registry.makeGauge(descriptor: Self.named("rag_database_up", "Whether the collection's database answered the last time it was used (1) or not (0)."))
+            .set(up ? 1.0 : 0.0)
+    }
+
+    /// `rag_database_errors_total{operation}`: failures to read or write the collection's store, by operation
+    /// (follow, write, queue).
+    public func databaseErrors(operation: String) -> Counter {
+        registry.makeCounter(
+            descriptor: Self.named("rag_database_errors_total", "Failures to read or write the collection's database, by operation."),
+            labels: [("operation", operation)])
+    }
+
     /// A metric name with its help text; the name carries its own unit suffix.
     private static func named(_ name: String, _ help: String) -> MetricNameDescriptor {
         MetricNameDescriptor(metricName: name, unitName: "", helpText: help)

@@ -40,7 +40,29 @@ extension SQLiteCollectionStore {
                 document_id TEXT NOT NULL
             );
             """
-        )
+        ),
+        (
+            2,
+            """
+            CREATE TABLE ingest_jobs (
+                id TEXT PRIMARY KEY,
+                file_name TEXT NOT NULL,
+                byte_count INTEGER NOT NULL,
+                bytes BLOB NOT NULL,
+                state TEXT NOT NULL CHECK (state IN ('queued', 'processing', 'ready', 'failed')),
+                attempts INTEGER NOT NULL DEFAULT 0,
+                worker TEXT,
+                lease_until REAL,
+                not_before REAL,
+                error_code TEXT,
+                error_message TEXT,
+                index_version INTEGER,
+                created_at REAL NOT NULL,
+                updated_at REAL NOT NULL
+            );
+            CREATE INDEX ingest_jobs_by_state ON ingest_jobs (state, created_at);
+            """
+        ),
     ]
 
     static var schemaVersion: Int64 { migrations.last!.version }

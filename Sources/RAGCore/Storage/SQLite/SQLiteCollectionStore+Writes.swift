@@ -37,6 +37,7 @@ extension SQLiteCollectionStore {
         var first: UInt64? = nil
         for earlier in replaced {
             try deleteDocument(seq: earlier.seq, db)
+            try db.run("DELETE FROM ingest_jobs WHERE id = ?", [.text(earlier.id.rawValue)])
             let seq = try appendChange("remove", earlier.id, db)
             first = first ?? seq
         }
@@ -52,6 +53,7 @@ extension SQLiteCollectionStore {
         }
         guard let found else { return nil }
         try deleteDocument(seq: found.seq, db)
+        try db.run("DELETE FROM ingest_jobs WHERE id = ?", [.text(id.rawValue)])  // and the upload's bytes
         return RemoveOutcome(record: found.record, version: try appendChange("remove", id, db))
     }
 

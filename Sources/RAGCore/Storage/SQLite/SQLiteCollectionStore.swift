@@ -4,11 +4,12 @@ import Synchronization
 /// The embedded store: a SQLite database, `collection.db`, in the collection directory, in WAL mode (readers never
 /// wait for the writer, and a writer for readers).
 ///
-/// Tables (schema version 1, `SQLiteCollectionStore+Schema.swift`): `collection` (the embedder id and dimension),
+/// Tables (schema version 2, `SQLiteCollectionStore+Schema.swift`): `collection` (the embedder id and dimension),
 /// `documents` (one row per document, keyed by the change that added it, its record as JSON, content hash unique),
 /// `chunks` (text, pages, ids, by document and ordinal), `vectors` (one blob per document: chunk count × dimension
 /// little-endian f32, L2-normalised), `terms` and `document_terms` (the BM25 statistics per document, by term
-/// number), and `changes`, the change log, whose sequence number is the collection's version.
+/// number), `changes`, the change log, whose sequence number is the collection's version, and `ingest_jobs`, the
+/// ingestion queue (`SQLiteCollectionStore+Jobs.swift`).
 ///
 /// Every write is one `BEGIN IMMEDIATE` transaction: SQLite's write lock serialises writers across processes, and a
 /// writer waits up to `busyTimeout` for it. Commits are durable (`synchronous=FULL`: the WAL is synced at every
@@ -147,7 +148,7 @@ package final class SQLiteCollectionStore: CollectionStore {
         } ?? []
     }
 
-    private func checkWritable() throws(CollectionError) {
+    func checkWritable() throws(CollectionError) {
         guard !readOnly else {
             throw CollectionError(.readOnly, "the collection is opened read-only", path: databaseURL.path)
         }
@@ -155,7 +156,7 @@ package final class SQLiteCollectionStore: CollectionStore {
 
     /// Runs a write transaction; a failure is "the collection could not be saved" with SQLite's reason (a full disk:
     /// "database or disk is full"), and nothing of it is committed.
-    private static func saving<T>(_ db: SQLiteConnection, _ body: () throws(CollectionError) -> T) throws(CollectionError) -> T {
+    static func saving<T>(_ db: SQLiteConnection, _ body: () throws(CollectionError) -> T) throws(CollectionError) -> T {
         db.failure = "the collection could not be saved"
         defer { db.failure = nil }
         return try db.transaction(.immediate, body)
