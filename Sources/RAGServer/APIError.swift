@@ -68,6 +68,8 @@ public struct APIError: Error, HTTPResponseError, Sendable {
                 return APIError(
                     .insufficientStorage, code: "collection_quota_exceeded",
                     error.message + "; this server's limit is set by RAG_MAX_COLLECTION_CHUNKS (--max-collection-chunks)")
+            case .unknownIndexVersion: return APIError(.conflict, code: "unknown_index_version", error.message)
+            case .indexBehind: return APIError(.serviceUnavailable, code: "index_behind", error.message, headers: [.retryAfter: "1"])
             default: return APIError(.badRequest, code: error.code.description, error.message)
             }
         case let error as PromptError:

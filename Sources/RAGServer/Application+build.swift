@@ -30,6 +30,8 @@ public func buildRouter(_ state: ServerState, into router: Router<ServerContext>
     on(.get, "/healthz", use: state.health)
     on(.head, "/healthz", use: state.health)
     on(.get, "/readyz", use: state.readiness)
+    // A worker serves no API: its port answers probes only.
+    guard state.configuration.ingestion.role != .worker else { return router }
     on(.get, "/") { _, _ in state.asset("index.html") }
     on(.get, "/assets/:name") { _, context in state.asset(try context.parameters.require("name")) }
 
@@ -38,6 +40,7 @@ public func buildRouter(_ state: ServerState, into router: Router<ServerContext>
         addresses: state.clientAddresses, metrics: state.httpMetrics))
     on(.post, "documents", in: api, prefix: "/v1/", use: state.upload)
     on(.get, "documents", in: api, prefix: "/v1/", use: state.listDocuments)
+    on(.get, "documents/:id", in: api, prefix: "/v1/", use: state.documentStatus)
     on(.delete, "documents/:id", in: api, prefix: "/v1/", use: state.deleteDocument)
     on(.post, "search", in: api, prefix: "/v1/", use: state.search)
     on(.post, "ask", in: api, prefix: "/v1/", use: state.ask)
@@ -80,6 +83,9 @@ public func buildApplication(
     }
     if state.engine.configuration.collectionDirectory != nil {
         services.append(ChangeFollower(engine: state.engine, interval: configuration.reloadInterval, logger: state.logger))
+    }
+    if state.runsWorker {
+        services.append(IngestWorkers(engine: state.engine, configuration: configuration.ingestion, wake: state.wake, logger: state.logger))
     }
     return Application(
         router: router ?? buildRouter(state),

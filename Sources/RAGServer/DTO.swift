@@ -54,6 +54,59 @@ enum DTO {
         var document: Document
         /// True when the collection already had this exact file (nothing was added).
         var unchanged: Bool
+        /// A collection version that holds the document: pass it as `min_index_version` to read it on any replica.
+        var index_version: UInt64
+    }
+
+    /// A queued upload's status (`POST /v1/documents` with queued uploads, `GET /v1/documents/{id}`).
+    struct Job: Codable, Sendable {
+        struct Failure: Codable, Sendable {
+            var code: String
+            var message: String
+        }
+        var id: String
+        var file: String
+        /// `queued`, `processing`, `ready` or `failed`.
+        var status: String
+        var status_url: String
+        var attempts: Int
+        var error: Failure?
+        /// Once ready: a collection version that holds the document, for `min_index_version`.
+        var index_version: UInt64?
+        /// Once ready and in this replica's collection: the document.
+        var document: Document?
+        var created_at: String?
+        var updated_at: String?
+
+        init(_ job: IngestJob, document: DocumentRecord?) {
+            id = job.id.rawValue
+            file = job.fileName
+            status = job.state.rawValue
+            status_url = "/v1/documents/\(job.id.rawValue)"
+            attempts = job.attempts
+            error = job.error.map { Failure(code: $0.code, message: $0.message) }
+            index_version = job.indexVersion
+            self.document = document.map(Document.init)
+            created_at = ISO8601DateFormatter().string(from: job.createdAt)
+            updated_at = ISO8601DateFormatter().string(from: job.updatedAt)
+        }
+
+        /// A document in the collection without a job (ingested by `rag ingest` or an inline upload).
+        init(ready record: DocumentRecord, indexVersion: UInt64) {
+            id = record.id.rawValue
+            file = record.fileName
+            status = IngestJob.State.ready.rawValue
+            status_url = "/v1/documents/\(record.id.rawValue)"
+            attempts = 0
+            index_version = indexVersion
+            document = Document(record)
+        }
+    }
+
+    struct Removed: Codable, Sendable {
+        var removed: Document
+        /// A collection version without the document, for `min_index_version`.
+        var index_version: UInt64
     }
 
     struct DocumentList: Codable, Sendable {
@@ -85,6 +138,8 @@ enum DTO {
         var documents: [String]?
         /// `hybrid`, `vector` or `lexical`; the server's setting when absent.
         var retrieval: String?
+        /// Wait until this replica has applied this collection version (a write's `index_version`).
+        var min_index_version: UInt64?
     }
 
     struct SearchResponse: Codable, Sendable {
@@ -100,6 +155,8 @@ enum DTO {
         var question: String
         var history: [Message]?
         var stream: Bool?
+        /// Wait until this replica has applied this collection version (a write's `index_version`).
+        var min_index_version: UInt64?
     }
 
     /// The answer's shapes, shared with `rag ask --json` (RAGCore's `AnswerWire`).

@@ -16,6 +16,7 @@ extension ServerState {
     /// leaves: a document whose client left before its commit is not added.
     func upload(_ request: Request, context: ServerContext) async throws -> Response {
         guard !configuration.readOnly else { throw APIError(.forbidden, code: "read_only", APIError.readOnlyMessage) }
+        if queuesUploads { return try await queueUpload(request, context: context) }
         let limit = context.maxUploadSize
         let logger = context.logger
         let connection = context.connection
@@ -27,7 +28,68 @@ extension ServerState {
         }
         let unchanged = !isNew
         logger.info("document uploaded", metadata: ["rag.document.id": "\(record.id)", "rag.document.unchanged": "\(unchanged)"])
-        return try JSON.response(DTO.Upload(document: DTO.Document(record), unchanged: unchanged), status: unchanged ? .ok : .created)
+        return try JSON.response(
+            DTO.Upload(document: DTO.Document(record), unchanged: unchanged, index_version: engine.collection.generation),
+            status: unchanged ? .ok : .created)
+    }
+
+    /// Whether uploads are queued (``UploadMode``): `queued`, or `auto` with a database server.
+    var queuesUploads: Bool { configuration.ingestion.uploadMode == .queued }
+
+    /// Whether this process runs the ingestion worker: its role says so, it may write, and something queues uploads
+    /// (its own API, or, for a `worker`, other processes).
+    var runsWorker: Bool {
+        configuration.ingestion.runsWorker && !configuration.readOnly && (queuesUploads || configuration.ingestion.role == .worker)
+    }
+
+    /// A queued upload: the body is read within an upload slot and stored as a job; `202` with the job's status and
+    /// its URL (`Location`), or `200` when the collection already holds the document. The worker is woken at once.
+    func queueUpload(_ request: Request, context: ServerContext) async throws -> Response {
+        let limit = context.maxUploadSize
+        let connection = context.connection
+        let job = try await withRequestTimeout(connection: context.connection) { [self] in
+            try await withUploadSlot(connection: connection) {
+                let (fileName, bytes) = try await readUpload(request, limit: limit)
+                return try await engine.enqueue(data: bytes, fileName: fileName)
+            }
+        }
+        wake.notify()
+        context.logger.info("document queued", metadata: ["rag.document.id": "\(job.id)", "rag.job.state": "\(job.state.rawValue)"])
+        let ready = job.state == .ready
+        var response = try JSON.response(
+            DTO.Job(job, document: ready ? engine.collection.document(job.id) : nil), status: ready ? .ok : .accepted)
+        response.headers[.location] = "/v1/documents/\(job.id.rawValue)"
+        return response
+    }
+
+    /// `GET /v1/documents/{id}`: a document's ingestion status, `queued`, `processing`, `ready` (with the document and
+    /// the `index_version` that holds it) or `failed` (with the reason). A document ingested without a job (by
+    /// `rag ingest`, or an inline upload) is `ready`. When the store cannot be read, a document this replica holds is
+    /// still reported.
+    func documentStatus(_ request: Request, context: ServerContext) async throws -> Response {
+        let id = try context.parameters.require("id")
+        guard id.utf8.count <= 64 else { throw APIError(.notFound, code: "document_not_found", "no document has this id") }
+        let documentID = DocumentID(rawValue: id)
+        let collection = engine.collection
+        let local = collection.document(documentID)
+        let job: IngestJob?
+        do {
+            job = try await engine.job(documentID)
+        } catch {
+            guard let local else { throw error }
+            return try JSON.response(DTO.Job(ready: local, indexVersion: collection.generation))
+        }
+        if let job { return try JSON.response(DTO.Job(job, document: job.state == .ready ? local : nil)) }
+        if let local { return try JSON.response(DTO.Job(ready: local, indexVersion: collection.generation)) }
+        throw APIError(.notFound, code: "document_not_found", "no document or queued upload has the id '\(id)'")
+    }
+
+    /// Waits, for at most ``IngestionConfiguration/indexWait``, until this replica has applied `version` (a request's
+    /// `min_index_version`): 409 `unknown_index_version` for a version no write returned, 503 `index_behind` when
+    /// the wait runs out.
+    func waitForIndex(_ version: UInt64?) async throws {
+        guard let version else { return }
+        try await engine.waitForIndexVersion(version, timeout: configuration.ingestion.indexWait)
     }
 
     /// The uploaded file's name (sanitised, `.pdf` added to a PDF without an extension) and bytes.
@@ -84,7 +146,7 @@ extension ServerState {
             throw APIError(.notFound, code: "document_not_found", "no document has the id '\(id)'")
         }
         let removed = try await engine.remove(id)
-        return try JSON.response(["removed": DTO.Document(removed)])
+        return try JSON.response(DTO.Removed(removed: DTO.Document(removed), index_version: engine.collection.generation))
     }
 
     /// `POST /v1/search` `{"query": ..., "k": 5, "documents": [ids], "retrieval": "hybrid"}`.
@@ -100,6 +162,7 @@ extension ServerState {
             retrieval = engine.configuration.retrieval
             retrieval?.mode = mode
         }
+        try await waitForIndex(body.min_index_version)
         let hits = try await engine.search(body.query, k: k, documents: filter, retrieval: retrieval)
         return try JSON.response(DTO.SearchResponse(hits: hits.map(DTO.Hit.init)))
     }
@@ -111,6 +174,7 @@ extension ServerState {
         let history = try history(body.history ?? [])
         let question = body.question
         let client = context.clientName
+        try await waitForIndex(body.min_index_version)
         if body.stream == true {
             return try streamAnswer(question: question, history: history, client: client, context: context) { sse, event in
                 switch event {

@@ -24,16 +24,36 @@ extension ServerState {
         var embedder: String
         var llm: LLM
         var read_only: Bool
+        /// The same as `index_version` (its name before the change log).
         var generation: UInt64
+        /// The newest collection version this replica has applied.
+        var index_version: UInt64
+        /// The newest collection version in the store, as this replica last saw it.
+        var newest_index_version: UInt64
+        var role: String
+        var uploads: String
+        var database: Database
+        struct Database: Encodable {
+            /// `ok`, or `unreachable`: the replica serves searches and answers from memory and refuses writes.
+            var status: String
+            var error: String?
+        }
     }
 
-    /// `GET /readyz`: the collection is loaded; reports the language model and embedder in use.
+    /// `GET /readyz`: the collection is loaded; reports the language model and embedder in use, the index version
+    /// applied and the newest seen, and whether the database answers. It stays 200 while the database is unreachable:
+    /// the replica still answers searches and questions from memory (writes get 503), and taking every replica out
+    /// of service because the database is down would stop reads too.
     func readiness(_ request: Request, context: some RequestContext) async throws -> Response {
         let collection = engine.collection
+        let store = engine.storeStatus
         return try JSON.response(Readiness(
             status: "ready", documents: collection.documents.count, chunks: collection.chunks.count,
             embedder: engine.embedder.identifier, llm: .init(model: engine.llm.model, generative: engine.llm.isGenerative),
-            read_only: configuration.readOnly, generation: collection.generation))
+            read_only: configuration.readOnly, generation: collection.generation, index_version: collection.generation,
+            newest_index_version: max(store.newestVersion, collection.generation), role: configuration.ingestion.role.rawValue,
+            uploads: queuesUploads ? "queued" : "inline",
+            database: .init(status: store.reachable ? "ok" : "unreachable", error: store.lastError)))
     }
 
     /// `GET /metrics`: the engine's and the server's metrics as Prometheus text, rendered at most once per

@@ -30,6 +30,7 @@ extension ServerState {
         let created = Int(Date().timeIntervalSince1970)
         let model = configuration.servedModelName
         let client = context.clientName
+        try await waitForIndex(body.min_index_version)
 
         guard body.stream == true else {
             let answer = try await withRequestTimeout(connection: context.connection) { [self] in

@@ -126,6 +126,24 @@ public enum ServerSettings {
     public static let logLevel = Setting<Logger.Level>.choice(
         flag: "--log-level", variable: "RAG_LOG_LEVEL", valueName: "level", default: .info,
         help: "Log level: trace, debug, info, notice, warning, error, critical")
+    public static let role = Setting<ServerRole>.choice(
+        flag: "--role", variable: "RAG_ROLE", valueName: "role", default: .all,
+        help: "api (serve, queue uploads), worker (process queued uploads) or all (both)")
+    public static let uploadMode = Setting<UploadMode>.choice(
+        flag: "--upload-mode", variable: "RAG_UPLOAD_MODE", valueName: "mode", default: .auto,
+        help: "inline (201 when searchable), queued (202 and a status URL) or auto (queued with a database server)")
+    public static let jobLease = Setting<Duration>.seconds(
+        flag: "--job-lease", variable: "RAG_JOB_LEASE", default: .seconds(60), in: 1...3600,
+        help: "Seconds a worker's claim on a queued upload lasts unrenewed; a job whose worker died is retried after it")
+    public static let workerConcurrency = Setting<Int>.integer(
+        flag: "--worker-concurrency", variable: "RAG_WORKER_CONCURRENCY", default: 1, in: 1...64,
+        help: "Queued uploads this process's worker processes at once")
+    public static let jobAttempts = Setting<Int>.integer(
+        flag: "--job-attempts", variable: "RAG_JOB_ATTEMPTS", default: 3, in: 1...100,
+        help: "Claims of a queued upload whose worker died (or failed for a reason that may pass) before it fails")
+    public static let indexWait = Setting<Duration>.seconds(
+        flag: "--index-wait", variable: "RAG_INDEX_WAIT", default: .seconds(5), in: 0...300,
+        help: "Seconds a request with min_index_version waits for this replica to apply it; then 503 index_behind")
     public static let llm = EngineSettings.llm
     public static let retrieval = EngineSettings.retrieval
     public static let fusion = EngineSettings.fusion
@@ -138,7 +156,8 @@ public enum ServerSettings {
         apiKeysFile.info, maxUploadBytes.info, maxPages.info, maxCharacters.info, maxCharactersPerByte.info,
         minCharacterAllowance.info, maxCollectionChunks.info, maxFormParts.info, maxPartHeaderBytes.info, rateLimit.info,
         rateBurst.info, authFailureLimit.info, trustedProxies.info, forwardedHeader.info, maxConcurrentLLM.info, llmQueue.info,
-        maxConcurrentUploads.info, uploadQueue.info, maxHistoryMessages.info, maxHistoryBytes.info, requestTimeout.info,
+        maxConcurrentUploads.info, uploadQueue.info, role.info, uploadMode.info, jobLease.info, workerConcurrency.info,
+        jobAttempts.info, indexWait.info, maxHistoryMessages.info, maxHistoryBytes.info, requestTimeout.info,
         idleTimeout.info, headerTimeout.info, bodyTimeout.info, gracePeriod.info, corsOrigin.info, metricsCache.info, logFormat.info, logLevel.info, llm.info, retrieval.info, fusion.info, neighbours.info, minScore.info,
     ]
 
@@ -230,7 +249,11 @@ extension ServerConfiguration {
                 idle: try value(S.idleTimeout), header: try value(S.headerTimeout), body: try value(S.bodyTimeout)),
             maxConcurrentUploads: try value(S.maxConcurrentUploads), uploadQueueLength: try value(S.uploadQueue),
             authFailuresPerMinute: try value(S.authFailureLimit), trustedProxies: try value(S.trustedProxies),
-            forwardedHeader: try value(S.forwardedHeader))
+            forwardedHeader: try value(S.forwardedHeader),
+            ingestion: IngestionConfiguration(
+                role: try value(S.role), uploadMode: try value(S.uploadMode), jobLease: try value(S.jobLease),
+                workerConcurrency: try value(S.workerConcurrency), maxJobAttempts: try value(S.jobAttempts),
+                indexWait: try value(S.indexWait)))
         try validate()
     }
 
@@ -267,6 +290,14 @@ extension ServerConfiguration {
         try S.maxHistoryBytes.check(maxRequestHistoryBytes)
         try S.authFailureLimit.check(authFailuresPerMinute)
         try S.metricsCache.check(metricsCacheInterval)
+        try S.jobLease.check(ingestion.jobLease)
+        try S.workerConcurrency.check(ingestion.workerConcurrency)
+        try S.jobAttempts.check(ingestion.maxJobAttempts)
+        try S.indexWait.check(ingestion.indexWait)
+        if readOnly, ingestion.role == .worker {
+            throw ServerConfigurationError(
+                "--role worker (RAG_ROLE) processes uploads into the collection, which --read-only (RAG_READ_ONLY) forbids")
+        }
         try S.corsOrigin.check(corsOrigin)
         try S.fusion.check(retrieval.fusion)
         try S.neighbours.check(retrieval.neighbourChunks)

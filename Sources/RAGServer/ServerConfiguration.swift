@@ -94,6 +94,9 @@ public struct ServerConfiguration: Sendable {
     public var trustedProxies: [IPNetwork]
     /// The header trusted proxies name the client in.
     public var forwardedHeader: ForwardedHeader
+    /// Who processes uploads and how: the role, inline or queued uploads, the workers' lease and attempts, and the
+    /// read-your-writes wait.
+    public var ingestion: IngestionConfiguration
 
     public init(
         collectionDirectory: URL, host: String = ServerSettings.host.defaultValue, port: Int = ServerSettings.port.defaultValue,
@@ -118,7 +121,8 @@ public struct ServerConfiguration: Sendable {
         maxConcurrentUploads: Int = ServerSettings.maxConcurrentUploads.defaultValue,
         uploadQueueLength: Int = ServerSettings.uploadQueue.defaultValue,
         authFailuresPerMinute: Int = ServerSettings.authFailureLimit.defaultValue, trustedProxies: [IPNetwork] = [],
-        forwardedHeader: ForwardedHeader = ServerSettings.forwardedHeader.defaultValue
+        forwardedHeader: ForwardedHeader = ServerSettings.forwardedHeader.defaultValue,
+        ingestion: IngestionConfiguration = IngestionConfiguration()
     ) {
         self.collectionDirectory = collectionDirectory
         self.host = host
@@ -153,6 +157,7 @@ public struct ServerConfiguration: Sendable {
         self.authFailuresPerMinute = authFailuresPerMinute
         self.trustedProxies = trustedProxies
         self.forwardedHeader = forwardedHeader
+        self.ingestion = ingestion
     }
 
     /// The engine's configuration: this collection, limits, retrieval options and read-only mode.
@@ -199,6 +204,66 @@ public struct ServerConfiguration: Sendable {
 
 /// A configuration value that cannot be used: one line naming the setting's flag and variable.
 public typealias ServerConfigurationError = SettingError
+
+/// Who processes uploads, and how (`--role`, `--upload-mode`, `--job-lease`, `--worker-concurrency`,
+/// `--job-attempts`, `--index-wait`).
+///
+/// With queued uploads, `POST /v1/documents` stores the upload as a job in the collection's store and answers `202`
+/// with the document id and its status URL; workers (this process unless its role is `api`, and any other process
+/// on the same store) claim and process jobs. With inline uploads, the request itself processes the document and
+/// answers `201` once it is searchable: the embedded single-process mode.
+public struct IngestionConfiguration: Sendable, Hashable {
+    public var role: ServerRole
+    public var uploadMode: UploadMode
+    /// How long a worker's claim on a job lasts without renewal: a job whose worker died is retried after it.
+    public var jobLease: Duration
+    /// Jobs this process's worker processes at once.
+    public var workerConcurrency: Int
+    /// Claims of a job whose worker died before it fails for good (`worker_lost`).
+    public var maxJobAttempts: Int
+    /// How long a request with `min_index_version` waits for this replica to apply that version.
+    public var indexWait: Duration
+    /// How often an idle worker looks for queued jobs (an upload to this process wakes it at once).
+    public var pollInterval: Duration
+
+    public init(
+        role: ServerRole = ServerSettings.role.defaultValue, uploadMode: UploadMode = ServerSettings.uploadMode.defaultValue,
+        jobLease: Duration = ServerSettings.jobLease.defaultValue, workerConcurrency: Int = ServerSettings.workerConcurrency.defaultValue,
+        maxJobAttempts: Int = ServerSettings.jobAttempts.defaultValue, indexWait: Duration = ServerSettings.indexWait.defaultValue,
+        pollInterval: Duration = .seconds(1)
+    ) {
+        self.role = role
+        self.uploadMode = uploadMode
+        self.jobLease = jobLease
+        self.workerConcurrency = workerConcurrency
+        self.maxJobAttempts = maxJobAttempts
+        self.indexWait = indexWait
+        self.pollInterval = pollInterval
+    }
+
+    /// Whether this process runs the ingestion worker.
+    public var runsWorker: Bool { role != .api }
+}
+
+/// What a `rag-server` process does.
+public enum ServerRole: String, Sendable, CaseIterable {
+    /// Serves the API and the chat page; queued uploads wait for a worker elsewhere.
+    case api
+    /// Processes queued uploads; serves only `/healthz` and `/readyz` on the API port (and the metrics port).
+    case worker
+    /// Both.
+    case all
+}
+
+/// How `POST /v1/documents` processes an upload.
+public enum UploadMode: String, Sendable, CaseIterable {
+    /// Queued with a database server (`--database-url`), inline with an embedded collection.
+    case auto
+    /// Processed in the request: `201` once the document is searchable.
+    case inline
+    /// Stored as a job: `202` with the status URL at once; a worker processes it.
+    case queued
+}
 
 /// How `rag-server` writes its logs on stderr.
 public enum LogFormat: String, Sendable, CaseIterable {

@@ -25,6 +25,8 @@ public final class ServerState: Sendable {
     public let timer: RequestTimer
     /// `/metrics`'s text, rendered at most once per ``ServerConfiguration/metricsCacheInterval``.
     public let metricsText: MetricsRenderCache
+    /// Wakes this process's ingestion worker when an upload is queued here.
+    let wake = WakeSignal()
     public let logger: Logger
 
     public init(configuration: ServerConfiguration, engine: Engine, logger: Logger = Logger(label: "rag.server")) {

@@ -66,6 +66,12 @@ import Testing
         Bad(environment: ["RAG_MIN_SCORE": "2"], flag: "--min-score", variable: "RAG_MIN_SCORE"),
         Bad(environment: ["RAG_MIN_SCORE": "nan"], flag: "--min-score", variable: "RAG_MIN_SCORE"),
         Bad(environment: ["RAG_COLLECTION": ""], flag: "--collection", variable: "RAG_COLLECTION"),
+        Bad(environment: ["RAG_ROLE": "both"], flag: "--role", variable: "RAG_ROLE"),
+        Bad(environment: ["RAG_UPLOAD_MODE": "later"], flag: "--upload-mode", variable: "RAG_UPLOAD_MODE"),
+        Bad(environment: ["RAG_JOB_LEASE": "0"], flag: "--job-lease", variable: "RAG_JOB_LEASE"),
+        Bad(environment: ["RAG_WORKER_CONCURRENCY": "0"], flag: "--worker-concurrency", variable: "RAG_WORKER_CONCURRENCY"),
+        Bad(environment: ["RAG_JOB_ATTEMPTS": "0"], flag: "--job-attempts", variable: "RAG_JOB_ATTEMPTS"),
+        Bad(environment: ["RAG_INDEX_WAIT": "-1"], flag: "--index-wait", variable: "RAG_INDEX_WAIT"),
     ]
 
     @Test(arguments: badValues)

@@ -39,6 +39,7 @@ public final class Engine: Sendable {
     /// Serialises this engine's writes and the applying of changes, first come first served; a writer whose task is
     /// cancelled while it waits leaves the queue without writing.
     let writes = AsyncSemaphore(permits: 1)
+    let status = Mutex(StoreStatus())
 
     /// Opens the collection in `configuration.collectionDirectory` (a SQLite database, `collection.db`; a collection
     /// file of an earlier release is migrated into it first, unless `readOnly`), or an empty collection in memory
@@ -82,6 +83,8 @@ public final class Engine: Sendable {
         metrics.prepare(model: llm.model)
         metrics.questionsUnanswered.increment(by: Int64(0))
         metrics.collectionChangesApplied.increment(by: Int64(0))
+        metrics.databaseErrors(operation: "follow").increment(by: Int64(0))
+        noteStore(reachable: true, newest: collection.generation)
     }
 
     static func checkCompatible(_ collection: DocumentCollection, with embedder: any Embedder, path: String) throws(CollectionError) {
@@ -98,7 +101,14 @@ public final class Engine: Sendable {
     /// Cheap when nothing changed: one look at the store's newest version. Readers keep their snapshot meanwhile.
     @discardableResult
     public func follow() async throws(CollectionError) -> Int {
-        let newest = try await store.currentVersion()
+        let newest: UInt64
+        do {
+            newest = try await store.currentVersion()
+            noteStore(reachable: true, newest: newest)
+        } catch {
+            noteStore(reachable: false, error: error)
+            throw error
+        }
         guard newest != collection.generation || legacySnapshot.withLock({ $0 }) else { return 0 }
         do {
             return try await writes.withPermit { try await applyChanges(upTo: nil) }
@@ -192,6 +202,23 @@ public final class Engine: Sendable {
     /// The current snapshot of the collection.
     public var collection: DocumentCollection { current.withLock { $0 } }
 
+    /// Whether the store answered the last time `follow()` asked it, and the newest version it had: what `/readyz`
+    /// reports and `rag_database_up` and `rag_collection_newest_version` publish.
+    public var storeStatus: StoreStatus { status.withLock { $0 } }
+
+    /// Records what the store last answered (`follow()`, the ingestion worker).
+    public func noteStore(reachable: Bool, newest: UInt64? = nil, error: (any Error)? = nil) {
+        let updated = status.withLock { status in
+            status.reachable = reachable
+            if let newest { status.newestVersion = max(newest, collection.generation) }
+            status.lastError = error.map { ($0 as? CollectionError)?.message ?? "\($0)" }
+            return status
+        }
+        metrics.setDatabaseUp(reachable)
+        metrics.setNewestCollectionVersion(updated.newestVersion)
+        if !reachable { metrics.databaseErrors(operation: "follow").increment() }
+    }
+
     func finish(_ operation: RAGMetrics.Operation, outcome: String, started: ContinuousClock.Instant) {
         metrics.requests(operation, outcome: outcome).increment()
         metrics.requestLatency(operation).record(Engine.seconds(since: started))
@@ -209,3 +236,15 @@ public final class Engine: Sendable {
     }
 }
 
+
+/// What the collection's store last answered.
+public struct StoreStatus: Sendable, Hashable {
+    /// Whether it answered.
+    public var reachable = true
+    /// The newest version it had (at least the engine's own).
+    public var newestVersion: UInt64 = 0
+    /// Why it did not answer, without any path or secret.
+    public var lastError: String?
+
+    public init() {}
+}

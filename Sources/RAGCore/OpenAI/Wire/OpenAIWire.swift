@@ -75,6 +75,8 @@ package enum OpenAIWire {
         package var stream_options: StreamOptions?
         package var temperature: Double?
         package var max_tokens: Int?
+        /// pdf-chatbot's extension: wait until the serving replica has applied this collection version.
+        package var min_index_version: UInt64?
 
         package init(
             model: String?, messages: [Message], stream: Bool? = nil, stream_options: StreamOptions? = nil,
