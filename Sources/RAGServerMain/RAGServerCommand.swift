@@ -63,6 +63,13 @@ struct RAGServerCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-concurrent-uploads"), parsing: .unconditional, help: S.maxConcurrentUploads.argumentHelp)
     var maxConcurrentUploads: String?
     @Option(name: .customLong("upload-queue"), parsing: .unconditional, help: S.uploadQueue.argumentHelp) var uploadQueue: String?
+    @Option(name: .customLong("role"), parsing: .unconditional, help: S.role.argumentHelp) var role: String?
+    @Option(name: .customLong("upload-mode"), parsing: .unconditional, help: S.uploadMode.argumentHelp) var uploadMode: String?
+    @Option(name: .customLong("job-lease"), parsing: .unconditional, help: S.jobLease.argumentHelp) var jobLease: String?
+    @Option(name: .customLong("worker-concurrency"), parsing: .unconditional, help: S.workerConcurrency.argumentHelp)
+    var workerConcurrency: String?
+    @Option(name: .customLong("job-attempts"), parsing: .unconditional, help: S.jobAttempts.argumentHelp) var jobAttempts: String?
+    @Option(name: .customLong("index-wait"), parsing: .unconditional, help: S.indexWait.argumentHelp) var indexWait: String?
     @Option(name: .customLong("max-history-messages"), parsing: .unconditional, help: S.maxHistoryMessages.argumentHelp)
     var maxHistoryMessages: String?
     @Option(name: .customLong("max-history-bytes"), parsing: .unconditional, help: S.maxHistoryBytes.argumentHelp)
@@ -95,7 +102,9 @@ struct RAGServerCommand: AsyncParsableCommand {
             (S.maxPartHeaderBytes.info, maxPartHeaderBytes), (S.rateLimit.info, rateLimit), (S.rateBurst.info, rateBurst),
             (S.authFailureLimit.info, authFailureLimit), (S.trustedProxies.info, trustedProxies),
             (S.forwardedHeader.info, forwardedHeader), (S.maxConcurrentLLM.info, maxConcurrentLLM), (S.llmQueue.info, llmQueue),
-            (S.maxConcurrentUploads.info, maxConcurrentUploads), (S.uploadQueue.info, uploadQueue),
+            (S.maxConcurrentUploads.info, maxConcurrentUploads), (S.uploadQueue.info, uploadQueue), (S.role.info, role),
+            (S.uploadMode.info, uploadMode), (S.jobLease.info, jobLease), (S.workerConcurrency.info, workerConcurrency),
+            (S.jobAttempts.info, jobAttempts), (S.indexWait.info, indexWait),
             (S.maxHistoryMessages.info, maxHistoryMessages), (S.maxHistoryBytes.info, maxHistoryBytes),
             (S.requestTimeout.info, requestTimeout), (S.idleTimeout.info, idleTimeout), (S.headerTimeout.info, headerTimeout),
             (S.bodyTimeout.info, bodyTimeout), (S.gracePeriod.info, gracePeriod), (S.corsOrigin.info, corsOrigin),

@@ -15,8 +15,10 @@ import Glibc
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
 
-    @Test(.timeLimit(.minutes(3)))
-    func chatPageUploadsAsksAndShowsSources() async throws {
+    /// Inline uploads (201 once indexed) and queued ones (202, then the page follows the job's status URL until the
+    /// worker has made it ready, or shows why it failed).
+    @Test(.timeLimit(.minutes(3)), arguments: ["inline", "queued"])
+    func chatPageUploadsAsksAndShowsSources(uploadMode: String) async throws {
         let missing = Self.missingBrowserPieces()
         guard missing.isEmpty else {
             Issue.record("the browser test needs \(missing.joined(separator: ", ")): run scripts/setup.sh")
@@ -36,7 +38,7 @@ import Glibc
         try Data("%PDF-1.7\n this is not a PDF body".utf8).write(to: broken)
 
         // No language model, no API keys, no settings from the developer's shell.
-        let server = try ServerProcess(arguments: ["--llm", "extractive", "--grace-period", "2"])
+        let server = try ServerProcess(arguments: ["--llm", "extractive", "--grace-period", "2", "--upload-mode", uploadMode])
         defer { server.stop(timeout: .seconds(10)) }
         let port = server.port
 

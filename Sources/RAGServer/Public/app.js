@@ -10,6 +10,7 @@
     history: [],       // [{role, content}] of finished turns, sent with follow-up questions
     documents: [],
     readOnly: false,
+    indexVersion: 0,   // the newest index_version this page's writes returned: questions ask for at least it
     asking: null,      // the AbortController of the answer in progress
     activeCitation: null,
     returnFocus: null,
@@ -271,7 +272,8 @@
     button.disabled = true;
     button.textContent = "Deleting…";
     try {
-      await api(`/v1/documents/${encodeURIComponent(doc.id)}`, { method: "DELETE" });
+      const response = await api(`/v1/documents/${encodeURIComponent(doc.id)}`, { method: "DELETE" });
+      noteIndexVersion((await response.json()).index_version);
     } catch (error) {
       showError(`Cannot delete ${doc.file}: ${describe(error)}`);
     }
@@ -310,6 +312,10 @@
         progress.removeAttribute("value");
         status.textContent = "Reading and indexing…";
       },
+      waiting(text) {
+        progress.removeAttribute("value");
+        status.textContent = text;
+      },
       done(text) {
         progress.remove();
         item.classList.add("done");
@@ -323,6 +329,42 @@
         status.textContent = message;
       },
     };
+  }
+
+  function noteIndexVersion(version) {
+    if (typeof version === "number" && version > state.indexVersion) state.indexVersion = version;
+  }
+
+  /**
+   * Follows a queued upload's status URL until the worker has made it ready or it failed, showing each state as it
+   * comes: queued, processing (with the attempt), then indexed or the reason it failed.
+   */
+  async function followJob(job, view) {
+    let pause = 500;
+    for (;;) {
+      if (job.status === "ready") {
+        noteIndexVersion(job.index_version);
+        const doc = job.document;
+        view.done(doc ? `Indexed: ${plural(doc.pages, "page")}, ${plural(doc.chunks, "chunk")}.` : "Indexed.");
+        await Promise.all([refreshDocuments(), refreshStatus()]);
+        return;
+      }
+      if (job.status === "failed") {
+        view.fail(job.error ? job.error.message || job.error.code : "The document could not be indexed.");
+        return;
+      }
+      view.waiting(job.status === "processing"
+        ? (job.attempts > 1 ? `Reading and indexing (attempt ${job.attempts})…` : "Reading and indexing…")
+        : "Queued: waiting for a worker…");
+      await new Promise((resolve) => setTimeout(resolve, pause));
+      pause = Math.min(pause * 1.5, 3000);
+      try {
+        job = await (await api(job.status_url)).json();
+      } catch (error) {
+        if (error.status === 404) { view.fail("The upload is no longer queued (it was removed)."); return; }
+        view.waiting(`Checking the status again… (${describe(error)})`);
+      }
+    }
   }
 
   /** Uploads one file as multipart/form-data (XMLHttpRequest, for upload progress). */
@@ -344,8 +386,11 @@
           resolve(upload(file, view, attempt + 1));
           return;
         }
-        if (request.status >= 200 && request.status < 300 && body && body.document) {
+        if (request.status >= 200 && request.status < 300 && body && body.status_url && !body.document) {
+          await followJob(body, view);
+        } else if (request.status >= 200 && request.status < 300 && body && body.document) {
           const doc = body.document;
+          noteIndexVersion(body.index_version);
           view.done(body.unchanged ? "Already indexed (same file)."
             : `Indexed: ${plural(doc.pages, "page")}, ${plural(doc.chunks, "chunk")}.`);
           await Promise.all([refreshDocuments(), refreshStatus()]);
@@ -548,7 +593,7 @@
     setAsking(true);
     try {
       const history = state.history.slice(-MAX_HISTORY_MESSAGES);
-      const response = await api("/v1/ask", { method: "POST", json: { question, history, stream: true }, signal: controller.signal });
+      const response = await api("/v1/ask", { method: "POST", json: { question, history, stream: true, ...(state.indexVersion ? { min_index_version: state.indexVersion } : {}) }, signal: controller.signal });
       let finished = false;
       for await (const { event, data } of serverSentEvents(response)) {
         if (event === "passages") view.passages(data.passages || []);
