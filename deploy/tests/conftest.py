@@ -55,8 +55,9 @@ CONTRACT_METRICS = {
 
 
 def manifest_files():
-    """Every Kubernetes manifest in k8s/ (custom-values.yaml is Helm values, not a manifest)."""
-    return sorted(p for p in K8S.glob("*.yaml") if p.name != "custom-values.yaml")
+    """Every Kubernetes manifest in k8s/ (custom-values.yaml is Helm values and kustomization.yaml kustomize's list,
+    not manifests)."""
+    return sorted(p for p in K8S.glob("*.yaml") if p.name not in ("custom-values.yaml", "kustomization.yaml"))
 
 
 def load_docs(path_or_text):
