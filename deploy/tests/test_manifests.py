@@ -25,7 +25,7 @@ ALL_ON = {
     "openai": {"baseURL": "http://ollama:11434/v1", "model": "llama3.2", "optional": False},
     "server": {"corsOrigin": "https://example.com", "trustedProxies": "10.0.0.0/8"},
     "persistence": {"documents": {"existingClaim": "shared-documents"},
-                    "collection": {"storageClassName": "efs", "accessModes": ["ReadWriteMany"], "size": "20Gi"}},
+                    "collection": {"storageClassName": "gp3", "accessModes": ["ReadWriteOnce"], "size": "20Gi"}},
     "imagePullSecrets": [{"name": "regcred"}],
     "extraEnv": [{"name": "RAG_LLM_TIMEOUT", "value": "120"}],
     "networkPolicy": {"enabled": True},
