@@ -197,6 +197,7 @@ def test_embedded_mode_is_one_pod():
     ({**EMBEDDED, "replicaCount": 2}, "replicaCount=2 needs a database"),
     ({**EMBEDDED, "autoscaling": {"enabled": True}}, "autoscaling.enabled=true needs a database"),
     ({"database": {"url": "postgres://db/rag", "existingSecret": "rag-database"}}, "alternatives"),
+    ({"worker": {"gracePeriod": 600}}, "worker.terminationGracePeriodSeconds must be at least"),
 ])
 def test_impossible_combinations_fail_to_render(values, message):
     with pytest.raises(helm.HelmError, match=message):

@@ -108,6 +108,9 @@ one, uploads through the API are queued and the workers ingest them). */}}
 {{- fail (printf "replicaCount=%s needs a database: without one the collection is an SQLite file that only one pod may open (ReadWriteOnce volume, WAL on one node). Set database.url, database.existingSecret or postgresql.enabled=true, or replicaCount=1" (include "pdf-chatbot.replicas" .)) -}}
 {{- end -}}
 {{- end -}}
+{{- if lt (int .Values.worker.terminationGracePeriodSeconds) (add (int .Values.worker.gracePeriod) (int .Values.preStopSleepSeconds) 5 | int) -}}
+{{- fail "worker.terminationGracePeriodSeconds must be at least worker.gracePeriod + preStopSleepSeconds + 5: the worker needs its grace period to finish the job in hand" -}}
+{{- end -}}
 {{- if and (eq $mode "secret") (not .Values.database.secretKey) -}}
 {{- fail "database.existingSecret needs database.secretKey: the key of that Secret that holds the database URL" -}}
 {{- end -}}
