@@ -95,6 +95,23 @@ ROWS = [
             (f"time() - max(rag_collection_last_ingest_timestamp_seconds{{{SEL}}})", "age")],
          "PdfChatbotNothingIngested fires past its threshold."),
     ]),
+    ("Database and ingestion queue", [
+        ("Ingestion queue depth", "short", [
+            (f"max by (state) (rag_ingest_queue_depth{{{SEL}}})", "{{state}}")],
+         "Uploads waiting for a worker and being processed. Every pod reports the same cluster-wide count, hence max. "
+         "The workers' HPA scales on the queued line; PdfChatbotIngestQueueBacklog fires when it stays high."),
+        ("Ingestion job outcomes", "short", [
+            (f"sum by (outcome) (increase(rag_ingest_jobs_total{{{SEL}}}[{RI}]))", "{{outcome}}")],
+         "Queued jobs that ended ready or failed, and those retried after their worker's lease expired."),
+        ("Replication lag (collection versions)", "short", [
+            (f"max(rag_collection_newest_version{{{SEL}}}) - min(rag_collection_version{{{SEL}}})", "newest - slowest"),
+            (f"max(rag_collection_newest_version{{{SEL}}}) - on () group_right () max by (pod) (rag_collection_version{{{SEL}}})", "{{pod}}")],
+         "How many changes in the database each replica has yet to apply; PdfChatbotReplicationLag fires when one stays behind."),
+        ("Database reachable and errors", "short", [
+            (f"min by (pod) (rag_database_up{{{SEL}}})", "up {{pod}}"),
+            (f"sum by (operation) (rate(rag_database_errors_total{{{SEL}}}[{RI}]))", "errors/s {{operation}}")],
+         "rag_database_up is 1 while a pod reaches the database (it stays ready without it, serving from memory)."),
+    ]),
     ("Pods", [
         ("Replicas", "short", [
             ('sum(kube_deployment_status_replicas_available{namespace=~"$namespace", deployment="pdf-chatbot"})', "available"),

@@ -1,9 +1,11 @@
 """The Helm chart lints strictly, its values schema guards the values, and k8s/ equals its default render."""
+import importlib.util
 import subprocess
 import sys
 
 import helm_python as helm
 import pytest
+import yaml
 
 from conftest import CHART, K8S, ROOT, load_docs, manifest_files, rendered_docs
 
@@ -20,6 +22,15 @@ def test_helm_lint_strict():
 @pytest.mark.parametrize("bad", [
     {"image": {"pullPolicy": "Sometimes"}},
     {"replicas": 3},
+    {"replicaCount": "3"},
+    {"autoscaling": {"enabled": "yes"}},
+    {"database": {"url": "mysql://db/rag"}},
+    {"database": {"maxConnections": 0}},
+    {"postgresql": {"auth": {"password": "p@ss word"}}},
+    {"postgresql": {"sslmode": "sometimes"}},
+    {"worker": {"autoscaling": {"metric": "memory"}}},
+    {"worker": {"concurrency": 0}},
+    {"worker": {"terminationGracePeriodSeconds": 10}},
     {"service": {"type": "ExternalName"}},
     {"terminationGracePeriodSeconds": 10},
     {"monitoring": {"rules": {"errorRatio": 2}}},
@@ -83,16 +94,33 @@ def _by_key(docs):
     return {(d["kind"], d["metadata"]["name"]): _normalise(d) for d in docs}
 
 
+def _render_k8s():
+    spec = importlib.util.spec_from_file_location("render_k8s", ROOT / "deploy" / "render_k8s.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_k8s_equals_the_default_render():
-    k8s = _by_key([d for p in manifest_files() if p.name not in ("secret.example.yaml", "ingest-job.yaml")
-                   for d in load_docs(p)])
-    chart = _by_key(rendered_docs())
+    """k8s/ is the default render, but for the bundled PostgreSQL's password (random in a render, fixed in k8s/)."""
+    values = _render_k8s().VALUES
+    assert values == {"postgresql": {"auth": {"password": values["postgresql"]["auth"]["password"]}}}
+    k8s = _by_key([d for p in manifest_files() if p.name != "secret.example.yaml" for d in load_docs(p)])
+    chart = _by_key(rendered_docs(values))
     assert set(k8s) == set(chart)
     for key in k8s:
         assert k8s[key] == chart[key], f"{key} differs between k8s/ and the chart"
-    job = _by_key(load_docs(K8S / "ingest-job.yaml"))
-    rendered_job = {k: v for k, v in _by_key(rendered_docs({"ingest": {"job": {"enabled": True}}})).items() if k[0] == "Job"}
-    assert job == rendered_job
+    default = _by_key(rendered_docs())
+    assert set(default) == set(chart)
+    assert default[("Secret", "pdf-chatbot-postgresql")]["stringData"]["password"] != values["postgresql"]["auth"]["password"]
+
+
+def test_kustomization_lists_the_application():
+    """`kubectl apply -k k8s/` applies the application (the monitoring objects need the prometheus-operator CRDs and
+    are applied on their own; the Secrets' example is not applied)."""
+    kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
+    monitoring = {"servicemonitor.yaml", "prometheusrule.yaml", "grafana-dashboard.yaml", "secret.example.yaml"}
+    assert set(kustomization["resources"]) == {p.name for p in manifest_files()} - monitoring
 
 
 def test_generated_files_are_up_to_date():
@@ -104,7 +132,11 @@ def test_generated_files_are_up_to_date():
 def test_notes_render():
     with helm.Chart.load(str(CHART)) as chart:
         notes = chart.render({}, name="pdf-chatbot", namespace="default")["pdf-chatbot/templates/NOTES.txt"]
-    assert "minikube service pdf-chatbot-service" in notes and "create job --from=cronjob/pdf-chatbot-ingest" in notes
+        embedded = chart.render({"postgresql": {"enabled": False}}, name="pdf-chatbot",
+                                namespace="default")["pdf-chatbot/templates/NOTES.txt"]
+    assert "minikube service pdf-chatbot-service" in notes and "pdf-chatbot-postgresql" in notes
+    assert "pdf-chatbot-worker" in notes and "prometheus-adapter" in notes and "cronjob" not in notes
+    assert "exactly one replica" in embedded and "create job --from=cronjob/pdf-chatbot-ingest" in embedded
 
 
 def test_hadolint():

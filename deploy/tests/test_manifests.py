@@ -25,10 +25,25 @@ ALL_ON = {
     "openai": {"baseURL": "http://ollama:11434/v1", "model": "llama3.2", "optional": False},
     "server": {"corsOrigin": "https://example.com", "trustedProxies": "10.0.0.0/8"},
     "persistence": {"documents": {"existingClaim": "shared-documents"},
-                    "collection": {"storageClassName": "efs", "accessModes": ["ReadWriteMany"], "size": "20Gi"}},
+                    "collection": {"storageClassName": "gp3", "accessModes": ["ReadWriteOnce"], "size": "20Gi"}},
     "imagePullSecrets": [{"name": "regcred"}],
     "extraEnv": [{"name": "RAG_LLM_TIMEOUT", "value": "120"}],
     "networkPolicy": {"enabled": True},
+    "worker": {"autoscaling": {"adapterRules": {"enabled": True}}},
+}
+# Embedded mode (no database: one pod, the SQLite collection on a ReadWriteOnce volume) with its options on.
+EMBEDDED = {
+    "postgresql": {"enabled": False},
+    "ingest": {"job": {"enabled": True}},
+    "apiKeys": {"secretName": "pdf-chatbot-api-keys"},
+    "server": {"corsOrigin": "https://example.com", "trustedProxies": "10.0.0.0/8"},
+    "networkPolicy": {"enabled": True},
+}
+# An external PostgreSQL whose URL is in an existing Secret; workers scaled on CPU; the CronJob on.
+EXTERNAL = {
+    "database": {"existingSecret": "pdf-chatbot-database", "secretKey": "url"},
+    "worker": {"autoscaling": {"metric": "cpu"}},
+    "ingest": {"cronJob": {"enabled": True}},
 }
 
 
@@ -50,7 +65,7 @@ def test_k8s_manifest_validates(path):
         validate(doc)
 
 
-@pytest.mark.parametrize("values", [None, ALL_ON], ids=["defaults", "all-on"])
+@pytest.mark.parametrize("values", [None, ALL_ON, EMBEDDED, EXTERNAL], ids=["defaults", "all-on", "embedded", "external"])
 def test_rendered_chart_validates(values):
     docs = rendered_docs(values)
     kinds = {d["kind"] for d in docs}
@@ -107,9 +122,16 @@ def test_custom_values_keys_exist_in_kube_prometheus_stack():
     assert configmap["metadata"]["labels"][sidecar["label"]] == sidecar["labelValue"]
 
 
-def test_workloads_follow_the_security_baseline():
-    for path in ("deployment.yaml", "ingest-cronjob.yaml", "ingest-job.yaml"):
-        (doc,) = load_docs(K8S / path)
+def _workloads(docs):
+    return [d for d in docs if d["kind"] in ("Deployment", "StatefulSet", "Job", "CronJob")]
+
+
+@pytest.mark.parametrize("values", [None, EMBEDDED, EXTERNAL], ids=["k8s", "embedded", "external"])
+def test_workloads_follow_the_security_baseline(values):
+    docs = [d for p in manifest_files() for d in load_docs(p)] if values is None else rendered_docs(values)
+    workloads = _workloads(docs)
+    assert len(workloads) >= 2
+    for doc in workloads:
         spec = doc["spec"]
         pod = (spec.get("jobTemplate", {}).get("spec", spec))["template"]["spec"]
         assert pod["securityContext"]["runAsNonRoot"] is True
@@ -119,14 +141,16 @@ def test_workloads_follow_the_security_baseline():
             assert sc["readOnlyRootFilesystem"] and not sc["allowPrivilegeEscalation"]
             assert sc["capabilities"]["drop"] == ["ALL"]
             assert c["resources"]["requests"] and c["resources"]["limits"]
-            assert c["image"] == "pdf-chatbot:latest" and c["imagePullPolicy"] == "IfNotPresent"
+            expected = "postgres:15" if doc["kind"] == "StatefulSet" else "pdf-chatbot:latest"
+            assert c["image"] == expected and c["imagePullPolicy"] == "IfNotPresent"
 
 
-def _server_variables():
-    """The environment variables of docs/configuration.md's server table (itself checked against the code's table by
-    Tests/RAGServerTests/ConfigurationTests.swift)."""
+def _server_variables(table="| flag | environment |", after=None):
+    """The environment variables of a docs/configuration.md server table: the main one (itself checked against the
+    code's table by Tests/RAGServerTests/ConfigurationTests.swift), or the one after the heading `after`."""
     lines = (K8S.parent / "docs" / "configuration.md").read_text().splitlines()
-    header = next(i for i, line in enumerate(lines) if line.startswith("| flag | environment |"))
+    start = lines.index(after) if after else 0
+    header = next(i for i, line in enumerate(lines) if i > start and line.startswith(table))
     variables = []
     for row in lines[header + 2:]:
         if not row.startswith("|"):
@@ -136,22 +160,41 @@ def _server_variables():
     return variables
 
 
+# The database-mode block of docs/configuration.md (the server contract of issue #11).
+DATABASE_VARIABLES = {"RAG_DATABASE_URL", "RAG_DATABASE_URL_FILE", "RAG_DATABASE_MAX_CONNECTIONS", "RAG_ROLE",
+                      "RAG_JOB_LEASE", "RAG_WORKER_CONCURRENCY", "RAG_INDEX_WAIT"}
+
+
+def _env(docs, name):
+    (d,) = [doc for doc in docs if doc["kind"] == "Deployment" and doc["metadata"]["name"] == name]
+    (c,) = d["spec"]["template"]["spec"]["containers"]
+    return {e["name"]: e.get("value") for e in c["env"]}
+
+
 def test_the_deployment_sets_every_server_setting():
     """Each rag-server setting is a chart value (so a deployment states it), but for RAG_API_KEYS (keys come from a
-    Secret file instead), RAG_CORS_ORIGIN and RAG_TRUSTED_PROXIES (set only when corsOrigin and trustedProxies are)."""
+    Secret file instead), RAG_CORS_ORIGIN and RAG_TRUSTED_PROXIES (set only when corsOrigin and trustedProxies are).
+    Database mode sets the database block and not RAG_COLLECTION and RAG_READ_ONLY (unused with a database); the URL
+    comes as a file (RAG_DATABASE_URL_FILE), or in plain text with database.url; embedded mode sets no database
+    variable."""
     variables = _server_variables()
     assert len(variables) >= 30 and "RAG_MAX_FORM_PARTS" in variables
-    docs = rendered_docs(ALL_ON)
-    (d,) = [doc for doc in docs if doc["kind"] == "Deployment"]
-    (c,) = d["spec"]["template"]["spec"]["containers"]
-    env = {e["name"] for e in c["env"]}
-    assert set(variables) - env == {"RAG_API_KEYS"}
-    (d,) = load_docs(K8S / "deployment.yaml")
-    (c,) = d["spec"]["template"]["spec"]["containers"]
-    env = {e["name"]: e.get("value") for e in c["env"]}
-    assert set(variables) - set(env) == {"RAG_API_KEYS", "RAG_API_KEYS_FILE", "RAG_CORS_ORIGIN", "RAG_TRUSTED_PROXIES"}
+    database = _server_variables(after="### Database and ingestion queue")
+    assert set(database) == DATABASE_VARIABLES and not set(database) & set(variables)
+    variables += database
+    embedded = set(_env(rendered_docs(EMBEDDED), "pdf-chatbot"))
+    assert set(variables) - embedded == {"RAG_API_KEYS"} | DATABASE_VARIABLES
+    bundled = set(_env(rendered_docs(ALL_ON), "pdf-chatbot"))
+    assert set(variables) - bundled == {"RAG_API_KEYS", "RAG_DATABASE_URL", "RAG_COLLECTION", "RAG_READ_ONLY"}
+    assert set(_env(rendered_docs(ALL_ON), "pdf-chatbot-worker")) == bundled
+    plain_url = set(_env(rendered_docs({**ALL_ON, "database": {"url": "postgres://u:p@db:5432/rag"}}), "pdf-chatbot"))
+    assert set(variables) - plain_url == {"RAG_API_KEYS", "RAG_DATABASE_URL_FILE", "RAG_COLLECTION", "RAG_READ_ONLY"}
+    env = _env(load_docs(K8S / "deployment.yaml"), "pdf-chatbot")
+    assert set(variables) - set(env) == {"RAG_API_KEYS", "RAG_API_KEYS_FILE", "RAG_CORS_ORIGIN", "RAG_TRUSTED_PROXIES",
+                                         "RAG_COLLECTION", "RAG_READ_ONLY", "RAG_DATABASE_URL"}
     # Numbers as the server reads them: digits, never 6.7108864e+07.
-    for name in ("RAG_MAX_UPLOAD_BYTES", "RAG_MAX_CHARACTERS", "RAG_MAX_COLLECTION_CHUNKS", "RAG_MIN_CHARACTER_ALLOWANCE"):
+    for name in ("RAG_MAX_UPLOAD_BYTES", "RAG_MAX_CHARACTERS", "RAG_MAX_COLLECTION_CHUNKS", "RAG_MIN_CHARACTER_ALLOWANCE",
+                 "RAG_DATABASE_MAX_CONNECTIONS", "RAG_JOB_LEASE", "RAG_WORKER_CONCURRENCY"):
         assert re.fullmatch(r"[0-9]+", env[name]), (name, env[name])
 
 
@@ -162,7 +205,12 @@ def test_deployment_contract():
     env = {e["name"]: e for e in c["env"]}
     assert env["OPENAI_API_KEY"]["valueFrom"]["secretKeyRef"]["name"] == "openai-secret"
     assert env["OPENAI_API_KEY"]["valueFrom"]["secretKeyRef"]["key"] == "OPENAI_API_KEY"
-    assert env["RAG_READ_ONLY"]["value"] == "true" and env["RAG_COLLECTION"]["value"] == "/data/collection"
+    # Database mode (the bundled PostgreSQL): the URL as a file from its Secret, every replica writes.
+    assert "RAG_READ_ONLY" not in env and "RAG_COLLECTION" not in env
+    assert env["RAG_DATABASE_URL_FILE"]["value"] == "/etc/pdf-chatbot/database/url" and env["RAG_ROLE"]["value"] == "api"
+    (volume,) = [v for v in pod["volumes"] if v["name"] == "database"]
+    assert volume["secret"]["secretName"] == "pdf-chatbot-postgresql"
+    assert volume["secret"]["items"] == [{"key": "database-url", "path": "url"}]
     assert c["readinessProbe"]["httpGet"]["path"] == "/readyz" and c["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert int(env["RAG_GRACE_PERIOD"]["value"]) + 5 <= pod["terminationGracePeriodSeconds"]
     assert pod["terminationGracePeriodSeconds"] >= 30
@@ -175,7 +223,14 @@ def test_deployment_contract():
 
 
 def test_network_policy_keeps_the_metrics_port_to_prometheus():
-    (policy,) = [d for d in rendered_docs({"networkPolicy": {"enabled": True}}) if d["kind"] == "NetworkPolicy"]
+    policies = {d["metadata"]["name"]: d for d in rendered_docs({"networkPolicy": {"enabled": True}}) if d["kind"] == "NetworkPolicy"}
+    assert set(policies) == {"pdf-chatbot", "pdf-chatbot-worker", "pdf-chatbot-postgresql"}
+    (worker,) = policies["pdf-chatbot-worker"]["spec"]["ingress"]
+    assert worker["ports"] == [{"port": "metrics", "protocol": "TCP"}] and worker["from"]
+    (database,) = policies["pdf-chatbot-postgresql"]["spec"]["ingress"]
+    assert database["ports"] == [{"port": "postgresql", "protocol": "TCP"}]
+    assert database["from"][0]["podSelector"]["matchExpressions"][0]["values"] == ["server", "worker", "ingest"]
+    policy = policies["pdf-chatbot"]
     api, metrics = policy["spec"]["ingress"]
     assert api["ports"] == [{"port": "http", "protocol": "TCP"}] and "from" not in api
     assert metrics["ports"] == [{"port": "metrics", "protocol": "TCP"}]

@@ -44,10 +44,128 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{ .Values.persistence.documents.existingClaim | default (printf "%s-documents" (include "pdf-chatbot.fullname" .)) }}
 {{- end }}
 
-{{/* Environment shared by the server and the ingestion jobs: the collection and the language model. */}}
+{{/* Where the collection lives: "url" (database.url), "secret" (database.existingSecret), "bundled" (the chart's
+PostgreSQL StatefulSet) or "embedded" (SQLite in the collection volume, one pod). A database given by URL or Secret
+switches the bundled PostgreSQL off. */}}
+{{- define "pdf-chatbot.databaseMode" -}}
+{{- if and .Values.database.url .Values.database.existingSecret -}}
+{{- fail "database.url and database.existingSecret are alternatives: set one of them" -}}
+{{- else if .Values.database.url -}}url
+{{- else if .Values.database.existingSecret -}}secret
+{{- else if .Values.postgresql.enabled -}}bundled
+{{- else -}}embedded
+{{- end -}}
+{{- end }}
+
+{{/* "true" when the collection is in a database (every replica may write, uploads are queued for the workers). */}}
+{{- define "pdf-chatbot.hasDatabase" -}}
+{{- ne (include "pdf-chatbot.databaseMode" .) "embedded" -}}
+{{- end }}
+
+{{/* The bundled PostgreSQL's object names (StatefulSet, Service, Secret). */}}
+{{- define "pdf-chatbot.postgresqlName" -}}
+{{- printf "%s-postgresql" (include "pdf-chatbot.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end }}
+
+{{/* The Secret and key that hold the database URL the pods read as a file (RAG_DATABASE_URL_FILE). */}}
+{{- define "pdf-chatbot.databaseSecretName" -}}
+{{- if eq (include "pdf-chatbot.databaseMode" .) "secret" -}}{{ .Values.database.existingSecret }}{{- else -}}{{ include "pdf-chatbot.postgresqlName" . }}{{- end -}}
+{{- end }}
+{{- define "pdf-chatbot.databaseSecretKey" -}}
+{{- if eq (include "pdf-chatbot.databaseMode" .) "secret" -}}{{ .Values.database.secretKey }}{{- else -}}database-url{{- end -}}
+{{- end }}
+
+{{/* Server autoscaling: autoscaling.enabled when set, else on with a database and off without (embedded SQLite
+is opened by one pod only). */}}
+{{- define "pdf-chatbot.autoscaling" -}}
+{{- if kindIs "bool" .Values.autoscaling.enabled -}}{{ .Values.autoscaling.enabled }}{{- else -}}{{ include "pdf-chatbot.hasDatabase" . }}{{- end -}}
+{{- end }}
+
+{{/* Server replicas when the HPA does not own them: replicaCount when set, else 2 with a database and 1 without. */}}
+{{- define "pdf-chatbot.replicas" -}}
+{{- if kindIs "invalid" .Values.replicaCount -}}{{ ternary 2 1 (eq (include "pdf-chatbot.hasDatabase" .) "true") }}{{- else -}}{{ .Values.replicaCount | int }}{{- end -}}
+{{- end }}
+
+{{/* Whether the ingestion CronJob is rendered: ingest.cronJob.enabled when set, else only without a database (with
+one, uploads through the API are queued and the workers ingest them). */}}
+{{- define "pdf-chatbot.ingestCronJob" -}}
+{{- if kindIs "bool" .Values.ingest.cronJob.enabled -}}{{ .Values.ingest.cronJob.enabled }}{{- else -}}{{ eq (include "pdf-chatbot.hasDatabase" .) "false" }}{{- end -}}
+{{- end }}
+
+{{/* Whether the worker Deployment is rendered: only with a database. */}}
+{{- define "pdf-chatbot.workers" -}}
+{{- and (eq (include "pdf-chatbot.hasDatabase" .) "true") .Values.worker.enabled -}}
+{{- end }}
+
+{{/* Stops the render on combinations that cannot work. */}}
+{{- define "pdf-chatbot.validate" -}}
+{{- $mode := include "pdf-chatbot.databaseMode" . -}}
+{{- if eq $mode "embedded" -}}
+{{- if eq (include "pdf-chatbot.autoscaling" .) "true" -}}
+{{- fail "autoscaling.enabled=true needs a database: without one the collection is an SQLite file that only one pod may open (ReadWriteOnce volume, WAL on one node). Set database.url, database.existingSecret or postgresql.enabled=true, or leave autoscaling.enabled unset" -}}
+{{- end -}}
+{{- if gt (include "pdf-chatbot.replicas" . | int) 1 -}}
+{{- fail (printf "replicaCount=%s needs a database: without one the collection is an SQLite file that only one pod may open (ReadWriteOnce volume, WAL on one node). Set database.url, database.existingSecret or postgresql.enabled=true, or replicaCount=1" (include "pdf-chatbot.replicas" .)) -}}
+{{- end -}}
+{{- end -}}
+{{- if lt (int .Values.worker.terminationGracePeriodSeconds) (add (int .Values.worker.gracePeriod) (int .Values.preStopSleepSeconds) 5 | int) -}}
+{{- fail "worker.terminationGracePeriodSeconds must be at least worker.gracePeriod + preStopSleepSeconds + 5: the worker needs its grace period to finish the job in hand" -}}
+{{- end -}}
+{{- if and (eq $mode "secret") (not .Values.database.secretKey) -}}
+{{- fail "database.existingSecret needs database.secretKey: the key of that Secret that holds the database URL" -}}
+{{- end -}}
+{{- end }}
+
+{{/* The database settings of rag-server (and the `rag` CLI): the URL as a file from a Secret (or, for development,
+database.url in plain text), the pool size and the queue settings. `role` is api, worker or all. */}}
+{{- define "pdf-chatbot.databaseEnv" -}}
+{{- $ := .root -}}
+{{- if eq (include "pdf-chatbot.databaseMode" $) "url" }}
+- name: RAG_DATABASE_URL
+  value: {{ $.Values.database.url | quote }}
+{{- else }}
+- name: RAG_DATABASE_URL_FILE
+  value: /etc/pdf-chatbot/database/url
+{{- end }}
+- name: RAG_DATABASE_MAX_CONNECTIONS
+  value: {{ $.Values.database.maxConnections | quote }}
+- name: RAG_ROLE
+  value: {{ .role | quote }}
+- name: RAG_JOB_LEASE
+  value: {{ $.Values.worker.jobLease | quote }}
+- name: RAG_WORKER_CONCURRENCY
+  value: {{ $.Values.worker.concurrency | quote }}
+- name: RAG_INDEX_WAIT
+  value: {{ $.Values.database.indexWait | quote }}
+{{- end }}
+
+{{/* The volume that carries the database URL file (nothing with database.url). */}}
+{{- define "pdf-chatbot.databaseVolume" -}}
+{{- if ne (include "pdf-chatbot.databaseMode" .) "url" }}
+- name: database
+  secret:
+    secretName: {{ include "pdf-chatbot.databaseSecretName" . }}
+    defaultMode: 0440
+    items:
+      - key: {{ include "pdf-chatbot.databaseSecretKey" . }}
+        path: url
+{{- end }}
+{{- end }}
+{{- define "pdf-chatbot.databaseVolumeMount" -}}
+{{- if ne (include "pdf-chatbot.databaseMode" .) "url" }}
+- name: database
+  mountPath: /etc/pdf-chatbot/database
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{/* Environment shared by the server, the workers and the ingestion jobs: the collection (embedded mode) and the
+language model. */}}
 {{- define "pdf-chatbot.commonEnv" -}}
+{{- if eq (include "pdf-chatbot.hasDatabase" .) "false" -}}
 - name: RAG_COLLECTION
   value: /data/collection
+{{ end -}}
 - name: RAG_LOG_FORMAT
   value: {{ .Values.server.logFormat | quote }}
 - name: RAG_LOG_LEVEL
@@ -102,6 +220,17 @@ template:
     {{- end }}
     securityContext:
       {{- toYaml .Values.podSecurityContext | nindent 6 }}
+    {{- if eq (include "pdf-chatbot.hasDatabase" .) "false" }}
+    # The SQLite collection (WAL) may only be opened on the node whose pod holds it: run beside the server.
+    affinity:
+      podAffinity:
+        requiredDuringSchedulingIgnoredDuringExecution:
+          - topologyKey: kubernetes.io/hostname
+            labelSelector:
+              matchLabels:
+                {{- include "pdf-chatbot.selectorLabels" . | nindent 16 }}
+                app.kubernetes.io/component: server
+    {{- end }}
     containers:
       - name: ingest
         image: {{ include "pdf-chatbot.image" . }}
@@ -112,29 +241,50 @@ template:
           {{- range .Values.ingest.paths }}
           - {{ . | quote }}
           {{- end }}
+          {{- if eq (include "pdf-chatbot.hasDatabase" .) "true" }}
+          - --database-url
+          - $(RAG_DATABASE_URL)
+          {{- else }}
           - --collection
           - /data/collection
+          {{- end }}
           {{- range .Values.ingest.extraArgs }}
           - {{ . | quote }}
           {{- end }}
         env:
           {{- include "pdf-chatbot.commonEnv" . | nindent 10 }}
+          {{- $mode := include "pdf-chatbot.databaseMode" . }}
+          {{- if eq $mode "url" }}
+          - name: RAG_DATABASE_URL
+            value: {{ .Values.database.url | quote }}
+          {{- else if ne $mode "embedded" }}
+          # Expanded into --database-url by Kubernetes; the value never appears in the Job's spec.
+          - name: RAG_DATABASE_URL
+            valueFrom:
+              secretKeyRef:
+                name: {{ include "pdf-chatbot.databaseSecretName" . }}
+                key: {{ include "pdf-chatbot.databaseSecretKey" . }}
+          {{- end }}
         resources:
           {{- toYaml .Values.ingest.resources | nindent 10 }}
         securityContext:
           {{- toYaml .Values.securityContext | nindent 10 }}
         volumeMounts:
+          {{- if eq (include "pdf-chatbot.hasDatabase" .) "false" }}
           - name: collection
             mountPath: /data/collection
+          {{- end }}
           - name: documents
             mountPath: /data/documents
             readOnly: true
           - name: tmp
             mountPath: /tmp
     volumes:
+      {{- if eq (include "pdf-chatbot.hasDatabase" .) "false" }}
       - name: collection
         persistentVolumeClaim:
           claimName: {{ include "pdf-chatbot.collectionClaim" . }}
+      {{- end }}
       - name: documents
         persistentVolumeClaim:
           claimName: {{ include "pdf-chatbot.documentsClaim" . }}
@@ -142,4 +292,107 @@ template:
       - name: tmp
         emptyDir:
           sizeLimit: 1Gi
+{{- end }}
+
+{{/* rag-server's settings, for the serving Deployment and the workers: dict "root" $ "role" api|worker|all
+"gracePeriod" seconds. */}}
+{{- define "pdf-chatbot.serverEnv" -}}
+{{- $ := .root }}
+{{- include "pdf-chatbot.commonEnv" $ }}
+- name: RAG_HOST
+  value: 0.0.0.0
+- name: RAG_PORT
+  value: "8501"
+- name: RAG_METRICS_PORT
+  value: "8502"
+{{- if eq (include "pdf-chatbot.hasDatabase" $) "true" }}
+{{- include "pdf-chatbot.databaseEnv" (dict "root" $ "role" .role) }}
+{{- else }}
+- name: RAG_READ_ONLY
+  value: {{ $.Values.server.readOnly | quote }}
+{{- end }}
+- name: RAG_RELOAD_INTERVAL
+  value: {{ $.Values.server.reloadInterval | quote }}
+- name: RAG_GRACE_PERIOD
+  value: {{ .gracePeriod | quote }}
+- name: RAG_REQUEST_TIMEOUT
+  value: {{ $.Values.server.requestTimeout | quote }}
+- name: RAG_IDLE_TIMEOUT
+  value: {{ $.Values.server.idleTimeout | quote }}
+- name: RAG_HEADER_TIMEOUT
+  value: {{ $.Values.server.headerTimeout | quote }}
+- name: RAG_BODY_TIMEOUT
+  value: {{ $.Values.server.bodyTimeout | quote }}
+- name: RAG_RATE_LIMIT
+  value: {{ $.Values.server.rateLimit | quote }}
+- name: RAG_RATE_BURST
+  value: {{ $.Values.server.rateBurst | quote }}
+- name: RAG_AUTH_FAILURE_LIMIT
+  value: {{ $.Values.server.authFailureLimit | quote }}
+{{- with $.Values.server.trustedProxies }}
+- name: RAG_TRUSTED_PROXIES
+  value: {{ . | quote }}
+{{- end }}
+- name: RAG_FORWARDED_HEADER
+  value: {{ $.Values.server.forwardedHeader | quote }}
+- name: RAG_MAX_CONCURRENT_LLM
+  value: {{ $.Values.server.maxConcurrentLLM | quote }}
+- name: RAG_LLM_QUEUE
+  value: {{ $.Values.server.llmQueue | quote }}
+- name: RAG_MAX_CONCURRENT_UPLOADS
+  value: {{ $.Values.server.maxConcurrentUploads | quote }}
+- name: RAG_UPLOAD_QUEUE
+  value: {{ $.Values.server.uploadQueue | quote }}
+- name: RAG_MAX_HISTORY_MESSAGES
+  value: {{ $.Values.server.maxHistoryMessages | int64 | quote }}
+- name: RAG_MAX_HISTORY_BYTES
+  value: {{ $.Values.server.maxHistoryBytes | int64 | quote }}
+- name: RAG_METRICS_CACHE
+  value: {{ $.Values.server.metricsCache | quote }}
+- name: RAG_MAX_UPLOAD_BYTES
+  value: {{ $.Values.server.maxUploadBytes | int64 | quote }}
+- name: RAG_MAX_FORM_PARTS
+  value: {{ $.Values.server.maxFormParts | int64 | quote }}
+- name: RAG_MAX_PART_HEADER_BYTES
+  value: {{ $.Values.server.maxPartHeaderBytes | int64 | quote }}
+- name: RAG_MAX_PAGES
+  value: {{ $.Values.server.maxPages | int64 | quote }}
+- name: RAG_MAX_CHARACTERS
+  value: {{ $.Values.server.maxCharacters | int64 | quote }}
+- name: RAG_MAX_CHARACTERS_PER_BYTE
+  value: {{ $.Values.server.maxCharactersPerByte | quote }}
+- name: RAG_MIN_CHARACTER_ALLOWANCE
+  value: {{ $.Values.server.minCharacterAllowance | int64 | quote }}
+- name: RAG_MAX_COLLECTION_CHUNKS
+  value: {{ $.Values.server.maxCollectionChunks | int64 | quote }}
+- name: RAG_LLM
+  value: {{ $.Values.server.llm | quote }}
+- name: RAG_RETRIEVAL
+  value: {{ $.Values.server.retrieval | quote }}
+- name: RAG_FUSION
+  value: {{ $.Values.server.fusion | quote }}
+- name: RAG_NEIGHBOURS
+  value: {{ $.Values.server.neighbours | quote }}
+- name: RAG_MIN_SCORE
+  value: {{ $.Values.server.minScore | quote }}
+{{- with $.Values.server.corsOrigin }}
+- name: RAG_CORS_ORIGIN
+  value: {{ . | quote }}
+{{- end }}
+{{- if $.Values.apiKeys.secretName }}
+- name: RAG_API_KEYS_FILE
+  value: /etc/pdf-chatbot/api-keys/{{ $.Values.apiKeys.secretKey }}
+{{- end }}
+{{- end }}
+
+{{/* prometheus-adapter's external rule for rag_ingest_queue_depth (also in docs/deployment.md). */}}
+{{- define "pdf-chatbot.adapterRules" -}}
+externalRules:
+  - seriesQuery: 'rag_ingest_queue_depth{job="{{ include "pdf-chatbot.name" . }}",namespace!=""}'
+    resources:
+      overrides:
+        namespace: {resource: namespace}
+    name:
+      as: rag_ingest_queue_depth
+    metricsQuery: 'max by (<<.GroupBy>>) (<<.Series>>{<<.LabelMatchers>>})'
 {{- end }}
