@@ -40,20 +40,6 @@ SERVER_FAMILIES = {
 }
 
 
-# ---- CONTRACT: issue #11, database mode (docs/monitoring.md, "Database and ingestion queue") ----
-# Families that the alerts and the dashboard read and that rag-server promises for database mode, but that the Swift
-# sources do not expose yet (the PostgreSQL store and the queue are being written in parallel). The metric name checks
-# accept them while real /metrics lacks them; test_metric_names.py says which ones are still pending. Delete this set
-# once rag-server exposes them: from then on they are checked against real /metrics like every other name.
-CONTRACT_METRICS = {
-    "rag_ingest_queue_depth",          # gauge {state="queued"|"processing"}, cluster-wide (aggregate with max)
-    "rag_ingest_jobs_total",           # counter {outcome="ready"|"failed"|"retried"}
-    "rag_collection_newest_version",   # gauge, newest version in the database as this replica last saw it
-    "rag_database_up",                 # gauge, 1/0
-    "rag_database_errors_total",       # counter {operation}
-}
-
-
 def manifest_files():
     """Every Kubernetes manifest in k8s/ (custom-values.yaml is Helm values and kustomization.yaml kustomize's list,
     not manifests)."""

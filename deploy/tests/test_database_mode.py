@@ -177,7 +177,9 @@ def test_embedded_mode_is_one_pod():
     assert server["spec"]["replicas"] == 1 and server["spec"]["strategy"] == {"type": "Recreate"}
     env = _env(server)
     assert env["RAG_READ_ONLY"]["value"] == "false" and env["RAG_COLLECTION"]["value"] == "/data/collection"
-    assert not {"RAG_ROLE", "RAG_DATABASE_URL", "RAG_DATABASE_URL_FILE"} & set(env)
+    assert not {"RAG_DATABASE_URL", "RAG_DATABASE_URL_FILE"} & set(env)
+    # One pod does everything: it serves, and processes its own uploads (inline unless told to queue them).
+    assert env["RAG_ROLE"]["value"] == "all" and env["RAG_UPLOAD_MODE"]["value"] == "auto"
     kinds = {k for k, _ in _kinds(docs)}
     assert not kinds & {"HorizontalPodAutoscaler", "PodDisruptionBudget", "StatefulSet", "Secret"}
     assert not [d for d in docs if "worker" in d["metadata"]["name"]]

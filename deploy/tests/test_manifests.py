@@ -161,8 +161,7 @@ def _server_variables(table="| flag | environment |", after=None):
 
 
 # The database-mode block of docs/configuration.md (the server contract of issue #11).
-DATABASE_VARIABLES = {"RAG_DATABASE_URL", "RAG_DATABASE_URL_FILE", "RAG_DATABASE_MAX_CONNECTIONS", "RAG_ROLE",
-                      "RAG_JOB_LEASE", "RAG_WORKER_CONCURRENCY", "RAG_INDEX_WAIT"}
+DATABASE_VARIABLES = {"RAG_DATABASE_URL", "RAG_DATABASE_URL_FILE", "RAG_DATABASE_MAX_CONNECTIONS"}
 
 
 def _env(docs, name):

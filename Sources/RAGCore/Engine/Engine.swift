@@ -84,6 +84,8 @@ public final class Engine: Sendable {
         metrics.questionsUnanswered.increment(by: Int64(0))
         metrics.collectionChangesApplied.increment(by: Int64(0))
         metrics.databaseErrors(operation: "follow").increment(by: Int64(0))
+        metrics.setQueueDepth(QueueDepth(queued: 0, processing: 0))
+        for outcome in ["ready", "failed", "retried"] { metrics.ingestJobs(outcome: outcome).increment(by: Int64(0)) }
         noteStore(reachable: true, newest: collection.generation)
     }
 

@@ -129,12 +129,22 @@ database.url in plain text), the pool size and the queue settings. `role` is api
 {{- end }}
 - name: RAG_DATABASE_MAX_CONNECTIONS
   value: {{ $.Values.database.maxConnections | quote }}
+{{- end }}
+
+{{/* Who processes uploads and how, in both modes: the role (api, worker or all), inline or queued uploads, the
+workers' lease, concurrency and attempts, and the read-your-writes wait. */}}
+{{- define "pdf-chatbot.ingestionEnv" -}}
+{{- $ := .root -}}
 - name: RAG_ROLE
   value: {{ .role | quote }}
+- name: RAG_UPLOAD_MODE
+  value: {{ $.Values.server.uploadMode | quote }}
 - name: RAG_JOB_LEASE
   value: {{ $.Values.worker.jobLease | quote }}
 - name: RAG_WORKER_CONCURRENCY
   value: {{ $.Values.worker.concurrency | quote }}
+- name: RAG_JOB_ATTEMPTS
+  value: {{ $.Values.worker.jobAttempts | quote }}
 - name: RAG_INDEX_WAIT
   value: {{ $.Values.database.indexWait | quote }}
 {{- end }}
@@ -311,6 +321,7 @@ template:
 - name: RAG_READ_ONLY
   value: {{ $.Values.server.readOnly | quote }}
 {{- end }}
+{{ include "pdf-chatbot.ingestionEnv" (dict "root" $ "role" .role) }}
 - name: RAG_RELOAD_INTERVAL
   value: {{ $.Values.server.reloadInterval | quote }}
 - name: RAG_GRACE_PERIOD
