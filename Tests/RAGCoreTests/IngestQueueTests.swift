@@ -75,11 +75,12 @@ import Testing
         try await withEngines(factory, count: 2) { engines, queues in
             let job = try await engines[0].enqueue(data: Self.text, fileName: "policy.txt")
             // Worker "dead" claims the job and stops (killed): its lease runs out.
-            let dead = try #require(try await queues[0].claimJob(worker: "dead", lease: .milliseconds(300), maxAttempts: 3))
+            // (A lease long enough that a loaded machine still asks within it.)
+            let dead = try #require(try await queues[0].claimJob(worker: "dead", lease: .seconds(3), maxAttempts: 3))
             #expect(dead.job.id == job.id && dead.bytes == Self.text)
             #expect(try await engines[1].job(job.id)?.state == .processing)
             #expect(try await engines[1].processNextJob(worker: "alive") == nil, "the lease still holds")
-            try await Task.sleep(for: .milliseconds(400))
+            try await Task.sleep(for: .milliseconds(3200))
             let done = try #require(try await engines[1].processNextJob(worker: "alive", lease: .seconds(30)))
             #expect(done.state == .ready && done.attempts == 2)
 
