@@ -16,15 +16,15 @@ final class ServerProcess {
     var process: Process { running.process }
     var baseURL: String { "http://127.0.0.1:\(port)" }
 
-    init(arguments: [String] = [], environment extra: [String: String] = [:]) throws {
+    /// - Parameter store: where the collection is: `--collection DIR` or `--database-url URL` (several servers on one
+    ///   store are replicas); `nil`, a collection of its own in a temporary directory.
+    init(arguments: [String] = [], store: [String]? = nil, environment extra: [String: String] = [:]) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("rag-server-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         running = try TestProcess(
             try TestProcess.builtProduct("rag-server"),
-            [
-                "--host", "127.0.0.1", "--port", "0", "--metrics-port", "0", "--log-format", "json",
-                "--collection", directory.appendingPathComponent("collection").path,
-            ] + arguments,
+            ["--host", "127.0.0.1", "--port", "0", "--metrics-port", "0", "--log-format", "json"]
+                + (store ?? ["--collection", directory.appendingPathComponent("collection").path]) + arguments,
             environment: extra, mergeOutput: true)
         // Wait for the "serving" log line, which names the port.
         let deadline = ContinuousClock.now + .seconds(30)
