@@ -6,11 +6,13 @@
 # Usage: scripts/postgres.sh start DIR     prints the URL, postgres://rag@127.0.0.1:PORT/rag (trust auth, loopback);
 #                                          as root, DIR must be reachable by rag-postgres (under /tmp, say)
 #        scripts/postgres.sh stop DIR      stops the server and removes DIR
+#        scripts/postgres.sh pause DIR     stops the server abruptly (an outage: -m immediate), keeping its data
+#        scripts/postgres.sh resume DIR    starts a paused server again, on the same port
 set -euo pipefail
 
 action=${1:-}
 dir=${2:-}
-[[ -n "$action" && -n "$dir" ]] || { sed -n '2,9p' "$0" >&2; exit 64; }
+[[ -n "$action" && -n "$dir" ]] || { sed -n '2,11p' "$0" >&2; exit 64; }
 
 bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
 if [[ -z "$bin" && "$action" == start ]]; then
@@ -48,6 +50,15 @@ case $action in
     echo "$port" >"$dir/port"
     echo "postgres://rag@127.0.0.1:$port/rag"
     ;;
+  pause)
+    as_owner "$bin/pg_ctl" -D "$dir/data" -m immediate stop >/dev/null
+    ;;
+  resume)
+    port=$(cat "$dir/port")
+    as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+      -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c max_connections=200" start >/dev/null \
+      || { cat "$dir/server.log" >&2; exit 1; }
+    ;;
   stop)
     if [[ -d "$dir/data" && -n "$bin" ]]; then
       as_owner "$bin/pg_ctl" -D "$dir/data" -m immediate stop >/dev/null 2>&1 || true
@@ -55,7 +66,7 @@ case $action in
     rm -rf "$dir"
     ;;
   *)
-    sed -n '2,9p' "$0" >&2
+    sed -n '2,11p' "$0" >&2
     exit 64
     ;;
 esac
