@@ -108,7 +108,8 @@ struct ShutdownFlush: Service {
 
 /// Looks every `interval` for changes that other processes (an ingestion job, `rag ingest`) committed to the
 /// collection, and applies them to the engine's in-memory collection (`Engine.follow()`): a cheap look at the
-/// store's version when nothing changed, only the new changes when something did.
+/// store's version when nothing changed, only the new changes when something did. It also refreshes the ingestion
+/// queue's depth (`rag_ingest_queue_depth`).
 struct ChangeFollower: Service {
     let engine: Engine
     let interval: Duration
@@ -123,6 +124,8 @@ struct ChangeFollower: Service {
             }
             do {
                 try await engine.follow()
+                // The queue's depth, for every replica's /metrics (the workers also refresh it after each job).
+                _ = try await engine.queueDepth()
             } catch {
                 logger.error("cannot follow the collection's changes; serving the version it has", metadata: ["error": "\(error)"])
             }
