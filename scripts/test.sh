@@ -14,6 +14,13 @@ cd "$(dirname "$0")/.."
 
 scripts/setup.sh
 swift build
+# The PostgreSQL store's tests: one throw-away server for the run (each test makes its own database in it).
+if [[ -z "${RAG_TEST_DATABASE_URL:-}" ]]; then
+  pg_dir=$(mktemp -d /tmp/rag-test-postgres.XXXXXX)
+  trap 'scripts/postgres.sh stop "$pg_dir"' EXIT
+  RAG_TEST_DATABASE_URL=$(scripts/postgres.sh start "$pg_dir")
+  export RAG_TEST_DATABASE_URL
+fi
 swift test "$@"
 if [[ "${SKIP_FUZZ:-0}" != "1" ]]; then
   scripts/fuzz.sh "${FUZZ_SECONDS:-30}"

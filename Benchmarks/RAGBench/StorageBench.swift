@@ -20,7 +20,12 @@ import Glibc
 /// - `apply_add`, `apply_remove`: the in-memory side of a write, applying a 10-page document's addition (in place) and
 ///   its removal to the snapshot.
 ///
-/// Rounds interleave the two stores. Prints one JSON object with the medians and every round's figures.
+/// With `--database-url URL` (an empty PostgreSQL database, on this machine), the same collection is also written to
+/// a `PostgresCollectionStore` while it is built (one `add` per document: `postgres_populate_s`), and every round
+/// measures it beside SQLite: `open_postgres_s` (a new store: connect, `loadSnapshot()`) and `add_postgres_s` (one
+/// `add` transaction of the same 10-page document, the pool's connection already open).
+///
+/// Rounds interleave the stores. Prints one JSON object with the medians and every round's figures.
 enum StorageBench {
     static let chunksPerDocument = 30
 
@@ -121,6 +126,11 @@ enum StorageBench {
         close(directoryFD)
     }
 
+    static func seconds(since start: ContinuousClock.Instant) -> Double {
+        let elapsed = ContinuousClock.now - start
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+    }
+
     static func run(_ arguments: Arguments, repeats: Int) async throws -> [String: Any] {
         guard let vectorsPath = arguments.options["vectors"] else { fail("storage needs --vectors FILE") }
         let dimension = arguments.int("dimension", 384)
@@ -140,10 +150,20 @@ enum StorageBench {
         texts.reserveCapacity(rows)
         var number = 0
         var start = 0
+        let header = CollectionHeader(embedderID: collection.embedderID, dimension: dimension)
+        let databaseURL = try arguments.options["database-url"].map { try DatabaseURL($0) }
+        let postgres = try await databaseURL.map { try await PostgresCollectionStore(url: $0, maxConnections: 2) }
+        if let postgres, try await postgres.currentVersion() != 0 { fail("--database-url must name an empty database") }
+        var populate = Duration.zero
         while start < rows {
             let count = min(chunksPerDocument, rows - start)
             let document = document(
                 number: number, chunks: count, vectors: vectors[start * dimension..<(start + count) * dimension], prose: &prose)
+            if let postgres {
+                let started = ContinuousClock.now
+                _ = try await postgres.add(document, header: header, maxChunks: 0)
+                populate += ContinuousClock.now - started
+            }
             collection.add(document.record, chunks: document.chunks, normalizedVectors: document.vectors, terms: document.terms)
             texts += document.chunks.map(\.text)
             start += count
@@ -245,6 +265,19 @@ enum StorageBench {
             figures["add_sqlite_s"] = Double(addElapsed.components.seconds) + Double(addElapsed.components.attoseconds) * 1e-18
             _ = try await writer.remove(document.record.id)
             writer.closeConnection()
+            if let databaseURL, let postgres {
+                let openStarted = ContinuousClock.now
+                let reader = try await PostgresCollectionStore(url: databaseURL, maxConnections: 2)
+                let opened = try await reader.loadSnapshot()
+                figures["open_postgres_s"] = seconds(since: openStarted)
+                await reader.shutdown()
+                guard opened?.collection.chunks.count == collection.chunks.count else { fail("the PostgreSQL collection differs") }
+                _ = try await postgres.currentVersion()  // the pool's connection is open, as a running engine's is
+                let addStarted = ContinuousClock.now
+                _ = try await postgres.add(document, header: header, maxChunks: 0)
+                figures["add_postgres_s"] = seconds(since: addStarted)
+                _ = try await postgres.remove(document.record.id)
+            }
             legacySave(collection, in: legacyDirectory)
             rounds.append(figures)
             FileHandle.standardError.write(Data("round \(round + 1): \(figures)\n".utf8))
@@ -254,6 +287,10 @@ enum StorageBench {
             "legacy_file_bytes": legacyBytes, "database_bytes": databaseBytes, "bm25_rebuild_s": rebuild,
             "legacy_first_save_s": firstSave, "migration_s": migration, "rounds": rounds,
         ]
+        if let postgres {
+            result["postgres_populate_s"] = Double(populate.components.seconds) + Double(populate.components.attoseconds) * 1e-18
+            await postgres.shutdown()
+        }
         for key in rounds.first?.keys.sorted() ?? [] {
             result[String(key.dropLast(2)) + "_median_s"] = median(rounds.compactMap { $0[key] })
         }

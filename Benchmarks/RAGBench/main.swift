@@ -4,7 +4,7 @@
 //
 //   RAGBench extract PDF [--threads N] [--repeat R]
 //   RAGBench search --vectors FILE --queries FILE [--dimension 384] [--k 10] [--repeat R]
-//   RAGBench storage --vectors FILE [--queries FILE] [--chunks 1000000] [--repeat R] [--dir D]   (SQLite store vs the old file: add, open, search)
+//   RAGBench storage --vectors FILE [--queries FILE] [--chunks 1000000] [--repeat R] [--dir D] [--database-url URL]   (SQLite store vs the old file, and PostgreSQL: add, open, search)
 //   RAGBench chunk TEXTFILE [--size 1000] [--overlap 200] [--repeat R]
 //   RAGBench serve [--port P] [--delay-ms D] [--tokens N] [--log-level L]   (rag-server with a mock LLM, for Benchmarks/scripts/server.sh)
 //   RAGBench sleep [--tasks 100] [--delay-ms 50] [--seconds 10]   (how late Task.sleep wakes, nothing else running)

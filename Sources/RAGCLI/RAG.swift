@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import RAGCore
+import Synchronization
 
 @main
 struct RAG: AsyncParsableCommand {
@@ -14,7 +15,9 @@ struct RAG: AsyncParsableCommand {
             model is configured. `rag doctor` checks the installation.
 
             The collection lives in --collection, else $RAG_COLLECTION, else \
-            $XDG_DATA_HOME/pdf-chatbot/collection (~/.local/share/pdf-chatbot/collection).
+            $XDG_DATA_HOME/pdf-chatbot/collection (~/.local/share/pdf-chatbot/collection); with \
+            --database-url, else $RAG_DATABASE_URL, else the file named by $RAG_DATABASE_URL_FILE, it lives in \
+            that PostgreSQL database instead, shared with other machines.
 
             Exit codes: 0 success, 1 error, 3 some files could not be ingested, 64 usage error.
             """,
@@ -29,6 +32,23 @@ struct RAG: AsyncParsableCommand {
 struct CollectionOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The collection directory.", valueName: "dir"))
     var collection: String?
+
+    @Option(name: .long, help: ArgumentHelp(
+        "PostgreSQL database holding the collection, instead of the directory (default $RAG_DATABASE_URL, or the file named by $RAG_DATABASE_URL_FILE).",
+        valueName: "url"))
+    var databaseURL: String?
+
+    /// The collection's database: the flag, else $RAG_DATABASE_URL, else the file named by $RAG_DATABASE_URL_FILE,
+    /// else `nil` (the directory).
+    ///
+    /// - Throws: `CLIError` (exit code 64) when the URL is malformed, the file cannot be read, or both variables are set.
+    func resolvedDatabaseURL() throws -> DatabaseURL? {
+        do {
+            return try EngineSettings.databaseURL(flag: databaseURL, environment: CLI.environment)
+        } catch {
+            throw CLIError(error.message, exitCode: 64)
+        }
+    }
 
     @Option(name: .long, help: ArgumentHelp("Write the metrics registry as Prometheus text to this file when done.", valueName: "path"))
     var metricsFile: String?
@@ -83,14 +103,17 @@ struct CollectionOptions: ParsableArguments {
     func makeEngine(_ configure: (inout EngineConfiguration) -> Void = { _ in }) async throws -> Engine {
         CLI.bootstrapLogging(verbose: verbose)
         let directory = try directory()
-        var configuration = EngineConfiguration(collectionDirectory: directory)
+        let databaseURL = try resolvedDatabaseURL()
+        var configuration = EngineConfiguration(collectionDirectory: directory, databaseURL: databaseURL)
         configure(&configuration)
         let openAI = try openAIConfiguration()
         let client = try EngineSetup.llm(llm, openAI: openAI)
         let chosen = try await EngineSetup.embedder(
-            collectionDirectory: directory, choice: embedder, openAI: openAI, metrics: CLI.metrics,
+            collectionDirectory: directory, databaseURL: databaseURL, choice: embedder, openAI: openAI, metrics: CLI.metrics,
             modelsDirectory: EngineSetup.modelsDirectory(environment: CLI.environment), logger: Logger(label: "rag"))
-        return try await Engine(configuration: configuration, embedder: chosen, llm: client, metrics: CLI.metrics, logger: Logger(label: "rag"))
+        let engine = try await Engine(configuration: configuration, embedder: chosen, llm: client, metrics: CLI.metrics, logger: Logger(label: "rag"))
+        CLI.openEngines.withLock { $0.append(engine) }
+        return engine
     }
 
     /// Writes the metrics file, if one was asked for.
@@ -159,6 +182,19 @@ enum CLI {
     /// The one metrics registry of this process.
     static let metrics = RAGMetrics()
 
+    /// The engines this command opened (`CollectionOptions.makeEngine`), closed when it ends (`reportingErrors`):
+    /// an engine on a database holds a connection pool.
+    static let openEngines = Mutex<[Engine]>([])
+
+    /// Closes the engines this command opened.
+    static func closeEngines() async {
+        let engines = openEngines.withLock { engines in
+            defer { engines = [] }
+            return engines
+        }
+        for engine in engines { await engine.close() }
+    }
+
     /// The process's environment: the only place the CLI reads it.
     static var environment: [String: String] { ProcessInfo.processInfo.environment }
 
@@ -224,7 +260,13 @@ extension AsyncParsableCommand {
     /// Runs the command body, turning any error into one line on stderr and a non-zero exit code.
     func reportingErrors(_ body: () async throws -> Void) async throws {
         do {
-            try await body()
+            do {
+                try await body()
+            } catch {
+                await CLI.closeEngines()
+                throw error
+            }
+            await CLI.closeEngines()
         } catch let error as CLIError {
             CLI.warn("rag: error: \(error.description)")
             throw ExitCode(error.exitCode)

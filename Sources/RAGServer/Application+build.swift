@@ -81,7 +81,7 @@ public func buildApplication(
             configuration: ApplicationConfiguration(address: .hostname(configuration.host, port: configuration.metricsPort), serverName: "pdf-chatbot"),
             logger: state.logger))
     }
-    if state.engine.configuration.collectionDirectory != nil {
+    if state.engine.configuration.collectionDirectory != nil || state.engine.configuration.databaseURL != nil {
         services.append(ChangeFollower(engine: state.engine, interval: configuration.reloadInterval, logger: state.logger))
     }
     if state.runsWorker {
@@ -106,28 +106,46 @@ struct ShutdownFlush: Service {
     }
 }
 
-/// Looks every `interval` for changes that other processes (an ingestion job, `rag ingest`) committed to the
-/// collection, and applies them to the engine's in-memory collection (`Engine.follow()`): a cheap look at the
-/// store's version when nothing changed, only the new changes when something did. It also refreshes the ingestion
-/// queue's depth (`rag_ingest_queue_depth`).
+/// Applies the changes that other processes (other replicas, an ingestion job, `rag ingest`) committed to the
+/// collection to the engine's in-memory collection (`Engine.follow()`): a cheap look at the store's version when
+/// nothing changed, only the new changes when something did. It looks every `interval`, and also at once when the
+/// store signals a change (PostgreSQL's notifications), whichever comes first; signals are only hints (they are lost
+/// while the listening connection is down), so the interval's polling always goes on. It also refreshes the
+/// ingestion queue's depth (`rag_ingest_queue_depth`) each time.
 struct ChangeFollower: Service {
     let engine: Engine
     let interval: Duration
     let logger: Logger
 
     func run() async throws {
-        while !Task.isCancelledOrShuttingDown {
-            do {
-                try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
-            } catch {
-                return
+        let (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        let interval = self.interval
+        let timer = Task {
+            while !Task.isCancelled {
+                do { try await Task.sleep(for: interval) } catch { return }
+                wake.yield()
             }
-            do {
-                try await engine.follow()
-                // The queue's depth, for every replica's /metrics (the workers also refresh it after each job).
-                _ = try await engine.queueDepth()
-            } catch {
-                logger.error("cannot follow the collection's changes; serving the version it has", metadata: ["error": "\(error)"])
+        }
+        let relay = engine.changeSignals().map { signals in
+            Task {
+                for await _ in signals { wake.yield() }
+            }
+        }
+        defer {
+            timer.cancel()
+            relay?.cancel()
+            wake.finish()
+        }
+        try? await cancelWhenGracefulShutdown {
+            for await _ in wakeups {
+                if Task.isCancelledOrShuttingDown { return }
+                do {
+                    try await engine.follow()
+                    // The queue's depth, for every replica's /metrics (the workers also refresh it after each job).
+                    _ = try await engine.queueDepth()
+                } catch {
+                    logger.error("cannot follow the collection's changes; serving the version it has", metadata: ["error": "\(error)"])
+                }
             }
         }
     }

@@ -10,6 +10,11 @@ import RAGCore
 /// `off`; anything else stops the server at start with a one-line error naming the flag and the variable.
 public enum ServerSettings {
     public static let collection = EngineSettings.collection
+    public static let databaseURL = EngineSettings.databaseURL
+    public static let databaseURLFile = EngineSettings.databaseURLFile
+    public static let databaseMaxConnections = Setting<Int>.integer(
+        flag: "--database-max-connections", variable: "RAG_DATABASE_MAX_CONNECTIONS", default: 10, in: 1...1000,
+        help: "Most connections to the database at once (the pool's size)")
     public static let host = Setting<String>(
         flag: "--host", variable: "RAG_HOST", valueName: "addr", default: "0.0.0.0", defaultText: "0.0.0.0",
         requirement: "a host name or IP address", help: "Address to listen on", accepts: isHost, format: SettingError.quote,
@@ -152,7 +157,7 @@ public enum ServerSettings {
 
     /// Every setting, in the order `--help` and the documentation list them.
     public static let all: [SettingInfo] = [
-        collection.info, host.info, port.info, metricsPort.info, readOnly.info, reloadInterval.info, apiKeys.info,
+        collection.info, databaseURL.info, databaseURLFile.info, databaseMaxConnections.info, host.info, port.info, metricsPort.info, readOnly.info, reloadInterval.info, apiKeys.info,
         apiKeysFile.info, maxUploadBytes.info, maxPages.info, maxCharacters.info, maxCharactersPerByte.info,
         minCharacterAllowance.info, maxCollectionChunks.info, maxFormParts.info, maxPartHeaderBytes.info, rateLimit.info,
         rateBurst.info, authFailureLimit.info, trustedProxies.info, forwardedHeader.info, maxConcurrentLLM.info, llmQueue.info,
@@ -231,8 +236,10 @@ extension ServerConfiguration {
         extraction.maxCharactersPerByte = try value(S.maxCharactersPerByte)
         extraction.minimumCharacterAllowance = try value(S.minCharacterAllowance)
 
+        let databaseURL = try EngineSettings.databaseURL(flag: flags[S.databaseURL.flag ?? ""], environment: environment, readFile: readFile)
         self.init(
             collectionDirectory: try EngineSettings.collectionDirectory(flag: flags[S.collection.flag ?? ""], environment: environment),
+            databaseURL: databaseURL, databaseMaxConnections: try value(S.databaseMaxConnections),
             host: try value(S.host), port: try value(S.port), metricsPort: try value(S.metricsPort),
             readOnly: try value(S.readOnly), reloadInterval: try value(S.reloadInterval), apiKeys: keys,
             maxUploadBytes: try value(S.maxUploadBytes), maxFormParts: try value(S.maxFormParts),
@@ -264,6 +271,7 @@ extension ServerConfiguration {
     public func validate() throws(ServerConfigurationError) {
         typealias S = ServerSettings
         try S.host.check(host)
+        try S.databaseMaxConnections.check(databaseMaxConnections)
         try S.port.check(port)
         try S.metricsPort.check(metricsPort)
         try S.reloadInterval.check(reloadInterval)

@@ -17,8 +17,12 @@ import RAGCore
 /// try configuration.validate()
 /// ```
 public struct ServerConfiguration: Sendable {
-    /// The collection directory.
+    /// The collection directory (not used when ``databaseURL`` is set).
     public var collectionDirectory: URL
+    /// The PostgreSQL database holding the collection, shared by every replica; `nil` uses ``collectionDirectory``.
+    public var databaseURL: DatabaseURL?
+    /// Most connections to ``databaseURL`` at once.
+    public var databaseMaxConnections: Int
     /// The address to listen on.
     public var host: String
     /// The API and chat page port; 0 asks the system for a free one (the "serving" log line names it).
@@ -99,7 +103,8 @@ public struct ServerConfiguration: Sendable {
     public var ingestion: IngestionConfiguration
 
     public init(
-        collectionDirectory: URL, host: String = ServerSettings.host.defaultValue, port: Int = ServerSettings.port.defaultValue,
+        collectionDirectory: URL, databaseURL: DatabaseURL? = nil,
+        databaseMaxConnections: Int = ServerSettings.databaseMaxConnections.defaultValue, host: String = ServerSettings.host.defaultValue, port: Int = ServerSettings.port.defaultValue,
         metricsPort: Int = ServerSettings.metricsPort.defaultValue, readOnly: Bool = ServerSettings.readOnly.defaultValue,
         reloadInterval: Duration = ServerSettings.reloadInterval.defaultValue, apiKeys: [String: String] = [:],
         maxUploadBytes: Int = ServerSettings.maxUploadBytes.defaultValue, maxFormParts: Int = ServerSettings.maxFormParts.defaultValue,
@@ -125,6 +130,8 @@ public struct ServerConfiguration: Sendable {
         ingestion: IngestionConfiguration = IngestionConfiguration()
     ) {
         self.collectionDirectory = collectionDirectory
+        self.databaseURL = databaseURL
+        self.databaseMaxConnections = databaseMaxConnections
         self.host = host
         self.port = port
         self.metricsPort = metricsPort
@@ -164,7 +171,8 @@ public struct ServerConfiguration: Sendable {
     public var engineConfiguration: EngineConfiguration {
         EngineConfiguration(
             collectionDirectory: collectionDirectory, extraction: extraction, retrieval: retrieval,
-            maxCollectionChunks: maxCollectionChunks, readOnly: readOnly)
+            maxCollectionChunks: maxCollectionChunks, readOnly: readOnly, databaseURL: databaseURL,
+            databaseMaxConnections: databaseMaxConnections)
     }
 
     /// The bounds on an uploaded `multipart/form-data` body.

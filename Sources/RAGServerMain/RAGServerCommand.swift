@@ -28,6 +28,9 @@ struct RAGServerCommand: AsyncParsableCommand {
     )
 
     @Option(name: .customLong("collection"), parsing: .unconditional, help: S.collection.argumentHelp) var collection: String?
+    @Option(name: .customLong("database-url"), parsing: .unconditional, help: S.databaseURL.argumentHelp) var databaseURL: String?
+    @Option(name: .customLong("database-max-connections"), parsing: .unconditional, help: S.databaseMaxConnections.argumentHelp)
+    var databaseMaxConnections: String?
     @Option(name: .customLong("host"), parsing: .unconditional, help: S.host.argumentHelp) var host: String?
     @Option(name: .customLong("port"), parsing: .unconditional, help: S.port.argumentHelp) var port: String?
     @Option(name: .customLong("metrics-port"), parsing: .unconditional, help: S.metricsPort.argumentHelp) var metricsPort: String?
@@ -94,7 +97,8 @@ struct RAGServerCommand: AsyncParsableCommand {
     /// The flags given, by flag (`--port`), for `ServerConfiguration(flags:environment:)`.
     var flags: [String: String] {
         let given: [(SettingInfo, String?)] = [
-            (S.collection.info, collection), (S.host.info, host), (S.port.info, port), (S.metricsPort.info, metricsPort),
+            (S.collection.info, collection), (S.databaseURL.info, databaseURL),
+            (S.databaseMaxConnections.info, databaseMaxConnections), (S.host.info, host), (S.port.info, port), (S.metricsPort.info, metricsPort),
             (S.readOnly.info, readOnly ? "true" : nil), (S.reloadInterval.info, reloadInterval),
             (S.maxUploadBytes.info, maxUploadBytes), (S.maxPages.info, maxPages), (S.maxCharacters.info, maxCharacters),
             (S.maxCharactersPerByte.info, maxCharactersPerByte), (S.minCharacterAllowance.info, minCharacterAllowance),
@@ -147,13 +151,13 @@ struct RAGServerCommand: AsyncParsableCommand {
             let engine = try await Engine(
                 configuration: configuration.engineConfiguration,
                 embedder: try await EngineSetup.embedder(
-                    collectionDirectory: directory, choice: nil, openAI: openAI, metrics: metrics,
+                    collectionDirectory: directory, databaseURL: configuration.databaseURL, choice: nil, openAI: openAI, metrics: metrics,
                     modelsDirectory: EngineSetup.modelsDirectory(environment: environment), logger: logger),
                 llm: llmClient, metrics: metrics, logger: Logger(label: "rag.engine"))
             let state = ServerState(configuration: configuration, engine: engine, logger: logger)
             let app = buildApplication(state: state) { port in
                 logger.info("serving", metadata: [
-                    "http.port": "\(port)", "rag.collection": "\(directory.path)", "llm.model": "\(engine.llm.model)",
+                    "http.port": "\(port)", "rag.collection": "\(engine.collectionLocation)", "llm.model": "\(engine.llm.model)",
                     "rag.embedder": "\(engine.embedder.identifier)", "rag.read_only": "\(configuration.readOnly)",
                     // The number of keys, never the keys; named so that the log's secret filter lets the count through.
                     "rag.auth.key_count": "\(configuration.apiKeys.count)",
@@ -161,7 +165,13 @@ struct RAGServerCommand: AsyncParsableCommand {
             }
             var groupConfiguration = ServiceGroupConfiguration(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
             groupConfiguration.maximumGracefulShutdownDuration = configuration.gracePeriod
-            try await ServiceGroup(configuration: groupConfiguration).run()
+            do {
+                try await ServiceGroup(configuration: groupConfiguration).run()
+            } catch {
+                await engine.close()
+                throw error
+            }
+            await engine.close()
         } catch {
             logger.critical("cannot start", metadata: ["error": "\(error)"])
             throw ExitCode(1)

@@ -1,18 +1,50 @@
 import Foundation
 import RAGCore
+import Synchronization
+import TestSupport
 import Testing
 
-/// A way to make a store over a fresh directory, so that every store test runs against each store: SQLite and the
-/// in-memory twin now, a database server's store later.
+/// A way to make a store over a fresh place, so that every store test runs against each store: SQLite, PostgreSQL
+/// and the in-memory twin. `make` called again with the same directory opens the same collection (a second process's
+/// store: for SQLite the same directory, for PostgreSQL the same database, for memory the same instance).
 struct StoreFactory: Sendable, CustomTestStringConvertible {
     let name: String
-    let make: @Sendable (URL) -> any CollectionStore
+    let make: @Sendable (URL) async throws -> any CollectionStore
     var testDescription: String { name }
 
-    static let all: [StoreFactory] = [
-        StoreFactory(name: "sqlite") { SQLiteCollectionStore(directory: $0) },
-        StoreFactory(name: "memory") { _ in MemoryCollectionStore() },
-    ]
+    /// Whether the store can be made here (PostgreSQL may be missing outside CI; see `PostgresTestServer`).
+    var isAvailable: Bool { name != "postgres" || PostgresTestServer.isAvailable }
+
+    static let sqlite = StoreFactory(name: "sqlite") { SQLiteCollectionStore(directory: $0) }
+    static let postgres = StoreFactory(name: "postgres") { directory in
+        try await PostgresCollectionStore(url: try await TestDatabases.shared.url(for: directory), maxConnections: 4)
+    }
+    static let memory = StoreFactory(name: "memory") { directory in TestDatabases.memory(for: directory) }
+
+    static let all: [StoreFactory] = [sqlite, postgres, memory]
+}
+
+/// A fresh PostgreSQL database per test directory (made on first use), and a memory store per directory.
+actor TestDatabases {
+    static let shared = TestDatabases()
+    private var urls: [String: DatabaseURL] = [:]
+    private static let memoryStores = Mutex<[String: MemoryCollectionStore]>([:])
+
+    func url(for directory: URL) async throws -> DatabaseURL {
+        if let url = urls[directory.path] { return url }
+        let url = try DatabaseURL(try await PostgresTestServer.shared.freshDatabaseURL())
+        urls[directory.path] = url
+        return url
+    }
+
+    static func memory(for directory: URL) -> MemoryCollectionStore {
+        memoryStores.withLock { stores in
+            if let store = stores[directory.path] { return store }
+            let store = MemoryCollectionStore()
+            stores[directory.path] = store
+            return store
+        }
+    }
 }
 
 /// The behaviour every `CollectionStore` shares: what `add`, `remove`, `changes` and `loadSnapshot` do and refuse.
@@ -49,9 +81,20 @@ struct StoreFactory: Sendable, CustomTestStringConvertible {
     }
 
     func withStore(_ factory: StoreFactory, _ body: (any CollectionStore, URL) async throws -> Void) async throws {
+        guard factory.isAvailable else {
+            print(PostgresTestServer.unavailableReason ?? "")
+            return
+        }
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        try await body(factory.make(directory), directory)
+        let store = try await factory.make(directory)
+        do {
+            try await body(store, directory)
+        } catch {
+            await store.shutdown()
+            throw error
+        }
+        await store.shutdown()
     }
 
     @Test(arguments: StoreFactory.all)
@@ -192,6 +235,58 @@ struct StoreFactory: Sendable, CustomTestStringConvertible {
             #expect(followed.chunks == fresh.collection.chunks)
             #expect(followed.index.storage == fresh.collection.index.storage)
             #expect(followed.lexicalSearch("bee changed two", k: 5) == fresh.collection.lexicalSearch("bee changed two", k: 5))
+        }
+    }
+
+    @Test(arguments: StoreFactory.all)
+    func anotherStoreOnTheSameCollectionLoadsTheSameSnapshot(factory: StoreFactory) async throws {
+        try await withStore(factory) { store, directory in
+            _ = try await store.add(Self.sampleDocument(), header: Self.header, maxChunks: 0)
+            _ = try await store.add(Self.sampleDocument(content: "b", fileName: "b.pdf", sourcePath: nil, text: "bee"), header: Self.header, maxChunks: 0)
+            _ = try await store.remove(Self.sampleDocument().record.id)
+            let reopened = try await factory.make(directory)
+            let mine = try #require(try await store.loadSnapshot())
+            let theirs = try #require(try await reopened.loadSnapshot())
+            await reopened.shutdown()
+            #expect(mine.version == 3 && theirs.version == 3)
+            #expect(mine.collection.documents == theirs.collection.documents)
+            #expect(mine.collection.chunks == theirs.collection.chunks)
+            #expect(mine.collection.index.storage == theirs.collection.index.storage)
+            #expect(mine.collection.lexicalSearch("bee two", k: 5) == theirs.collection.lexicalSearch("bee two", k: 5))
+        }
+    }
+
+    /// Two stores (two processes) adding at once: every change gets its own number, the log has no gap, and what each
+    /// was told matches the log.
+    @Test(arguments: StoreFactory.all)
+    func concurrentWritersMakeAGapFreeOrderedLog(factory: StoreFactory) async throws {
+        try await withStore(factory) { store, directory in
+            let other = try await factory.make(directory)
+            let perWriter = 12
+            let told = try await withThrowingTaskGroup(of: [(UInt64, DocumentID)].self) { group in
+                for (writer, target) in [store, other].enumerated() {
+                    group.addTask {
+                        var versions: [(UInt64, DocumentID)] = []
+                        for index in 0..<perWriter {
+                            let document = Self.sampleDocument(
+                                content: "w\(writer)-\(index)", fileName: "w\(writer)-\(index).pdf", sourcePath: nil, text: "text \(writer) \(index)")
+                            guard case .added(_, _, let version) = try await target.add(document, header: Self.header, maxChunks: 0) else {
+                                throw CollectionError(.io, "not added")
+                            }
+                            versions.append((version, document.record.id))
+                        }
+                        return versions
+                    }
+                }
+                return try await group.reduce(into: []) { $0 += $1 }
+            }
+            await other.shutdown()
+            let log = try await store.changes(after: 0, limit: 1000)
+            #expect(log.map(\.version) == Array(1...UInt64(2 * perWriter)))
+            #expect(Set(told.map(\.0)) == Set(log.map(\.version)))
+            for (version, id) in told { #expect(log[Int(version) - 1].documentID == id) }
+            #expect(try await store.currentVersion() == UInt64(2 * perWriter))
+            #expect(try #require(try await store.loadSnapshot()).collection.documents.count == 2 * perWriter)
         }
     }
 }

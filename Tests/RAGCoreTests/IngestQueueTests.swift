@@ -1,28 +1,38 @@
 import Foundation
 import RAGCore
 import Testing
+import TestSupport
 
 /// Ingestion as queued work, on every store: an upload is queued and processed by a worker, once, whichever worker
 /// and whatever dies on the way; read-your-writes by index version.
 @Suite struct IngestQueueTests {
     static let text = Data("The vacation policy grants twenty-five days of paid leave per year.".utf8)
 
-    /// Runs `body` with `count` engines over one store's data: for SQLite, each engine has its own store over the same
-    /// directory (as separate processes would); the memory store is shared.
+    /// Runs `body` with `count` engines over one store's data, each with its own store (as separate processes would
+    /// have: for SQLite the same directory, for PostgreSQL the same database; the memory store is shared).
     func withEngines(
         _ factory: StoreFactory, count: Int = 1, _ body: ([Engine], [any IngestQueue]) async throws -> Void
     ) async throws {
+        guard factory.isAvailable else {
+            print(PostgresTestServer.unavailableReason ?? "")
+            return
+        }
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let shared = factory.make(directory)
         var engines: [Engine] = []
         var queues: [any IngestQueue] = []
-        for index in 0..<count {
-            let store = factory.name == "memory" || index == 0 ? shared : factory.make(directory)
+        for _ in 0..<count {
+            let store = try await factory.make(directory)
             engines.append(try await Engine(configuration: EngineConfiguration(), store: store, embedder: HashingEmbedder()))
             queues.append(try #require(store as? any IngestQueue))
         }
-        try await body(engines, queues)
+        do {
+            try await body(engines, queues)
+        } catch {
+            for engine in engines { await engine.close() }
+            throw error
+        }
+        for engine in engines { await engine.close() }
     }
 
     @Test(arguments: StoreFactory.all)

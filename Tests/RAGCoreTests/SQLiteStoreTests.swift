@@ -1,6 +1,7 @@
 import Foundation
 import RAGCore
 import RAGTesting
+import TestSupport
 import Testing
 
 /// The SQLite store's own behaviour: a crafted database is damage, never a crash; a write grows the database by the
@@ -270,13 +271,34 @@ import Testing
     }
 }
 
-/// Two engines on one directory, as two processes (a server and `rag ingest`): each sees the other's changes by
-/// following the change log, one change at a time, without reloading the collection.
-@Suite struct FollowTests {
-    @Test func aDocumentAddedOrRemovedByOneEngineIsFoundByTheOtherAfterItFollows() async throws {
+/// Where the engines of a test keep their collection: a directory (SQLite) or a fresh PostgreSQL database.
+struct CollectionBackend: Sendable, CustomTestStringConvertible {
+    let name: String
+    var testDescription: String { name }
+
+    static let all = [CollectionBackend(name: "sqlite"), CollectionBackend(name: "postgres")]
+
+    /// Runs `body` with a configuration on a new, empty collection; skipped (with a message) for PostgreSQL when it is
+    /// not installed outside CI.
+    func withConfiguration(_ body: (EngineConfiguration) async throws -> Void) async throws {
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let configuration = EngineConfiguration(collectionDirectory: directory)
+        guard name == "postgres" else { return try await body(EngineConfiguration(collectionDirectory: directory)) }
+        guard PostgresTestServer.isAvailable else {
+            print(PostgresTestServer.unavailableReason ?? "")
+            return
+        }
+        let url = try DatabaseURL(try await PostgresTestServer.shared.freshDatabaseURL())
+        try await body(EngineConfiguration(databaseURL: url, databaseMaxConnections: 4))
+    }
+}
+
+/// Two engines on one collection, as two processes (a server and `rag ingest`, or two replicas): each sees the
+/// other's changes by following the change log, one change at a time, without reloading the collection.
+@Suite struct FollowTests {
+    @Test(arguments: CollectionBackend.all)
+    func aDocumentAddedOrRemovedByOneEngineIsFoundByTheOtherAfterItFollows(backend: CollectionBackend) async throws {
+        try await backend.withConfiguration { configuration in
         let writer = try await Engine(configuration: configuration)
         for name in MigrationTests.texts.keys.sorted() {
             _ = try await writer.ingest(data: Data(MigrationTests.texts[name]!.utf8), fileName: name)
@@ -304,14 +326,16 @@ import Testing
         #expect(reader.collection.chunks == writer.collection.chunks)
         #expect(reader.collection.index.storage == writer.collection.index.storage)
         #expect(try await reader.search("beavers dams", k: 3).allSatisfy { $0.chunk.fileName != "beta.txt" })
+        await reader.close()
+        await writer.close()
+        }
     }
 
     /// A writer applies the changes another process made before its own, in order, so that its collection is the
     /// store's.
-    @Test func aWriterAppliesOtherWritersChangesBeforeItsOwn() async throws {
-        let directory = temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let configuration = EngineConfiguration(collectionDirectory: directory)
+    @Test(arguments: CollectionBackend.all)
+    func aWriterAppliesOtherWritersChangesBeforeItsOwn(backend: CollectionBackend) async throws {
+        try await backend.withConfiguration { configuration in
         let first = try await Engine(configuration: configuration)
         let second = try await Engine(configuration: configuration)
         _ = try await first.ingest(data: Data("Alpacas are kept for their wool.".utf8), fileName: "alpha.txt")
@@ -324,5 +348,28 @@ import Testing
         let fresh = try await Engine(configuration: configuration)
         #expect(fresh.collection.documents == first.collection.documents)
         #expect(fresh.collection.index.storage == first.collection.index.storage)
+        for engine in [first, second, fresh] { await engine.close() }
+        }
+    }
+
+    /// A second engine on the same database learns of the first's addition from its notification, well before any
+    /// polling interval, and catches up from the change log.
+    @Test(.enabled(if: PostgresTestServer.isAvailable, Comment(rawValue: PostgresTestServer.unavailableReason ?? "")))
+    func anAdditionIsSignalledToTheOtherEngineWithinASecond() async throws {
+        try await CollectionBackend(name: "postgres").withConfiguration { configuration in
+            let writer = try await Engine(configuration: configuration)
+            let reader = try await Engine(configuration: configuration)
+            var signals = try #require(reader.changeSignals()).makeAsyncIterator()
+            #expect(await signals.next() == 0, "listening")
+            let started = ContinuousClock.now
+            _ = try await writer.ingest(data: Data("Otters hold hands while they sleep.".utf8), fileName: "otters.txt")
+            let signalled = await signals.next()
+            #expect(signalled == 1)
+            #expect(try await reader.follow() == 1)
+            #expect(ContinuousClock.now - started < .seconds(1))
+            #expect(try await reader.search("otters sleep", k: 1).first?.chunk.fileName == "otters.txt")
+            await reader.close()
+            await writer.close()
+        }
     }
 }

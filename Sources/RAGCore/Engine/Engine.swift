@@ -41,9 +41,10 @@ public final class Engine: Sendable {
     let writes = AsyncSemaphore(permits: 1)
     let status = Mutex(StoreStatus())
 
-    /// Opens the collection in `configuration.collectionDirectory` (a SQLite database, `collection.db`; a collection
-    /// file of an earlier release is migrated into it first, unless `readOnly`), or an empty collection in memory
-    /// without a directory.
+    /// Opens the collection in `configuration.databaseURL` (PostgreSQL, shared), else in
+    /// `configuration.collectionDirectory` (a SQLite database, `collection.db`; a collection file of an earlier release
+    /// is migrated into it first, unless `readOnly`), else an empty collection in memory. Call ``close()`` when done
+    /// with an engine on a database, to release its connections.
     ///
     /// - Throws: `CollectionError` when the collection is damaged, of an unknown version, or was built by a
     ///   different embedder than `embedder`.
@@ -52,11 +53,41 @@ public final class Engine: Sendable {
         llm: any LLMClient = ExtractiveAnswerer(), metrics: RAGMetrics = RAGMetrics(),
         logger: Logger = Logger(label: "rag.engine")
     ) async throws(CollectionError) {
-        let store: any CollectionStore =
-            configuration.collectionDirectory.map { SQLiteCollectionStore(directory: $0, readOnly: configuration.readOnly) }
-            ?? MemoryCollectionStore()
-        try await self.init(configuration: configuration, store: store, embedder: embedder, llm: llm, metrics: metrics, logger: logger)
+        let store = try await Engine.makeStore(configuration, logger: logger)
+        do {
+            try await self.init(configuration: configuration, store: store, embedder: embedder, llm: llm, metrics: metrics, logger: logger)
+        } catch {
+            await store.shutdown()
+            throw error
+        }
     }
+
+    /// The store `configuration` names: PostgreSQL when it has a database URL, else SQLite in its collection
+    /// directory, else memory.
+    package static func makeStore(_ configuration: EngineConfiguration, logger: Logger) async throws(CollectionError) -> any CollectionStore {
+        if let url = configuration.databaseURL {
+            return try await PostgresCollectionStore(url: url, maxConnections: configuration.databaseMaxConnections, logger: logger)
+        }
+        if let directory = configuration.collectionDirectory {
+            return SQLiteCollectionStore(directory: directory, readOnly: configuration.readOnly)
+        }
+        return MemoryCollectionStore()
+    }
+
+    /// Releases the store's resources: a database's connection pool and its change listener (nothing for SQLite or
+    /// memory). Waits for writes in progress first. The engine must not be used afterwards.
+    public func close() async {
+        await flush()
+        await store.shutdown()
+    }
+
+    /// Signals that the collection changed, pushed by the store (PostgreSQL's notifications): the new version, or 0
+    /// for "look now". `nil` when the store cannot push them; then only polling (``follow()``) finds changes.
+    /// Signals are hints: call ``follow()`` on each, and still every few seconds.
+    public func changeSignals() -> AsyncStream<UInt64>? { store.changeSignals() }
+
+    /// Where the collection is, for logs: a directory, `memory`, or the database URL without its password.
+    public var collectionLocation: String { store.location }
 
     /// Opens the collection in `store`.
     package init(

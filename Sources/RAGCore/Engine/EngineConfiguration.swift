@@ -4,7 +4,9 @@ import Foundation
 ///
 /// | field | default | meaning |
 /// | --- | --- | --- |
-/// | `collectionDirectory` | `nil` | where the collection lives; `nil` keeps it in memory only |
+/// | `collectionDirectory` | `nil` | where the collection lives; `nil` keeps it in memory only (unless `databaseURL`) |
+/// | `databaseURL` | `nil` | a PostgreSQL database holding the collection, shared by many processes; wins over `collectionDirectory` |
+/// | `databaseMaxConnections` | 10 | most connections to that database (the pool's size) |
 /// | `chunking` | 1000 / 200 bytes | chunk size and overlap |
 /// | `extraction` | see `ExtractionLimits` | bounds on bytes, pages and characters per document |
 /// | `pdfPassword` | `nil` | password for encrypted PDFs |
@@ -18,6 +20,11 @@ import Foundation
 /// | `condenseFollowUps` | `true` | with history and a language model, rewrite a follow-up into a standalone search query first |
 public struct EngineConfiguration: Sendable {
     public var collectionDirectory: URL?
+    /// The PostgreSQL database that holds the collection (`PostgresCollectionStore`): when set, the engine uses it
+    /// instead of `collectionDirectory`, and any number of engines, on any machines, share the collection.
+    public var databaseURL: DatabaseURL?
+    /// Most connections the engine opens to `databaseURL` at once.
+    public var databaseMaxConnections: Int
     public var chunking: ChunkingOptions
     public var extraction: ExtractionLimits
     public var pdfPassword: String?
@@ -43,8 +50,11 @@ public struct EngineConfiguration: Sendable {
         extraction: ExtractionLimits = ExtractionLimits(), pdfPassword: String? = nil,
         prompt: PromptOptions = PromptOptions(), searchResults: Int = 5, retrieval: RetrievalOptions = RetrievalOptions(),
         embeddingBatchSize: Int = 64, maxCollectionChunks: Int = 1_000_000,
-        maxQuestionBytes: Int = 8192, readOnly: Bool = false, condenseFollowUps: Bool = true
+        maxQuestionBytes: Int = 8192, readOnly: Bool = false, condenseFollowUps: Bool = true,
+        databaseURL: DatabaseURL? = nil, databaseMaxConnections: Int = 10
     ) {
+        self.databaseURL = databaseURL
+        self.databaseMaxConnections = databaseMaxConnections
         self.condenseFollowUps = condenseFollowUps
         self.collectionDirectory = collectionDirectory
         self.chunking = chunking

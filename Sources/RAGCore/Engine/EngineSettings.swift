@@ -27,6 +27,20 @@ public enum EngineSettings {
         help: "Collection directory", format: { $0 ?? "" },
         parser: { text in text.isEmpty || text.contains("\0") ? nil : Optional(Optional(text)) })
 
+    /// `--database-url` / `RAG_DATABASE_URL`: the PostgreSQL database holding the collection (a secret: it may hold
+    /// a password). See ``databaseURL(flag:environment:readFile:)``.
+    public static let databaseURL = Setting<String?>(
+        flag: "--database-url", variable: "RAG_DATABASE_URL", valueName: "url", default: nil, defaultText: "none",
+        requirement: "a postgres:// or postgresql:// URL", help: "PostgreSQL database holding the collection, instead of the directory",
+        isSecret: true, format: { $0 == nil ? "none" : "***" },
+        parser: { text in text.isEmpty || text.contains("\0") ? nil : Optional(Optional(text)) })
+
+    /// `RAG_DATABASE_URL_FILE`: a file holding the database URL (a mounted secret); a trailing newline is ignored.
+    public static let databaseURLFile = Setting<String?>(
+        flag: nil, variable: "RAG_DATABASE_URL_FILE", valueName: "path", default: nil, defaultText: "none",
+        requirement: "a file path", help: "File holding the PostgreSQL URL (instead of RAG_DATABASE_URL)", format: { $0 ?? "" },
+        parser: { $0.isEmpty || $0.contains("\0") ? nil : Optional(Optional($0)) })
+
     /// `--llm` / `RAG_LLM`: who answers.
     public static let llm = Setting<LLMChoice>.choice(
         flag: "--llm", variable: "RAG_LLM", valueName: "kind", default: .auto,
@@ -74,6 +88,46 @@ public enum EngineSettings {
     public static func collectionDirectory(flag: String?, environment: [String: String]) throws(SettingError) -> URL {
         if let path = try collection.value(flag: flag, environment: environment) { return URL(fileURLWithPath: path) }
         return dataHome(environment: environment).appendingPathComponent("pdf-chatbot/collection")
+    }
+
+    /// The collection's database: `flag` when given, else `$RAG_DATABASE_URL`, else the contents of the file named by
+    /// `$RAG_DATABASE_URL_FILE` (a trailing newline trimmed), else `nil` (the collection directory is used). Setting
+    /// both variables is an error, even with the flag. Errors never quote the URL.
+    ///
+    /// - Parameter readFile: reads the URL file (tests pass a fake).
+    /// - Throws: ``SettingError`` naming the flag or variable when the URL is malformed or the file cannot be read.
+    public static func databaseURL(
+        flag: String?, environment: [String: String],
+        readFile: (String) throws -> String = { try String(contentsOfFile: $0, encoding: .utf8) }
+    ) throws(SettingError) -> DatabaseURL? {
+        let fromVariable = environment[databaseURL.variable ?? ""]
+        let file = try databaseURLFile.value(flag: nil, environment: environment)
+        if fromVariable != nil, file != nil {
+            throw SettingError(
+                variable: databaseURLFile.variable, "RAG_DATABASE_URL and RAG_DATABASE_URL_FILE are both set; set only one")
+        }
+        func parse(_ text: String, _ name: String, flag: String?, variable: String?) throws(SettingError) -> DatabaseURL {
+            do {
+                return try DatabaseURL(text)
+            } catch {
+                throw SettingError(flag: flag, variable: variable, "\(name): \(error.message)")
+            }
+        }
+        if let text = try databaseURL.value(flag: flag, environment: environment) {
+            return flag != nil
+                ? try parse(text, "--database-url", flag: databaseURL.flag, variable: nil)
+                : try parse(text, "RAG_DATABASE_URL", flag: nil, variable: databaseURL.variable)
+        }
+        guard let file else { return nil }
+        let text: String
+        do {
+            text = try readFile(file)
+        } catch {
+            throw SettingError(variable: databaseURLFile.variable, "RAG_DATABASE_URL_FILE names \(SettingError.quote(file)), which cannot be read")
+        }
+        var trimmed = Substring(text)
+        while let last = trimmed.last, last == "\n" || last == "\r" { trimmed = trimmed.dropLast() }
+        return try parse(String(trimmed), "the file named by RAG_DATABASE_URL_FILE", flag: nil, variable: databaseURLFile.variable)
     }
 
     /// The user's data directory: `$XDG_DATA_HOME` when set and not empty, else `~/.local/share`

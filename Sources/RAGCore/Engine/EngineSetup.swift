@@ -78,11 +78,26 @@ public enum EngineSetup {
     ///
     /// - Throws: `LLMError.configuration` when `choice` contradicts the existing collection's embedder, or an API
     ///   embedder is needed and none is configured; `ModelError` when MiniLM is asked for and not installed.
+    ///
+    /// - Parameter databaseURL: the collection's PostgreSQL database, which wins over `directory` when set.
     public static func embedder(
-        collectionDirectory directory: URL?, choice: EmbedderChoice?, openAI: OpenAIConfiguration?, metrics: RAGMetrics?,
-        modelsDirectory: URL, logger: Logger
+        collectionDirectory directory: URL?, databaseURL: DatabaseURL? = nil, choice: EmbedderChoice?, openAI: OpenAIConfiguration?,
+        metrics: RAGMetrics?, modelsDirectory: URL, logger: Logger
     ) async throws -> any Embedder {
-        if let directory, let header = try await SQLiteCollectionStore(directory: directory, readOnly: true).header() {
+        var existing: CollectionHeader? = nil
+        if let databaseURL {
+            let store = try await PostgresCollectionStore(url: databaseURL, maxConnections: 1, logger: logger)
+            do {
+                existing = try await store.header()
+            } catch {
+                await store.shutdown()
+                throw error
+            }
+            await store.shutdown()
+        } else if let directory {
+            existing = try await SQLiteCollectionStore(directory: directory, readOnly: true).header()
+        }
+        if let header = existing {
             if let choice, choice != EmbedderChoice(identifier: header.embedderID) {
                 throw LLMError(
                     .configuration,

@@ -19,6 +19,9 @@ public struct CollectionError: Error, Sendable, Hashable, CustomStringConvertibl
         public static let notFound = Code(name: "notFound")
         /// The collection is opened read-only.
         public static let readOnly = Code(name: "readOnly")
+        /// The database server cannot be reached (down, unreachable, or no connection within the wait): nothing was
+        /// read or written; retry later.
+        public static let unavailable = Code(name: "unavailable")
     }
 
     public var code: Code

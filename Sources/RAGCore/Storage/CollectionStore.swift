@@ -9,7 +9,8 @@ import Foundation
 /// serialises writers across processes.
 ///
 /// The engine knows the store only through this protocol, so that the same engine runs on SQLite
-/// (`SQLiteCollectionStore`, embedded: one file in the collection directory), on a database server later, and in
+/// (`SQLiteCollectionStore`, embedded: one file in the collection directory), on PostgreSQL
+/// (`PostgresCollectionStore`, shared by many processes and machines), and in
 /// memory (`MemoryCollectionStore`, the twin for a collection without a directory and for tests).
 ///
 /// ```swift
@@ -49,6 +50,13 @@ package protocol CollectionStore: Sendable {
 
     /// Up to `limit` changes after `version`, oldest first, with what applying them needs.
     func changes(after version: UInt64, limit: Int) async throws(CollectionError) -> [CollectionChange]
+
+    /// Signals that the collection changed (see the default in the extension: `nil`, no signals).
+    func changeSignals() -> AsyncStream<UInt64>?
+
+    /// Releases the store's resources (a database's connection pool); the default does nothing. (Not `close()`: that
+    /// would hide the C library's `close(2)` inside the stores' own methods.)
+    func shutdown() async
 }
 
 /// Which embedder built a collection: its vectors are `dimension` floats from `embedderID`.
@@ -148,4 +156,15 @@ extension DocumentCollection {
         }
         generation = change.version
     }
+}
+
+extension CollectionStore {
+    /// Signals that the collection changed, for a store whose database can push them (PostgreSQL's `NOTIFY`): each
+    /// element is the new version, or 0 for "changes may have been missed, look now". `nil` for a store that cannot
+    /// (SQLite, memory): followers then only poll. Signals are hints, never the truth: a follower still polls
+    /// `currentVersion()` and catches up from the change log.
+    package func changeSignals() -> AsyncStream<UInt64>? { nil }
+
+    /// Releases what the store holds (a database's connections); any later use fails. Nothing for SQLite and memory.
+    package func shutdown() async {}
 }
