@@ -87,6 +87,12 @@ public struct APIError: Error, HTTPResponseError, Sendable {
             }
         case let error as CollectionError:
             // The message, never the description: that adds the collection's path, which goes to the log only.
+            if error.code == .unavailable {
+                return APIError(
+                    .serviceUnavailable, code: "database_unavailable",
+                    error.message + "; searches and questions are still answered", headers: [.retryAfter: "5"],
+                    logDetail: error.description)
+            }
             let code = error.code == .io ? "storage_error" : "collection_\(error.code.description)"
             return APIError(.internalServerError, code: code, error.message, logDetail: error.description)
         case let error as HTTPError:

@@ -40,6 +40,7 @@ struct IngestWorkers: Service {
                 return
             } catch {
                 engine.metrics.databaseErrors(operation: "queue").increment()
+                if let error = error as? CollectionError, error.code == .unavailable { engine.noteStore(reachable: false, error: error) }
                 logger.error(
                     "the ingestion worker cannot use the queue; it tries again",
                     metadata: ["error": "\(error)", "rag.worker": "\(worker)", "rag.retry_in": "\(pause)"])

@@ -34,7 +34,13 @@ extension ServerState {
     }
 
     /// Whether uploads are queued (``UploadMode``): `queued`, or `auto` with a database server.
-    var queuesUploads: Bool { configuration.ingestion.uploadMode == .queued }
+    var queuesUploads: Bool {
+        switch configuration.ingestion.uploadMode {
+        case .queued: true
+        case .inline: false
+        case .auto: configuration.databaseURL != nil
+        }
+    }
 
     /// Whether this process runs the ingestion worker: its role says so, it may write, and something queues uploads
     /// (its own API, or, for a `worker`, other processes).

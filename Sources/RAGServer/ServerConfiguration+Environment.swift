@@ -15,6 +15,9 @@ public enum ServerSettings {
     public static let databaseMaxConnections = Setting<Int>.integer(
         flag: "--database-max-connections", variable: "RAG_DATABASE_MAX_CONNECTIONS", default: 10, in: 1...1000,
         help: "Most connections to the database at once (the pool's size)")
+    public static let databaseWait = Setting<Duration>.seconds(
+        flag: "--database-wait", variable: "RAG_DATABASE_WAIT", default: .seconds(10), in: 0.1...600,
+        help: "Seconds an operation waits for a database connection; then writes get 503 database_unavailable")
     public static let host = Setting<String>(
         flag: "--host", variable: "RAG_HOST", valueName: "addr", default: "0.0.0.0", defaultText: "0.0.0.0",
         requirement: "a host name or IP address", help: "Address to listen on", accepts: isHost, format: SettingError.quote,
@@ -157,7 +160,7 @@ public enum ServerSettings {
 
     /// Every setting, in the order `--help` and the documentation list them.
     public static let all: [SettingInfo] = [
-        collection.info, databaseURL.info, databaseURLFile.info, databaseMaxConnections.info, host.info, port.info, metricsPort.info, readOnly.info, reloadInterval.info, apiKeys.info,
+        collection.info, databaseURL.info, databaseURLFile.info, databaseMaxConnections.info, databaseWait.info, host.info, port.info, metricsPort.info, readOnly.info, reloadInterval.info, apiKeys.info,
         apiKeysFile.info, maxUploadBytes.info, maxPages.info, maxCharacters.info, maxCharactersPerByte.info,
         minCharacterAllowance.info, maxCollectionChunks.info, maxFormParts.info, maxPartHeaderBytes.info, rateLimit.info,
         rateBurst.info, authFailureLimit.info, trustedProxies.info, forwardedHeader.info, maxConcurrentLLM.info, llmQueue.info,
@@ -240,6 +243,7 @@ extension ServerConfiguration {
         self.init(
             collectionDirectory: try EngineSettings.collectionDirectory(flag: flags[S.collection.flag ?? ""], environment: environment),
             databaseURL: databaseURL, databaseMaxConnections: try value(S.databaseMaxConnections),
+            databaseWait: try value(S.databaseWait),
             host: try value(S.host), port: try value(S.port), metricsPort: try value(S.metricsPort),
             readOnly: try value(S.readOnly), reloadInterval: try value(S.reloadInterval), apiKeys: keys,
             maxUploadBytes: try value(S.maxUploadBytes), maxFormParts: try value(S.maxFormParts),
@@ -272,6 +276,7 @@ extension ServerConfiguration {
         typealias S = ServerSettings
         try S.host.check(host)
         try S.databaseMaxConnections.check(databaseMaxConnections)
+        try S.databaseWait.check(databaseWait)
         try S.port.check(port)
         try S.metricsPort.check(metricsPort)
         try S.reloadInterval.check(reloadInterval)

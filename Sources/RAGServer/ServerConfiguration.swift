@@ -23,6 +23,8 @@ public struct ServerConfiguration: Sendable {
     public var databaseURL: DatabaseURL?
     /// Most connections to ``databaseURL`` at once.
     public var databaseMaxConnections: Int
+    /// How long an operation waits for a database connection before it fails (writes then get 503).
+    public var databaseWait: Duration
     /// The address to listen on.
     public var host: String
     /// The API and chat page port; 0 asks the system for a free one (the "serving" log line names it).
@@ -104,7 +106,8 @@ public struct ServerConfiguration: Sendable {
 
     public init(
         collectionDirectory: URL, databaseURL: DatabaseURL? = nil,
-        databaseMaxConnections: Int = ServerSettings.databaseMaxConnections.defaultValue, host: String = ServerSettings.host.defaultValue, port: Int = ServerSettings.port.defaultValue,
+        databaseMaxConnections: Int = ServerSettings.databaseMaxConnections.defaultValue,
+        databaseWait: Duration = ServerSettings.databaseWait.defaultValue, host: String = ServerSettings.host.defaultValue, port: Int = ServerSettings.port.defaultValue,
         metricsPort: Int = ServerSettings.metricsPort.defaultValue, readOnly: Bool = ServerSettings.readOnly.defaultValue,
         reloadInterval: Duration = ServerSettings.reloadInterval.defaultValue, apiKeys: [String: String] = [:],
         maxUploadBytes: Int = ServerSettings.maxUploadBytes.defaultValue, maxFormParts: Int = ServerSettings.maxFormParts.defaultValue,
@@ -132,6 +135,7 @@ public struct ServerConfiguration: Sendable {
         self.collectionDirectory = collectionDirectory
         self.databaseURL = databaseURL
         self.databaseMaxConnections = databaseMaxConnections
+        self.databaseWait = databaseWait
         self.host = host
         self.port = port
         self.metricsPort = metricsPort
@@ -172,7 +176,7 @@ public struct ServerConfiguration: Sendable {
         EngineConfiguration(
             collectionDirectory: collectionDirectory, extraction: extraction, retrieval: retrieval,
             maxCollectionChunks: maxCollectionChunks, readOnly: readOnly, databaseURL: databaseURL,
-            databaseMaxConnections: databaseMaxConnections)
+            databaseMaxConnections: databaseMaxConnections, databaseWait: databaseWait)
     }
 
     /// The bounds on an uploaded `multipart/form-data` body.

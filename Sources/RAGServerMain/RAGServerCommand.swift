@@ -31,6 +31,7 @@ struct RAGServerCommand: AsyncParsableCommand {
     @Option(name: .customLong("database-url"), parsing: .unconditional, help: S.databaseURL.argumentHelp) var databaseURL: String?
     @Option(name: .customLong("database-max-connections"), parsing: .unconditional, help: S.databaseMaxConnections.argumentHelp)
     var databaseMaxConnections: String?
+    @Option(name: .customLong("database-wait"), parsing: .unconditional, help: S.databaseWait.argumentHelp) var databaseWait: String?
     @Option(name: .customLong("host"), parsing: .unconditional, help: S.host.argumentHelp) var host: String?
     @Option(name: .customLong("port"), parsing: .unconditional, help: S.port.argumentHelp) var port: String?
     @Option(name: .customLong("metrics-port"), parsing: .unconditional, help: S.metricsPort.argumentHelp) var metricsPort: String?
@@ -98,7 +99,7 @@ struct RAGServerCommand: AsyncParsableCommand {
     var flags: [String: String] {
         let given: [(SettingInfo, String?)] = [
             (S.collection.info, collection), (S.databaseURL.info, databaseURL),
-            (S.databaseMaxConnections.info, databaseMaxConnections), (S.host.info, host), (S.port.info, port), (S.metricsPort.info, metricsPort),
+            (S.databaseMaxConnections.info, databaseMaxConnections), (S.databaseWait.info, databaseWait), (S.host.info, host), (S.port.info, port), (S.metricsPort.info, metricsPort),
             (S.readOnly.info, readOnly ? "true" : nil), (S.reloadInterval.info, reloadInterval),
             (S.maxUploadBytes.info, maxUploadBytes), (S.maxPages.info, maxPages), (S.maxCharacters.info, maxCharacters),
             (S.maxCharactersPerByte.info, maxCharactersPerByte), (S.minCharacterAllowance.info, minCharacterAllowance),

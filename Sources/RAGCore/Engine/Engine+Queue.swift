@@ -19,7 +19,13 @@ extension Engine {
             throw DocumentError(code: .tooLarge, fileName: fileName, message: "the document is \(data.count) bytes; the limit is \(limit) bytes")
         }
         let id = DocumentID(contentHash: await Engine.offload { SHA256.hex(data) })
-        let job = try await queue.enqueue(id: id, fileName: fileName, bytes: data)
+        let job: IngestJob
+        do {
+            job = try await queue.enqueue(id: id, fileName: fileName, bytes: data)
+        } catch {
+            if error.code == .unavailable { noteStore(reachable: false, error: error) }
+            throw error
+        }
         logger.info("document queued", metadata: ["rag.document.id": "\(id)", "rag.job.state": "\(job.state.rawValue)"])
         return job
     }

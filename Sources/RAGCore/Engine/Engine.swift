@@ -66,7 +66,8 @@ public final class Engine: Sendable {
     /// directory, else memory.
     package static func makeStore(_ configuration: EngineConfiguration, logger: Logger) async throws(CollectionError) -> any CollectionStore {
         if let url = configuration.databaseURL {
-            return try await PostgresCollectionStore(url: url, maxConnections: configuration.databaseMaxConnections, logger: logger)
+            return try await PostgresCollectionStore(
+                url: url, maxConnections: configuration.databaseMaxConnections, connectionWait: configuration.databaseWait, logger: logger)
         }
         if let directory = configuration.collectionDirectory {
             return SQLiteCollectionStore(directory: directory, readOnly: configuration.readOnly)

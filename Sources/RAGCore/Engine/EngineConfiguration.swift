@@ -7,6 +7,7 @@ import Foundation
 /// | `collectionDirectory` | `nil` | where the collection lives; `nil` keeps it in memory only (unless `databaseURL`) |
 /// | `databaseURL` | `nil` | a PostgreSQL database holding the collection, shared by many processes; wins over `collectionDirectory` |
 /// | `databaseMaxConnections` | 10 | most connections to that database (the pool's size) |
+/// | `databaseWait` | 10 s | longest wait for a connection to that database before an operation fails as `unavailable` |
 /// | `chunking` | 1000 / 200 bytes | chunk size and overlap |
 /// | `extraction` | see `ExtractionLimits` | bounds on bytes, pages and characters per document |
 /// | `pdfPassword` | `nil` | password for encrypted PDFs |
@@ -25,6 +26,10 @@ public struct EngineConfiguration: Sendable {
     public var databaseURL: DatabaseURL?
     /// Most connections the engine opens to `databaseURL` at once.
     public var databaseMaxConnections: Int
+    /// How long an operation waits for a connection to `databaseURL` (the database down or unreachable) before it
+    /// fails with ``CollectionError/Code/unavailable``: a write is then refused at once, rather than waiting for the
+    /// database to come back.
+    public var databaseWait: Duration
     public var chunking: ChunkingOptions
     public var extraction: ExtractionLimits
     public var pdfPassword: String?
@@ -51,10 +56,11 @@ public struct EngineConfiguration: Sendable {
         prompt: PromptOptions = PromptOptions(), searchResults: Int = 5, retrieval: RetrievalOptions = RetrievalOptions(),
         embeddingBatchSize: Int = 64, maxCollectionChunks: Int = 1_000_000,
         maxQuestionBytes: Int = 8192, readOnly: Bool = false, condenseFollowUps: Bool = true,
-        databaseURL: DatabaseURL? = nil, databaseMaxConnections: Int = 10
+        databaseURL: DatabaseURL? = nil, databaseMaxConnections: Int = 10, databaseWait: Duration = .seconds(10)
     ) {
         self.databaseURL = databaseURL
         self.databaseMaxConnections = databaseMaxConnections
+        self.databaseWait = databaseWait
         self.condenseFollowUps = condenseFollowUps
         self.collectionDirectory = collectionDirectory
         self.chunking = chunking

@@ -129,6 +129,8 @@ database.url in plain text), the pool size and the queue settings. `role` is api
 {{- end }}
 - name: RAG_DATABASE_MAX_CONNECTIONS
   value: {{ $.Values.database.maxConnections | quote }}
+- name: RAG_DATABASE_WAIT
+  value: {{ $.Values.database.wait | quote }}
 {{- end }}
 
 {{/* Who processes uploads and how, in both modes: the role (api, worker or all), inline or queued uploads, the
