@@ -15,15 +15,21 @@ import Glibc
     struct SharedStore: Sendable, CustomTestStringConvertible {
         var name: String
         var arguments: @Sendable () throws -> [String]
+        var isAvailable: Bool { name != "postgres" || PostgresTestServer.isAvailable }
         var testDescription: String { name }
 
         static let sqlite = SharedStore(name: "sqlite") {
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rag-replicas-\(UUID().uuidString)")
             return ["--collection", directory.path]
         }
+
+        /// A fresh database on the tests' PostgreSQL.
+        static let postgres = SharedStore(name: "postgres") {
+            ["--database-url", try PostgresTestServer.freshDatabaseURLBlocking()]
+        }
     }
 
-    static let stores: [SharedStore] = [.sqlite]
+    static let stores: [SharedStore] = [.sqlite, .postgres]
 
     /// A replica: queued uploads, and a short follow interval (the change log is polled; a database server also
     /// notifies).
@@ -77,6 +83,7 @@ import Glibc
 
     @Test(.timeLimit(.minutes(3)), arguments: stores)
     func anUploadOnOneReplicaIsFoundOnTheOthers(store: SharedStore) throws {
+        guard store.isAvailable else { return print(PostgresTestServer.unavailableReason ?? "") }
         let shared = try store.arguments()
         let a = try Self.replica(shared)
         let b = try Self.replica(shared)
@@ -130,6 +137,7 @@ import Glibc
 
     @Test(.timeLimit(.minutes(4)), arguments: stores)
     func aWorkerKilledMidJobLeavesItToAnotherWhichAddsItOnce(store: SharedStore) throws {
+        guard store.isAvailable else { return print(PostgresTestServer.unavailableReason ?? "") }
         let shared = try store.arguments()
         let api = try Self.replica(shared, role: "api")
         defer { api.stop() }

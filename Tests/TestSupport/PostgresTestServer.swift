@@ -29,8 +29,26 @@ public actor PostgresTestServer {
     /// The URL of a new, empty database on the test server (started on first use).
     public func freshDatabaseURL() async throws -> String {
         let base = try await baseURL()
-        let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+        let name = Self.newDatabaseName()
         try await Self.psql(base, "CREATE DATABASE \(name)")
+        return Self.url(base, database: name)
+    }
+
+    /// `freshDatabaseURL()` for a synchronous test (one that drives other processes and waits on them): holds the
+    /// calling thread while psql runs.
+    public nonisolated static func freshDatabaseURLBlocking() throws -> String {
+        let base = try baseURLFromEnvironment()
+        let name = newDatabaseName()
+        let psql = try TestProcess.system("/usr/bin/psql", "/usr/lib/postgresql/15/bin/psql", package: "postgresql-client")
+        let result = try TestProcess.run(psql, ["-v", "ON_ERROR_STOP=1", "-q", "-d", base, "-c", "CREATE DATABASE \(name)"], timeout: .seconds(60))
+        guard result.status == 0 else { throw TestProcess.Missing(description: "psql 'CREATE DATABASE' failed (\(result.status)): \(result.stderr)") }
+        return url(base, database: name)
+    }
+
+    static func newDatabaseName() -> String { "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased() }
+
+    /// `base` with its database replaced by `database` (its query kept).
+    static func url(_ base: String, database: String) -> String {
         var server = base
         var query = ""
         if let mark = server.firstIndex(of: "?") {
@@ -40,7 +58,7 @@ public actor PostgresTestServer {
         if let scheme = server.range(of: "://"), let slash = server[scheme.upperBound...].firstIndex(of: "/") {
             server = String(server[..<slash])
         }
-        return server + "/" + name + query
+        return server + "/" + database + query
     }
 
     /// The server's URL (of its `rag` database).
@@ -51,7 +69,9 @@ public actor PostgresTestServer {
         return try await task.value
     }
 
-    private static func start() async throws -> String {
+    private static func start() async throws -> String { try baseURLFromEnvironment() }
+
+    static func baseURLFromEnvironment() throws -> String {
         guard let url = ProcessInfo.processInfo.environment["RAG_TEST_DATABASE_URL"], !url.isEmpty else {
             throw TestProcess.Missing(description: "RAG_TEST_DATABASE_URL is not set: run the tests with scripts/test.sh, or start a server "
                 + "with scripts/postgres.sh start DIR and export its URL")
