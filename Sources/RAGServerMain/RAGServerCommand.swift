@@ -23,7 +23,8 @@ struct RAGServerCommand: AsyncParsableCommand {
             as for `rag`: OPENAI_API_KEY (or OPENAI_API_KEY_FILE), OPENAI_BASE_URL, RAG_LLM_MODEL, \
             RAG_EMBEDDING_MODEL; without them answers quote the documents. API keys: \
             RAG_API_KEYS="name:key,name2:key2" or RAG_API_KEYS_FILE (one name:key per line); when set, they must \
-            hold at least one key, and the API needs Authorization: Bearer KEY. See docs/configuration.md.
+            hold at least one key, and the API needs Authorization: Bearer KEY. A database URL may also come from \
+            a file, RAG_DATABASE_URL_FILE (a mounted secret). See docs/configuration.md.
             """
     )
 

@@ -20,17 +20,21 @@ import Testing
         }
     }
 
-    /// The engine must not know which database it runs on (issue #11): SQL is written only in Storage/SQLite/, and
-    /// outside Storage/ only the places that choose the default store for a directory name the SQLite store.
-    @Test func sqlStaysInTheSQLiteStore() throws {
+    /// The engine must not know which database it runs on (issue #11): SQL is written only in the stores' own folders
+    /// (Storage/SQLite/, Storage/Postgres/), and outside Storage/ only the places that choose the store for a
+    /// configuration name one.
+    @Test func sqlStaysInTheStores() throws {
         let choosers: Set<String> = ["Engine/Engine.swift", "Engine/EngineSetup.swift"]
-        for entry in try Self.codeLines(in: "") where !entry.file.hasPrefix("/Storage/SQLite/") && !entry.file.hasPrefix("Storage/SQLite/") {
+        let storeFolders = ["Storage/SQLite/", "Storage/Postgres/"]
+        for entry in try Self.codeLines(in: "") {
             let file = entry.file.hasPrefix("/") ? String(entry.file.dropFirst()) : entry.file
-            for keyword in ["SELECT ", "INSERT INTO", "DELETE FROM", "BEGIN IMMEDIATE", "CREATE TABLE", "sqlite3_"] where entry.line.contains(keyword) {
+            guard !storeFolders.contains(where: file.hasPrefix) else { continue }
+            for keyword in ["SELECT ", "INSERT INTO", "DELETE FROM", "BEGIN IMMEDIATE", "CREATE TABLE", "sqlite3_", "PostgresQuery"]
+            where entry.line.contains(keyword) {
                 Issue.record("\(file) writes SQL (\(keyword)): \(entry.line)")
             }
-            if entry.line.contains("SQLite"), !file.hasPrefix("Storage/"), !choosers.contains(file) {
-                Issue.record("\(file) names the SQLite store: \(entry.line)")
+            for store in ["SQLite", "Postgres"] where entry.line.contains(store) && !file.hasPrefix("Storage/") && !choosers.contains(file) {
+                Issue.record("\(file) names the \(store) store: \(entry.line)")
             }
         }
     }
