@@ -26,7 +26,7 @@ import Glibc
     }
 
     @Test(.timeLimit(.minutes(4)), .enabled(if: PostgresTestServer.isAvailable, Comment(rawValue: PostgresTestServer.unavailableReason ?? "")))
-    func readsGoOnWritesAre503AndTheServerRecoversWithoutARestart() throws {
+    func readsGoOnWritesAre503AndTheServerRecoversWithoutARestart() async throws {
         let directory = "/tmp/rag-outage-\(UUID().uuidString.prefix(8))"
         let url = try Self.postgres("start", directory)
         defer { _ = try? Self.postgres("stop", directory) }
@@ -35,33 +35,33 @@ import Glibc
             store: ["--database-url", url])
         defer { server.stop() }
         let first = try ReplicaTests.pdf("policy.pdf", ["Employees receive 25 days of paid vacation per year."])
-        let id = try #require(try ReplicaTests.call(server, "POST", "/v1/documents", file: first).json["id"] as? String)
-        #expect(try ReplicaTests.waitForJob(server, id)["status"] as? String == "ready")
+        let id = try #require(try await ReplicaTests.call(server, "POST", "/v1/documents", file: first).json["id"] as? String)
+        #expect(try await ReplicaTests.waitForJob(server, id)["status"] as? String == "ready")
 
         _ = try Self.postgres("pause", directory)
 
         // Reads go on from memory.
-        let search = try ReplicaTests.call(server, "POST", "/v1/search", json: ["query": "vacation days"])
+        let search = try await ReplicaTests.call(server, "POST", "/v1/search", json: ["query": "vacation days"])
         #expect(search.status == 200 && !ReplicaTests.hits(search).isEmpty, "\(search.json)")
-        let ask = try ReplicaTests.call(server, "POST", "/v1/ask", json: ["question": "How many vacation days?"])
+        let ask = try await ReplicaTests.call(server, "POST", "/v1/ask", json: ["question": "How many vacation days?"])
         #expect(ask.status == 200, "\(ask.json)")
         // Writes are refused, clearly and soon.
         let second = try ReplicaTests.pdf("travel.pdf", ["Receipts for travel must be submitted within 30 days of the trip."])
         let started = ContinuousClock.now
-        let refused = try ReplicaTests.call(server, "POST", "/v1/documents", file: second)
+        let refused = try await ReplicaTests.call(server, "POST", "/v1/documents", file: second)
         #expect(refused.status == 503, "\(refused.json)")
         #expect((refused.json["error"] as? [String: Any])?["code"] as? String == "database_unavailable")
         #expect(ContinuousClock.now - started < .seconds(20))
-        let delete = try ReplicaTests.call(server, "DELETE", "/v1/documents/\(id)")
+        let delete = try await ReplicaTests.call(server, "DELETE", "/v1/documents/\(id)")
         #expect(delete.status == 503, "\(delete.json)")
         // Ready all along, saying the database is unreachable.
         var readiness: [String: Any] = [:]
         for _ in 0..<100 {
-            let reply = try ReplicaTests.call(server, "GET", "/readyz")
+            let reply = try await ReplicaTests.call(server, "GET", "/readyz")
             #expect(reply.status == 200)
             readiness = reply.json
             if (readiness["database"] as? [String: Any])?["status"] as? String == "unreachable" { break }
-            Thread.sleep(forTimeInterval: 0.1)
+            try await Task.sleep(for: .milliseconds(100))
         }
         #expect((readiness["database"] as? [String: Any])?["status"] as? String == "unreachable", "\(readiness)")
 
@@ -71,23 +71,23 @@ import Glibc
         var accepted: ReplicaTests.Reply? = nil
         let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline {
-            let reply = try ReplicaTests.call(server, "POST", "/v1/documents", file: second)
+            let reply = try await ReplicaTests.call(server, "POST", "/v1/documents", file: second)
             if reply.status == 202 || reply.status == 200 {
                 accepted = reply
                 break
             }
-            Thread.sleep(forTimeInterval: 0.2)
+            try await Task.sleep(for: .milliseconds(200))
         }
         let secondID = try #require(accepted?.json["id"] as? String, "writes never came back: \(server.log.suffix(3000))")
-        let done = try ReplicaTests.waitForJob(server, secondID)
+        let done = try await ReplicaTests.waitForJob(server, secondID)
         #expect(done["status"] as? String == "ready", "\(done)")
         let version = try #require(done["index_version"] as? Int)
-        let found = try ReplicaTests.call(server, "POST", "/v1/search", json: ["query": "travel receipts", "min_index_version": version])
+        let found = try await ReplicaTests.call(server, "POST", "/v1/search", json: ["query": "travel receipts", "min_index_version": version])
         #expect(ReplicaTests.hits(found).contains { $0["document_id"] as? String == secondID })
         var recovered = false
         for _ in 0..<100 where !recovered {
-            recovered = (try ReplicaTests.call(server, "GET", "/readyz").json["database"] as? [String: Any])?["status"] as? String == "ok"
-            if !recovered { Thread.sleep(forTimeInterval: 0.1) }
+            recovered = (try await ReplicaTests.call(server, "GET", "/readyz").json["database"] as? [String: Any])?["status"] as? String == "ok"
+            if !recovered { try await Task.sleep(for: .milliseconds(100)) }
         }
         #expect(recovered, "/readyz still says the database is unreachable")
     }
