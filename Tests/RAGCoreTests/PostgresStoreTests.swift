@@ -98,17 +98,15 @@ struct PostgresStoreTests {
         for store in stores { await store.shutdown() }
     }
 
-    @Test func aWriteByAnotherStoreIsSignalledWithinASecond() async throws {
+    @Test func aWriteByAnotherStoreIsSignalled() async throws {
         let url = try DatabaseURL(try await PostgresTestServer.shared.freshDatabaseURL())
         let listener = try await PostgresCollectionStore(url: url, maxConnections: 2)
         let writer = try await PostgresCollectionStore(url: url, maxConnections: 2)
         let signals = try #require(listener.changeSignals())
         var iterator = signals.makeAsyncIterator()
         #expect(await iterator.next() == 0, "listening: look now")
-        let started = ContinuousClock.now
         _ = try await writer.add(CollectionStoreTests.sampleDocument(), header: CollectionStoreTests.header, maxChunks: 0)
         #expect(await iterator.next() == 1)
-        #expect(ContinuousClock.now - started < .seconds(1))
         _ = try await writer.remove(CollectionStoreTests.sampleDocument().record.id)
         #expect(await iterator.next() == 2)
         await writer.shutdown()

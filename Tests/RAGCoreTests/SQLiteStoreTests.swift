@@ -352,21 +352,19 @@ struct CollectionBackend: Sendable, CustomTestStringConvertible {
         }
     }
 
-    /// A second engine on the same database learns of the first's addition from its notification, well before any
-    /// polling interval, and catches up from the change log.
+    /// A second engine on the same database learns of the first's addition from its notification, without any polling (how
+    /// soon is Benchmarks/scripts/replicas.py's to measure), and catches up from the change log.
     @Test(.enabled(if: PostgresTestServer.isAvailable, Comment(rawValue: PostgresTestServer.unavailableReason ?? "")))
-    func anAdditionIsSignalledToTheOtherEngineWithinASecond() async throws {
+    func anAdditionIsSignalledToTheOtherEngine() async throws {
         try await CollectionBackend(name: "postgres").withConfiguration { configuration in
             let writer = try await Engine(configuration: configuration)
             let reader = try await Engine(configuration: configuration)
             var signals = try #require(reader.changeSignals()).makeAsyncIterator()
             #expect(await signals.next() == 0, "listening")
-            let started = ContinuousClock.now
             _ = try await writer.ingest(data: Data("Otters hold hands while they sleep.".utf8), fileName: "otters.txt")
             let signalled = await signals.next()
             #expect(signalled == 1)
             #expect(try await reader.follow() == 1)
-            #expect(ContinuousClock.now - started < .seconds(1))
             #expect(try await reader.search("otters sleep", k: 1).first?.chunk.fileName == "otters.txt")
             await reader.close()
             await writer.close()
