@@ -156,9 +156,8 @@ extension PostgresCollectionStore {
             logger: logger)
     }
 
-    /// A document's BM25 statistics as stored (the layout of `SQLiteCollectionStore.encodeTerms`): u32 rows, the rows'
-    /// term counts, then (term number, ordinal, frequency) u32 triples by term number and ordinal. Terms the collection
-    /// does not have get the next numbers (gapless: writers are serialised).
+    /// A document's BM25 statistics as stored (`DocumentTerms.stored(numbers:)`, as SQLite keeps them). Terms the
+    /// collection does not have get the next numbers (gapless: writers are serialised).
     func encodeTerms(_ terms: DocumentTerms, _ connection: PostgresConnection) async throws -> [UInt32] {
         var ids: [String: Int64] = [:]
         ids.reserveCapacity(terms.terms.count)
@@ -179,20 +178,13 @@ extension PostgresCollectionStore {
                 logger: logger)
             for (term, number) in zip(missing, numbers) { ids[term] = number }
         }
-        var numbered: [(id: UInt32, postings: [DocumentTerms.Posting])] = []
-        numbered.reserveCapacity(terms.terms.count)
-        for (term, postings) in zip(terms.terms, terms.postings) {
+        var numbers: [UInt32] = []
+        numbers.reserveCapacity(terms.terms.count)
+        for term in terms.terms {
             guard let id = ids[term], let number = UInt32(exactly: id) else { throw damaged("a term number out of range") }
-            numbered.append((number, postings))
+            numbers.append(number)
         }
-        numbered.sort { $0.id < $1.id }
-        var out: [UInt32] = [UInt32(terms.lengths.count)]
-        out.reserveCapacity(1 + terms.lengths.count + 3 * numbered.reduce(0) { $0 + $1.postings.count })
-        out += terms.lengths
-        for (id, postings) in numbered {
-            for posting in postings { out += [id, posting.ordinal, posting.frequency] }
-        }
-        return out.map(\.littleEndian)
+        return terms.stored(numbers: numbers)
     }
 
     func decodeRecord(_ json: String) throws(CollectionError) -> DocumentRecord {

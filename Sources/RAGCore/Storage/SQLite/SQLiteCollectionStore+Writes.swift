@@ -108,17 +108,16 @@ extension SQLiteCollectionStore {
         try terms.run(binding: encoded, at: 3)
     }
 
-    /// A document's BM25 statistics as stored: u32 rows, the rows' term counts (u32 each), then the postings as
-    /// (term number, ordinal, frequency) u32 triples, ordered by term number and then ordinal. Term numbers are rows
+    /// A document's BM25 statistics as stored (`DocumentTerms.stored(numbers:)`), with its terms numbered by the rows
     /// of `terms`, added for terms the collection did not have.
     static func encodeTerms(_ terms: DocumentTerms, _ db: SQLiteConnection, cache: UnsafeMutablePointer<[String: Int64]>?)
         throws(CollectionError) -> [UInt32]
     {
         let find = try db.prepare("SELECT id FROM terms WHERE term = ?")
         let add = try db.prepare("INSERT INTO terms (term) VALUES (?)")
-        var numbered: [(id: UInt32, postings: [DocumentTerms.Posting])] = []
-        numbered.reserveCapacity(terms.terms.count)
-        for (term, postings) in zip(terms.terms, terms.postings) {
+        var numbers: [UInt32] = []
+        numbers.reserveCapacity(terms.terms.count)
+        for term in terms.terms {
             var id = cache?.pointee[term]
             if id == nil {
                 find.reset()
@@ -133,16 +132,9 @@ extension SQLiteCollectionStore {
                 cache?.pointee[term] = id
             }
             guard let id, let number = UInt32(exactly: id) else { throw damaged("a term number out of range", db) }
-            numbered.append((number, postings))
+            numbers.append(number)
         }
-        numbered.sort { $0.id < $1.id }
-        var out: [UInt32] = [UInt32(terms.lengths.count)]
-        out.reserveCapacity(1 + terms.lengths.count + 3 * numbered.reduce(0) { $0 + $1.postings.count })
-        out += terms.lengths
-        for (id, postings) in numbered {
-            for posting in postings { out += [id, posting.ordinal, posting.frequency] }
-        }
-        return out.map(\.littleEndian)
+        return terms.stored(numbers: numbers)
     }
 
     static func decodeRecord(_ json: String?, _ db: SQLiteConnection) throws(CollectionError) -> DocumentRecord {
