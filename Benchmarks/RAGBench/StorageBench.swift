@@ -152,7 +152,8 @@ enum StorageBench {
         var start = 0
         let header = CollectionHeader(embedderID: collection.embedderID, dimension: dimension)
         let databaseURL = try arguments.options["database-url"].map { try DatabaseURL($0) }
-        let postgres = try await databaseURL.map { try await PostgresCollectionStore(url: $0, maxConnections: 2) }
+        var postgres: PostgresCollectionStore? = nil
+        if let databaseURL { postgres = try await PostgresCollectionStore(url: databaseURL, maxConnections: 2) }
         if let postgres, try await postgres.currentVersion() != 0 { fail("--database-url must name an empty database") }
         var populate = Duration.zero
         while start < rows {
@@ -170,15 +171,15 @@ enum StorageBench {
             number += 1
         }
         let textBytes = texts.reduce(0) { $0 + $1.utf8.count }
-        let rebuild = seconds { _ = LexicalIndex(texts: texts) }
+        let rebuild = RAGBench.seconds { _ = LexicalIndex(texts: texts) }
         texts = []
 
         // The baseline file, and the database migrated from it.
-        let firstSave = seconds { legacySave(collection, in: legacyDirectory) }
+        let firstSave = RAGBench.seconds { legacySave(collection, in: legacyDirectory) }
         try FileManager.default.copyItem(
             at: LegacyCollectionFile(directory: legacyDirectory).fileURL, to: LegacyCollectionFile(directory: sqlDirectory).fileURL)
         let migrating = SQLiteCollectionStore(directory: sqlDirectory)
-        let migration = try seconds { try migrating.createIfMissing() }
+        let migration = try RAGBench.seconds { try migrating.createIfMissing() }
         migrating.closeConnection()
         func size(_ url: URL) -> Int { (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? 0 }
         let legacyBytes = size(LegacyCollectionFile(directory: legacyDirectory).fileURL)
@@ -197,7 +198,7 @@ enum StorageBench {
             var figures: [String: Double] = [:]
             // Open, both ways; then search what each opened.
             var legacyOpened: DocumentCollection? = nil
-            figures["open_legacy_s"] = try seconds { legacyOpened = try LegacyCollectionFile(directory: legacyDirectory).load() }
+            figures["open_legacy_s"] = try RAGBench.seconds { legacyOpened = try LegacyCollectionFile(directory: legacyDirectory).load() }
             var sqlOpened: CollectionSnapshot? = nil
             let reader = SQLiteCollectionStore(directory: sqlDirectory, readOnly: true)
             let started = ContinuousClock.now
@@ -212,7 +213,7 @@ enum StorageBench {
                 func searchMedian(_ collection: DocumentCollection, hybrid: Bool) -> Double {
                     var times: [Double] = []
                     for (query, text) in zip(queries, queryTexts) {
-                        times.append(seconds {
+                        times.append(RAGBench.seconds {
                             if hybrid {
                                 _ = collection.search(query: text, vector: query, k: 10, options: RetrievalOptions())
                             } else {
@@ -241,10 +242,10 @@ enum StorageBench {
                 dimension: dimension,
                 storage: (0..<chunksPerDocument * dimension).map { _ in Float(Int(spare.next() % 2001) - 1000) / 1000 }).storage
             let extra = document(number: 2_000_000 + round, chunks: chunksPerDocument, vectors: spareVectors[...], prose: &prose)
-            figures["apply_add_s"] = seconds {
+            figures["apply_add_s"] = RAGBench.seconds {
                 inMemory.add(extra.record, chunks: extra.chunks, normalizedVectors: extra.vectors, terms: extra.terms)
             }
-            figures["apply_remove_s"] = seconds { inMemory.remove(extra.record.id) }
+            figures["apply_remove_s"] = RAGBench.seconds { inMemory.remove(extra.record.id) }
 
             // Add a 10-page document, both ways: the old store saved the whole collection with it.
             var random = SplitMix(state: UInt64(round + 1))
@@ -254,7 +255,7 @@ enum StorageBench {
                 vectors: VectorIndex(dimension: dimension, storage: added).storage[...], prose: &prose)
             var grown = collection
             grown.add(document.record, chunks: document.chunks, normalizedVectors: document.vectors, terms: document.terms)
-            figures["add_legacy_s"] = seconds { legacySave(grown, in: legacyDirectory) }
+            figures["add_legacy_s"] = RAGBench.seconds { legacySave(grown, in: legacyDirectory) }
             grown = collection
             let writer = SQLiteCollectionStore(directory: sqlDirectory)
             _ = try await writer.currentVersion()  // open the connection outside the measurement, as a running engine has it
