@@ -100,12 +100,14 @@ import Testing
         #expect(text.contains("rag_collection_chunks 1"))
     }
 
-    @Test func persistsReingestsNothingAndRemovesCompletely() async throws {
+    /// The collection's stores (SQLite and PostgreSQL) behave alike under the engine: what follows runs on each.
+    @Test(arguments: CollectionBackend.all)
+    func persistsReingestsNothingAndRemovesCompletely(backend: CollectionBackend) async throws {
+        try await backend.withConfiguration { configuration in
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let file = directory.appendingPathComponent("facts.txt")
         try Self.facts.write(to: file, atomically: true, encoding: .utf8)
-        let configuration = EngineConfiguration(collectionDirectory: directory.appendingPathComponent("collection"))
         do {
             let engine = try await Engine(configuration: configuration)
             let report = await engine.ingest(paths: [directory.path])
@@ -128,6 +130,7 @@ import Testing
         let final = try await Engine(configuration: configuration).collection
         #expect(final.documents.isEmpty && final.chunks.isEmpty && final.index.count == 0)
         await #expect(throws: EngineError.self) { try await reopened.remove("facts.txt") }
+        }
     }
 
     @Test func reportsBadFilesAndIngestsTheRest() async throws {
@@ -143,16 +146,16 @@ import Testing
         #expect(report.failed.contains { $0.path.hasSuffix("missing.pdf") })
     }
 
-    @Test func refusesACollectionFromAnotherEmbedder() async throws {
-        let directory = temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let configuration = EngineConfiguration(collectionDirectory: directory)
+    @Test(arguments: CollectionBackend.all)
+    func refusesACollectionFromAnotherEmbedder(backend: CollectionBackend) async throws {
+        try await backend.withConfiguration { configuration in
         _ = try await Engine(configuration: configuration).ingest(data: Data(Self.facts.utf8), fileName: "facts.txt")
         let error = await #expect(throws: CollectionError.self) {
             try await Engine(configuration: configuration, embedder: MockEmbedder(dimension: 8))
         }
         #expect(error?.code == .embedderMismatch)
         #expect(error?.description.contains("hashing-v1-d512") == true)
+        }
     }
 
     @Test func readOnlyEnginesRefuseWrites() async throws {
@@ -171,10 +174,10 @@ import Testing
         #expect(!hits.isEmpty && hits.allSatisfy { $0.chunk.fileName == "facts.txt" })
     }
 
-    @Test func concurrentWritersLoseNothing() async throws {
-        let directory = temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let engine = try await Engine(configuration: EngineConfiguration(collectionDirectory: directory))
+    @Test(arguments: CollectionBackend.all)
+    func concurrentWritersLoseNothing(backend: CollectionBackend) async throws {
+        try await backend.withConfiguration { configuration in
+        let engine = try await Engine(configuration: configuration)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for index in 0..<8 {
                 group.addTask { _ = try await engine.ingest(data: Data("Document number \(index) about topic \(index).".utf8), fileName: "d\(index).txt") }
@@ -182,7 +185,8 @@ import Testing
             try await group.waitForAll()
         }
         #expect(engine.collection.documents.count == 8)
-        #expect(try await Engine(configuration: EngineConfiguration(collectionDirectory: directory)).collection.documents.count == 8)
+        #expect(try await Engine(configuration: configuration).collection.documents.count == 8)
+        }
     }
 
     @Test func aBadUploadIsATypedErrorThatLosesNothing() async throws {
