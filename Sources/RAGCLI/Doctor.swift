@@ -18,6 +18,7 @@ struct Doctor: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
+        CLI.bootstrapLogging(verbose: options.verbose)
         try await reportingErrors {
             let checks = await DoctorChecks(options: options).run()
             if json {
@@ -102,6 +103,13 @@ struct DoctorChecks {
     /// The collection: where it is, whether it loads, what it holds, which embedder built it and whether that
     /// embedder is available here, and whether the directory can be written.
     func collection(modelsDirectory: URL) async -> [DoctorCheck] {
+        let databaseURL: DatabaseURL?
+        do {
+            databaseURL = try options.resolvedDatabaseURL()
+        } catch {
+            return [DoctorCheck(name: "collection", status: .fail, detail: "\(error)")]
+        }
+        if let databaseURL { return await database(databaseURL, modelsDirectory: modelsDirectory) }
         let directory: URL
         do {
             directory = try options.directory()
@@ -120,11 +128,36 @@ struct DoctorChecks {
                 detail: "\(directory.path) holds no collection yet: `rag ingest FILE...` creates one"))
             return checks
         }
+        return checks + (await contents(of: store, at: directory.path, modelsDirectory: modelsDirectory))
+    }
+
+    /// The collection in a PostgreSQL database: whether it answers (within 10 s), and what it holds.
+    func database(_ url: DatabaseURL, modelsDirectory: URL) async -> [DoctorCheck] {
+        let store: PostgresCollectionStore
+        do {
+            store = try await PostgresCollectionStore(url: url, maxConnections: 1, connectionWait: .seconds(10))
+        } catch {
+            return [DoctorCheck(name: "storage", status: .fail, detail: "\(url.redacted): \(error.message)")]
+        }
+        var checks = [DoctorCheck(name: "storage", status: .ok, detail: "PostgreSQL database \(url.redacted), reachable")]
+        if (try? await store.header()) == nil {
+            checks.append(DoctorCheck(
+                name: "collection", status: .warn, detail: "\(url.redacted) holds no collection yet: `rag ingest FILE...` creates one"))
+        } else {
+            checks += await contents(of: store, at: url.redacted, modelsDirectory: modelsDirectory)
+        }
+        await store.shutdown()
+        return checks
+    }
+
+    /// What the collection in `store` holds, which embedder built it and whether that embedder is available here.
+    func contents(of store: any CollectionStore, at location: String, modelsDirectory: URL) async -> [DoctorCheck] {
+        var checks: [DoctorCheck] = []
         let loaded: CollectionSnapshot?
         do {
             loaded = try await store.loadSnapshot()
         } catch {
-            checks.append(DoctorCheck(name: "collection", status: .fail, detail: "\(error.path ?? directory.path): \(error.message)"))
+            checks.append(DoctorCheck(name: "collection", status: .fail, detail: "\(error.path ?? location): \(error.message)"))
             return checks
         }
         guard let snapshot = loaded else { return checks }
@@ -132,12 +165,12 @@ struct DoctorChecks {
         if snapshot.isLegacy {
             checks.append(DoctorCheck(
                 name: "format", status: .warn,
-                detail: "\(directory.path) holds a collection file of an earlier release: the next `rag ingest` or `rag list` migrates it to a database"))
+                detail: "\(location) holds a collection file of an earlier release: the next `rag ingest` or `rag list` migrates it to a database"))
         }
         let warnings = collection.documents.reduce(0) { $0 + $1.warnings.count }
         checks.append(DoctorCheck(
             name: "collection", status: .ok,
-            detail: "\(directory.path): \(CLI.count(collection.documents.count, "document")), \(CLI.count(collection.chunks.count, "chunk"))"
+            detail: "\(location): \(CLI.count(collection.documents.count, "document")), \(CLI.count(collection.chunks.count, "chunk"))"
                 + (warnings > 0 ? ", \(CLI.count(warnings, "extraction warning")) (`rag list` shows them)" : "")))
         let description = EmbedderChoice.describe(identifier: collection.embedderID)
         do {

@@ -80,6 +80,26 @@ struct RAGProcess {
         #expect(try await RAGProcess.run(["list"], collection: collection).stdout.contains("The collection is empty"))
     }
 
+    /// `rag doctor --database-url`: the database answers and holds the collection; an unreachable one fails without
+    /// showing its password.
+    @Test(.enabled(if: PostgresTestServer.isAvailable, Comment(rawValue: PostgresTestServer.unavailableReason ?? "")))
+    func doctorChecksACollectionInPostgreSQL() async throws {
+        let url = try await PostgresTestServer.shared.freshDatabaseURL()
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("handbook.txt")
+        try Self.handbook.write(to: file, atomically: true, encoding: .utf8)
+        #expect(try await RAGProcess.run(["ingest", file.path, "--database-url", url]).status == 0)
+        let doctor = try await RAGProcess.run(["doctor", "--database-url", url])
+        #expect(doctor.status == 0, "\(doctor.stdout)\(doctor.stderr)")
+        #expect(doctor.stdout.contains("reachable"))
+        #expect(doctor.stdout.contains("1 document"))
+        let down = try await RAGProcess.run(["doctor", "--database-url", "postgres://rag:hunter22@127.0.0.1:1/rag"])
+        #expect(down.status == 1)
+        #expect(down.stdout.contains("fail  storage     postgres://rag:***@127.0.0.1:1/rag: the database cannot be reached"))
+        #expect(!(down.stdout + down.stderr).contains("hunter22"))
+    }
+
     @Test func doctorListAndVersionSayWhichEmbedderAndModelAreInUse() async throws {
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
