@@ -381,9 +381,10 @@ import Testing
         var slow = TestServer()
         slow.llm = MockLLMClient(defaultReply: "too slow", chunkSize: 100, delay: .seconds(5))
         slow.configuration.requestTimeout = .milliseconds(300)
-        let (timeoutApp, _) = try await slow.app()
+        let (timeoutApp, slowState) = try await slow.app()
+        // Added through the engine: an upload through the 0.3 s timeout would itself time out on a loaded machine.
+        _ = try await slowState.engine.ingest(data: Data(Fixtures.handbook), fileName: "handbook.pdf")
         try await timeoutApp.test(.router) { client in
-            try await client.uploadHandbook()
             try await client.execute(uri: "/v1/ask", method: .post, body: Fixtures.jsonBody(["question": "vacation days?"])) { response in
                 #expect(response.status == .gatewayTimeout)
                 #expect((response.json["error"] as? [String: Any])?["code"] as? String == "timeout")

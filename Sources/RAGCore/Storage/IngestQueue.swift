@@ -133,10 +133,4 @@ extension IngestJobError {
             code: "worker_lost",
             message: "the worker stopped while processing this document \(attempts) times (it may crash on this document); it was not retried again")
     }
-
-    static func quotaExceeded(chunks: Int, maxChunks: Int) -> IngestJobError {
-        IngestJobError(
-            code: "collection_quota_exceeded",
-            message: "the collection holds \(chunks) chunks and may hold at most \(maxChunks); remove documents or raise the limit")
-    }
 }

@@ -214,9 +214,12 @@ package final class PostgresCollectionStore: CollectionStore {
 
     /// Whether `error` says the database could not be reached or the connection broke, rather than that it refused
     /// a statement: no answer from the server at all, or SQLSTATE class 08 (connection exception), 57P01-57P03
-    /// (shut down, crashed, starting).
+    /// (shut down, crashed, starting). A row the store could not decode is damage, not an outage, and a
+    /// cancellation is neither.
     static func isUnavailable(_ error: any Error) -> Bool {
-        guard let error = error as? PSQLError else { return !(error is CancellationError) }
+        guard let error = error as? PSQLError else {
+            return !(error is CancellationError) && !(error is PostgresDecodingError)
+        }
         guard let state = error.serverInfo?[.sqlState] else { return true }
         return state.hasPrefix("08") || ["57P01", "57P02", "57P03"].contains(state)
     }
