@@ -73,7 +73,8 @@ import Testing
     /// With one answer slot and one queue place, two asks whose clients hang up leave both at once: a third ask is
     /// answered instead of refused with 503, and the queued one never reaches the model.
     @Test func asksWhoseClientsLeftGiveUpTheirSlotAndPlace() async throws {
-        let llm = MockLLMClient(defaultReply: "Employees get 25 days [1].", chunkSize: 1000, delay: .seconds(2))
+        // The first answer must still hold the slot when the second ask is queued behind it, even on a loaded machine.
+        let llm = MockLLMClient(defaultReply: "Employees get 25 days [1].", chunkSize: 1000, delay: .seconds(8))
         var server = TestServer()
         server.llm = llm
         server.configuration.maxConcurrentAnswers = 1

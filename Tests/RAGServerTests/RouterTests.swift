@@ -363,7 +363,8 @@ import Testing
 
     @Test func busyAnswerSlotsGive503AndSlowAnswersTimeOut() async throws {
         var server = TestServer()
-        server.llm = MockLLMClient(defaultReply: "slow answer [1].", chunkSize: 100, delay: .milliseconds(600))
+        // The first answer holds the slot well past the second ask, even on a loaded machine.
+        server.llm = MockLLMClient(defaultReply: "slow answer [1].", chunkSize: 100, delay: .seconds(3))
         server.configuration.maxConcurrentAnswers = 1
         server.configuration.answerQueueLength = 0
         let (app, state) = try await server.app()
