@@ -16,11 +16,16 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 target="${1:-eval/pdfs}"
 
 # Debian package -> PDF shipped by it (path may also exist as PATH.gz).
-packages=(octave-doc texlive-latex-base-doc)
+packages=(octave-doc texlive-latex-base-doc bash-doc debian-policy glpk-doc xmlstarlet developers-reference)
 sources=(
     /usr/share/doc/octave/octave.pdf
     /usr/share/doc/texlive-doc/latex/base/clsguide.pdf
     /usr/share/doc/texlive-doc/latex/amsmath/amsldoc.pdf
+    /usr/share/doc/bash/bashref.pdf
+    /usr/share/doc/debian-policy/fhs/fhs-3.0.pdf
+    /usr/share/doc/glpk-doc/gmpl.pdf
+    /usr/share/doc/xmlstarlet/xmlstarlet-ug.pdf
+    /usr/share/developers-reference/developers-reference.pdf
 )
 
 SUDO=()
