@@ -16,7 +16,11 @@ struct Eval: AsyncParsableCommand {
             bm25 (words only) and hybrid (the default embedder and BM25, fused). Without --documents, the \
             collection (--collection) is evaluated with its own embedder.
 
-            A passage is relevant when it comes from the question's file and covers one of its pages.
+            A passage is relevant when it comes from the question's file and covers one of its pages. Scores are \
+            reported for all questions, by kind (paraphrased or in the page's own words) and by document.
+
+            A question may carry "split": "tune" or "test"; --split evaluates one half. The set is split by \
+            document: every question needs a split, and all the questions on one file must be in the same half.
             """
     )
 
@@ -48,6 +52,10 @@ struct Eval: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Passages an answer would use: the relevance threshold looks at the best of these.", valueName: "n"))
     var passages: Int = EngineConfiguration().searchResults
 
+    @Option(help: ArgumentHelp(
+        "Evaluate only the questions of this half of the set: tune or test (their \"split\").", valueName: "half"))
+    var split: String?
+
     @Flag(help: "Print the results as one JSON object.")
     var json = false
 
@@ -69,8 +77,18 @@ struct Eval: AsyncParsableCommand {
         for file in questionFiles {
             do { questions += try EvaluationQuestion.load(contentsOf: URL(fileURLWithPath: file)) } catch { throw CLIError(error.description) }
         }
+        let half = try split.map { name in
+            guard let half = EvaluationSplit(rawValue: name) else { throw CLIError("--split is tune or test, not '\(name)'", exitCode: 64) }
+            return half
+        }
+        if half != nil || questions.contains(where: { $0.split != nil }) {
+            do { try EvaluationQuestion.checkSplit(questions) } catch { throw CLIError(error.description) }
+        }
+        if let half { questions = questions.filter { $0.split == half } }
         let answerable = questions.filter(\.isAnswerable)
-        guard !answerable.isEmpty else { throw CLIError("the question files hold no question with a file and pages") }
+        guard !answerable.isEmpty else {
+            throw CLIError("the question files hold no question with a file and pages" + (half.map { " in the \($0.rawValue) split" } ?? ""))
+        }
         guard candidates > 0, passages > 0 else { throw CLIError("--candidates and --passages must be positive", exitCode: 64) }
 
         let engines = try await makeEngines()
@@ -209,7 +227,11 @@ struct Eval: AsyncParsableCommand {
         var all: RetrievalScores
         var paraphrased: RetrievalScores?
         var literal: RetrievalScores?
+        /// Scores per document, by file name.
+        var documents: [String: RetrievalScores]
         var threshold: ThresholdAnalysis?
+        /// The threshold `rag ask` applies by default with this retriever's embedder (nil: none, it answers all).
+        var defaultThreshold: Float?
         var medianQuerySeconds: Double
     }
 
@@ -232,12 +254,16 @@ struct Eval: AsyncParsableCommand {
         }
         let paraphrased = ranks.filter { $0.0.paraphrased == true }.map(\.1)
         let literal = ranks.filter { $0.0.paraphrased == false }.map(\.1)
+        let documents = Dictionary(grouping: ranks) { $0.0.file ?? "" }.mapValues { RetrievalScores(firstRelevantRanks: $0.map(\.1)) }
         durations.sort()
+        let lexical = retriever.options.mode == .lexical
         return RetrieverResult(
             retriever: retriever, all: RetrievalScores(firstRelevantRanks: ranks.map(\.1)),
             paraphrased: paraphrased.isEmpty ? nil : RetrievalScores(firstRelevantRanks: paraphrased),
             literal: literal.isEmpty ? nil : RetrievalScores(firstRelevantRanks: literal),
-            threshold: retriever.options.mode == .lexical ? nil : ThresholdAnalysis(answerable: bestAnswerable, unanswerable: bestUnanswerable),
+            documents: documents,
+            threshold: lexical ? nil : ThresholdAnalysis(answerable: bestAnswerable, unanswerable: bestUnanswerable),
+            defaultThreshold: lexical ? nil : engine.embedder.calibration?.minimumScore,
             medianQuerySeconds: durations[durations.count / 2])
     }
 
@@ -246,7 +272,8 @@ struct Eval: AsyncParsableCommand {
     private func printTable(_ results: [RetrieverResult], questions: [EvaluationQuestion]) {
         let answerable = questions.filter(\.isAnswerable)
         let paraphrasedCount = answerable.filter { $0.paraphrased == true }.count
-        print("\(answerable.count) questions (\(paraphrasedCount) paraphrased), \(questions.count - answerable.count) without an answer in the documents")
+        print("\(answerable.count) questions (\(paraphrasedCount) paraphrased), \(questions.count - answerable.count) without an answer in the documents"
+            + (split.map { " (\($0) split)" } ?? ""))
         func section(_ title: String, _ scores: (RetrieverResult) -> RetrievalScores?, latency: Bool) {
             let rows = results.compactMap { result in scores(result).map { (result, $0) } }
             guard let first = rows.first else { return }
@@ -263,6 +290,10 @@ struct Eval: AsyncParsableCommand {
         section("All questions", { $0.all }, latency: true)
         section("Paraphrased questions", { $0.paraphrased }, latency: false)
         section("Questions in the page's own words", { $0.literal }, latency: false)
+        for file in Eval.files(answerable) {
+            let paraphrased = answerable.filter { $0.file == file && $0.paraphrased == true }.count
+            section("Questions on \(file), \(paraphrased) paraphrased", { $0.documents[file] }, latency: false)
+        }
 
         let analyses = results.compactMap { result in result.threshold.map { (result, $0) } }.filter { !$0.1.unanswerable.isEmpty }
         guard !analyses.isEmpty else { return }
@@ -274,6 +305,14 @@ struct Eval: AsyncParsableCommand {
             print(Eval.pad(result.retriever.name, width) + String(
                 format: "  %17.3f  %19.3f  %31.2f  %19.0f%%", analysis.answerableMedian ?? 0, analysis.unanswerableMedian ?? 0, threshold,
                 analysis.refused(at: threshold) * 100))
+        }
+        print("\nAt the default threshold of `rag ask` (none: every question is answered)")
+        print(Eval.pad("retriever", width) + "  threshold  answerable answered  unanswerable refused")
+        for (result, analysis) in analyses {
+            let threshold = result.defaultThreshold ?? -.infinity
+            let shown = result.defaultThreshold.map { String(format: "%.2f", $0) } ?? "none"
+            print(Eval.pad(result.retriever.name, width) + "  " + String(repeating: " ", count: max(0, 9 - shown.count)) + shown
+                + String(format: "  %18.0f%%  %19.0f%%", analysis.kept(at: threshold) * 100, analysis.refused(at: threshold) * 100))
         }
         print("\nAnswerable questions answered / unanswerable questions refused, by threshold")
         print(Eval.pad("retriever", width) + Eval.sweep.map { String(format: "  %9.2f", $0) }.joined())
@@ -293,16 +332,23 @@ struct Eval: AsyncParsableCommand {
             ] as [String: Any]
         }
         let answerable = questions.filter(\.isAnswerable)
+        let files = Eval.files(answerable)
         try CLI.printJSON([
             "questions": answerable.count,
             "paraphrased": answerable.filter { $0.paraphrased == true }.count,
             "unanswerable": questions.count - answerable.count,
+            "split": split.map { $0 as Any } ?? NSNull(),
+            "documents": files.map { file -> [String: Any] in
+                let questions = answerable.filter { $0.file == file }
+                return ["file": file, "questions": questions.count, "paraphrased": questions.filter { $0.paraphrased == true }.count]
+            },
             "passages": passages,
             "retrievers": results.map { result -> [String: Any] in
                 var object: [String: Any] = [
                     "name": result.retriever.name, "mode": result.retriever.options.mode.rawValue,
                     "embedder": result.retriever.embedder?.rawValue ?? NSNull(),
                     "all": scores(result.all), "paraphrased": scores(result.paraphrased), "literal": scores(result.literal),
+                    "documents": Dictionary(uniqueKeysWithValues: files.map { ($0, scores(result.documents[$0])) }),
                     "median_query_ms": result.medianQuerySeconds * 1000,
                 ]
                 if result.retriever.options.mode == .hybrid { object["fusion"] = result.retriever.options.fusion.description }
@@ -312,6 +358,11 @@ struct Eval: AsyncParsableCommand {
                         "answerable_median": Double(analysis.answerableMedian ?? 0),
                         "unanswerable_median": Double(analysis.unanswerableMedian ?? 0),
                         "answering_all": Double(threshold), "refused_at_answering_all": analysis.refused(at: threshold),
+                        "default": [
+                            "threshold": result.defaultThreshold.map { Double($0) as Any } ?? NSNull(),
+                            "answered": analysis.kept(at: result.defaultThreshold ?? -.infinity),
+                            "refused": analysis.refused(at: result.defaultThreshold ?? -.infinity),
+                        ] as [String: Any],
                         "sweep": Eval.sweep.map {
                             ["threshold": Double($0), "answered": analysis.kept(at: $0), "refused": analysis.refused(at: $0)]
                         },
@@ -321,6 +372,9 @@ struct Eval: AsyncParsableCommand {
             },
         ])
     }
+
+    /// The files the questions are about, in name order.
+    static func files(_ questions: [EvaluationQuestion]) -> [String] { Set(questions.compactMap(\.file)).sorted() }
 
     /// Thresholds shown in the sweep.
     static let sweep: [Float] = [0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45]

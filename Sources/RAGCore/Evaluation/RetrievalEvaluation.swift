@@ -1,9 +1,17 @@
 import Foundation
 
+/// The half of an evaluation set a question belongs to: defaults are tuned on one and reported on the other.
+public enum EvaluationSplit: String, Sendable, Hashable, Codable, CaseIterable {
+    /// Questions the defaults may be tuned on.
+    case tune
+    /// Questions held out to report how the tuned defaults do on documents nobody tuned on.
+    case test
+}
+
 /// One line of an evaluation file: a question and where its answer is.
 ///
 /// ```json
-/// {"question": "How do I get a running total of a vector?", "file": "octave.pdf", "pages": [412], "paraphrased": true}
+/// {"question": "How do I get a running total of a vector?", "file": "octave.pdf", "pages": [412], "paraphrased": true, "split": "tune"}
 /// ```
 ///
 /// A question without `file` or with empty `pages` has no answer in the documents: it measures whether the
@@ -16,12 +24,15 @@ public struct EvaluationQuestion: Sendable, Hashable, Codable {
     public var pages: [Int]
     /// Whether the question avoids the distinctive words of its page (`nil` when not said).
     public var paraphrased: Bool?
+    /// The half of the set it belongs to (`nil` when the file does not split its questions).
+    public var split: EvaluationSplit?
 
-    public init(question: String, file: String?, pages: [Int], paraphrased: Bool? = nil) {
+    public init(question: String, file: String?, pages: [Int], paraphrased: Bool? = nil, split: EvaluationSplit? = nil) {
         self.question = question
         self.file = file
         self.pages = pages
         self.paraphrased = paraphrased
+        self.split = split
     }
 
     public init(from decoder: any Decoder) throws {
@@ -30,6 +41,13 @@ public struct EvaluationQuestion: Sendable, Hashable, Codable {
         file = try container.decodeIfPresent(String.self, forKey: .file)
         pages = try container.decodeIfPresent([Int].self, forKey: .pages) ?? []
         paraphrased = try container.decodeIfPresent(Bool.self, forKey: .paraphrased)
+        if let name = try container.decodeIfPresent(String.self, forKey: .split) {
+            guard let split = EvaluationSplit(rawValue: name) else {
+                throw DecodingError.dataCorruptedError(
+                    forKey: .split, in: container, debugDescription: "\"split\" is \"tune\" or \"test\", not \"\(name)\"")
+            }
+            self.split = split
+        }
     }
 
     /// Whether the documents answer the question.
@@ -70,6 +88,26 @@ public struct EvaluationQuestion: Sendable, Hashable, Codable {
     }
 }
 
+extension EvaluationQuestion {
+    /// Checks that `questions` are split by document, as a fair tuning / test split must be: every question has a
+    /// split, and all the questions on one file are in the same half.
+    ///
+    /// - Throws: `EvaluationError` naming the first question without a split, or a file found in both halves.
+    public static func checkSplit(_ questions: [EvaluationQuestion]) throws(EvaluationError) {
+        if let unsplit = questions.first(where: { $0.split == nil }) {
+            throw EvaluationError("the question \"\(unsplit.question)\" has no \"split\" (\"tune\" or \"test\")")
+        }
+        var halves: [String: EvaluationSplit] = [:]
+        for question in questions {
+            guard let file = question.file, let split = question.split else { continue }
+            if let other = halves[file], other != split {
+                throw EvaluationError("\(file) has questions in both the tune and the test split: the set is split by document")
+            }
+            halves[file] = split
+        }
+    }
+}
+
 /// A bad evaluation file.
 public struct EvaluationError: Error, CustomStringConvertible, Sendable {
     public var description: String
@@ -78,6 +116,7 @@ public struct EvaluationError: Error, CustomStringConvertible, Sendable {
     static func describe(_ error: any Error) -> String {
         switch error {
         case DecodingError.keyNotFound(let key, _): "missing \"\(key.stringValue)\""
+        case DecodingError.dataCorrupted(let context) where !context.codingPath.isEmpty: context.debugDescription
         case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
             "wrong type at \"\(context.codingPath.map(\.stringValue).joined(separator: "."))\""
         default: "invalid JSON"
