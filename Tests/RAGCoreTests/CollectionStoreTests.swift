@@ -206,6 +206,36 @@ actor TestDatabases {
         }
     }
 
+    /// A PDF's original bytes are kept with it, so that any process can render its pages; a document without them
+    /// (a text file, or one added before the store kept sources) has none, and removing a document removes them.
+    @Test(arguments: StoreFactory.all)
+    func aDocumentsSourceIsKeptWithItAndGoesWithIt(factory: StoreFactory) async throws {
+        try await withStore(factory) { store, directory in
+            var pdf = Self.sampleDocument()
+            let bytes = Data((0..<70_000).map { UInt8(truncatingIfNeeded: $0 &* 31) })  // past one database page
+            pdf.source = bytes
+            let older = Self.sampleDocument(content: "b", fileName: "b.pdf", sourcePath: nil)
+            _ = try await store.add(pdf, header: Self.header, maxChunks: 0)
+            _ = try await store.add(older, header: Self.header, maxChunks: 0)
+            #expect(try await store.source(of: pdf.record.id) == bytes)
+            #expect(try await store.source(of: older.record.id) == nil)
+            #expect(try await store.source(of: DocumentID(rawValue: "nothing")) == nil)
+            // Another process on the same collection reads the same bytes (any replica renders any page).
+            let second = try await factory.make(directory)
+            #expect(try await second.source(of: pdf.record.id) == bytes)
+            await second.shutdown()
+            // Snapshots and changes never carry the bytes.
+            for change in try await store.changes(after: 0, limit: 10) {
+                if case .added(let document?) = change.kind { #expect(document.source == nil) }
+            }
+            _ = try #require(try await store.remove(pdf.record.id))
+            #expect(try await store.source(of: pdf.record.id) == nil)
+            // Added again, it has its bytes again.
+            _ = try await store.add(pdf, header: Self.header, maxChunks: 0)
+            #expect(try await store.source(of: pdf.record.id) == bytes)
+        }
+    }
+
     @Test(arguments: StoreFactory.all)
     func aCollectionKeepsItsEmbedder(factory: StoreFactory) async throws {
         try await withStore(factory) { store, _ in

@@ -75,10 +75,13 @@ public struct Document: Sendable, Hashable {
     public var contentHash: String
     /// Size of the source in bytes.
     public var byteCount: Int
+    /// A PDF's original bytes, as the loader read them (`nil` for text): saved with the document so that its pages
+    /// can be rendered for citations (`Engine.renderPage`).
+    public var source: Data?
 
     public init(
         fileName: String, kind: DocumentKind, title: String? = nil, author: String? = nil, pageCount: Int,
-        pages: [Page], warnings: [DocumentWarning] = [], contentHash: String, byteCount: Int
+        pages: [Page], warnings: [DocumentWarning] = [], contentHash: String, byteCount: Int, source: Data? = nil
     ) {
         self.fileName = fileName
         self.kind = kind
@@ -89,6 +92,7 @@ public struct Document: Sendable, Hashable {
         self.warnings = warnings
         self.contentHash = contentHash
         self.byteCount = byteCount
+        self.source = source
     }
 
     /// The document's stable identifier: the first 16 hex digits of its content hash.

@@ -40,7 +40,9 @@ public struct DocumentLoader: Sendable {
             guard Self.hasPDFHeader(prefix) else { throw Self.unsupported(fileName) }
         }
         let bytes = try SourceBytes(contentsOf: url, maxBytes: limits.maxBytes)
-        return try load(bytes: bytes, fileName: fileName)
+        var document = try load(bytes: bytes, fileName: fileName)
+        if document.kind == .pdf { document.source = Data(bytes.buffer) }
+        return document
     }
 
     /// Loads a document from memory; `fileName` decides the type (with the content) and names it in citations.
@@ -50,7 +52,9 @@ public struct DocumentLoader: Sendable {
                 code: .tooLarge, fileName: fileName,
                 message: "the file has \(data.count) bytes; the limit is \(limits.maxBytes)")
         }
-        return try load(bytes: SourceBytes(copying: data), fileName: fileName)
+        var document = try load(bytes: SourceBytes(copying: data), fileName: fileName)
+        if document.kind == .pdf { document.source = data }
+        return document
     }
 
     /// Loads many files using all ``ExtractionLimits/threads``: documents run in parallel, and each document's

@@ -152,7 +152,7 @@ extension Engine {
         normalized.add(vectors)
         let texts = chunks.map(\.text)
         let terms = await Engine.offload { DocumentTerms(texts: texts) }
-        return StoredDocument(record: record, chunks: chunks, vectors: normalized.storage, terms: terms)
+        return StoredDocument(record: record, chunks: chunks, vectors: normalized.storage, terms: terms, source: document.source)
     }
 
     /// Commits a prepared document (`commit`): against the collection as it is in the store (another writer may

@@ -51,6 +51,11 @@ package protocol CollectionStore: Sendable {
     /// Up to `limit` changes after `version`, oldest first, with what applying them needs.
     func changes(after version: UInt64, limit: Int) async throws(CollectionError) -> [CollectionChange]
 
+    /// The original bytes of document `id` (a PDF's, to render its pages), or `nil` when the store has none: no such
+    /// document, a text document, or a document added before the store kept sources (schema version 3), which must be
+    /// ingested again. Reads one row; snapshots and changes never carry the bytes.
+    func source(of id: DocumentID) async throws(CollectionError) -> Data?
+
     /// Signals that the collection changed (see the default in the extension: `nil`, no signals).
     func changeSignals() -> AsyncStream<UInt64>?
 
@@ -88,18 +93,22 @@ package struct CollectionSnapshot: Sendable {
 }
 
 /// A document as a store keeps it: its record, its chunks in order, their L2-normalised vectors (row-major, one row
-/// of `dimension` floats per chunk) and their BM25 statistics.
+/// of `dimension` floats per chunk), their BM25 statistics and, for a PDF, its original bytes.
 package struct StoredDocument: Sendable {
     package var record: DocumentRecord
     package var chunks: [Chunk]
     package var vectors: [Float]
     package var terms: DocumentTerms
+    /// The original bytes (a PDF's), saved with the document so that any process can render its pages; read back
+    /// only by `CollectionStore.source(of:)`: `nil` in snapshots and changes.
+    package var source: Data?
 
-    package init(record: DocumentRecord, chunks: [Chunk], vectors: [Float], terms: DocumentTerms) {
+    package init(record: DocumentRecord, chunks: [Chunk], vectors: [Float], terms: DocumentTerms, source: Data? = nil) {
         self.record = record
         self.chunks = chunks
         self.vectors = vectors
         self.terms = terms
+        self.source = source
     }
 }
 

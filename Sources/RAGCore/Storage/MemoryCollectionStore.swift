@@ -73,7 +73,9 @@ package final class MemoryCollectionStore: CollectionStore {
                 state.documents.removeAll { $0.document.record.id == id }
                 _ = state.append(id, .removed)
             }
-            let version = state.append(record.id, .added(document))
+            var logged = document
+            logged.source = nil  // changes never carry the bytes, as in the database stores
+            let version = state.append(record.id, .added(logged))
             state.documents.append((version, document))
             return .added(replaced: replacedIDs, firstChange: first, version: version)
         }
@@ -97,6 +99,10 @@ package final class MemoryCollectionStore: CollectionStore {
                 return CollectionChange(version: change.version, documentID: change.documentID, kind: .added(nil))
             }
         }
+    }
+
+    package func source(of id: DocumentID) async throws(CollectionError) -> Data? {
+        state.withLock { state in state.documents.first { $0.document.record.id == id }?.document.source }
     }
 }
 

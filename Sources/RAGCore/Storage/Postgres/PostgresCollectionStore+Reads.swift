@@ -1,5 +1,7 @@
 import Foundation
 import Logging
+import NIOCore
+import NIOFoundationEssentialsCompat
 import PostgresNIO
 
 /// Reading the collection: the whole snapshot when an engine opens it, and single documents for the change log, each
@@ -49,6 +51,20 @@ extension PostgresCollectionStore {
     package func currentVersion() async throws(CollectionError) -> UInt64 {
         try await withConnection(failure: "cannot read the collection") { [self] connection async throws -> UInt64 in
             UInt64(try await version(connection))
+        }
+    }
+
+    package func source(of id: DocumentID) async throws(CollectionError) -> Data? {
+        try await withConnection(failure: "cannot read the collection") { [self] connection async throws -> Data? in
+            var source: Data? = nil
+            let rows = try await connection.query(
+                "SELECT s.byte_count, s.bytes FROM documents d JOIN document_sources s ON s.document_seq = d.seq WHERE d.id = \(id.rawValue)",
+                logger: logger)
+            for try await (expected, bytes) in rows.decode((Int64, ByteBuffer).self) {
+                guard Int64(bytes.readableBytes) == expected else { throw damaged("a document's source has the wrong length") }
+                source = Data(buffer: bytes)
+            }
+            return source
         }
     }
 

@@ -89,6 +89,22 @@ extension PostgresCollectionStore {
                 "CREATE INDEX ingest_jobs_by_state ON ingest_jobs (state, created_at)",
             ]
         ),
+        (
+            3,
+            [
+                // The original bytes of each PDF, so that any replica can render its pages (citations). Documents
+                // added before this version have no row: their pages cannot be rendered until they are ingested again.
+                """
+                CREATE TABLE document_sources (
+                    document_seq bigint PRIMARY KEY REFERENCES documents (seq) ON DELETE CASCADE,
+                    byte_count bigint NOT NULL,
+                    bytes bytea NOT NULL
+                )
+                """,
+                // PDFs are compressed already: keep the bytes out of line without compressing them again.
+                "ALTER TABLE document_sources ALTER COLUMN bytes SET STORAGE EXTERNAL",
+            ]
+        ),
     ]
 
     package static var schemaVersion: Int64 { migrations.last!.version }

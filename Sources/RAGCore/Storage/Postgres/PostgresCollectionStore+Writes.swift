@@ -1,5 +1,7 @@
 import Foundation
 import Logging
+import NIOCore
+import NIOFoundationEssentialsCompat
 import PostgresNIO
 
 /// Adding and removing documents: one transaction each, serialised by the lock on the `collection` row, with the
@@ -154,6 +156,11 @@ extension PostgresCollectionStore {
         try await connection.run(
             "INSERT INTO document_terms (document_seq, analyzer_version, data) VALUES (\(seq), \(Int32(TextAnalyzer.version)), \(terms))",
             logger: logger)
+        if let source = document.source {
+            try await connection.run(
+                "INSERT INTO document_sources (document_seq, byte_count, bytes) VALUES (\(seq), \(Int64(source.count)), \(ByteBuffer(data: source)))",
+                logger: logger)
+        }
     }
 
     /// A document's BM25 statistics as stored (`DocumentTerms.stored(numbers:)`, as SQLite keeps them). Terms the

@@ -63,6 +63,18 @@ extension SQLiteCollectionStore {
             CREATE INDEX ingest_jobs_by_state ON ingest_jobs (state, created_at);
             """
         ),
+        (
+            3,
+            // The original bytes of each PDF, so that any process can render its pages (citations). Documents added
+            // before this version have no row: their pages cannot be rendered until they are ingested again.
+            """
+            CREATE TABLE document_sources (
+                document_seq INTEGER PRIMARY KEY,
+                byte_count INTEGER NOT NULL,
+                bytes BLOB NOT NULL
+            );
+            """
+        ),
     ]
 
     static var schemaVersion: Int64 { migrations.last!.version }

@@ -64,7 +64,7 @@ extension SQLiteCollectionStore {
     }
 
     static func deleteDocument(seq: Int64, _ db: SQLiteConnection) throws(CollectionError) {
-        for table in ["chunks", "vectors", "document_terms"] {
+        for table in ["chunks", "vectors", "document_terms", "document_sources"] {
             try db.run("DELETE FROM \(table) WHERE document_seq = ?", [.integer(seq)])
         }
         try db.run("DELETE FROM documents WHERE seq = ?", [.integer(seq)])
@@ -106,6 +106,11 @@ extension SQLiteCollectionStore {
         let terms = try db.prepare("INSERT INTO document_terms (document_seq, analyzer_version, data) VALUES (?, ?, ?)")
         try terms.bind([.integer(seq), .integer(Int64(TextAnalyzer.version))])
         try terms.run(binding: encoded, at: 3)
+        if let source = document.source {
+            let bytes = try db.prepare("INSERT INTO document_sources (document_seq, byte_count, bytes) VALUES (?, ?, ?)")
+            try bytes.bind([.integer(seq), .integer(Int64(source.count))])
+            try bytes.run(binding: [UInt8](source), at: 3)
+        }
     }
 
     /// A document's BM25 statistics as stored (`DocumentTerms.stored(numbers:)`), with its terms numbered by the rows

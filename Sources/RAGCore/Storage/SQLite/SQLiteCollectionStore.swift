@@ -148,6 +148,23 @@ package final class SQLiteCollectionStore: CollectionStore {
         } ?? []
     }
 
+    package func source(of id: DocumentID) async throws(CollectionError) -> Data? {
+        guard databaseExists else { return nil }
+        return try await withConnection(create: false) { db throws(CollectionError) -> Data? in
+            var source: Data? = nil
+            try db.query(
+                "SELECT s.byte_count, s.bytes FROM documents d JOIN document_sources s ON s.document_seq = d.seq WHERE d.id = ?",
+                [.text(id.rawValue)]
+            ) { (row: SQLiteStatement) throws(CollectionError) in
+                let expected = row.int64(0)
+                let bytes = try row.blob(1) { (raw: UnsafeRawBufferPointer) throws(CollectionError) in Data(raw) }
+                guard Int64(bytes.count) == expected else { throw Self.damaged("a document's source has the wrong length", db) }
+                source = bytes
+            }
+            return source
+        } ?? nil
+    }
+
     func checkWritable() throws(CollectionError) {
         guard !readOnly else {
             throw CollectionError(.readOnly, "the collection is opened read-only", path: databaseURL.path)
