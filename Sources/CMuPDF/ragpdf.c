@@ -5,6 +5,8 @@
 #include <fribidi.h>
 #include <mupdf/fitz.h>
 #include <mupdf/pdf.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -689,4 +691,263 @@ ragpdf_status ragpdf_page_text(ragpdf_context *context, ragpdf_document *documen
     ragpdf_status status = ragpdf_write_text(context, text, max_characters, out_result, message, message_capacity);
     fz_drop_stext_page(ctx, text);
     return status;
+}
+
+// MARK: - Citations: characters with boxes, rendering with highlights, page labels
+
+ragpdf_status ragpdf_page_chars(ragpdf_context *context, ragpdf_document *document, int page_index,
+                                int64_t max_characters, ragpdf_char **out_chars, int64_t *out_count,
+                                float *out_width, float *out_height, char *message, size_t message_capacity) {
+    fz_context *ctx = context->ctx;
+    *out_chars = NULL;
+    *out_count = 0;
+    *out_width = 0;
+    *out_height = 0;
+    fz_page *volatile page = NULL;
+    fz_stext_page *volatile text = NULL;
+    fz_var(page);
+    fz_var(text);
+    volatile fz_rect bounds = fz_empty_rect;
+    fz_stext_options options = {0}; // ligatures expanded, whitespace as drawn
+    fz_try(ctx) {
+        if (page_index < 0 || page_index >= fz_count_pages(ctx, document->doc))
+            fz_throw(ctx, FZ_ERROR_GENERIC, "page %d is out of range", page_index + 1);
+        page = fz_load_page(ctx, document->doc, page_index);
+        bounds = fz_bound_page(ctx, page);
+        text = fz_new_stext_page_from_page(ctx, page, &options);
+    }
+    fz_always(ctx) {
+        fz_drop_page(ctx, page);
+    }
+    fz_catch(ctx) {
+        fz_drop_stext_page(ctx, text);
+        return ragpdf_caught(ctx, RAGPDF_ERROR_PAGE, message, message_capacity);
+    }
+    int64_t count = 0;
+    for (fz_stext_block *block = text->first_block; block; block = block->next) {
+        if (block->type != FZ_STEXT_BLOCK_TEXT) continue;
+        for (fz_stext_line *line = block->u.t.first_line; line; line = line->next)
+            for (fz_stext_char *ch = line->first_char; ch; ch = ch->next) count++;
+    }
+    if (count > max_characters) {
+        fz_drop_stext_page(ctx, text);
+        ragpdf_set_message(message, message_capacity, "the page has more characters than the limit");
+        return RAGPDF_ERROR_TEXT_LIMIT;
+    }
+    ragpdf_char *chars = NULL;
+    if (count > 0) {
+        chars = malloc(sizeof(*chars) * (size_t)count);
+        if (chars == NULL) {
+            fz_drop_stext_page(ctx, text);
+            ragpdf_set_message(message, message_capacity, "cannot allocate the characters");
+            return RAGPDF_ERROR_MEMORY;
+        }
+    }
+    int64_t index = 0;
+    int32_t line_number = 0;
+    for (fz_stext_block *block = text->first_block; block; block = block->next) {
+        if (block->type != FZ_STEXT_BLOCK_TEXT) continue;
+        for (fz_stext_line *line = block->u.t.first_line; line; line = line->next, line_number++)
+            for (fz_stext_char *ch = line->first_char; ch; ch = ch->next) {
+                fz_rect box = fz_rect_from_quad(ch->quad);
+                chars[index++] = (ragpdf_char){(uint32_t)ch->c, line_number, box.x0 - bounds.x0, box.y0 - bounds.y0,
+                                               box.x1 - bounds.x0, box.y1 - bounds.y0};
+            }
+    }
+    fz_drop_stext_page(ctx, text);
+    *out_chars = chars;
+    *out_count = count;
+    *out_width = bounds.x1 - bounds.x0;
+    *out_height = bounds.y1 - bounds.y0;
+    return RAGPDF_OK;
+}
+
+// Tints the pixels of `rect` (page space) yellow: each pixel is multiplied by (255, 230, 60), so that white becomes
+// yellow and dark text stays dark. No MuPDF call here can throw.
+static void ragpdf_tint(unsigned char *samples, int stride, int components, int width, int height, float scale,
+                        ragpdf_rect rect) {
+    static const int tint[3] = {255, 230, 60};
+    float fx0 = rect.x0 * scale, fy0 = rect.y0 * scale, fx1 = rect.x1 * scale, fy1 = rect.y1 * scale;
+    if (!(fx0 < fx1) || !(fy0 < fy1)) return; // empty, inverted or NaN
+    int x0 = fx0 < 0 ? 0 : fx0 > width ? width : (int)fx0;
+    int y0 = fy0 < 0 ? 0 : fy0 > height ? height : (int)fy0;
+    int x1 = fx1 < 0 ? 0 : fx1 > width ? width : (int)(fx1 + 0.999f);
+    int y1 = fy1 < 0 ? 0 : fy1 > height ? height : (int)(fy1 + 0.999f);
+    for (int y = y0; y < y1; y++) {
+        unsigned char *row = samples + (size_t)y * (size_t)stride;
+        for (int x = x0; x < x1; x++)
+            for (int c = 0; c < 3 && c < components; c++) {
+                unsigned char *p = row + (size_t)x * (size_t)components + c;
+                *p = (unsigned char)((*p * tint[c] + 127) / 255);
+            }
+    }
+}
+
+ragpdf_status ragpdf_render_page(ragpdf_context *context, ragpdf_document *document, int page_index, int width,
+                                 int64_t max_pixels, const ragpdf_rect *highlights, int highlight_count,
+                                 ragpdf_rendered *out_rendered, char *message, size_t message_capacity) {
+    fz_context *ctx = context->ctx;
+    memset(out_rendered, 0, sizeof(*out_rendered));
+    if (width < 1 || max_pixels < 1 || highlight_count < 0) {
+        ragpdf_set_message(message, message_capacity, "the width, pixel limit or highlight count is not valid");
+        return RAGPDF_ERROR_ARGUMENT;
+    }
+    fz_page *volatile page = NULL;
+    fz_pixmap *volatile pixmap = NULL;
+    fz_buffer *volatile png = NULL;
+    fz_var(page);
+    fz_var(pixmap);
+    fz_var(png);
+    volatile ragpdf_status status = RAGPDF_OK;
+    volatile float scale = 1;
+    fz_try(ctx) {
+        if (page_index < 0 || page_index >= fz_count_pages(ctx, document->doc))
+            fz_throw(ctx, FZ_ERROR_GENERIC, "page %d is out of range", page_index + 1);
+        page = fz_load_page(ctx, document->doc, page_index);
+        fz_rect bounds = fz_bound_page(ctx, page);
+        float page_width = bounds.x1 - bounds.x0, page_height = bounds.y1 - bounds.y0;
+        if (!(page_width >= 1) || !(page_height >= 1) || !isfinite(page_width) || !isfinite(page_height))
+            fz_throw(ctx, FZ_ERROR_GENERIC, "page %d has no usable size (%g x %g points)", page_index + 1,
+                     page_width, page_height);
+        scale = (float)width / page_width;
+        double height = (double)page_height * scale;
+        if (height * (double)width > (double)max_pixels) {
+            status = RAGPDF_ERROR_LIMIT;
+            fz_throw(ctx, FZ_ERROR_GENERIC, "page %d would be %d x %.0f pixels, more than the limit of %lld",
+                     page_index + 1, width, height, (long long)max_pixels);
+        }
+        // The pixmap covers the scaled page bounds, so its pixel (0, 0) is the page's corner: a highlight's pixels
+        // are its page-space box, relative to that corner, times `scale`.
+        pixmap = fz_new_pixmap_from_page(ctx, page, fz_scale(scale, scale), fz_device_rgb(ctx), 0);
+        unsigned char *samples = fz_pixmap_samples(ctx, pixmap);
+        int stride = fz_pixmap_stride(ctx, pixmap), components = fz_pixmap_components(ctx, pixmap);
+        int pixmap_width = fz_pixmap_width(ctx, pixmap), pixmap_height = fz_pixmap_height(ctx, pixmap);
+        for (int i = 0; i < highlight_count; i++)
+            ragpdf_tint(samples, stride, components, pixmap_width, pixmap_height, scale, highlights[i]);
+        png = fz_new_buffer_from_pixmap_as_png(ctx, pixmap, fz_default_color_params);
+        unsigned char *data = NULL;
+        size_t length = fz_buffer_storage(ctx, png, &data);
+        out_rendered->png = malloc(length > 0 ? length : 1);
+        if (out_rendered->png == NULL) fz_throw(ctx, FZ_ERROR_MEMORY, "cannot allocate the PNG");
+        memcpy(out_rendered->png, data, length);
+        out_rendered->length = length;
+        out_rendered->width = pixmap_width;
+        out_rendered->height = pixmap_height;
+    }
+    fz_always(ctx) {
+        fz_drop_buffer(ctx, png);
+        fz_drop_pixmap(ctx, pixmap);
+        fz_drop_page(ctx, page);
+    }
+    fz_catch(ctx) {
+        return ragpdf_caught(ctx, status != RAGPDF_OK ? status : RAGPDF_ERROR_PAGE, message, message_capacity);
+    }
+    return RAGPDF_OK;
+}
+
+// Writes `number` (>= 1) as a roman numeral, lower case when `lower`, at most 15 characters ("mmmdccclxxxviii"); numbers
+// past 3999 are written as decimals.
+static void ragpdf_roman(char *out, size_t capacity, int number, int lower) {
+    if (number < 1 || number > 3999) {
+        snprintf(out, capacity, "%d", number);
+        return;
+    }
+    static const int values[] = {1000, 900, 500, 400, 100, 90, 50, 40, 10, 9, 5, 4, 1};
+    static const char *upper[] = {"M", "CM", "D", "CD", "C", "XC", "L", "XL", "X", "IX", "V", "IV", "I"};
+    static const char *lowers[] = {"m", "cm", "d", "cd", "c", "xc", "l", "xl", "x", "ix", "v", "iv", "i"};
+    size_t used = 0;
+    out[0] = 0;
+    for (int i = 0; i < 13; i++)
+        while (number >= values[i]) {
+            const char *part = lower ? lowers[i] : upper[i];
+            size_t n = strlen(part);
+            if (used + n + 1 > capacity) return;
+            memcpy(out + used, part, n + 1);
+            used += n;
+            number -= values[i];
+        }
+}
+
+// Finds the page-label range that starts at or before `page_index` in the number tree `node`: the value whose key is
+// the largest one <= page_index. Visits at most `*budget` nodes and array entries.
+static pdf_obj *ragpdf_label_range(fz_context *ctx, pdf_obj *node, int page_index, int *budget, int depth,
+                                   int *out_start) {
+    if (node == NULL || depth > 32 || --(*budget) < 0 || !pdf_is_dict(ctx, node)) return NULL;
+    pdf_obj *volatile found = NULL;
+    fz_var(found);
+    pdf_obj *nums = pdf_dict_get(ctx, node, PDF_NAME(Nums));
+    if (pdf_is_array(ctx, nums)) {
+        int n = pdf_array_len(ctx, nums);
+        for (int i = 0; i + 1 < n; i += 2) {
+            if (--(*budget) < 0) return found;
+            int key = pdf_to_int(ctx, pdf_array_get(ctx, nums, i));
+            if (key <= page_index && key >= *out_start) {
+                *out_start = key;
+                found = pdf_array_get(ctx, nums, i + 1);
+            }
+        }
+    }
+    pdf_obj *kids = pdf_dict_get(ctx, node, PDF_NAME(Kids));
+    if (pdf_is_array(ctx, kids)) {
+        int n = pdf_array_len(ctx, kids);
+        for (int i = 0; i < n; i++) {
+            if (*budget < 0) break;
+            pdf_obj *kid = pdf_array_get(ctx, kids, i);
+            if (pdf_mark_obj(ctx, kid)) continue; // a cycle
+            fz_try(ctx) {
+                pdf_obj *deeper = ragpdf_label_range(ctx, kid, page_index, budget, depth + 1, out_start);
+                if (deeper != NULL) found = deeper;
+            }
+            fz_always(ctx) {
+                pdf_unmark_obj(ctx, kid);
+            }
+            fz_catch(ctx) {
+                fz_rethrow(ctx);
+            }
+        }
+    }
+    return found;
+}
+
+ragpdf_status ragpdf_page_label(ragpdf_context *context, ragpdf_document *document, int page_index, int max_nodes,
+                                char *out_label, size_t label_capacity, char *message, size_t message_capacity) {
+    fz_context *ctx = context->ctx;
+    if (label_capacity == 0) return RAGPDF_ERROR_ARGUMENT;
+    out_label[0] = 0;
+    pdf_document *pdf = pdf_specifics(ctx, document->doc);
+    if (pdf == NULL || page_index < 0) return RAGPDF_OK;
+    fz_try(ctx) {
+        pdf_obj *root = pdf_dict_get(ctx, pdf_trailer(ctx, pdf), PDF_NAME(Root));
+        pdf_obj *labels = pdf_dict_gets(ctx, root, "PageLabels");
+        int budget = max_nodes;
+        int start = -1;
+        pdf_obj *range = ragpdf_label_range(ctx, labels, page_index, &budget, 0, &start);
+        if (range != NULL && pdf_is_dict(ctx, range) && start >= 0) {
+            const char *prefix = pdf_to_text_string(ctx, pdf_dict_get(ctx, range, PDF_NAME(P)));
+            const char *style = pdf_to_name(ctx, pdf_dict_get(ctx, range, PDF_NAME(S)));
+            pdf_obj *first = pdf_dict_gets(ctx, range, "St");
+            long long number = (long long)(first != NULL ? pdf_to_int(ctx, first) : 1) + (page_index - start);
+            char value[32] = "";
+            if (number < 1) number = 1;
+            if (number > 1000000000) number = 1000000000;
+            if (strcmp(style, "D") == 0) {
+                snprintf(value, sizeof value, "%lld", number);
+            } else if (strcmp(style, "R") == 0 || strcmp(style, "r") == 0) {
+                ragpdf_roman(value, sizeof value, (int)number, style[0] == 'r');
+            } else if (strcmp(style, "A") == 0 || strcmp(style, "a") == 0) {
+                // A..Z, then AA..ZZ, AAA..: the letter repeated (number - 1) / 26 + 1 times, at most 26.
+                long long repeat = (number - 1) / 26 + 1;
+                if (repeat > 26) repeat = 26;
+                char letter = (char)((style[0] == 'a' ? 'a' : 'A') + (number - 1) % 26);
+                for (long long i = 0; i < repeat; i++) value[i] = letter;
+                value[repeat] = 0;
+            }
+            snprintf(out_label, label_capacity, "%s%s", prefix, value);
+        }
+    }
+    fz_catch(ctx) {
+        out_label[0] = 0;
+        return ragpdf_caught(ctx, RAGPDF_ERROR_GENERIC, message, message_capacity);
+    }
+    return RAGPDF_OK;
 }

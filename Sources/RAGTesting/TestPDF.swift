@@ -29,6 +29,17 @@ public enum TestPDF {
         return writer.finish()
     }
 
+    /// A valid PDF like ``make(pages:title:author:compressed:)`` whose pages have the media box `mediaBox` (in points,
+    /// `[x0 y0 x1 y1]`; US Letter by default) and whose catalog carries `pageLabels`, a raw `/PageLabels` number tree
+    /// such as `<< /Nums [0 << /S /r >> 2 << /S /D >>] >>` (pages i, ii, then 1, 2, ...).
+    public static func make(pages: [String], mediaBox: [Double] = [0, 0, 612, 792], pageLabels: String? = nil) -> Data {
+        var writer = Writer()
+        writer.mediaBox = mediaBox.map { $0 == $0.rounded() ? String(Int($0)) : String($0) }.joined(separator: " ")
+        writer.catalogEntries = pageLabels.map { " /PageLabels \($0)" } ?? ""
+        writer.standardDocument(pages: pages.map { .text($0) }, declaredCount: nil, title: nil, author: nil)
+        return writer.finish()
+    }
+
     /// A valid PDF whose page tree names the page objects of `pages` in the order `kids` gives (indexes into
     /// `pages`), so a page object may appear many times: `sharedPages(["Hello"], kids: Array(repeating: 0, count: 500))`
     /// is issue #12's amplifier, 500 pages that are all one page. `/Count` is `kids.count`.
@@ -305,6 +316,10 @@ public enum TestPDF {
         var nextObject = 1
         /// Whether ``writeStream(_:_:dictionary:)`` Flate-compresses streams.
         var compressed = false
+        /// The pages' media box of ``standardDocument(pages:declaredCount:title:author:)``.
+        var mediaBox = "0 0 612 792"
+        /// More entries of its catalog (each with a leading space).
+        var catalogEntries = ""
 
         static let helvetica = "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>"
 
@@ -346,7 +361,7 @@ public enum TestPDF {
             var info: Int?
             if title != nil || author != nil { info = reserve() }
             let pageNumbers = pages.map { _ in (page: reserve(), content: reserve()) }
-            write(catalog, "<< /Type /Catalog /Pages \(tree) 0 R >>")
+            write(catalog, "<< /Type /Catalog /Pages \(tree) 0 R\(catalogEntries) >>")
             let kids = pageNumbers.map { "\($0.page) 0 R" }.joined(separator: " ")
             write(tree, "<< /Type /Pages /Kids [\(kids)] /Count \(declaredCount ?? pages.count) >>")
             write(helvetica, Self.helvetica)
@@ -376,7 +391,7 @@ public enum TestPDF {
                 }
                 write(
                     numbers.page,
-                    "<< /Type /Page /Parent \(tree) 0 R /MediaBox [0 0 612 792] /Contents \(numbers.content) 0 R"
+                    "<< /Type /Page /Parent \(tree) 0 R /MediaBox [\(mediaBox)] /Contents \(numbers.content) 0 R"
                         + " /Resources << /Font << /F1 \(helvetica) 0 R /F2 \(type3) 0 R >> >> >>")
                 writeStream(numbers.content, content)
             }

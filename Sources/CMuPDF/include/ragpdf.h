@@ -144,6 +144,60 @@ ragpdf_status ragpdf_page_text(ragpdf_context *context, ragpdf_document *documen
                                int64_t max_characters, ragpdf_page_text_result *out_result,
                                char *message, size_t message_capacity);
 
+/// One character of a page's structured text, for finding a passage on the page (citations).
+typedef struct ragpdf_char {
+    /// The Unicode code point (ligatures expanded: each character has its own box).
+    uint32_t c;
+    /// The line the character is on, counted over the page from 0: characters of one line are highlighted together.
+    int32_t line;
+    /// The character's box in page space (points, origin at the top left, y down): its quad's bounding box.
+    float x0, y0, x1, y1;
+} ragpdf_char;
+
+/// Extracts the characters of the page at 0-based `page_index` in structured-text order (MuPDF's, not reordered:
+/// right-to-left lines stay as drawn), with their boxes, and the page's size in points. `*out_chars` is malloc'd (free
+/// with ragpdf_free; NULL when the page has no characters). More than `max_characters` characters is
+/// RAGPDF_ERROR_TEXT_LIMIT.
+///
+/// Why: a cited passage's text differs from the page's (whitespace, hyphenation, ligatures), so Swift aligns the
+/// two normalised strings and highlights the boxes of the characters that matched, which MuPDF's own search
+/// (fz_search_stext_page: verbatim but for whitespace) cannot do for a thousand-character passage.
+ragpdf_status ragpdf_page_chars(ragpdf_context *context, ragpdf_document *document, int page_index,
+                                int64_t max_characters, ragpdf_char *_Nullable *_Nonnull out_chars,
+                                int64_t *out_count, float *out_width, float *out_height,
+                                char *message, size_t message_capacity);
+
+/// A rectangle in page space (points, origin at the top left, y down).
+typedef struct ragpdf_rect {
+    float x0, y0, x1, y1;
+} ragpdf_rect;
+
+/// A rendered page, as produced by ragpdf_render_page.
+typedef struct ragpdf_rendered {
+    /// The PNG, malloc'd: free with ragpdf_free.
+    unsigned char *_Nullable png;
+    size_t length;
+    int32_t width, height;
+} ragpdf_rendered;
+
+/// Renders the page at 0-based `page_index` to an RGB PNG `width` pixels wide (its height follows from the page's
+/// aspect), with each of the `highlight_count` rectangles of `highlights` (page space) tinted yellow by multiplying
+/// its pixels (text stays dark and readable). A page that would need more than `max_pixels` pixels (a hostile
+/// mediabox, thousands of times taller than wide) is RAGPDF_ERROR_LIMIT, before any memory is allocated for it; an
+/// empty or degenerate page is RAGPDF_ERROR_PAGE.
+ragpdf_status ragpdf_render_page(ragpdf_context *context, ragpdf_document *document, int page_index, int width,
+                                 int64_t max_pixels, const ragpdf_rect *_Nullable highlights, int highlight_count,
+                                 ragpdf_rendered *out_rendered, char *message, size_t message_capacity);
+
+/// The page label of the page at 0-based `page_index` ("iv", "A-3") when the PDF defines page labels
+/// (`/PageLabels` in the catalog), written NUL-terminated into `out_label` (truncated to `label_capacity`); an empty
+/// string when it defines none for the page. The number tree is walked with a budget of `max_nodes` nodes
+/// (hostile trees: cycles, huge arrays); past it the label is empty.
+///
+/// Why: MuPDF 1.21 (Debian 12) has no fz_page_label.
+ragpdf_status ragpdf_page_label(ragpdf_context *context, ragpdf_document *document, int page_index, int max_nodes,
+                                char *out_label, size_t label_capacity, char *message, size_t message_capacity);
+
 #pragma clang assume_nonnull end
 
 #endif

@@ -1,4 +1,5 @@
 import CMuPDF
+import Foundation
 
 /// Swift wrappers over the `ragpdf` C shim. ``MuPDF/call(_:fileName:_:)`` is the one place a C status becomes a
 /// ``DocumentError``.
@@ -42,6 +43,9 @@ struct MuPDFError: Error, Sendable, Hashable {
     var status: Int
     var operation: String
     var message: String
+
+    /// Whether a work bound passed to the shim was reached (an image larger than its pixel limit, for example).
+    var isLimit: Bool { status == Int(RAGPDF_ERROR_LIMIT.rawValue) }
 }
 
 /// Owns one MuPDF context.
@@ -200,4 +204,73 @@ final class MuPDFDocument {
             text: text, characters: Int(result.characters), glyphs: Int(result.glyphs),
             unmappable: Int(result.unmappable))
     }
+
+    /// The characters of the page at 0-based `index` with their boxes (page space, top-left origin), and the page's
+    /// size in points; throws `tooMuchText` past `maxCharacters`.
+    func pageCharacters(at index: Int, maxCharacters: Int) throws(DocumentError) -> (characters: [PageCharacter], width: Float, height: Float) {
+        var chars: UnsafeMutablePointer<ragpdf_char>?
+        var count: Int64 = 0
+        var width: Float = 0
+        var height: Float = 0
+        try MuPDF.call("reading the characters of page \(index + 1)", fileName: fileName) {
+            ragpdf_page_chars(context.handle, handle, Int32(clamping: index), Int64(maxCharacters), &chars, &count, &width, &height, $0, $1)
+        }
+        defer { ragpdf_free(chars) }
+        guard let chars, count > 0 else { return ([], width, height) }
+        let characters = UnsafeBufferPointer(start: chars, count: Int(count)).map { char in
+            PageCharacter(
+                scalar: Unicode.Scalar(char.c) ?? "\u{FFFD}", line: Int(char.line),
+                box: PageRect(x0: char.x0, y0: char.y0, x1: char.x1, y1: char.y1))
+        }
+        return (characters, width, height)
+    }
+
+    /// The page at 0-based `index` as a PNG `width` pixels wide, with `highlights` (page space) tinted; throws
+    /// `damaged` with a `MuPDFError` of status `RAGPDF_ERROR_LIMIT` when it would take more than `maxPixels`.
+    func renderPNG(at index: Int, width: Int, maxPixels: Int, highlights: [PageRect]) throws(DocumentError) -> (png: Data, width: Int, height: Int) {
+        var rendered = ragpdf_rendered()
+        let rects = highlights.map { ragpdf_rect(x0: $0.x0, y0: $0.y0, x1: $0.x1, y1: $0.y1) }
+        try rects.withUnsafeBufferPointer { (buffer) throws(DocumentError) in
+            try MuPDF.call("rendering page \(index + 1)", fileName: fileName) {
+                ragpdf_render_page(
+                    context.handle, handle, Int32(clamping: index), Int32(clamping: width), Int64(maxPixels), buffer.baseAddress,
+                    Int32(clamping: buffer.count), &rendered, $0, $1)
+            }
+        }
+        defer { ragpdf_free(rendered.png) }
+        guard let png = rendered.png else { return (Data(), 0, 0) }
+        return (Data(bytes: png, count: rendered.length), Int(rendered.width), Int(rendered.height))
+    }
+
+    /// The printed label of the page at 0-based `index` when the PDF defines page labels, else `nil`.
+    func pageLabel(at index: Int) throws(DocumentError) -> String? {
+        var label = [CChar](repeating: 0, count: 128)
+        try label.withUnsafeMutableBufferPointer { (buffer) throws(DocumentError) in
+            try MuPDF.call("reading the label of page \(index + 1)", fileName: fileName) {
+                ragpdf_page_label(context.handle, handle, Int32(clamping: index), 10_000, buffer.baseAddress!, buffer.count, $0, $1)
+            }
+        }
+        let text = label.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        return text.isEmpty ? nil : text
+    }
+}
+
+/// A rectangle on a page, in points from its top-left corner (y down).
+public struct PageRect: Sendable, Hashable {
+    public var x0: Float, y0: Float, x1: Float, y1: Float
+
+    public init(x0: Float, y0: Float, x1: Float, y1: Float) {
+        self.x0 = x0
+        self.y0 = y0
+        self.x1 = x1
+        self.y1 = y1
+    }
+}
+
+/// One character of a page's structured text and where it is.
+struct PageCharacter: Sendable, Hashable {
+    var scalar: Unicode.Scalar
+    /// The line it is on, counted over the page.
+    var line: Int
+    var box: PageRect
 }

@@ -6,6 +6,9 @@ public struct Citation: Sendable, Hashable {
     public var fileName: String
     public var page: Int
     public var pageEnd: Int
+    /// The passage's position in its document (its chunk's ordinal, from 0): with ``documentID`` it names the passage,
+    /// for ``Engine/renderPage(document:page:width:chunk:)``.
+    public var chunkIndex: Int
     /// The passage text (the chunk).
     public var snippet: String
     public var score: Float
@@ -17,6 +20,7 @@ public struct Citation: Sendable, Hashable {
         self.fileName = chunk.fileName
         self.page = chunk.pageStart
         self.pageEnd = chunk.pageEnd
+        self.chunkIndex = chunk.ordinal
         self.snippet = chunk.text
         self.score = passage.hit.score
     }

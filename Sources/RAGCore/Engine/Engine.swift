@@ -40,6 +40,8 @@ public final class Engine: Sendable {
     /// cancelled while it waits leaves the queue without writing.
     let writes = AsyncSemaphore(permits: 1)
     let status = Mutex(StoreStatus())
+    /// Renders pages for citations, with its own concurrency limit and cache.
+    let pageRenderer: PageRenderer
 
     /// Opens the collection in `configuration.databaseURL` (PostgreSQL, shared), else in
     /// `configuration.collectionDirectory` (a SQLite database, `collection.db`; a collection file of an earlier release
@@ -102,6 +104,7 @@ public final class Engine: Sendable {
         metrics.observe(BlockingPool.shared)
         self.logger = logger
         self.store = store
+        self.pageRenderer = PageRenderer(limits: configuration.pageRendering)
         var collection = DocumentCollection(embedderID: embedder.identifier, dimension: embedder.dimension)
         var legacy = false
         if let snapshot = try await store.loadSnapshot() {
@@ -118,6 +121,7 @@ public final class Engine: Sendable {
         metrics.databaseErrors(operation: "follow").increment(by: Int64(0))
         metrics.setQueueDepth(QueueDepth(queued: 0, processing: 0))
         for outcome in ["ready", "failed", "retried"] { metrics.ingestJobs(outcome: outcome).increment(by: Int64(0)) }
+        for outcome in RAGMetrics.pageRenderOutcomes { metrics.pageRenders(outcome: outcome).increment(by: Int64(0)) }
         noteStore(reachable: true, newest: collection.generation)
     }
 

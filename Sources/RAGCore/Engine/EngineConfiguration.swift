@@ -47,6 +47,8 @@ public struct EngineConfiguration: Sendable {
     /// embeddings (160 MB for 49,995 chunks), held in memory and rewritten on every save.
     public var maxCollectionChunks: Int
     public var maxQuestionBytes: Int
+    /// Bounds on rendering pages for citations (``Engine/renderPage(document:page:width:chunk:)``).
+    public var pageRendering: PageRenderLimits
     public var readOnly: Bool
     public var condenseFollowUps: Bool
 
@@ -56,8 +58,10 @@ public struct EngineConfiguration: Sendable {
         prompt: PromptOptions = PromptOptions(), searchResults: Int = 5, retrieval: RetrievalOptions = RetrievalOptions(),
         embeddingBatchSize: Int = 64, maxCollectionChunks: Int = 1_000_000,
         maxQuestionBytes: Int = 8192, readOnly: Bool = false, condenseFollowUps: Bool = true,
-        databaseURL: DatabaseURL? = nil, databaseMaxConnections: Int = 10, databaseWait: Duration = .seconds(10)
+        databaseURL: DatabaseURL? = nil, databaseMaxConnections: Int = 10, databaseWait: Duration = .seconds(10),
+        pageRendering: PageRenderLimits = PageRenderLimits()
     ) {
+        self.pageRendering = pageRendering
         self.databaseURL = databaseURL
         self.databaseMaxConnections = databaseMaxConnections
         self.databaseWait = databaseWait

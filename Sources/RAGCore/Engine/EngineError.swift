@@ -20,6 +20,18 @@ public struct EngineError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let unknownIndexVersion = Code(name: "unknownIndexVersion")
         /// A request asked for an index version that this engine had not applied when its wait ran out.
         public static let indexBehind = Code(name: "indexBehind")
+        /// A page image was asked of a document without pages to draw (a text or Markdown file).
+        public static let noPageImage = Code(name: "noPageImage")
+        /// A page image was asked of a PDF whose original bytes the collection does not keep: it was ingested before
+        /// sources were kept (schema version 3). Ingesting it again keeps them.
+        public static let sourceNotKept = Code(name: "sourceNotKept")
+        /// The page is not in the document, or the cited passage is not on that page.
+        public static let pageNotFound = Code(name: "pageNotFound")
+        /// A page image request is out of bounds: a width outside ``PageRenderLimits``' range, or a page whose image
+        /// would be larger than ``PageRenderLimits/maxPixels``.
+        public static let invalidPageRequest = Code(name: "invalidPageRequest")
+        /// ``PageRenderLimits/maxWaiting`` page images are waiting to be rendered already; try again shortly.
+        public static let renderBusy = Code(name: "renderBusy")
     }
 
     public var code: Code
