@@ -812,9 +812,12 @@ ragpdf_status ragpdf_render_page(ragpdf_context *context, ragpdf_document *docum
         scale = (float)width / page_width;
         double height = (double)page_height * scale;
         if (height * (double)width > (double)max_pixels) {
-            status = RAGPDF_ERROR_LIMIT;
-            fz_throw(ctx, FZ_ERROR_GENERIC, "page %d would be %d x %.0f pixels, more than the limit of %lld",
+            // MuPDF's own formatter knows no %lld: the C library formats the numbers.
+            char reason[160];
+            snprintf(reason, sizeof reason, "page %d would be %d x %.0f pixels, more than the limit of %lld",
                      page_index + 1, width, height, (long long)max_pixels);
+            status = RAGPDF_ERROR_LIMIT;
+            fz_throw(ctx, FZ_ERROR_GENERIC, "%s", reason);
         }
         // The pixmap covers the scaled page bounds, so its pixel (0, 0) is the page's corner: a highlight's pixels
         // are its page-space box, relative to that corner, times `scale`.

@@ -70,6 +70,18 @@ public struct APIError: Error, HTTPResponseError, Sendable {
                     error.message + "; this server's limit is set by RAG_MAX_COLLECTION_CHUNKS (--max-collection-chunks)")
             case .unknownIndexVersion: return APIError(.conflict, code: "unknown_index_version", error.message)
             case .indexBehind: return APIError(.serviceUnavailable, code: "index_behind", error.message, headers: [.retryAfter: "1"])
+            case .pageNotFound: return APIError(.notFound, code: "page_not_found", error.message)
+            case .noPageImage: return APIError(.conflict, code: "no_page_image", error.message)
+            case .sourceNotKept: return APIError(.conflict, code: "source_not_kept", error.message)
+            case .invalidPageRequest:
+                return APIError(
+                    .badRequest, code: "invalid_page_request",
+                    error.message + "; this server's limits are set by RAG_PAGE_IMAGE_MIN_WIDTH, RAG_PAGE_IMAGE_MAX_WIDTH and RAG_PAGE_IMAGE_MAX_PIXELS")
+            case .renderBusy:
+                return APIError(
+                    .serviceUnavailable, code: "render_busy",
+                    error.message + "; this server's limits are set by RAG_MAX_CONCURRENT_RENDERS and RAG_RENDER_QUEUE",
+                    headers: [.retryAfter: "1"])
             default: return APIError(.badRequest, code: error.code.description, error.message)
             }
         case let error as PromptError:

@@ -42,6 +42,7 @@ public func buildRouter(_ state: ServerState, into router: Router<ServerContext>
     on(.get, "documents", in: api, prefix: "/v1/", use: state.listDocuments)
     on(.get, "documents/:id", in: api, prefix: "/v1/", use: state.documentStatus)
     on(.delete, "documents/:id", in: api, prefix: "/v1/", use: state.deleteDocument)
+    on(.get, "documents/:id/pages/:page/image", in: api, prefix: "/v1/", use: state.pageImage)
     on(.post, "search", in: api, prefix: "/v1/", use: state.search)
     on(.post, "ask", in: api, prefix: "/v1/", use: state.ask)
     on(.post, "chat/completions", in: api, prefix: "/v1/", use: state.chatCompletions)

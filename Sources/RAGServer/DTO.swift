@@ -121,7 +121,10 @@ enum DTO {
         var score: Float
         var document_id: String
         var chunk_id: String
+        /// The passage's position in its document: what the page image's `chunk` names.
+        var chunk_index: Int
         init(_ hit: SearchHit) {
+            chunk_index = hit.chunk.ordinal
             file = hit.chunk.fileName
             page = hit.chunk.pageStart
             page_end = hit.chunk.pageEnd

@@ -185,6 +185,8 @@ extension DTO.Answer: JSONWritable {
 extension DTO.Citation: JSONWritable {
     func write(to json: inout JSONWriter) throws {
         json.beginObject()
+        json.key("chunk_index")
+        json.int(chunk_index)
         json.key("document_id")
         json.string(document_id)
         json.key("file")

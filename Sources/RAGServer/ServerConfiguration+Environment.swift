@@ -152,6 +152,30 @@ public enum ServerSettings {
     public static let indexWait = Setting<Duration>.seconds(
         flag: "--index-wait", variable: "RAG_INDEX_WAIT", default: .seconds(5), in: 0...300,
         help: "Seconds a request with min_index_version waits for this replica to apply it; then 503 index_behind")
+    public static let pageImageWidth = Setting<Int>.integer(
+        flag: "--page-image-width", variable: "RAG_PAGE_IMAGE_WIDTH", default: PageRenderLimits().defaultWidth, in: 1...20_000,
+        help: "Width in pixels of a page image (citations) when the request names none")
+    public static let pageImageMinWidth = Setting<Int>.integer(
+        flag: "--page-image-min-width", variable: "RAG_PAGE_IMAGE_MIN_WIDTH", default: PageRenderLimits().minWidth, in: 1...20_000,
+        help: "Narrowest page image a request may ask for, in pixels; narrower is 400")
+    public static let pageImageMaxWidth = Setting<Int>.integer(
+        flag: "--page-image-max-width", variable: "RAG_PAGE_IMAGE_MAX_WIDTH", default: PageRenderLimits().maxWidth, in: 1...20_000,
+        help: "Widest page image a request may ask for, in pixels; wider is 400")
+    public static let pageImageMaxPixels = Setting<Int>.integer(
+        flag: "--page-image-max-pixels", variable: "RAG_PAGE_IMAGE_MAX_PIXELS", default: PageRenderLimits().maxPixels, in: 1...1_000_000_000,
+        help: "Most pixels of one page image (a page far taller than wide is refused with 400)")
+    public static let pageImageMaxCharacters = Setting<Int>.integer(
+        flag: "--page-image-max-characters", variable: "RAG_PAGE_IMAGE_MAX_CHARACTERS", default: PageRenderLimits().maxPageCharacters,
+        in: 1...Int.max, help: "Most characters of a page searched for the cited passage; a page with more is drawn without a highlight")
+    public static let maxConcurrentRenders = Setting<Int>.integer(
+        flag: "--max-concurrent-renders", variable: "RAG_MAX_CONCURRENT_RENDERS", default: PageRenderLimits().concurrency, in: 1...64,
+        help: "Page images drawn at once")
+    public static let renderQueue = Setting<Int>.integer(
+        flag: "--render-queue", variable: "RAG_RENDER_QUEUE", default: PageRenderLimits().maxWaiting, in: 0...Int.max,
+        help: "Page images waiting to be drawn before new ones get 503")
+    public static let pageCacheBytes = Setting<Int>.integer(
+        flag: "--page-cache-bytes", variable: "RAG_PAGE_CACHE_BYTES", default: PageRenderLimits().cacheBytes, in: 0...Int.max,
+        note: "0 turns it off", help: "Bytes of page images kept in the cache; 0 turns it off")
     public static let llm = EngineSettings.llm
     public static let retrieval = EngineSettings.retrieval
     public static let fusion = EngineSettings.fusion
@@ -165,7 +189,9 @@ public enum ServerSettings {
         minCharacterAllowance.info, maxCollectionChunks.info, maxFormParts.info, maxPartHeaderBytes.info, rateLimit.info,
         rateBurst.info, authFailureLimit.info, trustedProxies.info, forwardedHeader.info, maxConcurrentLLM.info, llmQueue.info,
         maxConcurrentUploads.info, uploadQueue.info, role.info, uploadMode.info, jobLease.info, workerConcurrency.info,
-        jobAttempts.info, indexWait.info, maxHistoryMessages.info, maxHistoryBytes.info, requestTimeout.info,
+        jobAttempts.info, indexWait.info, pageImageWidth.info, pageImageMinWidth.info, pageImageMaxWidth.info,
+        pageImageMaxPixels.info, pageImageMaxCharacters.info, maxConcurrentRenders.info, renderQueue.info, pageCacheBytes.info,
+        maxHistoryMessages.info, maxHistoryBytes.info, requestTimeout.info,
         idleTimeout.info, headerTimeout.info, bodyTimeout.info, gracePeriod.info, corsOrigin.info, metricsCache.info, logFormat.info, logLevel.info, llm.info, retrieval.info, fusion.info, neighbours.info, minScore.info,
     ]
 
@@ -264,7 +290,12 @@ extension ServerConfiguration {
             ingestion: IngestionConfiguration(
                 role: try value(S.role), uploadMode: try value(S.uploadMode), jobLease: try value(S.jobLease),
                 workerConcurrency: try value(S.workerConcurrency), maxJobAttempts: try value(S.jobAttempts),
-                indexWait: try value(S.indexWait)))
+                indexWait: try value(S.indexWait)),
+            pageRendering: PageRenderLimits(
+                defaultWidth: try value(S.pageImageWidth), minWidth: try value(S.pageImageMinWidth),
+                maxWidth: try value(S.pageImageMaxWidth), maxPixels: try value(S.pageImageMaxPixels),
+                maxPageCharacters: try value(S.pageImageMaxCharacters), concurrency: try value(S.maxConcurrentRenders),
+                maxWaiting: try value(S.renderQueue), cacheBytes: try value(S.pageCacheBytes)))
         try validate()
     }
 
@@ -307,6 +338,24 @@ extension ServerConfiguration {
         try S.workerConcurrency.check(ingestion.workerConcurrency)
         try S.jobAttempts.check(ingestion.maxJobAttempts)
         try S.indexWait.check(ingestion.indexWait)
+        try S.pageImageWidth.check(pageRendering.defaultWidth)
+        try S.pageImageMinWidth.check(pageRendering.minWidth)
+        try S.pageImageMaxWidth.check(pageRendering.maxWidth)
+        try S.pageImageMaxPixels.check(pageRendering.maxPixels)
+        try S.pageImageMaxCharacters.check(pageRendering.maxPageCharacters)
+        try S.maxConcurrentRenders.check(pageRendering.concurrency)
+        try S.renderQueue.check(pageRendering.maxWaiting)
+        try S.pageCacheBytes.check(pageRendering.cacheBytes)
+        do {
+            try pageRendering.validate()
+        } catch {
+            let names = [
+                "defaultWidth": S.pageImageWidth, "minWidth": S.pageImageMinWidth, "maxWidth": S.pageImageMaxWidth,
+                "maxPixels": S.pageImageMaxPixels,
+            ]
+            let setting = names[error.field].map { " (\($0.name(from: .flag)), \($0.variable ?? ""))" } ?? ""
+            throw ServerConfigurationError("the page image limit \(error.field)\(setting) \(error.rule)")
+        }
         if readOnly, ingestion.role == .worker {
             throw ServerConfigurationError(
                 "--role worker (RAG_ROLE) processes uploads into the collection, which --read-only (RAG_READ_ONLY) forbids")

@@ -65,6 +65,9 @@ public struct ServerConfiguration: Sendable {
     public var extraction: ExtractionLimits
     /// Most chunks the collection may hold; 0 is unlimited.
     public var maxCollectionChunks: Int
+    /// Bounds on page images for citations (`GET /v1/documents/{id}/pages/{n}/image`): sizes, renders at once, the
+    /// cache.
+    public var pageRendering: PageRenderLimits
     /// Who answers.
     public var llm: LLMChoice
     /// How passages are found.
@@ -130,8 +133,10 @@ public struct ServerConfiguration: Sendable {
         uploadQueueLength: Int = ServerSettings.uploadQueue.defaultValue,
         authFailuresPerMinute: Int = ServerSettings.authFailureLimit.defaultValue, trustedProxies: [IPNetwork] = [],
         forwardedHeader: ForwardedHeader = ServerSettings.forwardedHeader.defaultValue,
-        ingestion: IngestionConfiguration = IngestionConfiguration()
+        ingestion: IngestionConfiguration = IngestionConfiguration(),
+        pageRendering: PageRenderLimits = PageRenderLimits()
     ) {
+        self.pageRendering = pageRendering
         self.collectionDirectory = collectionDirectory
         self.databaseURL = databaseURL
         self.databaseMaxConnections = databaseMaxConnections
@@ -176,7 +181,7 @@ public struct ServerConfiguration: Sendable {
         EngineConfiguration(
             collectionDirectory: collectionDirectory, extraction: extraction, retrieval: retrieval,
             maxCollectionChunks: maxCollectionChunks, readOnly: readOnly, databaseURL: databaseURL,
-            databaseMaxConnections: databaseMaxConnections, databaseWait: databaseWait)
+            databaseMaxConnections: databaseMaxConnections, databaseWait: databaseWait, pageRendering: pageRendering)
     }
 
     /// The bounds on an uploaded `multipart/form-data` body.

@@ -10,7 +10,7 @@ enum WebAssets {
         var text: String
     }
 
-    static let contentSecurityPolicy = "default-src 'self'; style-src 'self'; script-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'"
+    static let contentSecurityPolicy = "default-src 'self'; style-src 'self'; script-src 'self'; img-src 'self' data: blob:; connect-src 'self'; frame-ancestors 'none'"
 
     /// Each embedded file with its content type (by extension; files of other kinds are not served).
     static let files: [String: Asset] = embeddedFiles.reduce(into: [:]) { files, entry in

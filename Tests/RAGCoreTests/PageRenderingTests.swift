@@ -91,7 +91,7 @@ import Testing
         let record = try await engine.ingest(data: tall, fileName: "tall.pdf")
         let error = await #expect(throws: EngineError.self) { try await engine.renderPage(document: record.id, page: 1, width: 1000) }
         #expect(error?.code == .invalidPageRequest)
-        #expect(error?.message.contains("4000000") == true, "it names the limit: \(String(describing: error))")
+        #expect(error?.message.contains("limit of 4000000") == true, "it names the limit: \(String(describing: error))")
     }
 
     @Test func badRequestsAreTypedErrors() async throws {

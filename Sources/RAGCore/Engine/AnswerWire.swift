@@ -14,8 +14,11 @@ package enum AnswerWire {
         package var snippet: String
         package var score: Float
         package var document_id: String
+        /// The passage's position in its document: with `document_id`, what the page image's `chunk` names.
+        package var chunk_index: Int
 
         package init(_ citation: RAGCore.Citation) {
+            chunk_index = citation.chunkIndex
             number = citation.number
             file = citation.fileName
             page = citation.page

@@ -378,6 +378,22 @@ template:
   value: {{ $.Values.server.minCharacterAllowance | int64 | quote }}
 - name: RAG_MAX_COLLECTION_CHUNKS
   value: {{ $.Values.server.maxCollectionChunks | int64 | quote }}
+- name: RAG_PAGE_IMAGE_WIDTH
+  value: {{ $.Values.server.pageImageWidth | int64 | quote }}
+- name: RAG_PAGE_IMAGE_MIN_WIDTH
+  value: {{ $.Values.server.pageImageMinWidth | int64 | quote }}
+- name: RAG_PAGE_IMAGE_MAX_WIDTH
+  value: {{ $.Values.server.pageImageMaxWidth | int64 | quote }}
+- name: RAG_PAGE_IMAGE_MAX_PIXELS
+  value: {{ $.Values.server.pageImageMaxPixels | int64 | quote }}
+- name: RAG_PAGE_IMAGE_MAX_CHARACTERS
+  value: {{ $.Values.server.pageImageMaxCharacters | int64 | quote }}
+- name: RAG_MAX_CONCURRENT_RENDERS
+  value: {{ $.Values.server.maxConcurrentRenders | int64 | quote }}
+- name: RAG_RENDER_QUEUE
+  value: {{ $.Values.server.renderQueue | int64 | quote }}
+- name: RAG_PAGE_CACHE_BYTES
+  value: {{ $.Values.server.pageCacheBytes | int64 | quote }}
 - name: RAG_LLM
   value: {{ $.Values.server.llm | quote }}
 - name: RAG_RETRIEVAL
