@@ -6,7 +6,8 @@ Against a running server (started with `--llm extractive` and an empty collectio
   2. uploads --pdf through the page's file input and waits for it in the document list;
   3. uploads --broken-pdf (when given) and checks the page shows the server's error message;
   4. asks --question, waits for the streamed answer, checks it quotes --expect with a citation to the file and
-     --expect-page, clicks the citation and checks the source panel shows the file, page and passage;
+     --expect-page, clicks the citation and checks the source panel shows the file, page and passage, and (with
+     --highlight-band) the page image the server drew, with its highlight over the passage's text and nowhere else;
   5. asks a follow-up (sent with the conversation history) and checks it is answered too;
   6. saves screenshots (wide and narrow) and fails on any console error (CSP violations included);
   7. deletes the document through the page and checks the list is empty again.
@@ -16,7 +17,7 @@ Exit status: 0 passed, 1 a check failed, 2 chromium, chromedriver or selenium is
 Usage:
   scripts/browser_test.py --url http://127.0.0.1:8501 --pdf handbook.pdf \
       --question "When must receipts be submitted?" --expect "Receipts must be submitted within 30 days." \
-      --expect-page 2 [--broken-pdf broken.pdf] [--screenshot /tmp/pdf-chatbot.png]
+      --expect-page 2 [--highlight-band 0.04,0.10] [--broken-pdf broken.pdf] [--screenshot /tmp/pdf-chatbot.png]
 """
 
 import argparse
@@ -64,6 +65,9 @@ def main():
     parser.add_argument("--expect-page", type=int, help="the page the citation must name (default: not checked)")
     parser.add_argument("--follow-up", default="And what else does the document say about that?",
                         help="a second question, sent with the history")
+    parser.add_argument("--highlight-band", help="TOP,BOTTOM: the part of the cited page's height (fractions from the top)"
+                        " where the passage's text is; the page image's highlight must be there and only there"
+                        " (default: not checked)")
     parser.add_argument("--broken-pdf", help="a damaged PDF whose upload must show an error naming it")
     parser.add_argument("--screenshot", default="/tmp/pdf-chatbot-browser.png", help="where to save the screenshot")
     parser.add_argument("--timeout", type=float, default=30, help="seconds to wait for each step")
@@ -170,6 +174,8 @@ def run(driver, args):
         check(args.expect in visible_text("#passage-text"), "the source panel shows the passage")
     check(driver.switch_to.active_element == driver.find_element(By.ID, "passage-title"), "the focus moved to the source")
     check("active" in cite.get_attribute("class"), "the clicked citation is highlighted")
+    if args.highlight_band:
+        check_page_image(driver, wait, args)
     driver.save_screenshot(args.screenshot)
     print(f"screenshot: {args.screenshot}", flush=True)
 
@@ -212,6 +218,54 @@ def run(driver, args):
     unexpected = [e for e in errors if "422" not in e["message"]]
     check(not unexpected, f"no unexpected console errors ({len(unexpected)})")
     check(not driver.find_element(By.ID, "error-banner").is_displayed(), "no error banner is shown")
+
+
+# Draws the shown page image on a canvas and returns its size and the rows (as fractions of its height) holding the
+# highlight's yellow: much less blue than red and green.
+HIGHLIGHTED_ROWS = """
+const image = document.getElementById("passage-image");
+const canvas = document.createElement("canvas");
+canvas.width = image.naturalWidth;
+canvas.height = image.naturalHeight;
+const context = canvas.getContext("2d");
+context.drawImage(image, 0, 0);
+const data = context.getImageData(0, 0, canvas.width, canvas.height).data;
+const rows = [];
+let dark = 0;
+for (let y = 0; y < canvas.height; y += 1) {
+  let yellow = 0;
+  for (let x = 0; x < canvas.width; x += 1) {
+    const i = (y * canvas.width + x) * 4;
+    if (data[i] > 200 && data[i + 1] > 170 && data[i + 2] < 120) yellow += 1;
+    if (data[i] < 90 && data[i + 1] < 90 && data[i + 2] < 90) dark += 1;
+  }
+  if (yellow > 0) rows.push(y / canvas.height);
+}
+return {width: canvas.width, height: canvas.height, rows: rows, dark: dark};
+"""
+
+
+def check_page_image(driver, wait, args):
+    """The source panel shows the cited page, drawn by the server, with a highlight over the passage's text only."""
+    top, bottom = (float(part) for part in args.highlight_band.split(","))
+    image = wait.until(lambda d: first([e for e in d.find_elements(By.ID, "passage-image")
+                                        if e.is_displayed() and e.get_attribute("src")
+                                        and d.execute_script("return arguments[0].complete && arguments[0].naturalWidth", e)]))
+    check(image.get_attribute("src").startswith("blob:"), "the page image was fetched with the API's headers (a blob)")
+    check(int(image.get_attribute("data-highlights") or "0") > 0, "the server found the passage on the page")
+    note = driver.find_element(By.ID, "passage-image-note").text
+    check("highlighted" in note, f"the image's note says the passage is highlighted: {note!r}")
+    found = driver.execute_script(HIGHLIGHTED_ROWS)
+    rows = found["rows"]
+    print(f"page image: {found['width']}x{found['height']}, highlighted rows {min(rows or [0]):.3f}...{max(rows or [0]):.3f}",
+          flush=True)
+    check(len(rows) > 0, "the page image has a highlight")
+    check(all(top <= row <= bottom for row in rows),
+          f"the highlight is over the passage's text, {top:.3f}...{bottom:.3f} of the page: {min(rows):.3f}...{max(rows):.3f}")
+    check(found["dark"] > 0, "the page's text is drawn (dark pixels)")
+    box = driver.execute_script("const r = arguments[0].getBoundingClientRect(); return [r.width, r.height];", image)
+    check(box[0] > 150, f"the page image is shown at a readable size: {box}")
+    print("ok: the page image highlights the passage", flush=True)
 
 
 def first(elements):

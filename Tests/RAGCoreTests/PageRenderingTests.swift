@@ -132,6 +132,24 @@ import Testing
         #expect(error?.message.contains("ingest it again") == true)
     }
 
+    /// Any process draws any page: the one that did not ingest the PDF reads its bytes from the shared store.
+    @Test(arguments: StoreFactory.all)
+    func anotherProcessOnTheSameCollectionDrawsThePage(factory: StoreFactory) async throws {
+        guard factory.isAvailable else { return }
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let embedder = HashingEmbedder()
+        let configuration = EngineConfiguration(chunking: ChunkingOptions(maxCharacters: 300, overlapCharacters: 0))
+        let writer = try await Engine(configuration: configuration, store: try await factory.make(directory), embedder: embedder)
+        let record = try await writer.ingest(data: Self.pdf, fileName: "pump.pdf")
+        let reader = try await Engine(configuration: configuration, store: try await factory.make(directory), embedder: embedder)
+        let rendered = try await reader.renderPage(document: record.id, page: 1, width: 400, chunk: 1)
+        #expect(try PNGImage(data: rendered.png).width == 400)
+        #expect(!rendered.highlights.isEmpty)
+        await writer.close()
+        await reader.close()
+    }
+
     @Test func aSecondRequestIsServedFromTheCacheAndCounted() async throws {
         let metrics = RAGMetrics()
         let engine = try await Self.engine(metrics: metrics)

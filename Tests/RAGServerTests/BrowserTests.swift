@@ -48,12 +48,15 @@ import Glibc
              "--url", "http://127.0.0.1:\(port)", "--pdf", pdf.path, "--broken-pdf", broken.path,
              "--question", "When must receipts for travel expenses be submitted?",
              "--expect", "Receipts for travel expenses must be submitted within 30 days of the trip.",
-             "--expect-page", "2", "--screenshot", "/tmp/pdf-chatbot-browser.png"])
+             "--expect-page", "2", "--screenshot", "/tmp/pdf-chatbot-browser.png",
+             // Page 2's two lines (TestPDF: baselines 52 and 66 points from the top of a 792-point page).
+             "--highlight-band", "0.04,0.10"])
         let context = "browser_test.py said:\n\(output.text)\nserver log:\n\(server.log)"
         #expect(output.status == 0, "\(context)")
         #expect(output.text.contains("browser test passed"), "\(context)")
         #expect(output.text.contains("upload error shown: broken.pdf:"), "\(context)")
         #expect(output.text.contains("ok: a source names travel-policy.pdf p. 2"), "\(context)")
+        #expect(output.text.contains("ok: the page image highlights the passage"), "\(context)")
     }
 
     /// What the browser test needs that this machine lacks.

@@ -14,6 +14,7 @@
     asking: null,      // the AbortController of the answer in progress
     activeCitation: null,
     returnFocus: null,
+    pageImage: null,   // {controller, url} of the page image shown (or loading) in the source panel
   };
 
   // ---------- small helpers ----------
@@ -668,10 +669,72 @@
       ? `Page ${citation.page}` : `Pages ${citation.page}–${citation.page_end}`;
     $("passage-score").textContent = typeof citation.score === "number" ? citation.score.toFixed(3) : "–";
     markQuotes($("passage-text"), citation.snippet, state.quotes || []);
+    showPageImage(citation);
     $("passage-panel").hidden = false;
     $("layout").classList.add("with-passage");
     $("passage-title").focus();
   }
+  /** Forgets the page image shown: stops its download and frees its object URL. */
+  function dropPageImage() {
+    if (!state.pageImage) return;
+    state.pageImage.controller.abort();
+    if (state.pageImage.url) URL.revokeObjectURL(state.pageImage.url);
+    state.pageImage = null;
+    $("passage-image").removeAttribute("src");
+  }
+
+  /**
+   * Shows the cited page, drawn by the server with the passage highlighted, beside the snippet; and the page's printed
+   * label when the PDF has page labels. Fetched with the API key (an <img src> could not send it), as a blob.
+   */
+  async function showPageImage(citation) {
+    dropPageImage();
+    const figure = $("passage-figure");
+    const image = $("passage-image");
+    const note = $("passage-image-note");
+    $("passage-label-row").hidden = true;
+    image.removeAttribute("data-highlights");
+    const known = state.documents.find((doc) => doc.id === citation.document_id);
+    if (typeof citation.chunk_index !== "number" || !citation.document_id || (known && known.kind !== "pdf")) {
+      figure.hidden = true;
+      return;
+    }
+    const controller = new AbortController();
+    const shown = { controller, url: null };
+    state.pageImage = shown;
+    figure.hidden = false;
+    figure.classList.add("loading");
+    figure.classList.remove("unavailable");
+    note.textContent = `Loading page ${citation.page}`;
+    image.alt = `Page ${citation.page} of ${citation.file}, with the cited passage highlighted`;
+    const path = `/v1/documents/${encodeURIComponent(citation.document_id)}/pages/${citation.page}/image`
+      + `?chunk=${citation.chunk_index}`;
+    try {
+      const response = await api(path, { signal: controller.signal });
+      const blob = await response.blob();
+      if (state.pageImage !== shown) return;  // another citation was clicked meanwhile
+      shown.url = URL.createObjectURL(blob);
+      image.setAttribute("data-highlights", response.headers.get("X-Highlight-Count") || "0");
+      image.src = shown.url;
+      const label = response.headers.get("X-Page-Label");
+      if (label) {
+        let text = label;
+        try { text = decodeURIComponent(label); } catch (error) { /* keep it as sent */ }
+        $("passage-label").textContent = text;
+        $("passage-label-row").hidden = false;
+      }
+      note.textContent = response.headers.get("X-Highlight-Count") === "0"
+        ? `Page ${citation.page}; the passage could not be located on it`
+        : `Page ${citation.page}, the passage highlighted`;
+    } catch (error) {
+      if (error.name === "AbortError" || state.pageImage !== shown) return;
+      figure.classList.add("unavailable");
+      note.textContent = `The page cannot be shown: ${describe(error)}`;
+    } finally {
+      if (state.pageImage === shown) figure.classList.remove("loading");
+    }
+  }
+
   /** Sets the passage text, wrapping the parts the answer quotes in <mark> (as text nodes, never HTML). */
   function markQuotes(container, text, quotes) {
     container.replaceChildren();
@@ -707,6 +770,7 @@
   function closePassage() {
     if ($("passage-panel").hidden) return;
     $("passage-panel").hidden = true;
+    dropPageImage();
     $("layout").classList.remove("with-passage");
     if (state.activeCitation) state.activeCitation.classList.remove("active");
     state.activeCitation = null;
