@@ -53,6 +53,7 @@ struct Ask: AsyncParsableCommand {
         print("\nSources:")
         for citation in answer.citations {
             print("  [\(citation.number)] \(citation.label)  (score \(String(format: "%.3f", citation.score)))")
+            print("      \(CLI.quoteLine(citation, answer))")
         }
     }
 }

@@ -58,7 +58,10 @@ struct Chat: AsyncParsableCommand {
                 }
                 guard let answer else { continue }
                 if !answer.text.hasSuffix("\n") { print() }
-                if !answer.citations.isEmpty { print("Sources: " + answer.citations.map { "[\($0.number)] \($0.label)" }.joined(separator: "; ")) }
+                if !answer.citations.isEmpty {
+                    print("Sources:")
+                    for citation in answer.citations { print("  [\(citation.number)] \(CLI.quoteLine(citation, answer)) (\(citation.fileName))") }
+                }
                 print()
                 // Only the last `maxHistoryMessages` ever reach a model call: keep no more than those.
                 history += [.user(line), .assistant(answer.text)]

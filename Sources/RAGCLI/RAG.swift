@@ -182,6 +182,13 @@ enum CLI {
     /// The one metrics registry of this process.
     static let metrics = RAGMetrics()
 
+    /// A citation as a checkable quote: the passage's sentence that best supports the answer, and its page:
+    /// `"Employees receive 25 days of paid vacation per year." (p. 2)`.
+    static func quoteLine(_ citation: Citation, _ answer: Answer) -> String {
+        let pages = citation.page == citation.pageEnd ? "p. \(citation.page)" : "pp. \(citation.page)–\(citation.pageEnd)"
+        return "\"\(citation.quote(question: answer.question, answer: answer.text))\" (\(pages))"
+    }
+
     /// The engines this command opened (`CollectionOptions.makeEngine`), closed when it ends (`reportingErrors`):
     /// an engine on a database holds a connection pool.
     static let openEngines = Mutex<[Engine]>([])

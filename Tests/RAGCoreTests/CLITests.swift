@@ -23,6 +23,26 @@ struct RAGProcess {
         Employees receive 25 days of paid vacation per year.\u{0C}Receipts must be submitted within 30 days of the expense.
         """
 
+    /// Each source is printed with the sentence of its passage that supports the answer, and its page, so that a
+    /// reader can check it without opening the PDF.
+    @Test func askPrintsEachCitationsQuotedSentenceAndPage() async throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let collection = directory.appendingPathComponent("collection")
+        let file = directory.appendingPathComponent("pump.pdf")
+        try TestPDF.make(pages: [
+            "The pump manual. Read it before use.",
+            "Clean the filter every week. The pump must be primed with two litres of water before it is started. Store it dry.",
+        ]).write(to: file)
+        let ingest = try await RAGProcess.run(["ingest", file.path], collection: collection)
+        #expect(ingest.status == 0, "\(ingest.stderr)")
+        let ask = try await RAGProcess.run(["ask", "How much water primes the pump?"], collection: collection)
+        #expect(ask.status == 0, "\(ask.stderr)")
+        let lines = ask.stdout.components(separatedBy: "\n")
+        let source = try #require(lines.firstIndex { $0.hasPrefix("  [") && $0.contains("] pump.pdf p. 2  (score ") }, "\(ask.stdout)")
+        #expect(lines[source + 1] == "      \"The pump must be primed with two litres of water before it is started.\" (p. 2)", "\(ask.stdout)")
+    }
+
     @Test func helpMatchesGolden() async throws {
         let help = try await RAGProcess.run(["--help"])
         #expect(help.status == 0)

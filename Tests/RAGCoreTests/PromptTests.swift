@@ -115,3 +115,34 @@ import Testing
         #expect(deltas > 5)
     }
 }
+
+/// `Citation.quote`: the sentence of a cited passage that supports the answer.
+@Suite struct CitationQuoteTests {
+    static func citation(_ text: String) -> Citation {
+        let chunk = Chunk(
+            id: ChunkID(rawValue: "c"), documentID: DocumentID(rawValue: "d"), fileName: "m.pdf", pageStart: 4, pageEnd: 4,
+            ordinal: 0, text: text)
+        return Citation(passage: ContextPassage(number: 1, hit: SearchHit(chunk: chunk, score: 0.5, rank: 0)))
+    }
+
+    @Test func theSentenceThatSupportsAParaphrasedAnswerIsQuoted() {
+        let citation = Self.citation(
+            "Chapter 3.\n\nThe warranty lasts two years from the date of purchase. Batteries are covered for six months. Keep the receipt.")
+        #expect(citation.quote(question: "How long are batteries covered?", answer: "Batteries have six months of cover [1].")
+            == "Batteries are covered for six months.")
+        #expect(citation.quote(question: "What is the warranty period?", answer: "It is two years from purchase [1].")
+            == "The warranty lasts two years from the date of purchase.")
+    }
+
+    @Test func withoutSharedWordsTheQuestionDecidesThenTheFirstSentence() {
+        let citation = Self.citation("Alpha beta gamma. Delta epsilon zeta.")
+        #expect(citation.quote(question: "What about epsilon?", answer: "I cannot say [1].") == "Delta epsilon zeta.")
+        #expect(citation.quote(question: "Nothing shared?", answer: "No [1].") == "Alpha beta gamma.")
+    }
+
+    @Test func aLongSentenceIsCutAndWhitespaceFolded() {
+        let long = Array(repeating: "word", count: 200).joined(separator: "  \n ")
+        let quote = Self.citation(long).quote(question: "word", answer: "word")
+        #expect(quote.count == Citation.maxQuoteLength + 1 && quote.hasSuffix("…") && !quote.contains("\n"))
+    }
+}
