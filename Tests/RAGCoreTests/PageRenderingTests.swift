@@ -85,6 +85,18 @@ import Testing
         #expect(labels == ["i", "ii", "A-5", "A-6"])
     }
 
+    /// An encrypted PDF ingested with the engine's password is drawn with it too.
+    @Test func anEncryptedPDFIsDrawnWithTheEnginesPassword() async throws {
+        let locked = try TestPDF.encrypted(TestPDF.make(pages: ["The vault code is written on page one."]), userPassword: "pw")
+        var configuration = EngineConfiguration()
+        configuration.pdfPassword = "pw"
+        let engine = try await Engine(configuration: configuration)
+        let record = try await engine.ingest(data: locked, fileName: "vault.pdf")
+        let rendered = try await engine.renderPage(document: record.id, page: 1, width: 300, chunk: 0)
+        #expect(try PNGImage(data: rendered.png).width == 300)
+        #expect(!rendered.highlights.isEmpty, "the passage is found in the decrypted text")
+    }
+
     @Test func aHugePageIsRefusedByThePixelLimitNotDrawn() async throws {
         let tall = TestPDF.make(pages: ["A very tall page."], mediaBox: [0, 0, 100, 14_000_000])
         let engine = try await Self.engine(limits: PageRenderLimits(maxPixels: 4_000_000))

@@ -33,21 +33,31 @@ final class PageRenderer: Sendable {
 
     /// Renders page `key.page` (1-based) of the PDF `source`, waiting for a slot; throws `AsyncSemaphore.Full` when
     /// ``PageRenderLimits/maxWaiting`` requests are waiting already, and the loader's `DocumentError`s.
-    func render(_ key: Key, source: Data, fileName: String) async throws -> RenderedPage {
+    func render(_ key: Key, source: Data, fileName: String, password: String?) async throws -> RenderedPage {
         let limits = self.limits
         let page = try await slots.withPermit { () async throws -> RenderedPage in
             try await BlockingPool.shared.runIfActive { () throws -> RenderedPage in
-                try Self.render(key, source: source, fileName: fileName, limits: limits)
+                try Self.render(key, source: source, fileName: fileName, password: password, limits: limits)
             }
         }
         cache.withLock { $0.put(key, page) }
         return page
     }
 
-    /// Renders on the caller's thread: opens the document, finds the passage on the page, draws it.
-    static func render(_ key: Key, source: Data, fileName: String, limits: PageRenderLimits) throws(DocumentError) -> RenderedPage {
+    /// Renders on the caller's thread: opens the document (unlocking an encrypted one with `password`, the one it
+    /// was ingested with), finds the passage on the page, draws it.
+    static func render(_ key: Key, source: Data, fileName: String, password: String?, limits: PageRenderLimits) throws(DocumentError)
+        -> RenderedPage
+    {
         let context = try MuPDFContext(cacheBytes: 16 << 20, fileName: fileName)
         let document = try MuPDFDocument(context: context, bytes: SourceBytes(copying: source))
+        if try document.needsPassword() {
+            guard let password, try document.authenticate(password: password) else {
+                throw DocumentError(
+                    code: .wrongPassword, fileName: fileName,
+                    message: "the PDF is encrypted and this engine's password does not open it, so its pages cannot be drawn")
+            }
+        }
         let index = key.page - 1
         var highlights: [PageRect] = []
         if !key.passage.isEmpty {

@@ -73,7 +73,7 @@ extension Engine {
         }
         let started = ContinuousClock.now
         do {
-            let rendered = try await pageRenderer.render(key, source: source, fileName: record.fileName)
+            let rendered = try await pageRenderer.render(key, source: source, fileName: record.fileName, password: configuration.pdfPassword)
             metrics.pageRenderLatency.record(Engine.seconds(since: started))
             logger.debug(
                 "rendered a page", metadata: ["rag.document.id": "\(id)", "rag.page": "\(page)", "rag.page.highlights": "\(rendered.highlights.count)"])
