@@ -63,6 +63,28 @@ import Testing
         #expect(error?.message.contains("/") == false, "the path goes in `path`")
     }
 
+    /// A database of schema version 2 (before sources were kept) is brought to version 3 when a writer opens it: its
+    /// documents stay, without sources, and documents added afterwards keep theirs.
+    @Test func aVersion2DatabaseMigratesAndItsDocumentsHaveNoSource() async throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var old = CollectionStoreTests.sampleDocument()
+        old.source = Data("%PDF-old".utf8)
+        do {
+            let store = SQLiteCollectionStore(directory: directory)
+            _ = try await store.add(old, header: CollectionStoreTests.header, maxChunks: 0)
+        }
+        // Back to version 2, as an earlier release left it.
+        try StorageFaults.execute("DROP TABLE document_sources; DELETE FROM schema_migrations WHERE version = 3", in: directory)
+        let store = SQLiteCollectionStore(directory: directory)
+        #expect(try await store.loadSnapshot()?.collection.documents.map(\.id) == [old.record.id])
+        #expect(try await store.source(of: old.record.id) == nil)
+        var new = CollectionStoreTests.sampleDocument(content: "b", fileName: "b.pdf", sourcePath: nil)
+        new.source = Data("%PDF-new".utf8)
+        _ = try await store.add(new, header: CollectionStoreTests.header, maxChunks: 0)
+        #expect(try await store.source(of: new.record.id) == Data("%PDF-new".utf8))
+    }
+
     @Test func aDatabaseOfANewerSchemaIsRefused() async throws {
         let error = await #expect(throws: CollectionError.self) {
             try await load(after: "INSERT INTO schema_migrations (version, applied_at) VALUES (99, 'later')")
