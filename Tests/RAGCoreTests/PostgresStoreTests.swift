@@ -98,6 +98,24 @@ struct PostgresStoreTests {
         for store in stores { await store.shutdown() }
     }
 
+    /// A database of schema version 2 (before sources were kept) is brought to version 3 by the next store that opens
+    /// it: its documents stay, without sources.
+    @Test func aVersion2DatabaseMigratesAndItsDocumentsHaveNoSource() async throws {
+        let text = try await PostgresTestServer.shared.freshDatabaseURL()
+        let url = try DatabaseURL(text)
+        var old = CollectionStoreTests.sampleDocument()
+        old.source = Data("%PDF-old".utf8)
+        let first = try await PostgresCollectionStore(url: url, maxConnections: 2)
+        _ = try await first.add(old, header: CollectionStoreTests.header, maxChunks: 0)
+        await first.shutdown()
+        try await PostgresTestServer.psql(text, "DROP TABLE document_sources; DELETE FROM schema_migrations WHERE version = 3")
+        let store = try await PostgresCollectionStore(url: url, maxConnections: 2)
+        #expect(try await store.appliedMigrations() == Array(1...PostgresCollectionStore.schemaVersion))
+        #expect(try await store.loadSnapshot()?.collection.documents.map(\.id) == [old.record.id])
+        #expect(try await store.source(of: old.record.id) == nil)
+        await store.shutdown()
+    }
+
     @Test func aWriteByAnotherStoreIsSignalled() async throws {
         let url = try DatabaseURL(try await PostgresTestServer.shared.freshDatabaseURL())
         let listener = try await PostgresCollectionStore(url: url, maxConnections: 2)

@@ -80,7 +80,7 @@ public actor PostgresTestServer {
     }
 
     /// Runs one SQL command with psql (no values but the test's own names are ever put in it).
-    static func psql(_ url: String, _ command: String) async throws {
+    public static func psql(_ url: String, _ command: String) async throws {
         let psql = try TestProcess.system("/usr/bin/psql", "/usr/lib/postgresql/15/bin/psql", package: "postgresql-client")
         let result = try await TestProcess.run(psql, ["-v", "ON_ERROR_STOP=1", "-q", "-d", url, "-c", command], timeout: .seconds(60))
         guard result.status == 0 else {
