@@ -695,9 +695,24 @@ ragpdf_status ragpdf_page_text(ragpdf_context *context, ragpdf_document *documen
 
 // MARK: - Citations: characters with boxes, rendering with highlights, page labels
 
+struct ragpdf_cookie {
+    fz_cookie cookie;
+};
+
+ragpdf_cookie *ragpdf_cookie_new(void) { return calloc(1, sizeof(ragpdf_cookie)); }
+
+void ragpdf_cookie_drop(ragpdf_cookie *cookie) { free(cookie); }
+
+void ragpdf_cookie_abort(ragpdf_cookie *cookie) { __atomic_store_n(&cookie->cookie.abort, 1, __ATOMIC_RELAXED); }
+
+static int ragpdf_cookie_aborted(ragpdf_cookie *cookie) {
+    return cookie != NULL && __atomic_load_n(&cookie->cookie.abort, __ATOMIC_RELAXED) != 0;
+}
+
 ragpdf_status ragpdf_page_chars(ragpdf_context *context, ragpdf_document *document, int page_index,
-                                int64_t max_characters, ragpdf_char **out_chars, int64_t *out_count,
-                                float *out_width, float *out_height, char *message, size_t message_capacity) {
+                                int64_t max_characters, ragpdf_cookie *cookie, ragpdf_char **out_chars,
+                                int64_t *out_count, float *out_width, float *out_height, char *message,
+                                size_t message_capacity) {
     fz_context *ctx = context->ctx;
     *out_chars = NULL;
     *out_count = 0;
@@ -705,23 +720,34 @@ ragpdf_status ragpdf_page_chars(ragpdf_context *context, ragpdf_document *docume
     *out_height = 0;
     fz_page *volatile page = NULL;
     fz_stext_page *volatile text = NULL;
+    fz_device *volatile device = NULL;
     fz_var(page);
     fz_var(text);
+    fz_var(device);
     volatile fz_rect bounds = fz_empty_rect;
+    volatile ragpdf_status status = RAGPDF_OK;
     fz_stext_options options = {0}; // ligatures expanded, whitespace as drawn
     fz_try(ctx) {
         if (page_index < 0 || page_index >= fz_count_pages(ctx, document->doc))
             fz_throw(ctx, FZ_ERROR_GENERIC, "page %d is out of range", page_index + 1);
         page = fz_load_page(ctx, document->doc, page_index);
         bounds = fz_bound_page(ctx, page);
-        text = fz_new_stext_page_from_page(ctx, page, &options);
+        text = fz_new_stext_page(ctx, bounds);
+        device = fz_new_stext_device(ctx, text, &options);
+        fz_run_page(ctx, page, device, fz_identity, cookie != NULL ? &cookie->cookie : NULL);
+        fz_close_device(ctx, device);
+        if (ragpdf_cookie_aborted(cookie)) {
+            status = RAGPDF_ERROR_LIMIT;
+            fz_throw(ctx, FZ_ERROR_GENERIC, "reading page %d stopped at the time limit", page_index + 1);
+        }
     }
     fz_always(ctx) {
+        fz_drop_device(ctx, device);
         fz_drop_page(ctx, page);
     }
     fz_catch(ctx) {
         fz_drop_stext_page(ctx, text);
-        return ragpdf_caught(ctx, RAGPDF_ERROR_PAGE, message, message_capacity);
+        return ragpdf_caught(ctx, status != RAGPDF_OK ? status : RAGPDF_ERROR_PAGE, message, message_capacity);
     }
     int64_t count = 0;
     for (fz_stext_block *block = text->first_block; block; block = block->next) {
@@ -784,8 +810,9 @@ static void ragpdf_tint(unsigned char *samples, int stride, int components, int 
 }
 
 ragpdf_status ragpdf_render_page(ragpdf_context *context, ragpdf_document *document, int page_index, int width,
-                                 int64_t max_pixels, const ragpdf_rect *highlights, int highlight_count,
-                                 ragpdf_rendered *out_rendered, char *message, size_t message_capacity) {
+                                 int64_t max_pixels, ragpdf_cookie *cookie, const ragpdf_rect *highlights,
+                                 int highlight_count, ragpdf_rendered *out_rendered, char *message,
+                                 size_t message_capacity) {
     fz_context *ctx = context->ctx;
     memset(out_rendered, 0, sizeof(*out_rendered));
     if (width < 1 || max_pixels < 1 || highlight_count < 0) {
@@ -795,9 +822,11 @@ ragpdf_status ragpdf_render_page(ragpdf_context *context, ragpdf_document *docum
     fz_page *volatile page = NULL;
     fz_pixmap *volatile pixmap = NULL;
     fz_buffer *volatile png = NULL;
+    fz_device *volatile device = NULL;
     fz_var(page);
     fz_var(pixmap);
     fz_var(png);
+    fz_var(device);
     volatile ragpdf_status status = RAGPDF_OK;
     volatile float scale = 1;
     fz_try(ctx) {
@@ -821,7 +850,17 @@ ragpdf_status ragpdf_render_page(ragpdf_context *context, ragpdf_document *docum
         }
         // The pixmap covers the scaled page bounds, so its pixel (0, 0) is the page's corner: a highlight's pixels
         // are its page-space box, relative to that corner, times `scale`.
-        pixmap = fz_new_pixmap_from_page(ctx, page, fz_scale(scale, scale), fz_device_rgb(ctx), 0);
+        // As fz_new_pixmap_from_page draws, but with the cookie, so that a watchdog can stop a page that takes too long.
+        fz_matrix ctm = fz_scale(scale, scale);
+        pixmap = fz_new_pixmap_with_bbox(ctx, fz_device_rgb(ctx), fz_round_rect(fz_transform_rect(bounds, ctm)), NULL, 0);
+        fz_clear_pixmap_with_value(ctx, pixmap, 0xFF);
+        device = fz_new_draw_device(ctx, ctm, pixmap);
+        fz_run_page(ctx, page, device, fz_identity, cookie != NULL ? &cookie->cookie : NULL);
+        fz_close_device(ctx, device);
+        if (ragpdf_cookie_aborted(cookie)) {
+            status = RAGPDF_ERROR_LIMIT;
+            fz_throw(ctx, FZ_ERROR_GENERIC, "drawing page %d stopped at the time limit", page_index + 1);
+        }
         unsigned char *samples = fz_pixmap_samples(ctx, pixmap);
         int stride = fz_pixmap_stride(ctx, pixmap), components = fz_pixmap_components(ctx, pixmap);
         int pixmap_width = fz_pixmap_width(ctx, pixmap), pixmap_height = fz_pixmap_height(ctx, pixmap);
@@ -838,6 +877,7 @@ ragpdf_status ragpdf_render_page(ragpdf_context *context, ragpdf_document *docum
         out_rendered->height = pixmap_height;
     }
     fz_always(ctx) {
+        fz_drop_device(ctx, device);
         fz_drop_buffer(ctx, png);
         fz_drop_pixmap(ctx, pixmap);
         fz_drop_page(ctx, page);

@@ -76,7 +76,7 @@ public struct APIError: Error, HTTPResponseError, Sendable {
             case .invalidPageRequest:
                 return APIError(
                     .badRequest, code: "invalid_page_request",
-                    error.message + "; this server's limits are set by RAG_PAGE_IMAGE_MIN_WIDTH, RAG_PAGE_IMAGE_MAX_WIDTH and RAG_PAGE_IMAGE_MAX_PIXELS")
+                    error.message + "; this server's limits are set by RAG_PAGE_IMAGE_MIN_WIDTH, RAG_PAGE_IMAGE_MAX_WIDTH, RAG_PAGE_IMAGE_MAX_PIXELS and RAG_PAGE_IMAGE_TIMEOUT")
             case .renderBusy:
                 return APIError(
                     .serviceUnavailable, code: "render_busy",

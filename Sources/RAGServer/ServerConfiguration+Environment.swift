@@ -167,6 +167,9 @@ public enum ServerSettings {
     public static let pageImageMaxCharacters = Setting<Int>.integer(
         flag: "--page-image-max-characters", variable: "RAG_PAGE_IMAGE_MAX_CHARACTERS", default: PageRenderLimits().maxPageCharacters,
         in: 1...Int.max, help: "Most characters of a page searched for the cited passage; a page with more is drawn without a highlight")
+    public static let pageImageTimeout = Setting<Duration>.seconds(
+        flag: "--page-image-timeout", variable: "RAG_PAGE_IMAGE_TIMEOUT", default: PageRenderLimits().timeout, in: 0...600,
+        excludingZero: true, help: "Seconds one page image may take to draw; a slower page is stopped and refused with 400")
     public static let maxConcurrentRenders = Setting<Int>.integer(
         flag: "--max-concurrent-renders", variable: "RAG_MAX_CONCURRENT_RENDERS", default: PageRenderLimits().concurrency, in: 1...64,
         help: "Page images drawn at once")
@@ -190,7 +193,7 @@ public enum ServerSettings {
         rateBurst.info, authFailureLimit.info, trustedProxies.info, forwardedHeader.info, maxConcurrentLLM.info, llmQueue.info,
         maxConcurrentUploads.info, uploadQueue.info, role.info, uploadMode.info, jobLease.info, workerConcurrency.info,
         jobAttempts.info, indexWait.info, pageImageWidth.info, pageImageMinWidth.info, pageImageMaxWidth.info,
-        pageImageMaxPixels.info, pageImageMaxCharacters.info, maxConcurrentRenders.info, renderQueue.info, pageCacheBytes.info,
+        pageImageMaxPixels.info, pageImageMaxCharacters.info, pageImageTimeout.info, maxConcurrentRenders.info, renderQueue.info, pageCacheBytes.info,
         maxHistoryMessages.info, maxHistoryBytes.info, requestTimeout.info,
         idleTimeout.info, headerTimeout.info, bodyTimeout.info, gracePeriod.info, corsOrigin.info, metricsCache.info, logFormat.info, logLevel.info, llm.info, retrieval.info, fusion.info, neighbours.info, minScore.info,
     ]
@@ -294,7 +297,8 @@ extension ServerConfiguration {
             pageRendering: PageRenderLimits(
                 defaultWidth: try value(S.pageImageWidth), minWidth: try value(S.pageImageMinWidth),
                 maxWidth: try value(S.pageImageMaxWidth), maxPixels: try value(S.pageImageMaxPixels),
-                maxPageCharacters: try value(S.pageImageMaxCharacters), concurrency: try value(S.maxConcurrentRenders),
+                maxPageCharacters: try value(S.pageImageMaxCharacters), timeout: try value(S.pageImageTimeout),
+                concurrency: try value(S.maxConcurrentRenders),
                 maxWaiting: try value(S.renderQueue), cacheBytes: try value(S.pageCacheBytes)))
         try validate()
     }
@@ -343,6 +347,7 @@ extension ServerConfiguration {
         try S.pageImageMaxWidth.check(pageRendering.maxWidth)
         try S.pageImageMaxPixels.check(pageRendering.maxPixels)
         try S.pageImageMaxCharacters.check(pageRendering.maxPageCharacters)
+        try S.pageImageTimeout.check(pageRendering.timeout)
         try S.maxConcurrentRenders.check(pageRendering.concurrency)
         try S.renderQueue.check(pageRendering.maxWaiting)
         try S.pageCacheBytes.check(pageRendering.cacheBytes)

@@ -106,6 +106,19 @@ import Testing
         #expect(error?.message.contains("limit of 4000000") == true, "it names the limit: \(String(describing: error))")
     }
 
+    /// The watchdog's switch: a run whose cookie is aborted stops with a limit error, which the engine reports as a
+    /// page that cannot be drawn within the limits. (A cookie aborted before the run makes this independent of time.)
+    @Test func aRunStoppedByItsCookieIsALimitError() throws {
+        let cookie = try #require(MuPDFCookie())
+        cookie.abort()
+        let key = PageRenderer.Key(document: DocumentID(rawValue: "d"), page: 1, width: 300, passage: "Sentence number 1")
+        let error = #expect(throws: DocumentError.self) {
+            try PageRenderer.render(key, source: Self.pdf, fileName: "pump.pdf", password: nil, limits: PageRenderLimits(), cookie: cookie)
+        }
+        #expect((error?.underlying as? MuPDFError)?.isLimit == true)
+        #expect(error?.message.contains("time limit") == true, "\(String(describing: error))")
+    }
+
     @Test func badRequestsAreTypedErrors() async throws {
         let engine = try await Self.engine()
         let record = try await engine.ingest(data: Self.pdf, fileName: "pump.pdf")
@@ -198,6 +211,7 @@ import Testing
         #expect(throws: InvalidLimit.self) { try PageRenderLimits(minWidth: 500, maxWidth: 400).validate() }
         #expect(throws: InvalidLimit.self) { try PageRenderLimits(concurrency: 0).validate() }
         #expect(throws: InvalidLimit.self) { try PageRenderLimits(maxPixels: 10).validate() }
+        #expect(throws: InvalidLimit.self) { try PageRenderLimits(timeout: .zero).validate() }
         #expect(throws: Never.self) { try PageRenderLimits().validate() }
     }
 }

@@ -144,6 +144,21 @@ ragpdf_status ragpdf_page_text(ragpdf_context *context, ragpdf_document *documen
                                int64_t max_characters, ragpdf_page_text_result *out_result,
                                char *message, size_t message_capacity);
 
+/// A stop switch for one long MuPDF run (drawing a page, reading its characters). Opaque.
+///
+/// Why: a hostile page's content stream can take very long to interpret; MuPDF checks its cookie's abort flag as it
+/// goes, so a watchdog on another thread can stop it at a deadline.
+typedef struct ragpdf_cookie ragpdf_cookie;
+
+/// A new cookie, not aborted; NULL when memory runs out.
+ragpdf_cookie *_Nullable ragpdf_cookie_new(void);
+
+/// Frees a cookie. NULL is ignored. No run may still use it.
+void ragpdf_cookie_drop(ragpdf_cookie *_Nullable cookie);
+
+/// Asks the run using the cookie to stop as soon as it next checks. Safe from any thread, at any time.
+void ragpdf_cookie_abort(ragpdf_cookie *cookie);
+
 /// One character of a page's structured text, for finding a passage on the page (citations).
 typedef struct ragpdf_char {
     /// The Unicode code point (ligatures expanded: each character has its own box).
@@ -157,13 +172,14 @@ typedef struct ragpdf_char {
 /// Extracts the characters of the page at 0-based `page_index` in structured-text order (MuPDF's, not reordered:
 /// right-to-left lines stay as drawn), with their boxes, and the page's size in points. `*out_chars` is malloc'd (free
 /// with ragpdf_free; NULL when the page has no characters). More than `max_characters` characters is
-/// RAGPDF_ERROR_TEXT_LIMIT.
+/// RAGPDF_ERROR_TEXT_LIMIT; a run stopped by `cookie` (ragpdf_cookie_abort) is RAGPDF_ERROR_LIMIT.
 ///
 /// Why: a cited passage's text differs from the page's (whitespace, hyphenation, ligatures), so Swift aligns the
 /// two normalised strings and highlights the boxes of the characters that matched, which MuPDF's own search
 /// (fz_search_stext_page: verbatim but for whitespace) cannot do for a thousand-character passage.
 ragpdf_status ragpdf_page_chars(ragpdf_context *context, ragpdf_document *document, int page_index,
-                                int64_t max_characters, ragpdf_char *_Nullable *_Nonnull out_chars,
+                                int64_t max_characters, ragpdf_cookie *_Nullable cookie,
+                                ragpdf_char *_Nullable *_Nonnull out_chars,
                                 int64_t *out_count, float *out_width, float *out_height,
                                 char *message, size_t message_capacity);
 
@@ -184,9 +200,10 @@ typedef struct ragpdf_rendered {
 /// aspect), with each of the `highlight_count` rectangles of `highlights` (page space) tinted yellow by multiplying
 /// its pixels (text stays dark and readable). A page that would need more than `max_pixels` pixels (a hostile
 /// mediabox, thousands of times taller than wide) is RAGPDF_ERROR_LIMIT, before any memory is allocated for it; an
-/// empty or degenerate page is RAGPDF_ERROR_PAGE.
+/// empty or degenerate page is RAGPDF_ERROR_PAGE; a run stopped by `cookie` (ragpdf_cookie_abort) is RAGPDF_ERROR_LIMIT.
 ragpdf_status ragpdf_render_page(ragpdf_context *context, ragpdf_document *document, int page_index, int width,
-                                 int64_t max_pixels, const ragpdf_rect *_Nullable highlights, int highlight_count,
+                                 int64_t max_pixels, ragpdf_cookie *_Nullable cookie,
+                                 const ragpdf_rect *_Nullable highlights, int highlight_count,
                                  ragpdf_rendered *out_rendered, char *message, size_t message_capacity);
 
 /// The page label of the page at 0-based `page_index` ("iv", "A-3") when the PDF defines page labels

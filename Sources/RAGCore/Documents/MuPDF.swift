@@ -68,6 +68,23 @@ final class MuPDFContext {
     deinit { ragpdf_context_drop(handle) }
 }
 
+/// A stop switch for one long MuPDF run: ``abort()`` from any thread makes the run using it stop at its next check,
+/// with a `RAGPDF_ERROR_LIMIT` status.
+final class MuPDFCookie: @unchecked Sendable {
+    // @unchecked Sendable: the only operation from other threads is ragpdf_cookie_abort, an atomic store made for
+    // exactly that; the cookie is freed in deinit, when no run and no watchdog can hold it any more.
+    let handle: OpaquePointer
+
+    init?() {
+        guard let handle = ragpdf_cookie_new() else { return nil }
+        self.handle = handle
+    }
+
+    func abort() { ragpdf_cookie_abort(handle) }
+
+    deinit { ragpdf_cookie_drop(handle) }
+}
+
 /// One page's extracted text and the counts the loader judges it by.
 struct PageText: Sendable {
     var text: String
@@ -207,13 +224,17 @@ final class MuPDFDocument {
 
     /// The characters of the page at 0-based `index` with their boxes (page space, top-left origin), and the page's
     /// size in points; throws `tooMuchText` past `maxCharacters`.
-    func pageCharacters(at index: Int, maxCharacters: Int) throws(DocumentError) -> (characters: [PageCharacter], width: Float, height: Float) {
+    func pageCharacters(at index: Int, maxCharacters: Int, cookie: MuPDFCookie? = nil) throws(DocumentError)
+        -> (characters: [PageCharacter], width: Float, height: Float)
+    {
         var chars: UnsafeMutablePointer<ragpdf_char>?
         var count: Int64 = 0
         var width: Float = 0
         var height: Float = 0
         try MuPDF.call("reading the characters of page \(index + 1)", fileName: fileName) {
-            ragpdf_page_chars(context.handle, handle, Int32(clamping: index), Int64(maxCharacters), &chars, &count, &width, &height, $0, $1)
+            ragpdf_page_chars(
+                context.handle, handle, Int32(clamping: index), Int64(maxCharacters), cookie?.handle, &chars, &count, &width,
+                &height, $0, $1)
         }
         defer { ragpdf_free(chars) }
         guard let chars, count > 0 else { return ([], width, height) }
@@ -227,14 +248,16 @@ final class MuPDFDocument {
 
     /// The page at 0-based `index` as a PNG `width` pixels wide, with `highlights` (page space) tinted; throws
     /// `damaged` with a `MuPDFError` of status `RAGPDF_ERROR_LIMIT` when it would take more than `maxPixels`.
-    func renderPNG(at index: Int, width: Int, maxPixels: Int, highlights: [PageRect]) throws(DocumentError) -> (png: Data, width: Int, height: Int) {
+    func renderPNG(at index: Int, width: Int, maxPixels: Int, highlights: [PageRect], cookie: MuPDFCookie? = nil) throws(DocumentError)
+        -> (png: Data, width: Int, height: Int)
+    {
         var rendered = ragpdf_rendered()
         let rects = highlights.map { ragpdf_rect(x0: $0.x0, y0: $0.y0, x1: $0.x1, y1: $0.y1) }
         try rects.withUnsafeBufferPointer { (buffer) throws(DocumentError) in
             try MuPDF.call("rendering page \(index + 1)", fileName: fileName) {
                 ragpdf_render_page(
-                    context.handle, handle, Int32(clamping: index), Int32(clamping: width), Int64(maxPixels), buffer.baseAddress,
-                    Int32(clamping: buffer.count), &rendered, $0, $1)
+                    context.handle, handle, Int32(clamping: index), Int32(clamping: width), Int64(maxPixels), cookie?.handle,
+                    buffer.baseAddress, Int32(clamping: buffer.count), &rendered, $0, $1)
             }
         }
         defer { ragpdf_free(rendered.png) }

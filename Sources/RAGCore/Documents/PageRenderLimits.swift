@@ -19,6 +19,9 @@ public struct PageRenderLimits: Sendable, Hashable {
     /// Most characters of a page's text read to find the cited passage on it; a page with more is rendered without a
     /// highlight. Default 200,000.
     public var maxPageCharacters: Int
+    /// Longest time one image may take to draw (reading the page's text for the passage included); a page whose content
+    /// takes longer is stopped and refused (`EngineError.Code.invalidPageRequest`). Default 10 seconds.
+    public var timeout: Duration
     /// Renders at once (each holds one image and one parse of the document). Default 2.
     public var concurrency: Int
     /// Requests that may wait for a render; more are refused at once (`EngineError.Code.renderBusy`). Default 16.
@@ -28,8 +31,10 @@ public struct PageRenderLimits: Sendable, Hashable {
 
     public init(
         defaultWidth: Int = 900, minWidth: Int = 100, maxWidth: Int = 2000, maxPixels: Int = 8_000_000,
-        maxPageCharacters: Int = 200_000, concurrency: Int = 2, maxWaiting: Int = 16, cacheBytes: Int = 64 << 20
+        maxPageCharacters: Int = 200_000, timeout: Duration = .seconds(10), concurrency: Int = 2, maxWaiting: Int = 16,
+        cacheBytes: Int = 64 << 20
     ) {
+        self.timeout = timeout
         self.defaultWidth = defaultWidth
         self.minWidth = minWidth
         self.maxWidth = maxWidth
@@ -50,6 +55,7 @@ public struct PageRenderLimits: Sendable, Hashable {
         try check((minWidth...maxWidth).contains(defaultWidth), "defaultWidth", "must be between minWidth and maxWidth")
         try check(maxPixels >= maxWidth, "maxPixels", "must be at least maxWidth")
         try check(maxPageCharacters > 0, "maxPageCharacters", "must be more than 0")
+        try check(timeout > .zero, "timeout", "must be more than 0")
         try check(concurrency > 0, "concurrency", "must be more than 0")
         try check(maxWaiting >= 0, "maxWaiting", "must be 0 or more")
         try check(cacheBytes >= 0, "cacheBytes", "must be 0 or more")

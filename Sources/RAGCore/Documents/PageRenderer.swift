@@ -36,8 +36,17 @@ final class PageRenderer: Sendable {
     func render(_ key: Key, source: Data, fileName: String, password: String?) async throws -> RenderedPage {
         let limits = self.limits
         let page = try await slots.withPermit { () async throws -> RenderedPage in
-            try await BlockingPool.shared.runIfActive { () throws -> RenderedPage in
-                try Self.render(key, source: source, fileName: fileName, password: password, limits: limits)
+            // The watchdog: at the deadline it stops MuPDF's run, which then fails with a limit error.
+            guard let cookie = MuPDFCookie() else {
+                throw DocumentError(code: .damaged, fileName: fileName, message: "out of memory")
+            }
+            let watchdog = Task {
+                try await Task.sleep(for: limits.timeout)
+                cookie.abort()
+            }
+            defer { watchdog.cancel() }
+            return try await BlockingPool.shared.runIfActive { () throws -> RenderedPage in
+                try Self.render(key, source: source, fileName: fileName, password: password, limits: limits, cookie: cookie)
             }
         }
         cache.withLock { $0.put(key, page) }
@@ -46,9 +55,9 @@ final class PageRenderer: Sendable {
 
     /// Renders on the caller's thread: opens the document (unlocking an encrypted one with `password`, the one it
     /// was ingested with), finds the passage on the page, draws it.
-    static func render(_ key: Key, source: Data, fileName: String, password: String?, limits: PageRenderLimits) throws(DocumentError)
-        -> RenderedPage
-    {
+    static func render(
+        _ key: Key, source: Data, fileName: String, password: String?, limits: PageRenderLimits, cookie: MuPDFCookie? = nil
+    ) throws(DocumentError) -> RenderedPage {
         let context = try MuPDFContext(cacheBytes: 16 << 20, fileName: fileName)
         let document = try MuPDFDocument(context: context, bytes: SourceBytes(copying: source))
         if try document.needsPassword() {
@@ -62,13 +71,14 @@ final class PageRenderer: Sendable {
         var highlights: [PageRect] = []
         if !key.passage.isEmpty {
             do {
-                let characters = try document.pageCharacters(at: index, maxCharacters: limits.maxPageCharacters).characters
+                let characters = try document.pageCharacters(at: index, maxCharacters: limits.maxPageCharacters, cookie: cookie).characters
                 highlights = PassageLocator.highlights(of: key.passage, in: characters)
             } catch where error.code == .tooMuchText {
                 highlights = []  // too much text to search: the page without a highlight
             }
         }
-        let image = try document.renderPNG(at: index, width: key.width, maxPixels: limits.maxPixels, highlights: highlights)
+        let image = try document.renderPNG(
+            at: index, width: key.width, maxPixels: limits.maxPixels, highlights: highlights, cookie: cookie)
         let label = (try? document.pageLabel(at: index)) ?? nil
         return RenderedPage(
             png: image.png, width: image.width, height: image.height, page: key.page, pageLabel: label,

@@ -17,7 +17,8 @@ extension Engine {
     ///
     /// - Throws: `EngineError` `documentNotFound`, `pageNotFound` (no such page, or the passage is not on it),
     ///   `noPageImage` (a text document), `sourceNotKept` (ingested before sources were kept: ingest it again),
-    ///   `invalidPageRequest` (a width out of bounds, or an image larger than ``PageRenderLimits/maxPixels``),
+    ///   `invalidPageRequest` (a width out of bounds, an image larger than ``PageRenderLimits/maxPixels``, or a page
+    ///   that takes longer than ``PageRenderLimits/timeout`` to draw),
     ///   `renderBusy`; `DocumentError` when the page cannot be drawn; `CollectionError` when the store cannot be read.
     public func renderPage(document id: DocumentID, page: Int, width: Int? = nil, chunk: Int? = nil) async throws -> RenderedPage {
         do {
@@ -82,7 +83,8 @@ extension Engine {
             throw EngineError(
                 .renderBusy, "\(limits.maxWaiting) page images are waiting to be drawn already; try again shortly")
         } catch let error as DocumentError where (error.underlying as? MuPDFError)?.isLimit == true {
-            throw EngineError(.invalidPageRequest, "page \(page) of \(record.fileName) is too large to draw: \(error.message)")
+            throw EngineError(
+                .invalidPageRequest, "page \(page) of \(record.fileName) cannot be drawn within the limits: \(error.message)")
         }
     }
 }

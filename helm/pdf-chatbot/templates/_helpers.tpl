@@ -388,6 +388,8 @@ template:
   value: {{ $.Values.server.pageImageMaxPixels | int64 | quote }}
 - name: RAG_PAGE_IMAGE_MAX_CHARACTERS
   value: {{ $.Values.server.pageImageMaxCharacters | int64 | quote }}
+- name: RAG_PAGE_IMAGE_TIMEOUT
+  value: {{ $.Values.server.pageImageTimeout | quote }}
 - name: RAG_MAX_CONCURRENT_RENDERS
   value: {{ $.Values.server.maxConcurrentRenders | int64 | quote }}
 - name: RAG_RENDER_QUEUE
