@@ -57,7 +57,9 @@ extension Engine {
         }
         var passage = ""
         if let chunk {
-            guard let cited = snapshot.chunks.first(where: { $0.documentID == id && $0.ordinal == chunk }) else {
+            // The document's chunks are consecutive rows, in ordinal order: no scan of the whole collection.
+            let rows = snapshot.rowRanges[id] ?? 0..<0
+            guard chunk < rows.count, case let cited = snapshot.chunks[rows.lowerBound + chunk], cited.ordinal == chunk else {
                 throw EngineError(.pageNotFound, "\(record.fileName) has no passage \(chunk); it has \(record.chunkCount)")
             }
             guard (cited.pageStart...cited.pageEnd).contains(page) else {
