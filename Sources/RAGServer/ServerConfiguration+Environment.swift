@@ -358,7 +358,7 @@ extension ServerConfiguration {
                 "defaultWidth": S.pageImageWidth, "minWidth": S.pageImageMinWidth, "maxWidth": S.pageImageMaxWidth,
                 "maxPixels": S.pageImageMaxPixels,
             ]
-            let setting = names[error.field].map { " (\($0.name(from: .flag)), \($0.variable ?? ""))" } ?? ""
+            let setting = names[error.field].map { " (\($0.name(from: .flag)))" } ?? ""
             throw ServerConfigurationError("the page image limit \(error.field)\(setting) \(error.rule)")
         }
         if readOnly, ingestion.role == .worker {

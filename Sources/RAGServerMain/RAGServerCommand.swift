@@ -75,6 +75,24 @@ struct RAGServerCommand: AsyncParsableCommand {
     var workerConcurrency: String?
     @Option(name: .customLong("job-attempts"), parsing: .unconditional, help: S.jobAttempts.argumentHelp) var jobAttempts: String?
     @Option(name: .customLong("index-wait"), parsing: .unconditional, help: S.indexWait.argumentHelp) var indexWait: String?
+    @Option(name: .customLong("page-image-width"), parsing: .unconditional, help: S.pageImageWidth.argumentHelp)
+    var pageImageWidth: String?
+    @Option(name: .customLong("page-image-min-width"), parsing: .unconditional, help: S.pageImageMinWidth.argumentHelp)
+    var pageImageMinWidth: String?
+    @Option(name: .customLong("page-image-max-width"), parsing: .unconditional, help: S.pageImageMaxWidth.argumentHelp)
+    var pageImageMaxWidth: String?
+    @Option(name: .customLong("page-image-max-pixels"), parsing: .unconditional, help: S.pageImageMaxPixels.argumentHelp)
+    var pageImageMaxPixels: String?
+    @Option(name: .customLong("page-image-max-characters"), parsing: .unconditional, help: S.pageImageMaxCharacters.argumentHelp)
+    var pageImageMaxCharacters: String?
+    @Option(name: .customLong("page-image-timeout"), parsing: .unconditional, help: S.pageImageTimeout.argumentHelp)
+    var pageImageTimeout: String?
+    @Option(name: .customLong("max-concurrent-renders"), parsing: .unconditional, help: S.maxConcurrentRenders.argumentHelp)
+    var maxConcurrentRenders: String?
+    @Option(name: .customLong("render-queue"), parsing: .unconditional, help: S.renderQueue.argumentHelp)
+    var renderQueue: String?
+    @Option(name: .customLong("page-cache-bytes"), parsing: .unconditional, help: S.pageCacheBytes.argumentHelp)
+    var pageCacheBytes: String?
     @Option(name: .customLong("max-history-messages"), parsing: .unconditional, help: S.maxHistoryMessages.argumentHelp)
     var maxHistoryMessages: String?
     @Option(name: .customLong("max-history-bytes"), parsing: .unconditional, help: S.maxHistoryBytes.argumentHelp)
@@ -111,6 +129,11 @@ struct RAGServerCommand: AsyncParsableCommand {
             (S.maxConcurrentUploads.info, maxConcurrentUploads), (S.uploadQueue.info, uploadQueue), (S.role.info, role),
             (S.uploadMode.info, uploadMode), (S.jobLease.info, jobLease), (S.workerConcurrency.info, workerConcurrency),
             (S.jobAttempts.info, jobAttempts), (S.indexWait.info, indexWait),
+            (S.pageImageWidth.info, pageImageWidth), (S.pageImageMinWidth.info, pageImageMinWidth),
+            (S.pageImageMaxWidth.info, pageImageMaxWidth), (S.pageImageMaxPixels.info, pageImageMaxPixels),
+            (S.pageImageMaxCharacters.info, pageImageMaxCharacters), (S.pageImageTimeout.info, pageImageTimeout),
+            (S.maxConcurrentRenders.info, maxConcurrentRenders), (S.renderQueue.info, renderQueue),
+            (S.pageCacheBytes.info, pageCacheBytes),
             (S.maxHistoryMessages.info, maxHistoryMessages), (S.maxHistoryBytes.info, maxHistoryBytes),
             (S.requestTimeout.info, requestTimeout), (S.idleTimeout.info, idleTimeout), (S.headerTimeout.info, headerTimeout),
             (S.bodyTimeout.info, bodyTimeout), (S.gracePeriod.info, gracePeriod), (S.corsOrigin.info, corsOrigin),
