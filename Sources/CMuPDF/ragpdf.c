@@ -411,6 +411,103 @@ ragpdf_status ragpdf_page_object_numbers(ragpdf_context *context, ragpdf_documen
 
 void ragpdf_free(void *pointer) { free(pointer); }
 
+void ragpdf_outline_free(ragpdf_outline_entry *entries, int count) {
+    if (entries == NULL) return;
+    for (int i = 0; i < count; i++) free(entries[i].title);
+    free(entries);
+}
+
+// A copy of `text` cut to at most `limit` bytes at a UTF-8 character boundary, or NULL when allocation fails.
+static char *ragpdf_copy_utf8(const char *text, size_t limit) {
+    size_t length = strlen(text);
+    if (length > limit) {
+        length = limit;
+        while (length > 0 && ((unsigned char)text[length] & 0xC0) == 0x80) length--;
+    }
+    char *copy = malloc(length + 1);
+    if (copy == NULL) return NULL;
+    memcpy(copy, text, length);
+    copy[length] = 0;
+    return copy;
+}
+
+ragpdf_status ragpdf_document_outline(ragpdf_context *context, ragpdf_document *document, int max_entries,
+                                      int max_depth, ragpdf_outline_entry **out_entries, int *out_count,
+                                      char *message, size_t message_capacity) {
+    fz_context *ctx = context->ctx;
+    *out_entries = NULL;
+    *out_count = 0;
+    if (max_entries <= 0 || max_depth <= 0 || document->pages != NULL) return RAGPDF_OK;
+    fz_outline *volatile root = NULL;
+    fz_try(ctx) {
+        root = fz_load_outline(ctx, document->doc);
+    }
+    fz_catch(ctx) {
+        return ragpdf_caught(ctx, RAGPDF_ERROR_GENERIC, message, message_capacity);
+    }
+    if (root == NULL) return RAGPDF_OK;
+
+    ragpdf_outline_entry *entries = calloc((size_t)max_entries, sizeof(ragpdf_outline_entry));
+    fz_outline **stack = calloc((size_t)max_depth, sizeof(fz_outline *));
+    if (entries == NULL || stack == NULL) {
+        free(entries);
+        free(stack);
+        fz_drop_outline(ctx, root);
+        ragpdf_set_message(message, message_capacity, "cannot allocate the outline");
+        return RAGPDF_ERROR_MEMORY;
+    }
+    // Depth-first without recursion: stack[d] is the next entry to visit at depth d.
+    int count = 0;
+    int depth = 0;
+    stack[0] = root;
+    ragpdf_status status = RAGPDF_OK;
+    while (depth >= 0 && count < max_entries) {
+        fz_outline *node = stack[depth];
+        if (node == NULL) {
+            depth--;
+            continue;
+        }
+        stack[depth] = node->next;
+        volatile int page = -1;
+        fz_try(ctx) {
+            if (node->page.page >= 0) {
+                page = fz_page_number_from_location(ctx, document->doc, node->page);
+            } else if (node->uri != NULL && !fz_is_external_link(ctx, node->uri)) {
+                float x = 0, y = 0;
+                page = fz_page_number_from_location(ctx, document->doc, fz_resolve_link(ctx, document->doc, node->uri, &x, &y));
+            }
+        }
+        fz_catch(ctx) {
+            page = -1;  // a broken destination: keep the entry, pointing nowhere
+        }
+        char *title = ragpdf_copy_utf8(node->title != NULL ? node->title : "", 512);
+        if (title == NULL) {
+            status = RAGPDF_ERROR_MEMORY;
+            ragpdf_set_message(message, message_capacity, "cannot allocate an outline title");
+            break;
+        }
+        entries[count].title = title;
+        entries[count].depth = depth;
+        entries[count].page_index = page;
+        entries[count].y = (node->page.page >= 0 && node->y == node->y) ? node->y : -1;
+        count++;
+        if (node->down != NULL && depth + 1 < max_depth) stack[++depth] = node->down;
+    }
+    free(stack);
+    fz_drop_outline(ctx, root);
+    if (status != RAGPDF_OK) {
+        ragpdf_outline_free(entries, count);
+        return status;
+    }
+    if (count == 0) {
+        free(entries);
+        return RAGPDF_OK;
+    }
+    *out_entries = entries;
+    *out_count = count;
+    return RAGPDF_OK;
+}
+
 // Makes room for at least `extra` more bytes in the context's text buffer. Returns 0 on allocation failure.
 static int ragpdf_reserve(ragpdf_context *context, size_t used, size_t extra) {
     if (used + extra <= context->text_capacity) return 1;

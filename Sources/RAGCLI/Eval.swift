@@ -59,6 +59,10 @@ struct Eval: AsyncParsableCommand {
     @Flag(help: "Print the results as one JSON object.")
     var json = false
 
+    @Flag(help: ArgumentHelp(
+        "Ingest --documents with section context: each chunk's title and outline sections are embedded and indexed with it (collections under --work-dir get a -context suffix)."))
+    var sectionContext = false
+
     @OptionGroup var options: CollectionOptions
 
     func run() async throws {
@@ -130,12 +134,14 @@ struct Eval: AsyncParsableCommand {
         let openAI = try options.openAIConfiguration()
         var engines: [EmbedderChoice: Engine] = [:]
         for kind in kinds.sorted(by: { $0.rawValue < $1.rawValue }) {
-            let directory = root.appendingPathComponent(kind.rawValue)
+            let directory = root.appendingPathComponent(kind.rawValue + (sectionContext ? "-context" : ""))
             let embedder = try await EngineSetup.embedder(
                 collectionDirectory: directory, choice: kind, openAI: openAI, metrics: CLI.metrics,
                 modelsDirectory: EngineSetup.modelsDirectory(environment: CLI.environment), logger: Logger(label: "rag"))
             let engine = try await Engine(
-                configuration: EngineConfiguration(collectionDirectory: directory), embedder: embedder, metrics: CLI.metrics,
+                configuration: EngineConfiguration(
+                    collectionDirectory: directory, chunking: ChunkingOptions(sectionContext: sectionContext)),
+                embedder: embedder, metrics: CLI.metrics,
                 logger: Logger(label: "rag"))
             let started = ContinuousClock.now
             let report = await engine.ingest(paths: documents)

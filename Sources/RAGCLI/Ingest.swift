@@ -25,6 +25,10 @@ struct Ingest: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Bytes each chunk repeats from the one before.", valueName: "bytes"))
     var chunkOverlap: Int = ChunkingOptions().overlapCharacters
 
+    @Flag(inversion: .prefixedNo, help: ArgumentHelp(
+        "Embed and index each chunk with its document's title and the PDF outline sections it falls in (the passage shown stays the page's text)."))
+    var sectionContext: Bool = ChunkingOptions().sectionContext
+
     @Option(help: ArgumentHelp("Most chunks the collection may hold; 0 is unlimited.", valueName: "n"))
     var maxCollectionChunks: Int = EngineConfiguration().maxCollectionChunks
 
@@ -43,7 +47,8 @@ struct Ingest: AsyncParsableCommand {
         let engine = try await options.makeEngine { configuration in
             configuration.extraction = extraction.limits
             configuration.pdfPassword = extraction.password
-            configuration.chunking = ChunkingOptions(maxCharacters: chunkSize, overlapCharacters: chunkOverlap)
+            configuration.chunking = ChunkingOptions(
+                maxCharacters: chunkSize, overlapCharacters: chunkOverlap, sectionContext: sectionContext)
             configuration.maxCollectionChunks = maxCollectionChunks
         }
         let bar = CLI.stderrIsTerminal && !json ? ProgressBar() : nil

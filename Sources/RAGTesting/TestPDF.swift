@@ -19,17 +19,21 @@ public enum TestPDF {
     /// A valid PDF with one page per element of `pages` and optional Info title and author. With `compressed`,
     /// page contents are Flate-compressed as real PDF writers do (the densest text per byte a plain PDF has: no
     /// embedded fonts, every byte of content is text).
-    public static func make(pages: [String], title: String? = nil, author: String? = nil, compressed: Bool = false)
-        -> Data
-    {
+    ///
+    /// `outline` gives the PDF bookmarks, in reading order: each item points at the top of its 1-based page, and an
+    /// item of depth d + 1 is a child of the nearest item of depth d before it.
+    public static func make(
+        pages: [String], title: String? = nil, author: String? = nil, compressed: Bool = false,
+        outline: [OutlineItem] = []
+    ) -> Data {
         var writer = Writer()
         writer.compressed = compressed
         writer.standardDocument(
-            pages: pages.map { .text($0) }, declaredCount: nil, title: title, author: author)
+            pages: pages.map { .text($0) }, declaredCount: nil, title: title, author: author, outline: outline)
         return writer.finish()
     }
 
-    /// A valid PDF like ``make(pages:title:author:compressed:)`` whose pages have the media box `mediaBox` (in points,
+    /// A valid PDF like ``make(pages:title:author:compressed:outline:)`` whose pages have the media box `mediaBox` (in points,
     /// `[x0 y0 x1 y1]`; US Letter by default) and whose catalog carries `pageLabels`, a raw `/PageLabels` number tree
     /// such as `<< /Nums [0 << /S /r >> 2 << /S /D >>] >>` (pages i, ii, then 1, 2, ...).
     public static func make(pages: [String], mediaBox: [Double] = [0, 0, 612, 792], pageLabels: String? = nil) -> Data {
@@ -38,6 +42,19 @@ public enum TestPDF {
         writer.catalogEntries = pageLabels.map { " /PageLabels \($0)" } ?? ""
         writer.standardDocument(pages: pages.map { .text($0) }, declaredCount: nil, title: nil, author: nil)
         return writer.finish()
+    }
+
+    /// A bookmark for ``make(pages:title:author:compressed:outline:)``.
+    public struct OutlineItem: Sendable {
+        public var title: String
+        public var depth: Int
+        public var page: Int
+
+        public init(_ title: String, depth: Int = 0, page: Int) {
+            self.title = title
+            self.depth = depth
+            self.page = page
+        }
     }
 
     /// A valid PDF whose page tree names the page objects of `pages` in the order `kids` gives (indexes into
@@ -339,6 +356,38 @@ public enum TestPDF {
             body.append(Data("\(number) 0 obj\n\(content)\nendobj\n".utf8))
         }
 
+        /// Writes the outline items under the /Outlines dictionary `root`, each pointing at the top of its page.
+        mutating func writeOutline(_ items: [OutlineItem], root: Int, pages: [Int]) {
+            let numbers = items.map { _ in reserve() }
+            var parents = [Int](repeating: -1, count: items.count)  // index of the parent item, -1 for the root
+            var open: [Int] = []  // the last item at each depth
+            for (index, item) in items.enumerated() {
+                let depth = min(max(0, item.depth), open.count)
+                open = Array(open.prefix(depth))
+                parents[index] = open.last ?? -1
+                open.append(index)
+            }
+            func children(of parent: Int) -> [Int] { items.indices.filter { parents[$0] == parent } }
+            let top = children(of: -1)
+            write(root, "<< /Type /Outlines /First \(numbers[top.first!]) 0 R /Last \(numbers[top.last!]) 0 R /Count \(top.count) >>")
+            for index in items.indices {
+                let siblings = children(of: parents[index])
+                let position = siblings.firstIndex(of: index)!
+                let kids = children(of: index)
+                var entries = [
+                    "/Title \(Self.textString(items[index].title))",
+                    "/Parent \(parents[index] < 0 ? root : numbers[parents[index]]) 0 R",
+                    "/Dest [\(pages[max(0, min(pages.count - 1, items[index].page - 1))]) 0 R /XYZ 0 792 0]",
+                ]
+                if position > 0 { entries.append("/Prev \(numbers[siblings[position - 1]]) 0 R") }
+                if position + 1 < siblings.count { entries.append("/Next \(numbers[siblings[position + 1]]) 0 R") }
+                if let first = kids.first, let last = kids.last {
+                    entries.append("/First \(numbers[first]) 0 R /Last \(numbers[last]) 0 R /Count \(kids.count)")
+                }
+                write(numbers[index], "<< \(entries.joined(separator: " ")) >>")
+            }
+        }
+
         mutating func writeStream(_ number: Int, _ stream: String, dictionary: String = "") {
             var bytes = Data(stream.utf8)
             var entries = dictionary.isEmpty ? "" : dictionary + " "
@@ -352,7 +401,9 @@ public enum TestPDF {
             body.append(Data("\nendstream\nendobj\n".utf8))
         }
 
-        mutating func standardDocument(pages: [PageSpec], declaredCount: Int?, title: String?, author: String?) {
+        mutating func standardDocument(
+            pages: [PageSpec], declaredCount: Int?, title: String?, author: String?, outline: [OutlineItem] = []
+        ) {
             let catalog = reserve()
             let tree = reserve()
             let helvetica = reserve()
@@ -361,9 +412,13 @@ public enum TestPDF {
             var info: Int?
             if title != nil || author != nil { info = reserve() }
             let pageNumbers = pages.map { _ in (page: reserve(), content: reserve()) }
-            write(catalog, "<< /Type /Catalog /Pages \(tree) 0 R\(catalogEntries) >>")
+            let outlines = outline.isEmpty ? nil : reserve()
+            write(
+                catalog,
+                "<< /Type /Catalog /Pages \(tree) 0 R\(catalogEntries)" + (outlines.map { " /Outlines \($0) 0 R" } ?? "") + " >>")
             let kids = pageNumbers.map { "\($0.page) 0 R" }.joined(separator: " ")
             write(tree, "<< /Type /Pages /Kids [\(kids)] /Count \(declaredCount ?? pages.count) >>")
+            if let outlines { writeOutline(outline, root: outlines, pages: pageNumbers.map(\.page)) }
             write(helvetica, Self.helvetica)
             write(
                 type3,

@@ -98,8 +98,8 @@ struct PostgresStoreTests {
         for store in stores { await store.shutdown() }
     }
 
-    /// A database of schema version 2 (before sources were kept) is brought to version 3 by the next store that opens
-    /// it: its documents stay, without sources.
+    /// A database of schema version 2 (before sources were kept and chunks had contexts) is brought to the current
+    /// version by the next store that opens it: its documents stay, without sources.
     @Test func aVersion2DatabaseMigratesAndItsDocumentsHaveNoSource() async throws {
         let text = try await PostgresTestServer.shared.freshDatabaseURL()
         let url = try DatabaseURL(text)
@@ -108,7 +108,9 @@ struct PostgresStoreTests {
         let first = try await PostgresCollectionStore(url: url, maxConnections: 2)
         _ = try await first.add(old, header: CollectionStoreTests.header, maxChunks: 0)
         await first.shutdown()
-        try await PostgresTestServer.psql(text, "DROP TABLE document_sources; DELETE FROM schema_migrations WHERE version = 3")
+        try await PostgresTestServer.psql(
+            text,
+            "DROP TABLE document_sources; ALTER TABLE chunks DROP COLUMN context; DELETE FROM schema_migrations WHERE version >= 3")
         let store = try await PostgresCollectionStore(url: url, maxConnections: 2)
         #expect(try await store.appliedMigrations() == Array(1...PostgresCollectionStore.schemaVersion))
         #expect(try await store.loadSnapshot()?.collection.documents.map(\.id) == [old.record.id])

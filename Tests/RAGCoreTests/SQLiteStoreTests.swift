@@ -63,7 +63,7 @@ import Testing
         #expect(error?.message.contains("/") == false, "the path goes in `path`")
     }
 
-    /// A database of schema version 2 (before sources were kept) is brought to version 3 when a writer opens it: its
+    /// A database of schema version 2 (before sources were kept) is brought to the current version when a writer opens it: its
     /// documents stay, without sources, and documents added afterwards keep theirs.
     @Test func aVersion2DatabaseMigratesAndItsDocumentsHaveNoSource() async throws {
         let directory = temporaryDirectory()
@@ -75,7 +75,9 @@ import Testing
             _ = try await store.add(old, header: CollectionStoreTests.header, maxChunks: 0)
         }
         // Back to version 2, as an earlier release left it.
-        try StorageFaults.execute("DROP TABLE document_sources; DELETE FROM schema_migrations WHERE version = 3", in: directory)
+        try StorageFaults.execute(
+            "DROP TABLE document_sources; ALTER TABLE chunks DROP COLUMN context; DELETE FROM schema_migrations WHERE version >= 3",
+            in: directory)
         let store = SQLiteCollectionStore(directory: directory)
         #expect(try await store.loadSnapshot()?.collection.documents.map(\.id) == [old.record.id])
         #expect(try await store.source(of: old.record.id) == nil)
@@ -90,6 +92,15 @@ import Testing
             try await load(after: "INSERT INTO schema_migrations (version, applied_at) VALUES (99, 'later')")
         }
         #expect(error?.code == .unsupportedVersion)
+    }
+
+    /// A database written before chunks had a context (schema 3) gains the column when a writer opens it; its chunks
+    /// load as they were, without context.
+    @Test func aDatabaseOfSchema3IsMigratedAndKeepsItsChunks() async throws {
+        let snapshot = try #require(
+            try await load(after: "ALTER TABLE chunks DROP COLUMN context; DELETE FROM schema_migrations WHERE version = 4"))
+        #expect(snapshot.collection.chunks.map(\.text) == CollectionStoreTests.sampleCollection().chunks.map(\.text))
+        #expect(snapshot.collection.chunks.allSatisfy { $0.context.isEmpty })
     }
 
     @Test func aFileThatIsNoDatabaseIsDamage() async throws {

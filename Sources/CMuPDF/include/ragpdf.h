@@ -115,6 +115,30 @@ ragpdf_status ragpdf_document_metadata(ragpdf_context *context, ragpdf_document 
                                        char *_Nullable *_Nonnull out_value,
                                        char *message, size_t message_capacity);
 
+/// One entry of a document's outline (its bookmarks, the table of contents a PDF viewer shows in its side bar).
+typedef struct ragpdf_outline_entry {
+    /// The entry's title: malloc'd, NUL-terminated UTF-8, at most 512 bytes; freed by ragpdf_outline_free.
+    char *_Nullable title;
+    /// 0 for a top-level entry, 1 for its children, and so on.
+    int depth;
+    /// The 0-based page the entry points to, or -1 when it points outside the document (a web link) or nowhere.
+    int page_index;
+    /// Where on that page the entry points, in points from the page's top, or a negative value when unknown.
+    float y;
+} ragpdf_outline_entry;
+
+/// Reads the document's outline in reading order (each entry, then its children, then its next sibling) into a
+/// malloc'd array of `*out_count` entries, to free with ragpdf_outline_free; a document without an outline gives
+/// 0 entries and NULL. Bounded for hostile files: at most `max_entries` entries are returned (the rest are left
+/// out) and entries deeper than `max_depth` are skipped. A document whose pages were replaced by
+/// ragpdf_document_use_pages (a repaired file) reports no outline, since its page indexes would not match.
+ragpdf_status ragpdf_document_outline(ragpdf_context *context, ragpdf_document *document, int max_entries,
+                                      int max_depth, ragpdf_outline_entry *_Nullable *_Nonnull out_entries,
+                                      int *out_count, char *message, size_t message_capacity);
+
+/// Frees what ragpdf_document_outline returned. NULL is ignored.
+void ragpdf_outline_free(ragpdf_outline_entry *_Nullable entries, int count);
+
 /// Frees memory returned by the shim. NULL is ignored.
 void ragpdf_free(void *_Nullable pointer);
 

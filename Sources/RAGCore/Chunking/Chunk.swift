@@ -17,12 +17,16 @@ public struct Chunk: Sendable, Hashable {
     public var pageEnd: Int
     /// The chunk's position in its document, from 0.
     public var ordinal: Int
-    /// The normalised text.
+    /// The normalised text: the passage shown to people and quoted to the model.
     public var text: String
+    /// Where the passage sits, for search only: the document's title and the path of outline sections the passage
+    /// falls in ("GNU Octave › Statistics › Basic Statistical Functions"), or empty. Embedded and indexed with the
+    /// text (``indexedText``) when ``ChunkingOptions/sectionContext`` is on, never shown as the passage.
+    public var context: String
 
     public init(
         id: ChunkID, documentID: DocumentID, fileName: String, pageStart: Int, pageEnd: Int, ordinal: Int,
-        text: String
+        text: String, context: String = ""
     ) {
         self.id = id
         self.documentID = documentID
@@ -31,7 +35,12 @@ public struct Chunk: Sendable, Hashable {
         self.pageEnd = pageEnd
         self.ordinal = ordinal
         self.text = text
+        self.context = context
     }
+
+    /// What is embedded and indexed for BM25: the context, a line break, then the text; the text alone when there
+    /// is no context.
+    public var indexedText: String { context.isEmpty ? text : context + "\n" + text }
 
     /// "p. 3" or "pp. 3–4", as used in citations.
     public var pageLabel: String {

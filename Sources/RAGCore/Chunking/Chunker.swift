@@ -17,26 +17,65 @@ public struct Chunker: Sendable {
         self.options = options
     }
 
-    /// The chunks of a loaded document.
+    /// The chunks of a loaded document; with ``ChunkingOptions/sectionContext``, each carries the document's
+    /// title and the outline sections it falls in.
     public func chunks(of document: Document) -> [Chunk] {
-        chunks(pages: document.pages, documentID: document.id, fileName: document.fileName)
+        chunks(
+            pages: document.pages, documentID: document.id, fileName: document.fileName,
+            title: options.sectionContext ? document.title : nil,
+            outline: options.sectionContext ? document.outline : [])
     }
 
-    /// The chunks of the given pages, attributed to `documentID` and `fileName`.
-    public func chunks(pages: [Page], documentID: DocumentID, fileName: String) -> [Chunk] {
+    /// The chunks of the given pages, attributed to `documentID` and `fileName`. A chunk's context is `title` and
+    /// the path of `outline` sections its text falls in (see ``Chunk/context``).
+    public func chunks(
+        pages: [Page], documentID: DocumentID, fileName: String, title: String? = nil, outline: [OutlineEntry] = []
+    ) -> [Chunk] {
         var splitter = Splitter(maxBytes: options.maxCharacters)
         for page in pages {
             var text = page.text
             text.withUTF8 { splitter.addPage($0, page: page.number) }
         }
-        return splitter.pack(overlap: options.overlapCharacters, breakAtPages: options.respectPageBreaks).enumerated().map { ordinal, piece in
+        let pieces = splitter.pack(overlap: options.overlapCharacters, breakAtPages: options.respectPageBreaks)
+        let sections = splitter.sections(of: outline)
+        let title = title.map(Chunker.normalize) ?? ""
+        var next = 0  // the first section not yet known to start before the current piece
+        return pieces.enumerated().map { ordinal, piece in
             let text = piece.text
+            // A piece belongs to the section in force at its middle: one that starts under a heading (after the
+            // overlap it repeats) is about that heading's section.
+            let middle = (piece.start + piece.end) / 2
+            while next < sections.count && sections[next].offset <= middle { next += 1 }
+            let path = next > 0 ? sections[next - 1].path : []
             let id = ChunkID(rawValue: Chunker.fingerprint(documentID: documentID, ordinal: ordinal, text: text))
             return Chunk(
                 id: id, documentID: documentID, fileName: fileName, pageStart: piece.pageStart,
-                pageEnd: piece.pageEnd, ordinal: ordinal, text: text
+                pageEnd: piece.pageEnd, ordinal: ordinal, text: text, context: Chunker.context(title: title, path: path)
             )
         }
+    }
+
+    /// "Title › Section › Subsection", at most ``ChunkingOptions/maxContextBytes``: the outermost sections under
+    /// the title are left out first (the innermost say most about the passage), then the rest is cut at a word.
+    static func context(title: String, path: [String]) -> String {
+        var path = path
+        if let first = path.first, first.lowercased() == title.lowercased() { path.removeFirst() }
+        let separator = " › "
+        func joined() -> String { ([title].filter { !$0.isEmpty } + path).joined(separator: separator) }
+        var text = joined()
+        while text.utf8.count > ChunkingOptions.maxContextBytes && path.count > 1 {
+            path.removeFirst()
+            text = joined()
+        }
+        guard text.utf8.count > ChunkingOptions.maxContextBytes else { return text }
+        var prefix = ""
+        var bytes = 0
+        for scalar in text.unicodeScalars {
+            bytes += scalar.utf8.count
+            if bytes > ChunkingOptions.maxContextBytes { break }
+            prefix.unicodeScalars.append(scalar)
+        }
+        return String(prefix.lastIndex(of: " ").map { prefix[..<$0] } ?? prefix[...])
     }
 
     /// A chunk id: 64-bit FNV-1a of the document id, the ordinal and the text, as 16 hex digits. Deterministic
@@ -85,11 +124,16 @@ struct Splitter {
         var text: String
         var pageStart: Int
         var pageEnd: Int
+        /// Where the piece's first unit starts and its last unit ends in the buffer.
+        var start: Int
+        var end: Int
     }
 
     let maxBytes: Int
     var buffer: [UInt8] = []
     var units: [Unit] = []
+    /// Each page's normalised text in the buffer, in the order added.
+    var pageRanges: [(page: Int, range: Range<Int>)] = []
 
     init(maxBytes: Int) {
         self.maxBytes = maxBytes
@@ -157,6 +201,7 @@ struct Splitter {
             return cursor
         }
         buffer.removeSubrange(end...)
+        pageRanges.append((page, base..<end))
         for paragraph in paragraphs { addParagraph(paragraph, page: page) }
     }
 
@@ -228,7 +273,10 @@ struct Splitter {
                 pageStart = min(pageStart, unit.page)
                 pageEnd = max(pageEnd, unit.page)
             }
-            pieces.append(Piece(text: String(decoding: bytes, as: UTF8.self), pageStart: pageStart, pageEnd: pageEnd))
+            pieces.append(
+                Piece(
+                    text: String(decoding: bytes, as: UTF8.self), pageStart: pageStart, pageEnd: pageEnd,
+                    start: current.first!.start, end: current.last!.end))
         }
 
         /// The tail of `current` to carry into the next piece: whole units, or the last words of the last unit.
@@ -273,5 +321,77 @@ struct Splitter {
         }
         if !current.isEmpty { emit() }
         return pieces
+    }
+}
+
+extension Splitter {
+    /// How many bytes of page text ``sections(of:)`` may compare in all, whatever the outline: a hostile one can
+    /// name thousands of titles that appear nowhere on a long page.
+    static let sectionSearchBudget = 64 << 20
+
+    /// Where each section of `outline` starts in the buffer, with its path of titles (outermost first), in buffer
+    /// order. A section starts where its title is found on its page (ASCII case and white space aside), at or
+    /// after the section before it on that page; where it is not found, there. A section on a page without text
+    /// starts at the next page with text; entries without a page, or past the last page with text, are left out.
+    func sections(of outline: [OutlineEntry]) -> [(offset: Int, path: [String])] {
+        guard !outline.isEmpty, !pageRanges.isEmpty else { return [] }
+        var found: [(offset: Int, path: [String])] = []
+        var path: [String] = []
+        var lastOnPage: [Int: Int] = [:]
+        var budget = Splitter.sectionSearchBudget
+        for entry in outline {
+            let title = Chunker.normalize(entry.title)
+            path = Array(path.prefix(max(0, entry.depth))) + [title]
+            guard !title.isEmpty, let page = entry.page, let index = firstPageRange(atOrAfter: page) else { continue }
+            let (rangePage, range) = pageRanges[index]
+            var offset = range.lowerBound
+            if rangePage == page {
+                let from = max(range.lowerBound, lastOnPage[page] ?? range.lowerBound)
+                offset = find(title, in: from..<range.upperBound, budget: &budget) ?? from
+                lastOnPage[page] = offset
+            }
+            found.append((offset, path.filter { !$0.isEmpty }))
+        }
+        return found.enumerated()
+            .sorted { ($0.element.offset, $0.offset) < ($1.element.offset, $1.offset) }
+            .map(\.element)
+    }
+
+    /// The index of the first page range whose page is `page` or later (pages are added in order).
+    private func firstPageRange(atOrAfter page: Int) -> Int? {
+        var low = 0
+        var high = pageRanges.count
+        while low < high {
+            let middle = (low + high) / 2
+            if pageRanges[middle].page < page { low = middle + 1 } else { high = middle }
+        }
+        return low < pageRanges.count ? low : nil
+    }
+
+    /// The offset of the first occurrence of `needle` in `buffer[range]`, ASCII letters compared without case;
+    /// `nil` when absent or when `budget` (bytes compared, shared across calls) runs out.
+    private func find(_ needle: String, in range: Range<Int>, budget: inout Int) -> Int? {
+        let pattern = Array(needle.utf8).map(Splitter.folded)
+        guard let first = pattern.first, range.count >= pattern.count else { return nil }
+        var start = range.lowerBound
+        let last = range.upperBound - pattern.count
+        while start <= last {
+            guard budget > 0 else { return nil }
+            budget -= 1
+            if Splitter.folded(buffer[start]) == first {
+                var matched = 1
+                while matched < pattern.count && Splitter.folded(buffer[start + matched]) == pattern[matched] {
+                    matched += 1
+                }
+                budget -= matched
+                if matched == pattern.count { return start }
+            }
+            start += 1
+        }
+        return nil
+    }
+
+    @inline(__always) private static func folded(_ byte: UInt8) -> UInt8 {
+        byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte
     }
 }

@@ -9,9 +9,19 @@ public struct ChunkingOptions: Sendable, Hashable, Codable {
     /// Start a new chunk at every page, so that each chunk cites exactly one page. When false, chunks run on
     /// across pages and cite a page range. Default true.
     public var respectPageBreaks: Bool
+    /// Give each chunk its ``Chunk/context``: the document's title and the outline sections it falls in, embedded
+    /// and indexed with its text (the passage shown stays the page's text). Default false.
+    public var sectionContext: Bool
 
-    public init(maxCharacters: Int = 1000, overlapCharacters: Int = 200, respectPageBreaks: Bool = true) {
+    /// The longest ``Chunk/context``, in bytes: it shares the embedder's input window with the text.
+    public static let maxContextBytes = 200
+
+    public init(
+        maxCharacters: Int = 1000, overlapCharacters: Int = 200, respectPageBreaks: Bool = true,
+        sectionContext: Bool = false
+    ) {
         self.respectPageBreaks = respectPageBreaks
+        self.sectionContext = sectionContext
         self.maxCharacters = max(16, maxCharacters)
         self.overlapCharacters = min(max(0, overlapCharacters), self.maxCharacters / 2)
     }

@@ -20,6 +20,25 @@ public struct Page: Sendable, Hashable, Codable {
     }
 }
 
+/// One entry of a PDF's outline: the bookmarks, or table of contents, a viewer shows beside the pages.
+public struct OutlineEntry: Sendable, Hashable, Codable {
+    /// The entry's title as the PDF gives it ("2.3 Installing packages").
+    public var title: String
+    /// 0 for a top-level entry (a chapter), 1 for its children (its sections), and so on.
+    public var depth: Int
+    /// The 1-based page the entry points to, or `nil` when it points outside the document or nowhere.
+    public var page: Int?
+    /// Where on that page it points, in points from the page's top, when the PDF says.
+    public var y: Double?
+
+    public init(title: String, depth: Int, page: Int?, y: Double? = nil) {
+        self.title = title
+        self.depth = depth
+        self.page = page
+        self.y = y
+    }
+}
+
 /// A problem with part of a document that did not stop the rest of it from loading.
 public struct DocumentWarning: Sendable, Hashable, Codable, CustomStringConvertible {
     /// What went wrong.
@@ -78,10 +97,13 @@ public struct Document: Sendable, Hashable {
     /// A PDF's original bytes, as the loader read them (`nil` for text): saved with the document so that its pages
     /// can be rendered for citations (`Engine.renderPage`).
     public var source: Data?
+    /// The PDF's outline (bookmarks) in reading order; empty for text files and PDFs without one.
+    public var outline: [OutlineEntry]
 
     public init(
         fileName: String, kind: DocumentKind, title: String? = nil, author: String? = nil, pageCount: Int,
-        pages: [Page], warnings: [DocumentWarning] = [], contentHash: String, byteCount: Int, source: Data? = nil
+        pages: [Page], warnings: [DocumentWarning] = [], contentHash: String, byteCount: Int, source: Data? = nil,
+        outline: [OutlineEntry] = []
     ) {
         self.fileName = fileName
         self.kind = kind
@@ -93,6 +115,7 @@ public struct Document: Sendable, Hashable {
         self.contentHash = contentHash
         self.byteCount = byteCount
         self.source = source
+        self.outline = outline
     }
 
     /// The document's stable identifier: the first 16 hex digits of its content hash.

@@ -45,6 +45,7 @@ extension DocumentLoader {
         }
         var document = try assemble(
             outcomes, fileName: fileName, title: title, author: author, pageCount: pageCount, bytes: bytes)
+        document.outline = outline(of: plan)
         if let warning = Self.recoveredWarning(plan) { document.warnings.insert(warning, at: 0) }
         return document
     }
@@ -64,6 +65,25 @@ extension DocumentLoader {
             }
         }
         return document
+    }
+
+    /// The outlines of the file's PDFs, one after the other, their pages counted from the file's first page. An
+    /// outline that cannot be read is left out: it only helps search, and the text is what matters.
+    func outline(of plan: PDFPlan) -> [OutlineEntry] {
+        var entries: [OutlineEntry] = []
+        var pagesBefore = 0
+        for part in plan.parts {
+            let room = limits.maxOutlineEntries - entries.count
+            if room > 0, let outline = try? part.document.outline(maxEntries: room, maxDepth: limits.maxOutlineDepth) {
+                entries += outline.map { entry in
+                    var entry = entry
+                    entry.page = entry.page.map { $0 + pagesBefore }
+                    return entry
+                }
+            }
+            pagesBefore += part.pageCount
+        }
+        return entries
     }
 
     /// For each page that is the same page object as an earlier one, the 0-based index of the first page with that

@@ -51,6 +51,10 @@ public struct ExtractionLimits: Sendable, Hashable {
     public var threads: Int
     /// MuPDF's resource cache (fonts, decoded objects) per worker, in bytes. Default 64 MiB.
     public var cacheBytesPerThread: Int
+    /// The most outline (bookmark) entries read from a PDF; the rest are left out. Default 10,000.
+    public var maxOutlineEntries: Int
+    /// Outline entries nested deeper than this are left out. Default 16.
+    public var maxOutlineDepth: Int
 
     public init(
         maxBytes: Int = 256 << 20,
@@ -61,7 +65,9 @@ public struct ExtractionLimits: Sendable, Hashable {
         maxUnmappableFraction: Double = 0.3,
         maxConsecutivePageFailures: Int = 50,
         threads: Int = ProcessInfo.processInfo.activeProcessorCount,
-        cacheBytesPerThread: Int = 64 << 20
+        cacheBytesPerThread: Int = 64 << 20,
+        maxOutlineEntries: Int = 10_000,
+        maxOutlineDepth: Int = 16
     ) {
         self.maxBytes = maxBytes
         self.maxPages = maxPages
@@ -72,6 +78,8 @@ public struct ExtractionLimits: Sendable, Hashable {
         self.maxConsecutivePageFailures = maxConsecutivePageFailures
         self.threads = threads
         self.cacheBytesPerThread = cacheBytesPerThread
+        self.maxOutlineEntries = maxOutlineEntries
+        self.maxOutlineDepth = maxOutlineDepth
     }
 
     /// The most characters a source file of `byteCount` bytes may yield: ``maxCharacters``, or less for a small
@@ -100,6 +108,8 @@ public struct ExtractionLimits: Sendable, Hashable {
         try check(maxConsecutivePageFailures > 0, "maxConsecutivePageFailures", "must be more than 0")
         try check(threads > 0, "threads", "must be more than 0")
         try check(cacheBytesPerThread >= 0, "cacheBytesPerThread", "must be 0 or more")
+        try check(maxOutlineEntries >= 0, "maxOutlineEntries", "must be 0 or more (0 reads no outline)")
+        try check(maxOutlineDepth > 0, "maxOutlineDepth", "must be more than 0")
     }
 }
 

@@ -191,6 +191,24 @@ final class MuPDFDocument {
         return String(cString: value)
     }
 
+    /// The document's outline in reading order, at most `maxEntries` entries no deeper than `maxDepth`.
+    func outline(maxEntries: Int, maxDepth: Int) throws(DocumentError) -> [OutlineEntry] {
+        var entries: UnsafeMutablePointer<ragpdf_outline_entry>?
+        var count: Int32 = 0
+        try MuPDF.call("reading the outline", fileName: fileName) {
+            ragpdf_document_outline(
+                context.handle, handle, Int32(clamping: maxEntries), Int32(clamping: maxDepth), &entries, &count, $0, $1)
+        }
+        guard let entries else { return [] }
+        defer { ragpdf_outline_free(entries, count) }
+        return UnsafeBufferPointer(start: entries, count: Int(count)).map { entry in
+            OutlineEntry(
+                title: entry.title.map { String(cString: $0) } ?? "", depth: Int(entry.depth),
+                page: entry.page_index >= 0 ? Int(entry.page_index) + 1 : nil,
+                y: entry.y >= 0 ? Double(entry.y) : nil)
+        }
+    }
+
     /// The object number of each of the first `count` pages, in page order; equal numbers are the same page
     /// object, and 0 is unknown (a missing page, for example). Reads the page tree only, no page contents.
     func pageObjectNumbers(count: Int) throws(DocumentError) -> [Int32] {

@@ -142,7 +142,7 @@ extension Engine {
         for first in stride(from: 0, to: chunks.count, by: batch) {
             // An upload whose client left stops between batches.
             try Task.checkCancellation()
-            let texts = chunks[first..<min(chunks.count, first + batch)].map(\.text)
+            let texts = chunks[first..<min(chunks.count, first + batch)].map(\.indexedText)
             let started = ContinuousClock.now
             vectors += try await embedder.embed(texts)
             metrics.embeddingLatency.record(Engine.seconds(since: started))
@@ -150,7 +150,7 @@ extension Engine {
         let record = DocumentRecord(document: document, chunkCount: chunks.count, sourcePath: sourcePath)
         var normalized = VectorIndex(dimension: embedder.dimension)
         normalized.add(vectors)
-        let texts = chunks.map(\.text)
+        let texts = chunks.map(\.indexedText)
         let terms = await Engine.offload { DocumentTerms(texts: texts) }
         return StoredDocument(record: record, chunks: chunks, vectors: normalized.storage, terms: terms, source: document.source)
     }

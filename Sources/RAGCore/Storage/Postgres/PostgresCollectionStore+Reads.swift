@@ -27,18 +27,19 @@ extension PostgresCollectionStore {
         return DocumentRow(seq: seq, record: record, chunkCount: chunkCount)
     }
 
-    /// A chunk row (document_seq, ordinal, chunk_id, page_start, page_end, text) of `document`, which must be its
-    /// chunk `ordinal`.
+    /// A chunk row (document_seq, ordinal, chunk_id, page_start, page_end, text, context) of `document`, which must
+    /// be its chunk `ordinal`.
     func chunk(_ row: PostgresRow, of document: DocumentRow, ordinal: Int) throws -> Chunk {
-        let (seq, stored, id, pageStart, pageEnd, text) = try row.decode((Int64, Int, String, Int, Int, String).self)
+        let (seq, stored, id, pageStart, pageEnd, text, context) = try row.decode(
+            (Int64, Int, String, Int, Int, String, String).self)
         guard seq == document.seq, stored == ordinal else { throw damaged("the chunk rows do not match their documents") }
         guard pageStart >= 0, pageEnd >= pageStart else { throw damaged("a chunk's pages are out of range") }
         return Chunk(
             id: ChunkID(rawValue: id), documentID: document.record.id, fileName: document.record.fileName, pageStart: pageStart,
-            pageEnd: pageEnd, ordinal: ordinal, text: text)
+            pageEnd: pageEnd, ordinal: ordinal, text: text, context: context)
     }
 
-    static let chunkColumns = "SELECT document_seq, ordinal, chunk_id, page_start, page_end, text FROM chunks"
+    static let chunkColumns = "SELECT document_seq, ordinal, chunk_id, page_start, page_end, text, context FROM chunks"
 
     // MARK: CollectionStore reads
 
@@ -295,7 +296,7 @@ extension PostgresCollectionStore {
             terms = try await documentTerms(lengths: lengths, postings: triples, connection)
         }
         return StoredDocument(
-            record: document.record, chunks: chunks, vectors: vectors, terms: terms ?? DocumentTerms(texts: chunks.map(\.text)))
+            record: document.record, chunks: chunks, vectors: vectors, terms: terms ?? DocumentTerms(texts: chunks.map(\.indexedText)))
     }
 
     /// A document's statistics with their terms' text, looked up by number (one query for all of them).

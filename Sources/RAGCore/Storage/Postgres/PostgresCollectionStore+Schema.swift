@@ -105,6 +105,11 @@ extension PostgresCollectionStore {
                 "ALTER TABLE document_sources ALTER COLUMN bytes SET STORAGE EXTERNAL",
             ]
         ),
+        (
+            4,
+            // A chunk's search context (its document's title and outline sections); empty for chunks made before.
+            ["ALTER TABLE chunks ADD COLUMN context text NOT NULL DEFAULT ''"]
+        ),
     ]
 
     package static var schemaVersion: Int64 { migrations.last!.version }

@@ -139,10 +139,10 @@ extension PostgresCollectionStore {
         let chunks = document.chunks
         try await connection.run(
             """
-            INSERT INTO chunks (document_seq, ordinal, chunk_id, page_start, page_end, text)
+            INSERT INTO chunks (document_seq, ordinal, chunk_id, page_start, page_end, text, context)
             SELECT \(seq), * FROM unnest(\(chunks.indices.map { Int32($0) })::integer[], \(chunks.map(\.id.rawValue))::text[],
                 \(chunks.map { Int32(clamping: $0.pageStart) })::integer[], \(chunks.map { Int32(clamping: $0.pageEnd) })::integer[],
-                \(chunks.map(\.text))::text[])
+                \(chunks.map(\.text))::text[], \(chunks.map(\.context))::text[])
             """, logger: logger)
         // Little-endian f32, as the hosts this builds for (x86_64, arm64) keep them in memory.
         var vectors = ByteBuffer()

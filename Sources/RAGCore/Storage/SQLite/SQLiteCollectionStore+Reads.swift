@@ -23,8 +23,8 @@ extension SQLiteCollectionStore {
 
     static let documentColumns = "seq, id, content_hash, chunk_count, record"
 
-    /// A chunk row (columns: document_seq, ordinal, chunk_id, page_start, page_end, text) of `document`, which must
-    /// be its chunk `ordinal`.
+    /// A chunk row (columns: document_seq, ordinal, chunk_id, page_start, page_end, text, context) of `document`,
+    /// which must be its chunk `ordinal`.
     static func chunk(_ row: SQLiteStatement, of document: DocumentRow, ordinal: Int, _ db: SQLiteConnection) throws(CollectionError) -> Chunk {
         guard row.int64(0) == document.seq, row.int64(1) == Int64(ordinal) else {
             throw damaged("the chunk rows do not match their documents", db)
@@ -36,7 +36,8 @@ extension SQLiteCollectionStore {
         }
         return Chunk(
             id: ChunkID(rawValue: row.text(2) ?? ""), documentID: document.record.id, fileName: document.record.fileName,
-            pageStart: Int(pageStart), pageEnd: Int(pageEnd), ordinal: ordinal, text: row.text(5) ?? "")
+            pageStart: Int(pageStart), pageEnd: Int(pageEnd), ordinal: ordinal, text: row.text(5) ?? "",
+            context: row.text(6) ?? "")
     }
 
     // MARK: Snapshot
@@ -65,7 +66,7 @@ extension SQLiteCollectionStore {
             chunks.reserveCapacity(total)
             var position = 0
             var ordinal = 0
-            try db.query("SELECT document_seq, ordinal, chunk_id, page_start, page_end, text FROM chunks ORDER BY document_seq, ordinal") { (row: SQLiteStatement) throws(CollectionError) in
+            try db.query("SELECT document_seq, ordinal, chunk_id, page_start, page_end, text, context FROM chunks ORDER BY document_seq, ordinal") { (row: SQLiteStatement) throws(CollectionError) in
                 while position < documents.count && ordinal == documents[position].chunkCount {
                     position += 1
                     ordinal = 0
@@ -233,7 +234,7 @@ extension SQLiteCollectionStore {
         guard let document = found else { return nil }
         var chunks: [Chunk] = []
         try db.query(
-            "SELECT document_seq, ordinal, chunk_id, page_start, page_end, text FROM chunks WHERE document_seq = ? ORDER BY ordinal",
+            "SELECT document_seq, ordinal, chunk_id, page_start, page_end, text, context FROM chunks WHERE document_seq = ? ORDER BY ordinal",
             [.integer(seq)]
         ) { (row: SQLiteStatement) throws(CollectionError) in
             guard chunks.count < document.chunkCount else { throw damaged("the documents' chunk counts differ from the chunk rows", db) }
@@ -265,7 +266,7 @@ extension SQLiteCollectionStore {
         }
         return StoredDocument(
             record: document.record, chunks: chunks, vectors: vectors,
-            terms: terms ?? DocumentTerms(texts: chunks.map(\.text)))
+            terms: terms ?? DocumentTerms(texts: chunks.map(\.indexedText)))
     }
 
     /// A document's statistics with their terms' text, looked up by number.

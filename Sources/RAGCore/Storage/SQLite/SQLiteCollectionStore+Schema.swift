@@ -75,6 +75,11 @@ extension SQLiteCollectionStore {
             );
             """
         ),
+        (
+            4,
+            // A chunk's search context (its document's title and outline sections); empty for chunks made before.
+            "ALTER TABLE chunks ADD COLUMN context TEXT NOT NULL DEFAULT '';"
+        ),
     ]
 
     static var schemaVersion: Int64 { migrations.last!.version }

@@ -89,12 +89,12 @@ extension SQLiteCollectionStore {
                 record.sourcePath.map { .text($0) } ?? .null, .integer(Int64(document.chunks.count)), .text(json),
             ])
         let chunk = try db.prepare(
-            "INSERT INTO chunks (document_seq, ordinal, chunk_id, page_start, page_end, text) VALUES (?, ?, ?, ?, ?, ?)")
+            "INSERT INTO chunks (document_seq, ordinal, chunk_id, page_start, page_end, text, context) VALUES (?, ?, ?, ?, ?, ?, ?)")
         for (ordinal, value) in document.chunks.enumerated() {
             chunk.reset()
             try chunk.bind([
                 .integer(seq), .integer(Int64(ordinal)), .text(value.id.rawValue), .integer(Int64(value.pageStart)),
-                .integer(Int64(value.pageEnd)), .text(value.text),
+                .integer(Int64(value.pageEnd)), .text(value.text), .text(value.context),
             ])
             while try chunk.step() {}
         }
