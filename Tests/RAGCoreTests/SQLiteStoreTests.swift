@@ -63,8 +63,8 @@ import Testing
         #expect(error?.message.contains("/") == false, "the path goes in `path`")
     }
 
-    /// A database of schema version 2 (before sources were kept) is brought to the current version when a writer opens it: its
-    /// documents stay, without sources, and documents added afterwards keep theirs.
+    /// A database of schema version 2 (before sources were kept) is brought to the current version when a writer
+    /// opens it: its documents stay, without sources, and documents added afterwards keep theirs.
     @Test func aVersion2DatabaseMigratesAndItsDocumentsHaveNoSource() async throws {
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
