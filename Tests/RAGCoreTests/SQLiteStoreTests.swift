@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import RAGCore
 import RAGTesting
 import TestSupport
@@ -101,6 +102,30 @@ import Testing
             try await load(after: "ALTER TABLE chunks DROP COLUMN context; DELETE FROM schema_migrations WHERE version = 4"))
         #expect(snapshot.collection.chunks.map(\.text) == CollectionStoreTests.sampleCollection().chunks.map(\.text))
         #expect(snapshot.collection.chunks.allSatisfy { $0.context.isEmpty })
+    }
+
+    /// A collection an earlier release wrote is usable at once, by the server and every command: its embedder is
+    /// read without checking the schema, and the writable engine then migrates it. (Reading the embedder through a
+    /// read-only store refused the older schema, so every command failed after an upgrade.)
+    @Test func anEngineOpensACollectionOfAnEarlierSchema() async throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        do {
+            let engine = try await Engine(
+                configuration: EngineConfiguration(collectionDirectory: directory), embedder: HashingEmbedder(dimension: 64),
+                metrics: RAGMetrics())
+            _ = try await engine.ingest(data: Data("Pumps are primed with two litres of water.".utf8), fileName: "pump.txt")
+            await engine.close()
+        }
+        try StorageFaults.execute(
+            "ALTER TABLE chunks DROP COLUMN context; DELETE FROM schema_migrations WHERE version = 4", in: directory)
+        let embedder = try await EngineSetup.embedder(
+            collectionDirectory: directory, choice: nil, openAI: nil, metrics: nil, modelsDirectory: directory,
+            logger: Logger(label: "test"))
+        #expect(embedder.identifier == HashingEmbedder(dimension: 64).identifier)
+        let engine = try await Engine(
+            configuration: EngineConfiguration(collectionDirectory: directory), embedder: embedder, metrics: RAGMetrics())
+        #expect(engine.collection.documents.map(\.fileName) == ["pump.txt"])
     }
 
     @Test func aFileThatIsNoDatabaseIsDamage() async throws {

@@ -95,7 +95,7 @@ public enum EngineSetup {
             }
             await store.shutdown()
         } else if let directory {
-            existing = try await SQLiteCollectionStore(directory: directory, readOnly: true).header()
+            existing = try SQLiteCollectionStore.peekHeader(directory: directory)
         }
         if let header = existing {
             if let choice, choice != EmbedderChoice(identifier: header.embedderID) {

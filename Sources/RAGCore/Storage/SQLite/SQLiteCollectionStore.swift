@@ -103,6 +103,19 @@ package final class SQLiteCollectionStore: CollectionStore {
         connection.withLock { $0 = nil }
     }
 
+    /// The embedder of the collection in `directory`, read without checking or migrating the schema: the
+    /// `collection` table is the same in every version, so a database that an earlier release wrote (which the
+    /// writable engine about to open it migrates) still says which embedder to load first. `nil` when there is no
+    /// collection yet.
+    package static func peekHeader(directory: URL) throws(CollectionError) -> CollectionHeader? {
+        let store = SQLiteCollectionStore(directory: directory, readOnly: true)
+        guard store.databaseExists else { return store.legacyFile.header() }
+        let db = try SQLiteConnection(path: store.databaseURL.path, readOnly: true, busyTimeout: .seconds(10))
+        let tables = try db.queryInt("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'collection'")
+        guard tables == 1 else { return nil }
+        return try header(db)
+    }
+
     // MARK: CollectionStore
 
     package func header() async throws(CollectionError) -> CollectionHeader? {
