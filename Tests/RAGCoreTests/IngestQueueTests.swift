@@ -1,5 +1,6 @@
 import Foundation
 import RAGCore
+import RAGTesting
 import Testing
 import TestSupport
 
@@ -61,6 +62,25 @@ import TestSupport
             _ = try await engine.remove(job.id.rawValue)
             #expect(try await engine.job(job.id) == nil)
             #expect(try await engine.enqueue(data: Self.text, fileName: "policy.txt").state == .queued)
+        }
+    }
+
+    /// A queued PDF's bytes are held once: by its job while it waits, then by the collection (the document's source,
+    /// which page images are drawn from), and the job lets go of them. A text upload has no source: its job keeps them.
+    @Test(arguments: StoreFactory.all)
+    func aProcessedPDFsBytesAreHeldOnce(factory: StoreFactory) async throws {
+        try await withEngines(factory) { engines, queues in
+            let engine = engines[0]
+            let pdf = TestPDF.make(pages: ["The pump is primed with two litres of water."])
+            let job = try await engine.enqueue(data: pdf, fileName: "pump.pdf")
+            #expect(try await queues[0].heldBytes(of: job.id) == pdf.count)
+            #expect(try await engine.processNextJob(worker: "w1")?.state == .ready)
+            #expect(try await queues[0].heldBytes(of: job.id) == 0)
+            #expect(try await engine.renderPage(document: job.id, page: 1).png.count > 0, "the collection has the bytes")
+
+            let text = try await engine.enqueue(data: Self.text, fileName: "policy.txt")
+            #expect(try await engine.processNextJob(worker: "w1")?.state == .ready)
+            #expect(try await queues[0].heldBytes(of: text.id) == Self.text.count)
         }
     }
 

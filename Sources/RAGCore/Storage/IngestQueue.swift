@@ -40,6 +40,10 @@ package protocol IngestQueue: Sendable {
 
     /// How many jobs wait and how many are being processed, across every worker.
     func queueDepth() async throws(CollectionError) -> QueueDepth
+
+    /// How many bytes of the upload the job `id` still holds: all of them while it waits or fails, none once the
+    /// collection has added its PDF (whose bytes the collection keeps as the document's source, so not twice).
+    func heldBytes(of id: DocumentID) async throws(CollectionError) -> Int
 }
 
 /// An upload queued for ingestion, and what became of it.

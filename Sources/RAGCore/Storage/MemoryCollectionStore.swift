@@ -181,6 +181,7 @@ extension MemoryCollectionStore: IngestQueue {
             queued.job.error = nil
             queued.job.indexVersion = version
             queued.worker = nil
+            if case .added = outcome, document.source != nil { queued.bytes = Data() }  // its source keeps them now
         }
         return .completed(outcome)
     }
@@ -202,6 +203,10 @@ extension MemoryCollectionStore: IngestQueue {
     }
 
     package func job(_ id: DocumentID) async throws(CollectionError) -> IngestJob? { state.withLock { $0.jobs[id]?.job } }
+
+    package func heldBytes(of id: DocumentID) async throws(CollectionError) -> Int {
+        state.withLock { $0.jobs[id]?.bytes.count ?? 0 }
+    }
 
     package func queueDepth() async throws(CollectionError) -> QueueDepth {
         state.withLock { state in

@@ -119,6 +119,10 @@ extension PostgresCollectionStore: IngestQueue {
                 UPDATE ingest_jobs SET state = 'ready', worker = NULL, lease_until = NULL, error_code = NULL, error_message = NULL,
                 index_version = \(version), updated_at = now() WHERE id = \(claim.job.id.rawValue)
                 """, logger: logger)
+            if case .added = outcome, document.source != nil {
+                // The PDF's bytes are in `document_sources` now: the database need not hold them twice.
+                try await connection.run("UPDATE ingest_jobs SET bytes = ''::bytea WHERE id = \(claim.job.id.rawValue)", logger: logger)
+            }
             return .completed(outcome)
         }
     }
@@ -147,6 +151,18 @@ extension PostgresCollectionStore: IngestQueue {
     package func job(_ id: DocumentID) async throws(CollectionError) -> IngestJob? {
         try await withConnection(failure: "cannot read the ingestion queue") { [self] connection async throws -> IngestJob? in
             try await job(id, connection, lock: false)
+        }
+    }
+
+    package func heldBytes(of id: DocumentID) async throws(CollectionError) -> Int {
+        let logger = self.logger
+        return try await withConnection(failure: "cannot read the ingestion queue") { connection async throws -> Int in
+            for try await (count) in try await connection.query(
+                "SELECT octet_length(bytes) FROM ingest_jobs WHERE id = \(id.rawValue)", logger: logger
+            ).decode(Int.self) {
+                return count
+            }
+            return 0
         }
     }
 

@@ -107,6 +107,10 @@ extension SQLiteCollectionStore: IngestQueue {
                     UPDATE ingest_jobs SET state = 'ready', worker = NULL, lease_until = NULL, error_code = NULL,
                     error_message = NULL, index_version = ?, updated_at = ? WHERE id = ?
                     """, [.integer(Int64(version)), .real(Date().timeIntervalSince1970), .text(claim.job.id.rawValue)])
+                if case .added = outcome, document.source != nil {
+                    // The PDF's bytes are in `document_sources` now: the database need not hold them twice.
+                    try db.run("UPDATE ingest_jobs SET bytes = X'' WHERE id = ?", [.text(claim.job.id.rawValue)])
+                }
                 return .completed(outcome)
             }
         }!
@@ -135,6 +139,13 @@ extension SQLiteCollectionStore: IngestQueue {
     package func job(_ id: DocumentID) async throws(CollectionError) -> IngestJob? {
         guard databaseExists else { return nil }
         return try await withConnection(create: false) { db throws(CollectionError) in try Self.job(id, db) } ?? nil
+    }
+
+    package func heldBytes(of id: DocumentID) async throws(CollectionError) -> Int {
+        guard databaseExists else { return 0 }
+        return try await withConnection(create: false) { db throws(CollectionError) -> Int in
+            Int(try db.queryInt("SELECT length(bytes) FROM ingest_jobs WHERE id = ?", [.text(id.rawValue)]) ?? 0)
+        } ?? 0
     }
 
     package func queueDepth() async throws(CollectionError) -> QueueDepth {
