@@ -63,6 +63,14 @@ struct Eval: AsyncParsableCommand {
         "Ingest --documents with section context: each chunk's title and outline sections are embedded and indexed with it (collections under --work-dir get a -context suffix)."))
     var sectionContext = false
 
+    @Option(help: ArgumentHelp(
+        "Largest chunk in bytes when ingesting --documents (the collections under --work-dir are named after the chunk sizes).",
+        valueName: "bytes"))
+    var chunkSize: Int = ChunkingOptions().maxCharacters
+
+    @Option(help: ArgumentHelp("Bytes each chunk repeats from the one before, when ingesting --documents.", valueName: "bytes"))
+    var chunkOverlap: Int = ChunkingOptions().overlapCharacters
+
     @OptionGroup var options: CollectionOptions
 
     func run() async throws {
@@ -134,13 +142,16 @@ struct Eval: AsyncParsableCommand {
         let openAI = try options.openAIConfiguration()
         var engines: [EmbedderChoice: Engine] = [:]
         for kind in kinds.sorted(by: { $0.rawValue < $1.rawValue }) {
-            let directory = root.appendingPathComponent(kind.rawValue + (sectionContext ? "-context" : ""))
+            let chunking = ChunkingOptions(maxCharacters: chunkSize, overlapCharacters: chunkOverlap, sectionContext: sectionContext)
+            // The chunk sizes are in the name: a collection is chunked once, and a run with other sizes needs its own.
+            let directory = root.appendingPathComponent(
+                "\(kind.rawValue)-c\(chunking.maxCharacters)-o\(chunking.overlapCharacters)" + (sectionContext ? "-context" : ""))
             let embedder = try await EngineSetup.embedder(
                 collectionDirectory: directory, choice: kind, openAI: openAI, metrics: CLI.metrics,
                 modelsDirectory: EngineSetup.modelsDirectory(environment: CLI.environment), logger: Logger(label: "rag"))
             let engine = try await Engine(
                 configuration: EngineConfiguration(
-                    collectionDirectory: directory, chunking: ChunkingOptions(sectionContext: sectionContext)),
+                    collectionDirectory: directory, chunking: chunking),
                 embedder: embedder, metrics: CLI.metrics,
                 logger: Logger(label: "rag"))
             let started = ContinuousClock.now

@@ -2,7 +2,7 @@ import ArgumentParser
 import RAGCore
 
 /// How `ask`, `chat` and `search` find passages. The values are parsed by `EngineSettings`, as `rag-server` parses
-/// its own (which also reads them from RAG_RETRIEVAL, RAG_FUSION, RAG_NEIGHBOURS and RAG_MIN_SCORE); `rag` reads only
+/// its own (which also reads them from RAG_RETRIEVAL, RAG_FUSION, RAG_PAGE_FUSION, RAG_NEIGHBOURS and RAG_MIN_SCORE); `rag` reads only
 /// these flags.
 struct RetrievalFlags: ParsableArguments {
     @Option(help: ArgumentHelp(
@@ -14,6 +14,11 @@ struct RetrievalFlags: ParsableArguments {
         "How hybrid retrieval fuses its two rankings: auto (the default: weighted, with the weight measured for the embedder, 0.7 for minilm and 0.3 for hashing), weighted[:W] (min-max normalised scores, W the weight of the embeddings, 0–1) or rrf[:K] (reciprocal rank fusion, K 60 by default).",
         valueName: "fusion"))
     var fusion: String?
+
+    @Option(help: ArgumentHelp(
+        "Rank pages, not chunks: each page appears once, as its best chunk, ranked by that chunk's score plus this weight (0–1) times its other chunks' scores; off ranks chunks one by one (default \(EngineSettings.pageFusion.defaultText)).",
+        valueName: "weight"))
+    var pageFusion: String?
 
     @Option(help: ArgumentHelp(
         "Give the answerer up to n chunks before and after each passage when they are on the same pages, merged into one passage: \(EngineSettings.neighbours.requirement) (default \(EngineSettings.neighbours.defaultText)).",
@@ -32,7 +37,8 @@ struct RetrievalFlags: ParsableArguments {
         var flags: [String: String] = [:]
         for (setting, value) in [
             (EngineSettings.retrieval.flag, retrieval), (EngineSettings.fusion.flag, fusion),
-            (EngineSettings.neighbours.flag, neighbours), (EngineSettings.minScore.flag, minScore),
+            (EngineSettings.pageFusion.flag, pageFusion), (EngineSettings.neighbours.flag, neighbours),
+            (EngineSettings.minScore.flag, minScore),
         ] {
             if let setting, let value { flags[setting] = value }
         }

@@ -182,6 +182,7 @@ public enum ServerSettings {
     public static let llm = EngineSettings.llm
     public static let retrieval = EngineSettings.retrieval
     public static let fusion = EngineSettings.fusion
+    public static let pageFusion = EngineSettings.pageFusion
     public static let neighbours = EngineSettings.neighbours
     public static let minScore = EngineSettings.minScore
 
@@ -195,7 +196,7 @@ public enum ServerSettings {
         jobAttempts.info, indexWait.info, pageImageWidth.info, pageImageMinWidth.info, pageImageMaxWidth.info,
         pageImageMaxPixels.info, pageImageMaxCharacters.info, pageImageTimeout.info, maxConcurrentRenders.info, renderQueue.info, pageCacheBytes.info,
         maxHistoryMessages.info, maxHistoryBytes.info, requestTimeout.info,
-        idleTimeout.info, headerTimeout.info, bodyTimeout.info, gracePeriod.info, corsOrigin.info, metricsCache.info, logFormat.info, logLevel.info, llm.info, retrieval.info, fusion.info, neighbours.info, minScore.info,
+        idleTimeout.info, headerTimeout.info, bodyTimeout.info, gracePeriod.info, corsOrigin.info, metricsCache.info, logFormat.info, logLevel.info, llm.info, retrieval.info, fusion.info, pageFusion.info, neighbours.info, minScore.info,
     ]
 
     static let apiKeysRequirement =
@@ -367,6 +368,7 @@ extension ServerConfiguration {
         }
         try S.corsOrigin.check(corsOrigin)
         try S.fusion.check(retrieval.fusion)
+        try S.pageFusion.check(retrieval.pageFusion)
         try S.neighbours.check(retrieval.neighbourChunks)
         try S.minScore.check(retrieval.minimumScore)
         for (key, name) in apiKeys where key.count < 8 || name.isEmpty {

@@ -111,6 +111,7 @@ struct RAGServerCommand: AsyncParsableCommand {
     @Option(name: .customLong("llm"), parsing: .unconditional, help: S.llm.argumentHelp) var llm: String?
     @Option(name: .customLong("retrieval"), parsing: .unconditional, help: S.retrieval.argumentHelp) var retrieval: String?
     @Option(name: .customLong("fusion"), parsing: .unconditional, help: S.fusion.argumentHelp) var fusion: String?
+    @Option(name: .customLong("page-fusion"), parsing: .unconditional, help: S.pageFusion.argumentHelp) var pageFusion: String?
     @Option(name: .customLong("neighbours"), parsing: .unconditional, help: S.neighbours.argumentHelp) var neighbours: String?
     @Option(name: .customLong("min-score"), parsing: .unconditional, help: S.minScore.argumentHelp) var minScore: String?
 
@@ -139,7 +140,7 @@ struct RAGServerCommand: AsyncParsableCommand {
             (S.bodyTimeout.info, bodyTimeout), (S.gracePeriod.info, gracePeriod), (S.corsOrigin.info, corsOrigin),
             (S.metricsCache.info, metricsCache), (S.logFormat.info, logFormat),
             (S.logLevel.info, logLevel), (S.llm.info, llm), (S.retrieval.info, retrieval), (S.fusion.info, fusion),
-            (S.neighbours.info, neighbours), (S.minScore.info, minScore),
+            (S.pageFusion.info, pageFusion), (S.neighbours.info, neighbours), (S.minScore.info, minScore),
         ]
         var flags: [String: String] = [:]
         for (info, value) in given { if let flag = info.flag, let value { flags[flag] = value } }

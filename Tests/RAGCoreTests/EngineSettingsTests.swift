@@ -29,17 +29,21 @@ import Testing
     }
 
     @Test func retrievalOptionsComeFromFlagsThenVariables() throws {
-        let environment = ["RAG_RETRIEVAL": "lexical", "RAG_FUSION": "rrf:10", "RAG_NEIGHBOURS": "2", "RAG_MIN_SCORE": "off"]
+        let environment = [
+            "RAG_RETRIEVAL": "lexical", "RAG_FUSION": "rrf:10", "RAG_PAGE_FUSION": "off", "RAG_NEIGHBOURS": "2", "RAG_MIN_SCORE": "off",
+        ]
         let server = try EngineSettings.retrievalOptions(flags: ["--fusion": "weighted:0.7"], environment: environment)
-        #expect(server == RetrievalOptions(mode: .lexical, fusion: .weighted(vectorWeight: 0.7), neighbourChunks: 2, minimumScore: .disabled))
+        #expect(server == RetrievalOptions(
+            mode: .lexical, fusion: .weighted(vectorWeight: 0.7), pageFusion: .off, neighbourChunks: 2, minimumScore: .disabled))
         // `rag` reads only its flags.
-        let cli = try EngineSettings.retrievalOptions(flags: ["--neighbours": "1"], environment: nil)
-        #expect(cli == RetrievalOptions(neighbourChunks: 1))
+        let cli = try EngineSettings.retrievalOptions(flags: ["--neighbours": "3", "--page-fusion": "0.5"], environment: environment)
+        #expect(cli.neighbourChunks == 3 && cli.pageFusion == .weighted(0.5))
+        #expect(try EngineSettings.retrievalOptions(flags: ["--neighbours": "3"], environment: nil) == RetrievalOptions(neighbourChunks: 3))
     }
 
     @Test(arguments: [
         ("--retrieval", "psychic"), ("--fusion", "weighted:2"), ("--fusion", "rrf:-1"), ("--fusion", "rrf:1000001"),
-        ("--neighbours", "-1"), ("--neighbours", "101"), ("--min-score", "1.5"), ("--min-score", "nan"), ("--min-score", "inf"),
+        ("--neighbours", "-1"), ("--neighbours", "101"), ("--page-fusion", "1.5"), ("--page-fusion", "nan"), ("--page-fusion", "on"), ("--min-score", "1.5"), ("--min-score", "nan"), ("--min-score", "inf"),
     ])
     func badRetrievalValuesNameTheFlagAndOnlyTheFlagForTheCLI(_ flag: String, _ value: String) {
         do {

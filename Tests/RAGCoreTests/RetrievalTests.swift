@@ -152,6 +152,61 @@ import Testing
     }
 }
 
+/// Citations are per page: a page takes one place in the results, ranked by its best chunk and, a little, by its others.
+@Suite struct PageFusionTests {
+    @Test func aPageIsRankedByItsBestChunkPlusAShareOfItsOthers() {
+        let ranked = [
+            VectorIndex.Hit(row: 0, score: 0.9), VectorIndex.Hit(row: 1, score: 0.85), VectorIndex.Hit(row: 2, score: 0.8),
+            VectorIndex.Hit(row: 3, score: -0.5),
+        ]
+        let page = [1, 2, 2, 1]  // rows 1 and 2 are on page 2, rows 0 and 3 on page 1
+        // Page 2: 0.85 + 0.3 · 0.8 = 1.09 beats page 1: 0.9 (+ nothing for a negative score).
+        let fused = RankFusion.fusePages(ranked, weight: 0.3) { page[$0] }
+        #expect(fused.map(\.row) == [1, 0])
+        #expect(abs(fused[0].score - 1.09) < 1e-6 && abs(fused[1].score - 0.9) < 1e-6)
+        // With no weight, each page is its best chunk.
+        #expect(RankFusion.fusePages(ranked, weight: 0) { page[$0] }.map(\.row) == [0, 1])
+    }
+
+    @Test func parsesOffOrAWeight() {
+        #expect(RetrievalOptions.PageFusion("off") == .off)
+        #expect(RetrievalOptions.PageFusion("OFF") == .off)
+        #expect(RetrievalOptions.PageFusion("0.3") == .weighted(0.3))
+        #expect(RetrievalOptions.PageFusion("1.5") == nil)
+        #expect(RetrievalOptions.PageFusion("nan") == nil)
+        #expect(RetrievalOptions().pageFusion == .weighted(0.3))
+    }
+
+    /// Page 1 mentions the printer queue in every chunk; page 2 once. Chunk by chunk, page 1 fills the results;
+    /// by page, each page is there once, with its best chunk's own score.
+    @Test func eachPageAppearsOnceWithItsBestChunksScore() async throws {
+        let engine = try await Engine(
+            configuration: EngineConfiguration(chunking: ChunkingOptions(maxCharacters: 80, overlapCharacters: 0)),
+            embedder: MockEmbedder(dimension: 16))
+        let page1 = (1...6).map { "Step \($0): the printer queue holds job \($0) until the spooler sends it." }.joined(separator: " ")
+        let page2 = "Use lpadmin to add a printer queue."
+        let page3 = "Nothing here is about printing at all."
+        _ = try await engine.ingest(data: Data([page1, page2, page3].joined(separator: "\u{0C}").utf8), fileName: "manual.txt")
+        for mode in [RetrievalOptions.Mode.lexical, .vector, .hybrid] {
+            let chunks = try await engine.search("printer queue", k: 4, retrieval: RetrievalOptions(mode: mode, pageFusion: .off))
+            let pages = try await engine.search("printer queue", k: 4, retrieval: RetrievalOptions(mode: mode))
+            let pageNumbers = pages.map(\.chunk.pageStart)
+            #expect(Set(pageNumbers).count == pageNumbers.count, "\(mode): a page appears twice: \(pageNumbers)")
+            #expect(pages.map(\.rank) == Array(1...pages.count))
+            if mode != .vector {  // the mock's vectors mean nothing, so only words order the pages
+                #expect(chunks.filter { $0.chunk.pageStart == 1 }.count > 1, "\(mode): \(chunks.map(\.chunk.pageStart))")
+                #expect(pageNumbers.prefix(2).sorted() == [1, 2], "\(mode): \(pageNumbers)")
+            }
+            // Each hit keeps its chunk's own score: BM25 in lexical mode, else its cosine similarity.
+            let own = try await engine.search("printer queue", k: 50, retrieval: RetrievalOptions(mode: mode, candidates: 50, pageFusion: .off))
+            for hit in pages {
+                let chunk = try #require(own.first { $0.chunk.id == hit.chunk.id })
+                #expect(abs(hit.score - chunk.score) < 1e-6)
+            }
+        }
+    }
+}
+
 @Suite struct NeighbourPassageTests {
     static func collection() -> DocumentCollection {
         var collection = DocumentCollection(embedderID: "mock", dimension: 2)
@@ -178,6 +233,10 @@ import Testing
         #expect(merged[0].chunk.text == "Alpha one two three. The overlap sentence is here. Beta four five.")
         #expect(merged[0].chunk.pageLabel == "p. 1")
         #expect(merged[0].score == 0.9)
+        // The passage keeps its hit's identity: a citation names the chunk that matched.
+        let around = collection.passages(for: [SearchHit(chunk: collection.chunks[1], score: 0.9, rank: 1)], neighbours: 1)
+        #expect(around.map(\.chunk.id) == [collection.chunks[1].id] && around[0].chunk.ordinal == 1)
+        #expect(around[0].chunk.text.hasPrefix("Alpha one") && around[0].chunk.pageLabel == "pp. 1–2")
         // Chunk 3 is on page 3 only: chunk 2 (pp. 1–2) shares no page with it, so it stays alone.
         let last = collection.passages(for: [SearchHit(chunk: collection.chunks[3], score: 0.5, rank: 1)], neighbours: 2)
         #expect(last.map(\.chunk.text) == ["Delta nine ten."])

@@ -2,9 +2,11 @@
 ///
 /// Sizes count UTF-8 bytes of normalised text (for English text, one byte is one character).
 public struct ChunkingOptions: Sendable, Hashable, Codable {
-    /// The largest chunk, in bytes. Default 1000.
+    /// The largest chunk, in bytes. Default 500: small enough that MiniLM reads all of it (its window is 256
+    /// tokens), and that a match is precise; answers get the text around a hit from
+    /// `RetrievalOptions.neighbourChunks`.
     public var maxCharacters: Int
-    /// How much text a chunk repeats from the end of the one before it, in bytes. Default 200.
+    /// How much text a chunk repeats from the end of the one before it, in bytes. Default 100.
     public var overlapCharacters: Int
     /// Start a new chunk at every page, so that each chunk cites exactly one page. When false, chunks run on
     /// across pages and cite a page range. Default true.
@@ -17,7 +19,7 @@ public struct ChunkingOptions: Sendable, Hashable, Codable {
     public static let maxContextBytes = 200
 
     public init(
-        maxCharacters: Int = 1000, overlapCharacters: Int = 200, respectPageBreaks: Bool = true,
+        maxCharacters: Int = 500, overlapCharacters: Int = 100, respectPageBreaks: Bool = true,
         sectionContext: Bool = false
     ) {
         self.respectPageBreaks = respectPageBreaks

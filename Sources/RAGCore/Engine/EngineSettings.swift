@@ -65,6 +65,17 @@ public enum EngineSettings {
         },
         parser: { RetrievalOptions.Fusion($0) })
 
+    /// `--page-fusion` / `RAG_PAGE_FUSION`: how the chunks of one page combine.
+    public static let pageFusion = Setting<RetrievalOptions.PageFusion>(
+        flag: "--page-fusion", variable: "RAG_PAGE_FUSION", valueName: "weight", default: RetrievalOptions().pageFusion,
+        requirement: "off or a weight from 0 to 1",
+        help: "One hit per page, ranked by its best chunk plus this weight times its other chunks' scores; off ranks chunks one by one",
+        accepts: { fusion in
+            guard case .weighted(let weight) = fusion else { return true }
+            return (0...1).contains(weight)
+        },
+        parser: { RetrievalOptions.PageFusion($0) })
+
     /// `--neighbours` / `RAG_NEIGHBOURS`: chunks around each passage, on the same pages, added to answers.
     public static let neighbours = Setting<Int>.integer(
         flag: "--neighbours", variable: "RAG_NEIGHBOURS", default: RetrievalOptions().neighbourChunks, in: 0...100,
@@ -159,6 +170,7 @@ public enum EngineSettings {
         var options = RetrievalOptions()
         options.mode = try value(retrieval)
         options.fusion = try value(fusion)
+        options.pageFusion = try value(pageFusion)
         options.neighbourChunks = try value(neighbours)
         options.minimumScore = try value(minScore)
         return options

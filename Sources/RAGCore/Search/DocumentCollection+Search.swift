@@ -26,23 +26,41 @@ extension DocumentCollection {
 
     /// The `k` best chunks by `options.mode`: `vector` is the embedding of `query` (unused in lexical mode).
     /// In vector and hybrid modes `score` is the chunk's cosine similarity to the query, whatever its rank.
+    /// With `options.pageFusion` on, each page appears once, as its best chunk, ranked by its page's fused score
+    /// over the best `options.candidates` chunks (`score` stays the chunk's own).
     public func search(
         query: String, vector: [Float], k: Int, options: RetrievalOptions, documentIDs: Set<DocumentID>? = nil
     ) -> [SearchHit] {
+        let allowed = rowFilter(documentIDs)
+        let pool = max(k, options.candidates)
+        func byPage(_ ranked: [VectorIndex.Hit]) -> [VectorIndex.Hit] {
+            guard case .weighted(let weight) = options.pageFusion else { return ranked }
+            struct Page: Hashable {
+                var document: DocumentID
+                var page: Int
+            }
+            return RankFusion.fusePages(ranked, weight: weight) { Page(document: chunks[$0].documentID, page: chunks[$0].pageStart) }
+        }
         switch options.mode {
-        case .vector:
+        case .vector where options.pageFusion == .off:
             return search(vector: vector, k: k, documentIDs: documentIDs)
-        case .lexical:
+        case .lexical where options.pageFusion == .off:
             return lexicalSearch(query, k: k, documentIDs: documentIDs)
+        case .vector, .lexical:
+            let ranked = options.mode == .vector
+                ? index.search(vector, k: pool, allowed: allowed) : lexicalIndex.search(query, k: pool, allowed: allowed)
+            let own = Dictionary(ranked.map { ($0.row, $0.score) }, uniquingKeysWith: { first, _ in first })
+            return byPage(ranked).prefix(k).enumerated().map { rank, hit in
+                let score = own[hit.row]!
+                return SearchHit(chunk: chunks[hit.row], score: score, rank: rank + 1, lexicalScore: options.mode == .lexical ? score : nil)
+            }
         case .hybrid:
-            let allowed = rowFilter(documentIDs)
-            let pool = max(k, options.candidates)
             let byVector = index.search(vector, k: pool, allowed: allowed)
             let byWords = lexicalIndex.search(query, k: pool, allowed: allowed)
             let cosine = Dictionary(byVector.map { ($0.row, $0.score) }, uniquingKeysWith: { first, _ in first })
             let bm25 = Dictionary(byWords.map { ($0.row, $0.score) }, uniquingKeysWith: { first, _ in first })
             var unit: [Float]?  // the unit query, made only if a hit came from BM25 alone (index.search made its own)
-            return RankFusion.fuse(vector: byVector, lexical: byWords, fusion: options.fusion).prefix(k).enumerated().map { rank, hit in
+            return byPage(RankFusion.fuse(vector: byVector, lexical: byWords, fusion: options.fusion)).prefix(k).enumerated().map { rank, hit in
                 let score = cosine[hit.row] ?? {
                     if unit == nil { unit = VectorIndex.normalized(vector) }
                     return index.similarity(unit!, row: hit.row)
@@ -96,7 +114,14 @@ extension DocumentCollection {
         return spans.enumerated().map { rank, span in
             var hit = span.hit
             hit.rank = rank + 1
-            if let rows = span.rows { hit.chunk = DocumentCollection.merge(chunks[rows]) }
+            if let rows = span.rows {
+                // The passage keeps its hit's identity: a citation names (and its page image highlights) the chunk
+                // that matched, with the text around it.
+                let merged = DocumentCollection.merge(chunks[rows])
+                hit.chunk.text = merged.text
+                hit.chunk.pageStart = merged.pageStart
+                hit.chunk.pageEnd = merged.pageEnd
+            }
             return hit
         }
     }

@@ -5,7 +5,8 @@
 /// | `mode` | `.hybrid` | `.vector` (embeddings), `.lexical` (BM25) or `.hybrid` (both, fused) |
 /// | `fusion` | `.automatic` | how hybrid mode combines the two rankings: the embedder's measured weight |
 /// | `candidates` | 50 | hits taken from each retriever before fusing (at least the `k` asked for) |
-/// | `neighbourChunks` | 0 | for answers: chunks before and after each hit, on the same pages, merged into its passage |
+/// | `pageFusion` | `.weighted(0.3)` | one hit per page, ranked by its best chunk plus a share of the page's other chunks |
+/// | `neighbourChunks` | 1 | for answers: chunks before and after each hit, on the same pages, merged into its passage |
 /// | `minimumScore` | `.automatic` | for answers: below this cosine similarity the engine says the documents do not answer |
 ///
 /// The defaults were chosen by measurement on the evaluation set: see `docs/retrieval.md`.
@@ -68,6 +69,34 @@ public struct RetrievalOptions: Sendable, Hashable {
         }
     }
 
+    /// How the chunks of one page combine. Citations are per page, so by default a page takes one place in the
+    /// results, however many of its chunks match.
+    public enum PageFusion: Sendable, Hashable, CustomStringConvertible {
+        /// Chunks ranked one by one: one page may take several places.
+        case off
+        /// One hit per page (the page a chunk starts on): the page's best chunk, ranked by that chunk's score plus
+        /// `weight` times the (non-negative) scores of the page's other candidate chunks. The hit's `score` stays the
+        /// best chunk's own, so the relevance threshold means the same with or without it.
+        case weighted(Float)
+
+        public var description: String {
+            switch self {
+            case .off: "off"
+            case .weighted(let weight): "\(weight)"
+            }
+        }
+
+        /// Parses `off` or a weight from 0 to 1.
+        public init?(_ text: String) {
+            if text.lowercased() == "off" {
+                self = .off
+                return
+            }
+            guard let weight = Float(text), (0...1).contains(weight) else { return nil }
+            self = .weighted(weight)
+        }
+    }
+
     /// When an answer is refused for lack of relevant passages.
     public enum ScoreThreshold: Sendable, Hashable {
         /// The embedder's measured `RetrievalCalibration.minimumScore` (MiniLM: 0.30; none for the hashed embedder).
@@ -92,16 +121,18 @@ public struct RetrievalOptions: Sendable, Hashable {
     public var mode: Mode
     public var fusion: Fusion
     public var candidates: Int
+    public var pageFusion: PageFusion
     public var neighbourChunks: Int
     public var minimumScore: ScoreThreshold
 
     public init(
-        mode: Mode = .hybrid, fusion: Fusion = .automatic, candidates: Int = 50, neighbourChunks: Int = 0,
-        minimumScore: ScoreThreshold = .automatic
+        mode: Mode = .hybrid, fusion: Fusion = .automatic, candidates: Int = 50, pageFusion: PageFusion = .weighted(0.3),
+        neighbourChunks: Int = 1, minimumScore: ScoreThreshold = .automatic
     ) {
         self.mode = mode
         self.fusion = fusion
         self.candidates = candidates
+        self.pageFusion = pageFusion
         self.neighbourChunks = neighbourChunks
         self.minimumScore = minimumScore
     }
@@ -134,6 +165,25 @@ enum RankFusion {
         }
         return scores.map { VectorIndex.Hit(row: $0.key, score: $0.value) }
             .sorted { $0.score > $1.score || ($0.score == $1.score && $0.row < $1.row) }
+    }
+
+    /// `ranked` (best first) with one hit per page: the best chunk of each page (the page its chunk starts on, as
+    /// `page` gives it), scored `best + weight · Σ max(0, other)` over the page's other hits, best first.
+    static func fusePages<Page: Hashable>(_ ranked: [VectorIndex.Hit], weight: Float, page: (Int) -> Page) -> [VectorIndex.Hit] {
+        var fused: [VectorIndex.Hit] = []
+        var position: [Page: Int] = [:]
+        for hit in ranked {
+            let key = page(hit.row)
+            if let index = position[key] {
+                fused[index].score += weight * max(0, hit.score)
+            } else {
+                position[key] = fused.count
+                fused.append(hit)
+            }
+        }
+        return fused.enumerated().sorted {
+            $0.element.score > $1.element.score || ($0.element.score == $1.element.score && $0.offset < $1.offset)
+        }.map(\.element)
     }
 
     /// Scores mapped to 0...1 by min-max over the list (all 1 when they are equal).

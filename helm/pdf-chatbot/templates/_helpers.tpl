@@ -402,6 +402,8 @@ template:
   value: {{ $.Values.server.retrieval | quote }}
 - name: RAG_FUSION
   value: {{ $.Values.server.fusion | quote }}
+- name: RAG_PAGE_FUSION
+  value: {{ $.Values.server.pageFusion | quote }}
 - name: RAG_NEIGHBOURS
   value: {{ $.Values.server.neighbours | quote }}
 - name: RAG_MIN_SCORE
