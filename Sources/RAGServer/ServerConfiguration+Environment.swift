@@ -184,6 +184,8 @@ public enum ServerSettings {
     public static let fusion = EngineSettings.fusion
     public static let neighbours = EngineSettings.neighbours
     public static let minScore = EngineSettings.minScore
+    public static let queryRewrites = EngineSettings.queryRewrites
+    public static let hypotheticalAnswer = EngineSettings.hypotheticalAnswer
 
     /// Every setting, in the order `--help` and the documentation list them.
     public static let all: [SettingInfo] = [
@@ -196,6 +198,7 @@ public enum ServerSettings {
         pageImageMaxPixels.info, pageImageMaxCharacters.info, pageImageTimeout.info, maxConcurrentRenders.info, renderQueue.info, pageCacheBytes.info,
         maxHistoryMessages.info, maxHistoryBytes.info, requestTimeout.info,
         idleTimeout.info, headerTimeout.info, bodyTimeout.info, gracePeriod.info, corsOrigin.info, metricsCache.info, logFormat.info, logLevel.info, llm.info, retrieval.info, fusion.info, neighbours.info, minScore.info,
+        queryRewrites.info, hypotheticalAnswer.info,
     ]
 
     static let apiKeysRequirement =
@@ -282,6 +285,7 @@ extension ServerConfiguration {
             gracePeriod: try value(S.gracePeriod), corsOrigin: try value(S.corsOrigin), extraction: extraction,
             maxCollectionChunks: try value(S.maxCollectionChunks), llm: try value(S.llm),
             retrieval: try EngineSettings.retrievalOptions(flags: flags, environment: environment),
+            queryRewriting: try EngineSettings.queryRewriting(flags: flags, environment: environment),
             logFormat: try value(S.logFormat), logLevel: try value(S.logLevel),
             maxRequestHistoryMessages: try value(S.maxHistoryMessages), maxRequestHistoryBytes: try value(S.maxHistoryBytes),
             metricsCacheInterval: try value(S.metricsCache),
@@ -369,6 +373,7 @@ extension ServerConfiguration {
         try S.fusion.check(retrieval.fusion)
         try S.neighbours.check(retrieval.neighbourChunks)
         try S.minScore.check(retrieval.minimumScore)
+        try S.queryRewrites.check(queryRewriting.reformulations)
         for (key, name) in apiKeys where key.count < 8 || name.isEmpty {
             throw ServerConfigurationError("API key '\(name)' is shorter than 8 characters")
         }
