@@ -114,6 +114,19 @@ import Testing
         #expect(try #require(answer.citations.first?.score) < 0.5)
     }
 
+    /// The rewriting call's prompt, for each shape of request (golden text).
+    @Test func rewritePromptMatchesGolden() throws {
+        let shapes = [
+            QueryRewriting(reformulations: 3), QueryRewriting(hypotheticalAnswer: true),
+            QueryRewriting(reformulations: 1, hypotheticalAnswer: true),
+        ]
+        let rendered = shapes.map { rewriting in
+            "## reformulations \(rewriting.reformulations), hypothetical answer \(rewriting.hypotheticalAnswer), max tokens \(rewriting.maxTokens)\n"
+                + rewriting.messages(for: Self.question).map { "[\($0.role.rawValue)]\n\($0.content)\n" }.joined()
+        }.joined(separator: "\n")
+        try expectGolden(rendered, "rewrite-prompt.txt")
+    }
+
     @Test func repliesAreReadDefensively() {
         let rewriting = QueryRewriting(reformulations: 3)
         let reply = """
@@ -137,6 +150,8 @@ import Testing
         #expect(bounded.queries.allSatisfy { $0.utf8.count <= 21 })
         #expect(bounded.queries.first == "query 1 éééééé")  // 8 + 12 bytes: a 7th é would make 22
         #expect(QueryRewriting(reformulations: 50).maxTokens == QueryRewriting.maxReformulations * QueryRewriting.tokensPerReformulation)
+        #expect(QueryRewriting(reformulations: -3, hypotheticalAnswer: true).maxTokens == QueryRewriting.passageTokens)
+        #expect(!QueryRewriting(reformulations: -3).isEnabled)
 
         // The passage alone, cut as well; nothing usable is empty.
         let passage = QueryRewriting(hypotheticalAnswer: true).parse(String(repeating: "word ", count: 10_000), query: "q", maxBytes: 100)

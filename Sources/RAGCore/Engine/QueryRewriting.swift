@@ -36,18 +36,21 @@ public struct QueryRewriting: Sendable, Hashable {
     }
 
     /// Whether anything is asked of the model.
-    public var isEnabled: Bool { reformulations > 0 || hypotheticalAnswer }
+    public var isEnabled: Bool { count > 0 || hypotheticalAnswer }
+
+    /// The reformulations asked for: ``reformulations`` within 0...``maxReformulations`` (the settings refuse
+    /// values outside; a configuration built in code is held to them here).
+    var count: Int { min(max(reformulations, 0), Self.maxReformulations) }
 
     /// The call's completion budget: ``tokensPerReformulation`` per reformulation plus ``passageTokens`` for the
     /// passage.
     public var maxTokens: Int {
-        min(reformulations, Self.maxReformulations) * Self.tokensPerReformulation + (hypotheticalAnswer ? Self.passageTokens : 0)
+        count * Self.tokensPerReformulation + (hypotheticalAnswer ? Self.passageTokens : 0)
     }
 
     /// The instruction of the rewriting call: reformulations one per line, then (when asked for) the marker line and
     /// the passage; with no reformulations, the passage alone.
     public var instruction: String {
-        let count = min(reformulations, Self.maxReformulations)
         var parts: [String] = []
         if count > 0 {
             parts.append(
@@ -103,7 +106,7 @@ public struct QueryRewriting: Sendable, Hashable {
             let rest = line.dropFirst(Self.passageMarker.count)
             passageLines = [String(rest)] + lines[(marker + 1)...]
             lines = Array(lines[..<marker])
-        } else if reformulations <= 0 && hypotheticalAnswer {
+        } else if count == 0 && hypotheticalAnswer {
             passageLines = lines
             lines = []
         }
@@ -112,7 +115,7 @@ public struct QueryRewriting: Sendable, Hashable {
             if !passage.isEmpty { rewrite.passage = passage }
         }
         var seen: Set<String> = [query.trimmingWhitespace().lowercased()]
-        for line in lines where rewrite.queries.count < min(reformulations, Self.maxReformulations) {
+        for line in lines where rewrite.queries.count < count {
             let cleaned = Self.cut(Self.clean(line), maxBytes)
             guard !cleaned.isEmpty, !cleaned.hasSuffix(":"), seen.insert(cleaned.lowercased()).inserted else { continue }
             rewrite.queries.append(cleaned)
