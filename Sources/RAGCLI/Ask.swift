@@ -15,6 +15,8 @@ struct Ask: AsyncParsableCommand {
 
     @OptionGroup(title: "Retrieval") var retrievalFlags: RetrievalFlags
 
+    @OptionGroup(title: "Query rewriting") var rewritingFlags: QueryRewritingFlags
+
     @Option(name: .short, help: ArgumentHelp("Passages to retrieve.", valueName: "n"))
     var k: Int = EngineConfiguration().searchResults
 
@@ -27,9 +29,11 @@ struct Ask: AsyncParsableCommand {
 
     private func execute() async throws {
         let retrieval = try retrievalFlags.options()
+        let rewriting = try rewritingFlags.rewriting()
         let engine = try await options.makeEngine {
             $0.searchResults = max(1, k)
             $0.retrieval = retrieval
+            $0.queryRewriting = rewriting
         }
         var answer: Answer? = nil
         for try await event in engine.askStreaming(question) {

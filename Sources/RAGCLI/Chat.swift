@@ -17,6 +17,8 @@ struct Chat: AsyncParsableCommand {
 
     @OptionGroup(title: "Retrieval") var retrievalFlags: RetrievalFlags
 
+    @OptionGroup(title: "Query rewriting") var rewritingFlags: QueryRewritingFlags
+
     @Option(name: .short, help: ArgumentHelp("Passages to retrieve per question.", valueName: "n"))
     var k: Int = EngineConfiguration().searchResults
 
@@ -29,9 +31,11 @@ struct Chat: AsyncParsableCommand {
 
     private func execute() async throws {
         let retrieval = try retrievalFlags.options()
+        let rewriting = try rewritingFlags.rewriting()
         let engine = try await options.makeEngine { configuration in
             configuration.searchResults = max(1, k)
             configuration.retrieval = retrieval
+            configuration.queryRewriting = rewriting
             configuration.condenseFollowUps = !noCondense
         }
         let interactive = isatty(0) == 1

@@ -58,3 +58,29 @@ struct RetrievalFlags: ParsableArguments {
         }
     }
 }
+
+/// Query rewriting for `ask` and `chat`, with a language model. Parsed by `EngineSettings`, as `rag-server` parses its
+/// own (which also reads RAG_QUERY_REWRITES and RAG_HYPOTHETICAL_ANSWER); `rag` reads only these flags.
+struct QueryRewritingFlags: ParsableArguments {
+    @Option(help: ArgumentHelp(
+        "With a language model, have it write n reformulations of each question, searched too and fused with the question's own results (one extra model call per question; scores and the relevance threshold stay the question's own): \(EngineSettings.queryRewrites.requirement) (default \(EngineSettings.queryRewrites.defaultText)).",
+        valueName: "n"))
+    var queryRewrites: String?
+
+    @Flag(help: "With a language model, have it write a short passage that would answer each question (HyDE), searched too and fused (in the same extra call).")
+    var hypotheticalAnswer = false
+
+    /// The query rewriting the flags give, over the default (off).
+    ///
+    /// - Throws: `CLIError` (exit code 64) naming the flag whose value is not accepted.
+    func rewriting() throws -> QueryRewriting {
+        var flags: [String: String] = [:]
+        if let flag = EngineSettings.queryRewrites.flag, let queryRewrites { flags[flag] = queryRewrites }
+        if let flag = EngineSettings.hypotheticalAnswer.flag, hypotheticalAnswer { flags[flag] = "true" }
+        do {
+            return try EngineSettings.queryRewriting(flags: flags, environment: nil)
+        } catch {
+            throw CLIError(error.message, exitCode: 64)
+        }
+    }
+}

@@ -172,6 +172,13 @@ extension DTO.Answer: JSONWritable {
         try json.array(passages)
         json.key("question")
         json.string(question)
+        json.key("search_queries")
+        json.beginArray()
+        for query in search_queries {
+            json.element()
+            json.string(query)
+        }
+        json.endArray()
         json.key("search_query")
         json.string(search_query)
         json.key("timings")

@@ -185,6 +185,8 @@ public enum ServerSettings {
     public static let pageFusion = EngineSettings.pageFusion
     public static let neighbours = EngineSettings.neighbours
     public static let minScore = EngineSettings.minScore
+    public static let queryRewrites = EngineSettings.queryRewrites
+    public static let hypotheticalAnswer = EngineSettings.hypotheticalAnswer
 
     /// Every setting, in the order `--help` and the documentation list them.
     public static let all: [SettingInfo] = [
@@ -197,6 +199,7 @@ public enum ServerSettings {
         pageImageMaxPixels.info, pageImageMaxCharacters.info, pageImageTimeout.info, maxConcurrentRenders.info, renderQueue.info, pageCacheBytes.info,
         maxHistoryMessages.info, maxHistoryBytes.info, requestTimeout.info,
         idleTimeout.info, headerTimeout.info, bodyTimeout.info, gracePeriod.info, corsOrigin.info, metricsCache.info, logFormat.info, logLevel.info, llm.info, retrieval.info, fusion.info, pageFusion.info, neighbours.info, minScore.info,
+        queryRewrites.info, hypotheticalAnswer.info,
     ]
 
     static let apiKeysRequirement =
@@ -283,6 +286,7 @@ extension ServerConfiguration {
             gracePeriod: try value(S.gracePeriod), corsOrigin: try value(S.corsOrigin), extraction: extraction,
             maxCollectionChunks: try value(S.maxCollectionChunks), llm: try value(S.llm),
             retrieval: try EngineSettings.retrievalOptions(flags: flags, environment: environment),
+            queryRewriting: try EngineSettings.queryRewriting(flags: flags, environment: environment),
             logFormat: try value(S.logFormat), logLevel: try value(S.logLevel),
             maxRequestHistoryMessages: try value(S.maxHistoryMessages), maxRequestHistoryBytes: try value(S.maxHistoryBytes),
             metricsCacheInterval: try value(S.metricsCache),
@@ -371,6 +375,7 @@ extension ServerConfiguration {
         try S.pageFusion.check(retrieval.pageFusion)
         try S.neighbours.check(retrieval.neighbourChunks)
         try S.minScore.check(retrieval.minimumScore)
+        try S.queryRewrites.check(queryRewriting.reformulations)
         for (key, name) in apiKeys where key.count < 8 || name.isEmpty {
             throw ServerConfigurationError("API key '\(name)' is shorter than 8 characters")
         }

@@ -72,6 +72,8 @@ public struct ServerConfiguration: Sendable {
     public var llm: LLMChoice
     /// How passages are found.
     public var retrieval: RetrievalOptions
+    /// Query rewriting for answers with a language model (off by default).
+    public var queryRewriting: QueryRewriting
     /// How the executable writes logs.
     public var logFormat: LogFormat
     /// The lowest level logged.
@@ -122,6 +124,7 @@ public struct ServerConfiguration: Sendable {
         gracePeriod: Duration = ServerSettings.gracePeriod.defaultValue, corsOrigin: String? = nil,
         extraction: ExtractionLimits = ExtractionLimits(), maxCollectionChunks: Int = ServerSettings.maxCollectionChunks.defaultValue,
         llm: LLMChoice = ServerSettings.llm.defaultValue, retrieval: RetrievalOptions = RetrievalOptions(),
+        queryRewriting: QueryRewriting = QueryRewriting(),
         logFormat: LogFormat = ServerSettings.logFormat.defaultValue, logLevel: Logger.Level = ServerSettings.logLevel.defaultValue,
         servedModelName: String = "pdf-chatbot", maxRequestHistoryMessages: Int = ServerSettings.maxHistoryMessages.defaultValue,
         maxRequestHistoryBytes: Int = ServerSettings.maxHistoryBytes.defaultValue,
@@ -161,6 +164,7 @@ public struct ServerConfiguration: Sendable {
         self.maxCollectionChunks = maxCollectionChunks
         self.llm = llm
         self.retrieval = retrieval
+        self.queryRewriting = queryRewriting
         self.logFormat = logFormat
         self.logLevel = logLevel
         self.servedModelName = servedModelName
@@ -176,12 +180,13 @@ public struct ServerConfiguration: Sendable {
         self.ingestion = ingestion
     }
 
-    /// The engine's configuration: this collection, limits, retrieval options and read-only mode.
+    /// The engine's configuration: this collection, limits, retrieval options, query rewriting and read-only mode.
     public var engineConfiguration: EngineConfiguration {
         EngineConfiguration(
             collectionDirectory: collectionDirectory, extraction: extraction, retrieval: retrieval,
             maxCollectionChunks: maxCollectionChunks, readOnly: readOnly, databaseURL: databaseURL,
-            databaseMaxConnections: databaseMaxConnections, databaseWait: databaseWait, pageRendering: pageRendering)
+            databaseMaxConnections: databaseMaxConnections, databaseWait: databaseWait, pageRendering: pageRendering,
+            queryRewriting: queryRewriting)
     }
 
     /// The bounds on an uploaded `multipart/form-data` body.

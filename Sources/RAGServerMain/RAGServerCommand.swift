@@ -114,6 +114,10 @@ struct RAGServerCommand: AsyncParsableCommand {
     @Option(name: .customLong("page-fusion"), parsing: .unconditional, help: S.pageFusion.argumentHelp) var pageFusion: String?
     @Option(name: .customLong("neighbours"), parsing: .unconditional, help: S.neighbours.argumentHelp) var neighbours: String?
     @Option(name: .customLong("min-score"), parsing: .unconditional, help: S.minScore.argumentHelp) var minScore: String?
+    @Option(name: .customLong("query-rewrites"), parsing: .unconditional, help: S.queryRewrites.argumentHelp)
+    var queryRewrites: String?
+    @Flag(name: .customLong("hypothetical-answer"), help: ArgumentHelp(S.hypotheticalAnswer.info.helpText))
+    var hypotheticalAnswer = false
 
     /// The flags given, by flag (`--port`), for `ServerConfiguration(flags:environment:)`.
     var flags: [String: String] {
@@ -141,6 +145,7 @@ struct RAGServerCommand: AsyncParsableCommand {
             (S.metricsCache.info, metricsCache), (S.logFormat.info, logFormat),
             (S.logLevel.info, logLevel), (S.llm.info, llm), (S.retrieval.info, retrieval), (S.fusion.info, fusion),
             (S.pageFusion.info, pageFusion), (S.neighbours.info, neighbours), (S.minScore.info, minScore),
+            (S.queryRewrites.info, queryRewrites), (S.hypotheticalAnswer.info, hypotheticalAnswer ? "true" : nil),
         ]
         var flags: [String: String] = [:]
         for (info, value) in given { if let flag = info.flag, let value { flags[flag] = value } }

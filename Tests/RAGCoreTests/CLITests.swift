@@ -244,6 +244,15 @@ struct RAGProcess {
         #expect(run.stderr == "rag: error: --fusion must be auto, rrf, rrf:K (K from 0 to 1000000), weighted or weighted:W (W from 0 to 1), not 'weighted:2'\n")
     }
 
+    @Test(arguments: ["ask", "chat"])
+    func aBadQueryRewritesFlagIsOneLineAndExitCode64(command: String) async throws {
+        let run = try await RAGProcess.run([command, "--query-rewrites", "9"] + (command == "ask" ? ["anything"] : []), collection: temporaryDirectory())
+        #expect(run.status == 64)
+        #expect(run.stderr == "rag: error: --query-rewrites must be an integer from 0 to 8 (0 turns it off), not '9'\n")
+        let help = try await RAGProcess.run([command, "--help"], collection: temporaryDirectory())
+        #expect(help.stdout.contains("--query-rewrites <n>") && help.stdout.contains("--hypothetical-answer"))
+    }
+
     @Test func anEmptyRAGCollectionIsAnError() async throws {
         let run = try await RAGProcess.run(["list"], environment: ["RAG_COLLECTION": ""])
         #expect(run.status == 64)

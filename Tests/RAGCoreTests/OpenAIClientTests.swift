@@ -249,4 +249,58 @@ import Testing
         let prompt = try #require(server.requests.first?.json?["messages"] as? [[String: String]])
         #expect(prompt.last?["content"]?.contains("[1] facts.txt, p. 1") == true)
     }
+    /// Query rewriting through the real client (issue #14): the rewrite request goes out first (temperature 0, a
+    /// bounded max_tokens), its reformulations are searched, and its tokens are counted.
+    @Test func queryRewritingSendsTheRewriteAndUsesIt() async throws {
+        let server = try FakeOpenAIServer()
+        defer { server.stop() }
+        server.enqueue(
+            .chatCompletion(content: "1. paid annual leave days per year\n2. annual leave entitlement", promptTokens: 31, completionTokens: 9),
+            .chatStream(deltas: ["Twenty days [1]."], usage: (prompt: 300, completion: 5)))
+        let metrics = RAGMetrics()
+        let configuration = EngineConfiguration(searchResults: 1, queryRewriting: QueryRewriting(reformulations: 2))
+        let engine = try await Engine(
+            configuration: configuration, llm: OpenAIClient(configuration: Self.configuration(server)), metrics: metrics)
+        _ = try await engine.ingest(data: Data(QueryRewritingTests.party.utf8), fileName: "party.txt")
+        _ = try await engine.ingest(data: Data(QueryRewritingTests.leave.utf8), fileName: "leave.txt")
+        let answer = try await engine.ask(QueryRewritingTests.question)
+        #expect(answer.text == "Twenty days [1].")
+        #expect(answer.citations.first?.fileName == "leave.txt")
+        #expect(answer.searchQueries == [QueryRewritingTests.question, "paid annual leave days per year", "annual leave entitlement"])
+
+        #expect(server.requests.count == 2)
+        let rewrite = try #require(server.requests.first?.json)
+        #expect(rewrite["temperature"] as? Double == 0)
+        #expect(rewrite["max_tokens"] as? Int == 2 * QueryRewriting.tokensPerReformulation)
+        #expect(rewrite["stream"] as? Bool != true)
+        let messages = try #require(rewrite["messages"] as? [[String: String]])
+        #expect(messages.first?["content"] == QueryRewriting(reformulations: 2).instruction)
+        #expect(messages.last?["content"] == "Question: \(QueryRewritingTests.question)")
+        let prompt = try #require(server.requests.last?.json?["messages"] as? [[String: String]])
+        #expect(prompt.last?["content"]?.contains("[1] leave.txt, p. 1") == true)
+
+        let text = metrics.render()
+        #expect(text.contains(#"rag_query_rewrites_total{outcome="success"} 1"#))
+        #expect(text.contains(#"rag_query_rewrite_tokens_total{kind="prompt",model="gpt-test"} 31"#))
+        #expect(text.contains(#"rag_query_rewrite_tokens_total{kind="completion",model="gpt-test"} 9"#))
+        #expect(text.contains(#"rag_llm_tokens_total{kind="prompt",model="gpt-test"} 331"#))
+    }
+
+    /// A rewrite request the server refuses (400) is not the answer's failure.
+    @Test func aFailedRewriteRequestFallsBackToTheQuestion() async throws {
+        let server = try FakeOpenAIServer()
+        defer { server.stop() }
+        let failure = FakeOpenAIServer.Behavior.error(status: 400, message: "bad request", type: "invalid_request_error")
+        server.enqueue(failure, .chatStream(deltas: ["It depends [1]."]))
+        let metrics = RAGMetrics()
+        let configuration = EngineConfiguration(searchResults: 1, queryRewriting: QueryRewriting(reformulations: 2))
+        let engine = try await Engine(
+            configuration: configuration, llm: OpenAIClient(configuration: Self.configuration(server)), metrics: metrics)
+        _ = try await engine.ingest(data: Data(QueryRewritingTests.party.utf8), fileName: "party.txt")
+        let answer = try await engine.ask(QueryRewritingTests.question)
+        #expect(answer.text == "It depends [1].")
+        #expect(answer.searchQueries == [QueryRewritingTests.question])
+        #expect(metrics.render().contains(#"rag_query_rewrites_total{outcome="error"} 1"#))
+        #expect(metrics.render().contains(#"rag_llm_errors_total{type="invalid_request",model="gpt-test"} 1"#))
+    }
 }

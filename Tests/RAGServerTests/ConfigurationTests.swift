@@ -65,6 +65,9 @@ import Testing
         Bad(environment: ["RAG_NEIGHBOURS": "-1"], flag: "--neighbours", variable: "RAG_NEIGHBOURS"),
         Bad(environment: ["RAG_MIN_SCORE": "2"], flag: "--min-score", variable: "RAG_MIN_SCORE"),
         Bad(environment: ["RAG_MIN_SCORE": "nan"], flag: "--min-score", variable: "RAG_MIN_SCORE"),
+        Bad(environment: ["RAG_QUERY_REWRITES": "9"], flag: "--query-rewrites", variable: "RAG_QUERY_REWRITES"),
+        Bad(flags: ["--query-rewrites": "-1"], flag: "--query-rewrites", variable: "RAG_QUERY_REWRITES"),
+        Bad(environment: ["RAG_HYPOTHETICAL_ANSWER": "sometimes"], flag: "--hypothetical-answer", variable: "RAG_HYPOTHETICAL_ANSWER"),
         Bad(environment: ["RAG_COLLECTION": ""], flag: "--collection", variable: "RAG_COLLECTION"),
         Bad(environment: ["RAG_ROLE": "both"], flag: "--role", variable: "RAG_ROLE"),
         Bad(environment: ["RAG_UPLOAD_MODE": "later"], flag: "--upload-mode", variable: "RAG_UPLOAD_MODE"),
@@ -188,9 +191,25 @@ import Testing
 
         let defaults = try ServerConfiguration(flags: [:], environment: [:])
         #expect(defaults.port == 8501)
+        #expect(defaults.queryRewriting == QueryRewriting() && !defaults.engineConfiguration.queryRewriting.isEnabled)
         #expect(defaults.retrieval.fusion == .automatic)
         #expect(defaults.extraction.maxPages == 10_000)
         #expect(defaults.rateLimitPerMinute == 120)
+    }
+
+    @Test func queryRewritingIsReadAndReachesTheEngine() throws {
+        let environment = ["RAG_QUERY_REWRITES": "3", "RAG_HYPOTHETICAL_ANSWER": "on"]
+        let variables = try ServerConfiguration(flags: [:], environment: environment)
+        #expect(variables.queryRewriting == QueryRewriting(reformulations: 3, hypotheticalAnswer: true))
+        #expect(variables.engineConfiguration.queryRewriting == variables.queryRewriting)
+        let flags = try ServerConfiguration(flags: ["--query-rewrites": "8", "--hypothetical-answer": "true"], environment: [:])
+        #expect(flags.queryRewriting == QueryRewriting(reformulations: 8, hypotheticalAnswer: true))
+        #expect(throws: SettingError(
+            flag: "--query-rewrites", variable: "RAG_QUERY_REWRITES",
+            "RAG_QUERY_REWRITES (--query-rewrites) must be an integer from 0 to 8 (0 turns it off), not '20'"
+        )) { try ServerConfiguration(flags: [:], environment: ["RAG_QUERY_REWRITES": "20"]) }
+        // A configuration built in code is checked too.
+        #expect(throws: (any Error).self) { try ServerConfiguration(collectionDirectory: URL(fileURLWithPath: "/c"), queryRewriting: QueryRewriting(reformulations: 9)).validate() }
     }
 
     @Test func aBadVariableUnderAFlagIsNotRead() throws {
@@ -292,6 +311,7 @@ import Testing
         #expect(c.maxCollectionChunks >= 0 && c.rateLimitPerMinute >= 0 && c.rateLimitBurst >= 1)
         #expect(c.maxConcurrentAnswers >= 1 && c.answerQueueLength >= 0)
         #expect((0...100).contains(c.retrieval.neighbourChunks))
+        #expect((0...8).contains(c.queryRewriting.reformulations))
         if case .value(let score) = c.retrieval.minimumScore { #expect((-1...1).contains(score)) }
         switch c.retrieval.fusion {
         case .automatic: break

@@ -68,6 +68,7 @@ import Testing
             var answer = real
             answer.question = values.string()
             answer.searchQuery = values.string()
+            answer.searchQueries = (0..<values.int(1..<4)).map { _ in values.string() }
             answer.text = values.string()
             answer.model = values.string()
             answer.citations = (0..<values.int(0..<4)).map { _ in values.citation() }

@@ -231,6 +231,32 @@ import Testing
         }
     }
 
+    /// Query rewriting, set as the server sets it (`--query-rewrites`): the answer's `search_queries` lists what was
+    /// searched; off (the default), only the question.
+    @Test func askReportsTheQueriesSearched() async throws {
+        var server = TestServer(llm: MockLLMClient(replies: ["1. paid vacation days per year", "Employees get 25 days [1]."]))
+        let configuration = try ServerConfiguration(flags: ["--query-rewrites": "2"], environment: [:])
+        server.engineConfiguration.queryRewriting = configuration.engineConfiguration.queryRewriting
+        let (app, _) = try await server.app()
+        let llm = server.llm
+        try await app.test(.router) { client in
+            try await client.uploadHandbook()
+            let response = try await client.execute(
+                uri: "/v1/ask", method: .post, body: Fixtures.jsonBody(["question": "How many vacation days?"]))
+            #expect(response.status == .ok)
+            #expect(response.json["search_query"] as? String == "How many vacation days?")
+            #expect(response.json["search_queries"] as? [String] == ["How many vacation days?", "paid vacation days per year"])
+            #expect(llm.requests.count == 2)
+        }
+        let (plain, _) = try await TestServer().app()
+        try await plain.test(.router) { client in
+            try await client.uploadHandbook()
+            let response = try await client.execute(
+                uri: "/v1/ask", method: .post, body: Fixtures.jsonBody(["question": "How many vacation days?"]))
+            #expect(response.json["search_queries"] as? [String] == ["How many vacation days?"])
+        }
+    }
+
     @Test func askSaysWhenTheDocumentsDoNotAnswer() async throws {
         var server = TestServer()
         server.engineConfiguration.retrieval.minimumScore = .value(0.5)

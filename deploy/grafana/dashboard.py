@@ -75,6 +75,12 @@ ROWS = [
         ("Tokens per second by client", "short", [
             (f"sum by (client, kind) (rate(rag_client_tokens_total{{{SEL}}}[{RI}]))", "{{client}} {{kind}}")],
          "Usage per API key name."),
+        ("Query rewrites per second by outcome", "reqps", [
+            (f"sum by (outcome) (rate(rag_query_rewrites_total{{{SEL}}}[{RI}]))", "{{outcome}}")],
+         "Query rewriting calls (RAG_QUERY_REWRITES, RAG_HYPOTHETICAL_ANSWER; off by default): empty and error searched the question alone."),
+        ("Query rewriting tokens per second", "short", [
+            (f"sum by (kind, model) (rate(rag_query_rewrite_tokens_total{{{SEL}}}[{RI}]))", "{{kind}} {{model}}")],
+         "What rewriting costs; also counted in the tokens by kind panel."),
     ]),
     ("Answers", [
         ("Sources matched per question", "short", [

@@ -39,6 +39,9 @@ def test_helm_lint_strict():
     {"server": {"fusion": "weighted:2"}},
     {"server": {"minScore": "high"}},
     {"server": {"minScore": 2}},
+    {"server": {"queryRewrites": 9}},
+    {"server": {"queryRewrites": -1}},
+    {"server": {"hypotheticalAnswer": "yes"}},
     {"server": {"maxFormParts": 0}},
     {"server": {"maxPartHeaderBytes": 0}},
     {"server": {"maxPages": 0}},
@@ -61,6 +64,7 @@ def test_values_schema_accepts_the_defaults():
 @pytest.mark.parametrize("good", [
     {"server": {"retrieval": "lexical", "fusion": "rrf:60", "neighbours": 1, "minScore": 0.3}},
     {"server": {"fusion": "weighted:0.7", "minScore": "off"}},
+    {"server": {"queryRewrites": 3, "hypotheticalAnswer": True}},
 ])
 def test_values_schema_accepts_retrieval_settings(good):
     with helm.Chart.load(str(CHART)) as chart:

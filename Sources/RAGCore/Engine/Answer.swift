@@ -50,8 +50,12 @@ public struct Timings: Sendable, Hashable {
 /// The answer to a question.
 public struct Answer: Sendable, Hashable {
     public var question: String
-    /// What was searched: the question, or a standalone rewrite of a follow-up question.
+    /// What was searched: the question, or a standalone rewrite of a follow-up question. Hit scores and the
+    /// relevance threshold are this query's.
     public var searchQuery: String
+    /// Everything searched, fused into the passages: ``searchQuery`` first, then the reformulations and the
+    /// hypothetical answer passage that query rewriting (``EngineConfiguration/queryRewriting``) gave, if any.
+    public var searchQueries: [String]
     public var text: String
     /// The passages the answer cites (`[n]` in the text); all passages given to the model when it cited none.
     public var citations: [Citation]
@@ -65,6 +69,23 @@ public struct Answer: Sendable, Hashable {
     /// False when no passage was relevant enough (`RetrievalOptions.minimumScore`): the text then says that the
     /// documents do not answer the question, cites nothing, and no language model was called.
     public var isAnswered: Bool = true
+
+    public init(
+        question: String, searchQuery: String, searchQueries: [String]? = nil, text: String, citations: [Citation],
+        passages: [Citation], usage: TokenUsage, model: String, isGenerated: Bool, timings: Timings, isAnswered: Bool = true
+    ) {
+        self.question = question
+        self.searchQuery = searchQuery
+        self.searchQueries = searchQueries ?? [searchQuery]
+        self.text = text
+        self.citations = citations
+        self.passages = passages
+        self.usage = usage
+        self.model = model
+        self.isGenerated = isGenerated
+        self.timings = timings
+        self.isAnswered = isAnswered
+    }
 }
 
 /// One event of a streamed answer.

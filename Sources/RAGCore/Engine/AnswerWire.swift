@@ -70,6 +70,8 @@ package enum AnswerWire {
     package struct Answer: Codable, Sendable, Hashable {
         package var question: String
         package var search_query: String
+        /// Everything searched: `search_query`, then query rewriting's reformulations and hypothetical passage.
+        package var search_queries: [String]
         package var answer: String
         package var citations: [Citation]
         package var passages: [Citation]
@@ -83,6 +85,7 @@ package enum AnswerWire {
         package init(_ answer: RAGCore.Answer) {
             question = answer.question
             search_query = answer.searchQuery
+            search_queries = answer.searchQueries
             self.answer = answer.text
             citations = answer.citations.map(Citation.init)
             passages = answer.passages.map(Citation.init)

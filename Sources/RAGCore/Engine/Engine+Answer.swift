@@ -4,7 +4,8 @@ import Prometheus
 import Synchronization
 
 /// Search and answers: retrieval (vector, BM25, hybrid), the relevance threshold, follow-up rewriting, the prompt, the
-/// language model call and the answer's metrics.
+/// language model call and the answer's metrics. Query rewriting (`Engine+Rewrite.swift`) applies to answers only:
+/// ``search(_:k:documents:retrieval:)`` searches the query as given.
 extension Engine {
     /// The `k` passages that best match `query`, best first, optionally only from some documents, found as
     /// `retrieval` says (by default `configuration.retrieval`).
@@ -57,8 +58,10 @@ extension Engine {
             }
             let searchQuery = try await standaloneQuery(question, history: history)
             let options = configuration.retrieval
-            let hits = try await retrieve(searchQuery, k: configuration.searchResults, documents: nil, options: options)
-            let retrieval = Engine.seconds(since: start)
+            let found = try await retrieveWithVector(searchQuery, k: configuration.searchResults, documents: nil, options: options)
+            var hits = found.hits
+            // The relevance threshold judges the question's own hits, before any rewriting: a refusal costs no
+            // rewriting call, and rewrites (a hypothetical passage is similar to everything) never decide it.
             if let refusal = refusal(question: question, searchQuery: searchQuery, hits: hits, options: options, started: start) {
                 metrics.questionsUnanswered.increment()
                 emit(.passages([]))
@@ -66,6 +69,14 @@ extension Engine {
                 finish(.ask, outcome: "success", started: start)
                 return refusal
             }
+            var searchQueries = [searchQuery]
+            if let rewrite = try await rewrite(searchQuery) {
+                hits = try await retrieve(
+                    searchQuery, vector: found.vector, rewrites: rewrite.searches, k: configuration.searchResults, documents: nil,
+                    options: options)
+                searchQueries += rewrite.searches
+            }
+            let retrieval = Engine.seconds(since: start)
             let context = snapshot.passages(for: hits, neighbours: options.neighbourChunks)
             let prompt = try PromptBuilder(options: configuration.prompt).build(question: question, hits: context, history: history)
             let passages = prompt.passages.map(Citation.init(passage:))
@@ -107,7 +118,8 @@ extension Engine {
 
             let cited = passages.filter { text.contains("[\($0.number)]") }
             let answer = Answer(
-                question: question, searchQuery: searchQuery, text: text, citations: cited.isEmpty ? passages : cited, passages: passages,
+                question: question, searchQuery: searchQuery, searchQueries: searchQueries, text: text,
+                citations: cited.isEmpty ? passages : cited, passages: passages,
                 usage: finalUsage, model: llm.model, isGenerated: llm.isGenerative,
                 timings: Timings(retrieval: retrieval, generation: generation, total: Engine.seconds(since: start), firstToken: firstToken))
             finish(.ask, outcome: "success", started: start)
@@ -211,7 +223,7 @@ extension Engine {
                 best.chunk.fileName, best.chunk.pageLabel, best.score, threshold)
         }
         var answer = Answer(
-            question: question, searchQuery: searchQuery, text: text, citations: [], passages: [],
+            question: question, searchQuery: searchQuery, searchQueries: [searchQuery], text: text, citations: [], passages: [],
             usage: TokenUsage(promptTokens: 0, completionTokens: 0, isEstimated: false), model: llm.model, isGenerated: false,
             timings: Timings(retrieval: Engine.seconds(since: started), total: Engine.seconds(since: started)))
         answer.isAnswered = false
@@ -219,6 +231,13 @@ extension Engine {
     }
 
     func retrieve(_ query: String, k: Int, documents: Set<DocumentID>?, options: RetrievalOptions) async throws -> [SearchHit] {
+        try await retrieveWithVector(query, k: k, documents: documents, options: options).hits
+    }
+
+    /// `retrieve`, and the query's embedding (empty in lexical mode), for a fused search with its rewrites.
+    func retrieveWithVector(
+        _ query: String, k: Int, documents: Set<DocumentID>?, options: RetrievalOptions
+    ) async throws -> (hits: [SearchHit], vector: [Float]) {
         let start = ContinuousClock.now
         let options = options.resolved(for: embedder.calibration)
         var embedding: [Float] = []
@@ -235,6 +254,6 @@ extension Engine {
             hits = await Engine.offload { snapshot.search(query: query, vector: vector, k: k, options: options, documentIDs: documents) }
         }
         metrics.retrievalLatency.record(Engine.seconds(since: start))
-        return hits
+        return (hits, vector)
     }
 }

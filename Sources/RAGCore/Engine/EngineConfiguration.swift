@@ -19,6 +19,7 @@ import Foundation
 /// | `maxQuestionBytes` | 8192 | longest question (UTF-8 bytes) |
 /// | `readOnly` | `false` | refuse ingest and remove (serving replicas over a shared collection) |
 /// | `condenseFollowUps` | `true` | with history and a language model, rewrite a follow-up into a standalone search query first |
+/// | `queryRewriting` | off | with a language model, search reformulations of the question and a hypothetical answer too |
 public struct EngineConfiguration: Sendable {
     public var collectionDirectory: URL?
     /// The PostgreSQL database that holds the collection (`PostgresCollectionStore`): when set, the engine uses it
@@ -51,6 +52,10 @@ public struct EngineConfiguration: Sendable {
     public var pageRendering: PageRenderLimits
     public var readOnly: Bool
     public var condenseFollowUps: Bool
+    /// With a language model, one extra call before retrieval writes reformulations of the (standalone) question
+    /// and/or a hypothetical answer passage, searched too and fused with the question's own ranking (see
+    /// ``QueryRewriting``). Off by default; the extractive answerer never rewrites.
+    public var queryRewriting: QueryRewriting
 
     public init(
         collectionDirectory: URL? = nil, chunking: ChunkingOptions = ChunkingOptions(),
@@ -59,8 +64,9 @@ public struct EngineConfiguration: Sendable {
         embeddingBatchSize: Int = 64, maxCollectionChunks: Int = 1_000_000,
         maxQuestionBytes: Int = 8192, readOnly: Bool = false, condenseFollowUps: Bool = true,
         databaseURL: DatabaseURL? = nil, databaseMaxConnections: Int = 10, databaseWait: Duration = .seconds(10),
-        pageRendering: PageRenderLimits = PageRenderLimits()
+        pageRendering: PageRenderLimits = PageRenderLimits(), queryRewriting: QueryRewriting = QueryRewriting()
     ) {
+        self.queryRewriting = queryRewriting
         self.pageRendering = pageRendering
         self.databaseURL = databaseURL
         self.databaseMaxConnections = databaseMaxConnections

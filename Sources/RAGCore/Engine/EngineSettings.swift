@@ -92,6 +92,31 @@ public enum EngineSettings {
         },
         parser: { RetrievalOptions.ScoreThreshold($0) })
 
+    /// `--query-rewrites` / `RAG_QUERY_REWRITES`: reformulations of each question a language model writes, searched
+    /// too (``QueryRewriting/reformulations``).
+    public static let queryRewrites = Setting<Int>.integer(
+        flag: "--query-rewrites", variable: "RAG_QUERY_REWRITES", default: QueryRewriting().reformulations,
+        in: 0...QueryRewriting.maxReformulations, note: "0 turns it off",
+        help: "With a language model, reformulations of each question it writes, searched too and fused (one extra call); 0 turns it off")
+
+    /// `--hypothetical-answer` / `RAG_HYPOTHETICAL_ANSWER`: a passage a language model writes as if answering, searched
+    /// too (``QueryRewriting/hypotheticalAnswer``).
+    public static let hypotheticalAnswer = Setting<Bool>.boolean(
+        flag: "--hypothetical-answer", variable: "RAG_HYPOTHETICAL_ANSWER", default: QueryRewriting().hypotheticalAnswer,
+        help: "With a language model, search a short passage it writes as if answering (HyDE) too, fused (same extra call)")
+
+    /// Query rewriting from `flags` (by flag, `--query-rewrites`; `--hypothetical-answer` as `"true"` when given) and,
+    /// when `environment` is not `nil`, the variables (`RAG_QUERY_REWRITES`), over `QueryRewriting()`'s defaults (off).
+    ///
+    /// - Throws: ``SettingError`` naming the first setting whose value is not accepted.
+    public static func queryRewriting(flags: [String: String], environment: [String: String]?) throws(SettingError) -> QueryRewriting {
+        func value<Value>(_ setting: Setting<Value>) throws(SettingError) -> Value {
+            let setting = environment == nil ? setting.flagOnly : setting
+            return try setting.value(flag: setting.flag.flatMap { flags[$0] }, environment: environment ?? [:])
+        }
+        return QueryRewriting(reformulations: try value(queryRewrites), hypotheticalAnswer: try value(hypotheticalAnswer))
+    }
+
     /// The collection directory: `flag` when given, else `$RAG_COLLECTION` when set, else
     /// `pdf-chatbot/collection` in the user's data directory (``dataHome(environment:)``).
     ///

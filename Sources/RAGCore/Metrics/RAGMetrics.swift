@@ -55,6 +55,7 @@ public final class RAGMetrics: Sendable {
         estimatedUsage(model: model).increment(by: Int64(0))
         _ = llmLatency(model: model)
         _ = timeToFirstToken(model: model)
+        prepareQueryRewriting(model: model)
     }
 
     static let sourceBuckets: [Double] = [0, 1, 2, 3, 4, 5, 6, 8, 10, 15, 20]

@@ -33,14 +33,7 @@ extension DocumentCollection {
     ) -> [SearchHit] {
         let allowed = rowFilter(documentIDs)
         let pool = max(k, options.candidates)
-        func byPage(_ ranked: [VectorIndex.Hit]) -> [VectorIndex.Hit] {
-            guard case .weighted(let weight) = options.pageFusion else { return ranked }
-            struct Page: Hashable {
-                var document: DocumentID
-                var page: Int
-            }
-            return RankFusion.fusePages(ranked, weight: weight) { Page(document: chunks[$0].documentID, page: chunks[$0].pageStart) }
-        }
+        func byPage(_ ranked: [VectorIndex.Hit]) -> [VectorIndex.Hit] { pageFused(ranked, options.pageFusion) }
         switch options.mode {
         case .vector where options.pageFusion == .off:
             return search(vector: vector, k: k, documentIDs: documentIDs)
@@ -68,6 +61,63 @@ extension DocumentCollection {
                 return SearchHit(chunk: chunks[hit.row], score: score, rank: rank + 1, lexicalScore: bm25[hit.row])
             }
         }
+    }
+
+    /// The `k` best chunks for several searches of one question, fused: `queries[0]` is the question itself, the
+    /// others its rewrites (reformulations, a hypothetical answer passage); `vectors` are their embeddings, in the
+    /// same order (unused in lexical mode). Each query is ranked as `search(query:vector:k:options:documentIDs:)`
+    /// ranks it, to a depth of `max(k, options.candidates)`, and the rankings are fused by reciprocal rank fusion
+    /// (`Σ 1 / (60 + rank)`), the question's own ranking weighted as much as any rewrite's. With
+    /// `options.pageFusion` on, each ranking is fused by page first, and a page appears once in the result.
+    ///
+    /// A hit's `score` is what a search for `queries[0]` alone gives it, whichever query found it: in vector and
+    /// hybrid modes its cosine similarity to the question, so the relevance threshold means the same with rewrites;
+    /// in lexical mode the question's BM25 score (0 when the question's own words did not find it). `lexicalScore` is
+    /// the question's BM25 score when the question's own ranking had it.
+    public func search(
+        queries: [String], vectors: [[Float]], k: Int, options: RetrievalOptions, documentIDs: Set<DocumentID>? = nil
+    ) -> [SearchHit] {
+        precondition(!queries.isEmpty, "at least the question itself")
+        precondition(options.mode == .lexical || vectors.count == queries.count, "one vector per query")
+        let allowed = rowFilter(documentIDs)
+        let depth = max(k, options.candidates)
+        let byVector = options.mode == .lexical ? [] : index.search(batch: vectors, k: depth, allowed: allowed)
+        var rankings: [[VectorIndex.Hit]] = []
+        var questionWords: [Int: Float] = [:]
+        for (position, query) in queries.enumerated() {
+            let ranking: [VectorIndex.Hit]
+            switch options.mode {
+            case .vector:
+                ranking = byVector[position]
+            case .lexical:
+                ranking = lexicalIndex.search(query, k: depth, allowed: allowed)
+                if position == 0 { questionWords = Dictionary(ranking.map { ($0.row, $0.score) }, uniquingKeysWith: { first, _ in first }) }
+            case .hybrid:
+                let words = lexicalIndex.search(query, k: depth, allowed: allowed)
+                if position == 0 { questionWords = Dictionary(words.map { ($0.row, $0.score) }, uniquingKeysWith: { first, _ in first }) }
+                ranking = Array(RankFusion.fuse(vector: byVector[position], lexical: words, fusion: options.fusion).prefix(depth))
+            }
+            rankings.append(pageFused(ranking, options.pageFusion))
+        }
+        // Each ranking has one hit per page; two queries may still pick different chunks of a page: keep the first.
+        var fused = RankFusion.reciprocalRank(rankings, k: 60)
+        if options.pageFusion != .off { fused = pageFused(fused, .weighted(0)) }
+        fused = Array(fused.prefix(k))
+        let unit = options.mode == .lexical ? [] : VectorIndex.normalized(vectors[0])
+        return fused.enumerated().map { rank, hit in
+            let score = options.mode == .lexical ? questionWords[hit.row] ?? 0 : index.similarity(unit, row: hit.row)
+            return SearchHit(chunk: chunks[hit.row], score: score, rank: rank + 1, lexicalScore: questionWords[hit.row])
+        }
+    }
+
+    /// `ranked` with one hit per page, as `fusion` says (unchanged when it is off).
+    func pageFused(_ ranked: [VectorIndex.Hit], _ fusion: RetrievalOptions.PageFusion) -> [VectorIndex.Hit] {
+        guard case .weighted(let weight) = fusion else { return ranked }
+        struct Page: Hashable {
+            var document: DocumentID
+            var page: Int
+        }
+        return RankFusion.fusePages(ranked, weight: weight) { Page(document: chunks[$0].documentID, page: chunks[$0].pageStart) }
     }
 
     /// The passages for an answer: each hit widened by up to `neighbours` chunks before and after it that share a

@@ -186,6 +186,24 @@ enum RankFusion {
         }.map(\.element)
     }
 
+    /// Any number of rankings (each best first) fused by reciprocal rank fusion, each weighing the same: a row scores
+    /// `Σ 1 / (k + rank)` over the rankings it appears in. Best first; a tie goes to the row the first ranking (the
+    /// question's own) placed higher, then to the lower row.
+    static func reciprocalRank(_ rankings: [[VectorIndex.Hit]], k: Int) -> [VectorIndex.Hit] {
+        var scores: [Int: Float] = [:]
+        for ranking in rankings {
+            for (rank, hit) in ranking.enumerated() { scores[hit.row, default: 0] += 1 / Float(k + rank + 1) }
+        }
+        var first: [Int: Int] = [:]
+        for (rank, hit) in (rankings.first ?? []).enumerated() where first[hit.row] == nil { first[hit.row] = rank }
+        return scores.map { VectorIndex.Hit(row: $0.key, score: $0.value) }
+            .sorted { a, b in
+                if a.score != b.score { return a.score > b.score }
+                let (rankA, rankB) = (first[a.row] ?? Int.max, first[b.row] ?? Int.max)
+                return rankA != rankB ? rankA < rankB : a.row < b.row
+            }
+    }
+
     /// Scores mapped to 0...1 by min-max over the list (all 1 when they are equal).
     static func normalized(_ hits: [VectorIndex.Hit]) -> [(Int, Float)] {
         guard let high = hits.map(\.score).max(), let low = hits.map(\.score).min() else { return [] }

@@ -408,6 +408,10 @@ template:
   value: {{ $.Values.server.neighbours | quote }}
 - name: RAG_MIN_SCORE
   value: {{ $.Values.server.minScore | quote }}
+- name: RAG_QUERY_REWRITES
+  value: {{ $.Values.server.queryRewrites | quote }}
+- name: RAG_HYPOTHETICAL_ANSWER
+  value: {{ $.Values.server.hypotheticalAnswer | quote }}
 {{- with $.Values.server.corsOrigin }}
 - name: RAG_CORS_ORIGIN
   value: {{ . | quote }}
