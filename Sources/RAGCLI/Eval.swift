@@ -316,12 +316,13 @@ struct Eval: AsyncParsableCommand {
         guard !analyses.isEmpty else { return }
         print("\nRelevance threshold: best cosine similarity among the top \(passages) passages")
         let width = max(9, results.map(\.retriever.name.count).max() ?? 0)
-        print(Eval.pad("retriever", width) + "  answerable median  unanswerable median  highest threshold answering all  unanswerable refused")
+        print(Eval.pad("retriever", width) + "  answerable median  unanswerable median  highest threshold answering all (refused)  answering 95 % (refused)")
         for (result, analysis) in analyses {
             let threshold = analysis.threshold(keeping: 1) ?? 0
+            let most = analysis.threshold(keeping: 0.95) ?? 0
             print(Eval.pad(result.retriever.name, width) + String(
-                format: "  %17.3f  %19.3f  %31.2f  %19.0f%%", analysis.answerableMedian ?? 0, analysis.unanswerableMedian ?? 0, threshold,
-                analysis.refused(at: threshold) * 100))
+                format: "  %17.3f  %19.3f  %31.2f (%3.0f%%)  %15.2f (%3.0f%%)", analysis.answerableMedian ?? 0, analysis.unanswerableMedian ?? 0,
+                threshold, analysis.refused(at: threshold) * 100, most, analysis.refused(at: most) * 100))
         }
         print("\nAt the default threshold of `rag ask` (none: every question is answered)")
         print(Eval.pad("retriever", width) + "  threshold  answerable answered  unanswerable refused")
@@ -375,6 +376,8 @@ struct Eval: AsyncParsableCommand {
                         "answerable_median": Double(analysis.answerableMedian ?? 0),
                         "unanswerable_median": Double(analysis.unanswerableMedian ?? 0),
                         "answering_all": Double(threshold), "refused_at_answering_all": analysis.refused(at: threshold),
+                        "answering_95": (analysis.threshold(keeping: 0.95)).map { Double($0) as Any } ?? NSNull(),
+                        "refused_at_answering_95": analysis.refused(at: analysis.threshold(keeping: 0.95) ?? -.infinity),
                         "default": [
                             "threshold": result.defaultThreshold.map { Double($0) as Any } ?? NSNull(),
                             "answered": analysis.kept(at: result.defaultThreshold ?? -.infinity),
