@@ -60,8 +60,13 @@ struct Eval: AsyncParsableCommand {
     var json = false
 
     @Flag(help: ArgumentHelp(
-        "Ingest --documents with section context: each chunk's title and outline sections are embedded and indexed with it (collections under --work-dir get a -context suffix)."))
+        "Ingest --documents with section context: each chunk's title and sections are embedded and indexed with it (see --section-source)."))
     var sectionContext = false
+
+    @Option(help: ArgumentHelp(
+        "Where --section-context takes sections from: auto, outline or headings (as for `rag ingest`; collections under --work-dir get a -context suffix for outline, -context-auto or -context-headings for the others).",
+        valueName: "source"))
+    var sectionSource: SectionSource = ChunkingOptions().sectionSource
 
     @OptionGroup var options: CollectionOptions
 
@@ -114,6 +119,16 @@ struct Eval: AsyncParsableCommand {
 
     // MARK: Engines
 
+    /// The suffix of the collections under --work-dir for a section source (`nil`: no section context). Outline
+    /// context keeps the `-context` of the releases before detected headings, whose collections it matches.
+    static func suffix(_ source: SectionSource?) -> String {
+        switch source {
+        case nil: ""
+        case .outline?: "-context"
+        case let source?: "-context-" + source.rawValue
+        }
+    }
+
     private var defaultKind: EmbedderChoice {
         MiniLMEmbedder.isInstalled(in: EngineSetup.modelsDirectory(environment: CLI.environment)) ? .minilm : .hashing
     }
@@ -134,13 +149,14 @@ struct Eval: AsyncParsableCommand {
         let openAI = try options.openAIConfiguration()
         var engines: [EmbedderChoice: Engine] = [:]
         for kind in kinds.sorted(by: { $0.rawValue < $1.rawValue }) {
-            let directory = root.appendingPathComponent(kind.rawValue + (sectionContext ? "-context" : ""))
+            let directory = root.appendingPathComponent(kind.rawValue + Eval.suffix(sectionContext ? sectionSource : nil))
             let embedder = try await EngineSetup.embedder(
                 collectionDirectory: directory, choice: kind, openAI: openAI, metrics: CLI.metrics,
                 modelsDirectory: EngineSetup.modelsDirectory(environment: CLI.environment), logger: Logger(label: "rag"))
             let engine = try await Engine(
                 configuration: EngineConfiguration(
-                    collectionDirectory: directory, chunking: ChunkingOptions(sectionContext: sectionContext)),
+                    collectionDirectory: directory,
+                    chunking: ChunkingOptions(sectionContext: sectionContext, sectionSource: sectionSource)),
                 embedder: embedder, metrics: CLI.metrics,
                 logger: Logger(label: "rag"))
             let started = ContinuousClock.now
