@@ -33,7 +33,8 @@ public struct ChunkingOptions: Sendable, Hashable, Codable {
 
 /// Where a chunk's sections come from (``ChunkingOptions/sectionSource``).
 public enum SectionSource: String, Sendable, Hashable, Codable, CaseIterable {
-    /// The PDF's outline when it has a usable one (``hasUsableOutline(_:)``), else its detected headings.
+    /// The PDF's outline when it has a usable one (``hasUsableOutline(_:)``), else its detected headings, else
+    /// what outline it has.
     case automatic = "auto"
     /// The PDF's outline only: a PDF without one gets the title alone.
     case outline
@@ -52,7 +53,8 @@ public enum SectionSource: String, Sendable, Hashable, Codable, CaseIterable {
         switch self {
         case .outline: document.outline
         case .headings: document.headings
-        case .automatic: Self.hasUsableOutline(document.outline) ? document.outline : document.headings
+        case .automatic:
+            Self.hasUsableOutline(document.outline) || document.headings.isEmpty ? document.outline : document.headings
         }
     }
 }
