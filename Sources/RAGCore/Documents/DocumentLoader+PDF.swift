@@ -94,9 +94,10 @@ extension DocumentLoader {
         return entries
     }
 
-    /// The headings ``HeadingDetector`` finds in the lines the pages' outcomes kept. None when the pages kept more
-    /// than ten times ``ExtractionLimits/maxOutlineEntries`` candidate lines: a document that irregular has no
-    /// headings worth trusting, and its lines are not worth the memory (headings only help search).
+    /// The headings ``HeadingDetector`` finds in the lines the pages' outcomes kept (short lines worded like headings:
+    /// part of the page text, so bounded by the character budget). None when there are more than ten times
+    /// ``ExtractionLimits/maxOutlineEntries`` of them: a document that irregular has no headings worth trusting, and
+    /// headings only help search.
     func headings(in outcomes: [PageOutcome]) -> [OutlineEntry] {
         var sizes: [Int: Int] = [:]
         var lines: [TextLine] = []
