@@ -774,9 +774,9 @@ static ragpdf_status ragpdf_write_text(ragpdf_context *context, fz_stext_page *p
                     ragpdf_set_message(message, message_capacity, "cannot grow the line buffer");
                     return RAGPDF_ERROR_MEMORY;
                 }
-                context->lines[line_count++] = (ragpdf_line){
-                    (int64_t)line_start, (int64_t)(used - line_start), (int32_t)(characters - characters_before - separators),
-                    style.bold, ragpdf_style_size(&style), block_index, 0};
+                int32_t written = (int32_t)(characters - characters_before - separators);
+                context->lines[line_count++] = (ragpdf_line){(int64_t)line_start, (int64_t)(used - line_start), written,
+                                                             style.bold, ragpdf_style_size(&style), block_index, 0};
             }
         }
         if (line_count > block_first_line) {

@@ -46,7 +46,10 @@ public struct TextLine: Sendable, Hashable {
 /// ``maxLevels`` are kept. The result has the shape of a PDF outline, so the chunker uses it the same way.
 ///
 /// ```swift
-/// let lines = [TextLine(text: "Installing", page: 1, fontSize: 16), TextLine(text: "Run the installer.", page: 1, fontSize: 10)]
+/// let lines = [
+///     TextLine(text: "Installing", page: 1, fontSize: 16),
+///     TextLine(text: "Run the installer.", page: 1, fontSize: 10),
+/// ]
 /// let headings = HeadingDetector().headings(in: lines, bodySize: 10, maxEntries: 100)  // "Installing", depth 0
 /// ```
 public struct HeadingDetector: Sendable, Hashable {
