@@ -15,6 +15,9 @@ struct ragpdf_context {
     // Reused across pages so extraction does not allocate per page.
     unsigned char *text;
     size_t text_capacity;
+    // The lines of the last page asked for with its lines, reused like `text`.
+    ragpdf_line *lines;
+    size_t lines_capacity;
 };
 
 struct ragpdf_document {
@@ -80,6 +83,7 @@ void ragpdf_context_drop(ragpdf_context *context) {
     if (context == NULL) return;
     fz_drop_context(context->ctx);
     free(context->text);
+    free(context->lines);
     free(context);
 }
 
@@ -520,6 +524,66 @@ static int ragpdf_reserve(ragpdf_context *context, size_t used, size_t extra) {
     return 1;
 }
 
+// Makes room for one more line in the context's line buffer. Returns 0 on allocation failure.
+static int ragpdf_reserve_line(ragpdf_context *context, size_t used) {
+    if (used < context->lines_capacity) return 1;
+    size_t capacity = context->lines_capacity ? context->lines_capacity * 2 : 256;
+    ragpdf_line *grown = realloc(context->lines, capacity * sizeof(*grown));
+    if (grown == NULL) return 0;
+    context->lines = grown;
+    context->lines_capacity = capacity;
+    return 1;
+}
+
+// Whether `font` is bold: MuPDF's flag (from the font file or its descriptor), or a name that says so. TeX's bold
+// fonts (CMBX, the Latin Modern and other bold extended ones) often carry no bold flag.
+static int ragpdf_font_is_bold(fz_context *ctx, fz_font *font) {
+    if (font == NULL) return 0;
+    if (fz_font_is_bold(ctx, font)) return 1;
+    const char *name = fz_font_name(ctx, font);
+    if (name == NULL) return 0;
+    static const char *const marks[] = {"Bold", "bold", "BOLD", "Black", "Heavy", "Semibold", "SemiBold", "Demi",
+                                        "CMBX", "cmbx", "-bx", "Bx"};
+    for (size_t i = 0; i < sizeof marks / sizeof marks[0]; i++)
+        if (strstr(name, marks[i]) != NULL) return 1;
+    return 0;
+}
+
+// The style of one line being written: the sizes its characters have (the first few distinct ones, with how many
+// characters each) and how many are bold. The font last asked about is remembered: a line rarely changes fonts.
+struct ragpdf_line_style {
+    float sizes[4];
+    int32_t counts[4];
+    int distinct;
+    int32_t bold;
+    fz_font *font;
+    int font_bold;
+};
+
+static void ragpdf_style_add(fz_context *ctx, struct ragpdf_line_style *style, const fz_stext_char *ch) {
+    if (ch->font != style->font) {
+        style->font = ch->font;
+        style->font_bold = ragpdf_font_is_bold(ctx, ch->font);
+    }
+    style->bold += style->font_bold;
+    for (int i = 0; i < style->distinct; i++)
+        if (fabsf(style->sizes[i] - ch->size) < 0.05f) {
+            style->counts[i]++;
+            return;
+        }
+    if (style->distinct < 4) {
+        style->sizes[style->distinct] = ch->size;
+        style->counts[style->distinct++] = 1;
+    }
+}
+
+static float ragpdf_style_size(const struct ragpdf_line_style *style) {
+    int best = 0;
+    for (int i = 1; i < style->distinct; i++)
+        if (style->counts[i] > style->counts[best]) best = i;
+    return style->distinct > 0 ? style->sizes[best] : 0;
+}
+
 // What one character of the structured text becomes: 0 when it is not written (off the page, a control character,
 // or unmappable, which is counted), else the code point to write.
 static unsigned int ragpdf_char_value(const fz_stext_char *ch, fz_rect clip, int64_t *glyphs, int64_t *unmappable) {
@@ -635,17 +699,25 @@ static int ragpdf_reorder_rtl(struct ragpdf_placed *placed, int count) {
 // Walks the structured text and writes UTF-8 straight into the context's buffer. No MuPDF call here can throw,
 // so this runs outside fz_try.
 static ragpdf_status ragpdf_write_text(ragpdf_context *context, fz_stext_page *page, int64_t max_characters,
-                                       ragpdf_page_text_result *result, char *message, size_t message_capacity) {
+                                       int with_lines, ragpdf_page_text_result *result, char *message,
+                                       size_t message_capacity) {
     size_t used = 0;
     int64_t characters = 0, glyphs = 0, unmappable = 0;
+    size_t line_count = 0;
+    int32_t block_index = 0;
     // Characters whose origin lies outside the page (with a small margin) are not shown to a reader.
     fz_rect clip = fz_is_empty_rect(page->mediabox) ? fz_infinite_rect : fz_expand_rect(page->mediabox, 2);
     int pending_newlines = 0; // separators are written lazily, so the text never ends with one
     for (fz_stext_block *block = page->first_block; block; block = block->next) {
         if (block->type != FZ_STEXT_BLOCK_TEXT) continue;
         if (used > 0) pending_newlines = 2;
+        size_t block_first_line = line_count;
         for (fz_stext_line *line = block->u.t.first_line; line; line = line->next) {
             if (used > 0 && pending_newlines == 0) pending_newlines = 1;
+            // The separator before the line is written with its first character, and counted with it.
+            size_t line_start = used + (size_t)pending_newlines;
+            int64_t characters_before = characters, separators = pending_newlines;
+            struct ragpdf_line_style style = {0};
             // Worst case 4 bytes per character plus separators; reserve per line, not per character.
             size_t count = 0;
             int rtl = 0;
@@ -661,7 +733,9 @@ static ragpdf_status ragpdf_write_text(ragpdf_context *context, fz_stext_page *p
             if (!rtl) {
                 for (fz_stext_char *ch = line->first_char; ch; ch = ch->next) {
                     unsigned int c = ragpdf_char_value(ch, clip, &glyphs, &unmappable);
-                    if (c != 0) ragpdf_put(&out, c, &pending_newlines, &characters, &glyphs);
+                    if (c == 0) continue;
+                    ragpdf_put(&out, c, &pending_newlines, &characters, &glyphs);
+                    if (with_lines) ragpdf_style_add(context->ctx, &style, ch);
                 }
             } else {
                 struct ragpdf_placed *placed = malloc(sizeof(*placed) * count);
@@ -673,6 +747,7 @@ static ragpdf_status ragpdf_write_text(ragpdf_context *context, fz_stext_page *p
                 for (fz_stext_char *ch = line->first_char; ch; ch = ch->next) {
                     unsigned int c = ragpdf_char_value(ch, clip, &glyphs, &unmappable);
                     if (c == 0) continue;
+                    if (with_lines) ragpdf_style_add(context->ctx, &style, ch);
                     float position = ch->origin.x * line->dir.x + ch->origin.y * line->dir.y;
                     // A character without width continues the glyph before it: the rest of a ligature's text
                     // (MuPDF puts it at the glyph's end) or a combining mark. It keeps that glyph's place.
@@ -694,8 +769,24 @@ static ragpdf_status ragpdf_write_text(ragpdf_context *context, fz_stext_page *p
                 ragpdf_set_message(message, message_capacity, "the page has more text than the character limit");
                 return RAGPDF_ERROR_TEXT_LIMIT;
             }
+            if (with_lines && characters > characters_before) {
+                if (!ragpdf_reserve_line(context, line_count)) {
+                    ragpdf_set_message(message, message_capacity, "cannot grow the line buffer");
+                    return RAGPDF_ERROR_MEMORY;
+                }
+                int32_t written = (int32_t)(characters - characters_before - separators);
+                context->lines[line_count++] = (ragpdf_line){(int64_t)line_start, (int64_t)(used - line_start), written,
+                                                             style.bold, ragpdf_style_size(&style), block_index, 0};
+            }
+        }
+        if (line_count > block_first_line) {
+            for (size_t i = block_first_line; i < line_count; i++)
+                context->lines[i].block_lines = (int32_t)(line_count - block_first_line);
+            block_index++;
         }
     }
+    result->lines = with_lines ? context->lines : NULL;
+    result->line_count = (int64_t)line_count;
     result->utf8 = (const char *)context->text;
     result->length = used;
     result->characters = characters;
@@ -731,8 +822,8 @@ static void ragpdf_run_pdf_page(fz_context *ctx, pdf_document *pdf, pdf_obj *pag
 }
 
 ragpdf_status ragpdf_page_text(ragpdf_context *context, ragpdf_document *document, int page_index,
-                               int64_t max_characters, ragpdf_page_text_result *out_result, char *message,
-                               size_t message_capacity) {
+                               int64_t max_characters, int with_lines, ragpdf_page_text_result *out_result,
+                               char *message, size_t message_capacity) {
     fz_context *ctx = context->ctx;
     memset(out_result, 0, sizeof(*out_result));
     fz_page *volatile page = NULL;
@@ -785,7 +876,8 @@ ragpdf_status ragpdf_page_text(ragpdf_context *context, ragpdf_document *documen
         fz_drop_stext_page(ctx, text);
         return ragpdf_caught(ctx, RAGPDF_ERROR_PAGE, message, message_capacity);
     }
-    ragpdf_status status = ragpdf_write_text(context, text, max_characters, out_result, message, message_capacity);
+    ragpdf_status status =
+        ragpdf_write_text(context, text, max_characters, with_lines, out_result, message, message_capacity);
     fz_drop_stext_page(ctx, text);
     return status;
 }

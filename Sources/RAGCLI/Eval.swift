@@ -60,7 +60,7 @@ struct Eval: AsyncParsableCommand {
     var json = false
 
     @Flag(help: ArgumentHelp(
-        "Ingest --documents with section context: each chunk's title and outline sections are embedded and indexed with it (collections under --work-dir get a -context suffix)."))
+        "Ingest --documents with section context: each chunk's title and sections are embedded and indexed with it (see --section-source)."))
     var sectionContext = false
 
     @Option(help: ArgumentHelp(
@@ -70,6 +70,11 @@ struct Eval: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("Bytes each chunk repeats from the one before, when ingesting --documents.", valueName: "bytes"))
     var chunkOverlap: Int = ChunkingOptions().overlapCharacters
+
+    @Option(help: ArgumentHelp(
+        "Where --section-context takes sections from: auto, outline or headings (as for `rag ingest`; collections under --work-dir get a -context suffix for outline, -context-auto or -context-headings for the others).",
+        valueName: "source"))
+    var sectionSource: SectionSource = ChunkingOptions().sectionSource
 
     @OptionGroup var options: CollectionOptions
 
@@ -122,6 +127,16 @@ struct Eval: AsyncParsableCommand {
 
     // MARK: Engines
 
+    /// The suffix of the collections under --work-dir for a section source (`nil`: no section context). Outline
+    /// context keeps the `-context` of the releases before detected headings, whose collections it matches.
+    static func suffix(_ source: SectionSource?) -> String {
+        switch source {
+        case nil: ""
+        case .outline?: "-context"
+        case let source?: "-context-" + source.rawValue
+        }
+    }
+
     private var defaultKind: EmbedderChoice {
         MiniLMEmbedder.isInstalled(in: EngineSetup.modelsDirectory(environment: CLI.environment)) ? .minilm : .hashing
     }
@@ -142,10 +157,11 @@ struct Eval: AsyncParsableCommand {
         let openAI = try options.openAIConfiguration()
         var engines: [EmbedderChoice: Engine] = [:]
         for kind in kinds.sorted(by: { $0.rawValue < $1.rawValue }) {
-            let chunking = ChunkingOptions(maxCharacters: chunkSize, overlapCharacters: chunkOverlap, sectionContext: sectionContext)
+            let chunking = ChunkingOptions(
+                maxCharacters: chunkSize, overlapCharacters: chunkOverlap, sectionContext: sectionContext, sectionSource: sectionSource)
             // The chunk sizes are in the name: a collection is chunked once, and a run with other sizes needs its own.
             let directory = root.appendingPathComponent(
-                "\(kind.rawValue)-c\(chunking.maxCharacters)-o\(chunking.overlapCharacters)" + (sectionContext ? "-context" : ""))
+                "\(kind.rawValue)-c\(chunking.maxCharacters)-o\(chunking.overlapCharacters)" + Eval.suffix(sectionContext ? sectionSource : nil))
             let embedder = try await EngineSetup.embedder(
                 collectionDirectory: directory, choice: kind, openAI: openAI, metrics: CLI.metrics,
                 modelsDirectory: EngineSetup.modelsDirectory(environment: CLI.environment), logger: Logger(label: "rag"))

@@ -26,8 +26,13 @@ struct Ingest: AsyncParsableCommand {
     var chunkOverlap: Int = ChunkingOptions().overlapCharacters
 
     @Flag(inversion: .prefixedNo, help: ArgumentHelp(
-        "Embed and index each chunk with its document's title and the PDF outline sections it falls in (the passage shown stays the page's text)."))
+        "Embed and index each chunk with its document's title and the sections it falls in, from the PDF's outline or its headings (the passage shown stays the page's text)."))
     var sectionContext: Bool = ChunkingOptions().sectionContext
+
+    @Option(help: ArgumentHelp(
+        "Where --section-context takes sections from: auto (the PDF's outline, or headings found by font size and weight when it has none), outline, or headings (the outline ignored).",
+        valueName: "source"))
+    var sectionSource: SectionSource = ChunkingOptions().sectionSource
 
     @Option(help: ArgumentHelp("Most chunks the collection may hold; 0 is unlimited.", valueName: "n"))
     var maxCollectionChunks: Int = EngineConfiguration().maxCollectionChunks
@@ -48,7 +53,8 @@ struct Ingest: AsyncParsableCommand {
             configuration.extraction = extraction.limits
             configuration.pdfPassword = extraction.password
             configuration.chunking = ChunkingOptions(
-                maxCharacters: chunkSize, overlapCharacters: chunkOverlap, sectionContext: sectionContext)
+                maxCharacters: chunkSize, overlapCharacters: chunkOverlap, sectionContext: sectionContext,
+                sectionSource: sectionSource)
             configuration.maxCollectionChunks = maxCollectionChunks
         }
         let bar = CLI.stderrIsTerminal && !json ? ProgressBar() : nil

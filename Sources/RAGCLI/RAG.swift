@@ -129,6 +129,7 @@ struct CollectionOptions: ParsableArguments {
 
 extension LLMChoice: ExpressibleByArgument {}
 extension EmbedderChoice: ExpressibleByArgument {}
+extension SectionSource: ExpressibleByArgument {}
 
 /// Limits and chunking options for commands that read documents.
 struct ExtractionOptions: ParsableArguments {

@@ -44,6 +44,33 @@ public enum TestPDF {
         return writer.finish()
     }
 
+    /// A valid PDF whose pages show their ``StyledLine``s one below the other, each in Helvetica or Helvetica-Bold at
+    /// its size; an empty line leaves a gap, so that the lines after it are a new text block. With `outline`, the
+    /// PDF has bookmarks as in ``make(pages:title:author:compressed:outline:)``.
+    ///
+    /// ```swift
+    /// let pdf = TestPDF.styled(pages: [[.init("Installing", size: 18, bold: true), .init("Run the installer.")]])
+    /// ```
+    public static func styled(pages: [[StyledLine]], title: String? = nil, outline: [OutlineItem] = []) -> Data {
+        var writer = Writer()
+        writer.standardDocument(
+            pages: pages.map { .styled($0) }, declaredCount: nil, title: title, author: nil, outline: outline)
+        return writer.finish()
+    }
+
+    /// A line of ``styled(pages:title:outline:)``: its text, font size in points and weight.
+    public struct StyledLine: Sendable {
+        public var text: String
+        public var size: Double
+        public var bold: Bool
+
+        public init(_ text: String, size: Double = 11, bold: Bool = false) {
+            self.text = text
+            self.size = size
+            self.bold = bold
+        }
+    }
+
     /// A bookmark for ``make(pages:title:author:compressed:outline:)``.
     public struct OutlineItem: Sendable {
         public var title: String
@@ -322,6 +349,7 @@ public enum TestPDF {
 
     enum PageSpec {
         case text(String)
+        case styled([StyledLine])
         case missing
         case unmappable(Int)
     }
@@ -411,6 +439,8 @@ public enum TestPDF {
             let glyph = reserve()
             var info: Int?
             if title != nil || author != nil { info = reserve() }
+            let styled = pages.contains { if case .styled = $0 { true } else { false } }
+            let bold = styled ? reserve() : nil
             let pageNumbers = pages.map { _ in (page: reserve(), content: reserve()) }
             let outlines = outline.isEmpty ? nil : reserve()
             write(
@@ -420,6 +450,7 @@ public enum TestPDF {
             write(tree, "<< /Type /Pages /Kids [\(kids)] /Count \(declaredCount ?? pages.count) >>")
             if let outlines { writeOutline(outline, root: outlines, pages: pageNumbers.map(\.page)) }
             write(helvetica, Self.helvetica)
+            if let bold { write(bold, Self.helvetica.replacingOccurrences(of: "/Helvetica", with: "/Helvetica-Bold")) }
             write(
                 type3,
                 "<< /Type /Font /Subtype /Type3 /FontBBox [0 0 600 700] /FontMatrix [0.001 0 0 0.001 0 0]"
@@ -439,6 +470,18 @@ public enum TestPDF {
                     continue  // neither the page nor its content is written
                 case .text(let text):
                     content = Self.textContent(text)
+                case .styled(let lines):
+                    var y = 740.0
+                    var shown: [String] = []
+                    for line in lines {
+                        guard !line.text.isEmpty else {
+                            y -= 24
+                            continue
+                        }
+                        shown.append("\(line.bold ? "/F3" : "/F1") \(line.size) Tf 1 0 0 1 72 \(y) Tm (\(Self.escape(line.text))) Tj")
+                        y -= line.size * 1.3
+                    }
+                    content = "BT\n" + shown.joined(separator: "\n") + "\nET"
                 case .unmappable(let count):
                     content = "BT /F2 12 Tf 14 TL 72 740 Td\n" + (0..<8).map { _ in
                         "<\(String(repeating: "01", count: count / 8))> Tj T*"
@@ -447,7 +490,8 @@ public enum TestPDF {
                 write(
                     numbers.page,
                     "<< /Type /Page /Parent \(tree) 0 R /MediaBox [\(mediaBox)] /Contents \(numbers.content) 0 R"
-                        + " /Resources << /Font << /F1 \(helvetica) 0 R /F2 \(type3) 0 R >> >> >>")
+                        + " /Resources << /Font << /F1 \(helvetica) 0 R /F2 \(type3) 0 R"
+                        + (bold.map { " /F3 \($0) 0 R" } ?? "") + " >> >> >>")
                 writeStream(numbers.content, content)
             }
             trailer(root: catalog, info: info)

@@ -142,6 +142,24 @@ void ragpdf_outline_free(ragpdf_outline_entry *_Nullable entries, int count);
 /// Frees memory returned by the shim. NULL is ignored.
 void ragpdf_free(void *_Nullable pointer);
 
+/// One line of a page's text and the style most of its characters are set in, as produced by ragpdf_page_text when
+/// asked for lines (for finding headings by font size and weight where a PDF has no outline).
+typedef struct ragpdf_line {
+    /// Where the line's text starts in the page's `utf8`, in bytes, and how many bytes it has (no separators).
+    int64_t start;
+    int64_t length;
+    /// Characters written for the line.
+    int32_t characters;
+    /// Of them, characters set in a bold font (fz_font_is_bold, or a font name saying Bold, Black, Heavy, Semibold,
+    /// Demi, or TeX's bold extended CMBX).
+    int32_t bold_characters;
+    /// The font size (points, as drawn: the font matrix times the transform) most of the line's characters have.
+    float size;
+    /// The 0-based text block of the page the line is in, and how many lines with text that block has.
+    int32_t block;
+    int32_t block_lines;
+} ragpdf_line;
+
 /// The text of one page, as produced by ragpdf_page_text.
 typedef struct ragpdf_page_text_result {
     /// UTF-8 text, not NUL-terminated. Owned by the context; valid until the next ragpdf_page_text call on it.
@@ -154,6 +172,11 @@ typedef struct ragpdf_page_text_result {
     int64_t glyphs;
     /// Characters MuPDF could not map to Unicode (U+FFFD); they are counted but not written.
     int64_t unmappable;
+    /// The page's lines with text, in the order written, when ragpdf_page_text was asked for them (else NULL). Owned
+    /// by the context; valid until the next ragpdf_page_text call on it. At most one per character written.
+    const ragpdf_line *_Nullable lines;
+    /// How many `lines` there are.
+    int64_t line_count;
 } ragpdf_page_text_result;
 
 /// Extracts the text of the page at 0-based `page_index`: characters of a line in order, `\n` between lines,
@@ -164,8 +187,11 @@ typedef struct ragpdf_page_text_result {
 /// Unicode bidirectional algorithm (libfribidi), with mirrored brackets turned back. PDF writers draw such text in
 /// visual order, which MuPDF returns as it is, reversed; lines without RTL characters are written as they come.
 /// If more than `max_characters` characters would be written, stops and returns RAGPDF_ERROR_TEXT_LIMIT.
+///
+/// With `with_lines` nonzero, also reports each line's place in the text and its dominant font size and weight
+/// (`lines`), read in the same pass over the structured text; its memory is bounded by the characters written.
 ragpdf_status ragpdf_page_text(ragpdf_context *context, ragpdf_document *document, int page_index,
-                               int64_t max_characters, ragpdf_page_text_result *out_result,
+                               int64_t max_characters, int with_lines, ragpdf_page_text_result *out_result,
                                char *message, size_t message_capacity);
 
 /// A stop switch for one long MuPDF run (drawing a page, reading its characters). Opaque.

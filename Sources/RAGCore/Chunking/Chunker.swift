@@ -18,12 +18,13 @@ public struct Chunker: Sendable {
     }
 
     /// The chunks of a loaded document; with ``ChunkingOptions/sectionContext``, each carries the document's
-    /// title and the outline sections it falls in.
+    /// title and the sections it falls in (from its outline or its detected headings, as
+    /// ``ChunkingOptions/sectionSource`` says).
     public func chunks(of document: Document) -> [Chunk] {
         chunks(
             pages: document.pages, documentID: document.id, fileName: document.fileName,
             title: options.sectionContext ? document.title : nil,
-            outline: options.sectionContext ? document.outline : [])
+            outline: options.sectionContext ? options.sectionSource.sections(of: document) : [])
     }
 
     /// The chunks of the given pages, attributed to `documentID` and `fileName`. A chunk's context is `title` and

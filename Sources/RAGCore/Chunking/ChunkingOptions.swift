@@ -14,17 +14,49 @@ public struct ChunkingOptions: Sendable, Hashable, Codable {
     /// Give each chunk its ``Chunk/context``: the document's title and the outline sections it falls in, embedded
     /// and indexed with its text (the passage shown stays the page's text). Default false.
     public var sectionContext: Bool
+    /// Where ``sectionContext`` takes a PDF's sections from. Default ``SectionSource/automatic``: the outline, or
+    /// headings found by font size and weight when the PDF has no usable outline.
+    public var sectionSource: SectionSource
 
     /// The longest ``Chunk/context``, in bytes: it shares the embedder's input window with the text.
     public static let maxContextBytes = 200
 
     public init(
         maxCharacters: Int = 500, overlapCharacters: Int = 100, respectPageBreaks: Bool = true,
-        sectionContext: Bool = false
+        sectionContext: Bool = false, sectionSource: SectionSource = .automatic
     ) {
         self.respectPageBreaks = respectPageBreaks
         self.sectionContext = sectionContext
+        self.sectionSource = sectionSource
         self.maxCharacters = max(16, maxCharacters)
         self.overlapCharacters = min(max(0, overlapCharacters), self.maxCharacters / 2)
+    }
+}
+
+/// Where a chunk's sections come from (``ChunkingOptions/sectionSource``).
+public enum SectionSource: String, Sendable, Hashable, Codable, CaseIterable {
+    /// The PDF's outline when it has a usable one (``hasUsableOutline(_:)``), else its detected headings, else
+    /// what outline it has.
+    case automatic = "auto"
+    /// The PDF's outline only: a PDF without one gets the title alone.
+    case outline
+    /// Headings detected by font size and weight (``HeadingDetector``), the outline ignored: for measuring them on
+    /// PDFs that have one.
+    case headings
+
+    /// Whether an outline is worth using: at least two entries that point at a page. (One entry is usually the
+    /// document's own title.)
+    public static func hasUsableOutline(_ outline: [OutlineEntry]) -> Bool {
+        outline.lazy.filter { $0.page != nil }.prefix(2).count == 2
+    }
+
+    /// The sections of `document` this source gives.
+    public func sections(of document: Document) -> [OutlineEntry] {
+        switch self {
+        case .outline: document.outline
+        case .headings: document.headings
+        case .automatic:
+            Self.hasUsableOutline(document.outline) || document.headings.isEmpty ? document.outline : document.headings
+        }
     }
 }

@@ -99,11 +99,14 @@ public struct Document: Sendable, Hashable {
     public var source: Data?
     /// The PDF's outline (bookmarks) in reading order; empty for text files and PDFs without one.
     public var outline: [OutlineEntry]
+    /// The PDF's headings found from font sizes and weights (``HeadingDetector``), in the outline's shape; empty
+    /// unless the loader was asked to find them (``DocumentLoader/headingDetection``).
+    public var headings: [OutlineEntry]
 
     public init(
         fileName: String, kind: DocumentKind, title: String? = nil, author: String? = nil, pageCount: Int,
         pages: [Page], warnings: [DocumentWarning] = [], contentHash: String, byteCount: Int, source: Data? = nil,
-        outline: [OutlineEntry] = []
+        outline: [OutlineEntry] = [], headings: [OutlineEntry] = []
     ) {
         self.fileName = fileName
         self.kind = kind
@@ -116,6 +119,7 @@ public struct Document: Sendable, Hashable {
         self.byteCount = byteCount
         self.source = source
         self.outline = outline
+        self.headings = headings
     }
 
     /// The document's stable identifier: the first 16 hex digits of its content hash.

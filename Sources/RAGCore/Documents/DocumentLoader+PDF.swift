@@ -19,6 +19,13 @@ extension DocumentLoader {
         }
         let title = plan.parts.lazy.compactMap { Self.clean(try? $0.document.metadata("info:Title")) }.first
         let author = plan.parts.lazy.compactMap { Self.clean(try? $0.document.metadata("info:Author")) }.first
+        let outline = outline(of: plan)
+        let styles: Bool
+        switch headingDetection {
+        case nil, .outline?: styles = false
+        case .headings?: styles = true
+        case .automatic?: styles = !SectionSource.hasUsableOutline(outline)
+        }
 
         // The parts of a file that holds several PDFs are extracted one after the other, each on all the workers,
         // against one character budget.
@@ -32,11 +39,11 @@ extension DocumentLoader {
             let offset = outcomes.count
             for outcome in try extractPages(
                 part, bytes: plan.bytes, byteCount: bytes.count, fileName: fileName, repeats: repeats,
-                workers: workers, charactersBefore: characters)
+                workers: workers, charactersBefore: characters, styles: styles)
             {
                 switch outcome {
                 case .repeated(let earlier): outcomes.append(.repeated(of: earlier + offset))
-                case .text(_, let count):
+                case .text(_, let count, _):
                     characters += count
                     outcomes.append(outcome)
                 default: outcomes.append(outcome)
@@ -45,7 +52,8 @@ extension DocumentLoader {
         }
         var document = try assemble(
             outcomes, fileName: fileName, title: title, author: author, pageCount: pageCount, bytes: bytes)
-        document.outline = outline(of: plan)
+        document.outline = outline
+        if styles { document.headings = headings(in: outcomes) }
         if let warning = Self.recoveredWarning(plan) { document.warnings.insert(warning, at: 0) }
         return document
     }
@@ -86,6 +94,29 @@ extension DocumentLoader {
         return entries
     }
 
+    /// The headings ``HeadingDetector`` finds in the lines the pages' outcomes kept (short lines worded like headings:
+    /// part of the page text, so bounded by the character budget). None when there are more than ten times
+    /// ``ExtractionLimits/maxOutlineEntries`` of them: a document that irregular has no headings worth trusting, and
+    /// headings only help search.
+    func headings(in outcomes: [PageOutcome]) -> [OutlineEntry] {
+        var sizes: [Int: Int] = [:]
+        var lines: [TextLine] = []
+        let maxLines = limits.maxOutlineEntries.multipliedReportingOverflow(by: 10)
+        for (index, outcome) in outcomes.enumerated() {
+            guard case .text(_, _, let styles?) = outcome else { continue }
+            sizes.merge(styles.sizes, uniquingKeysWith: +)
+            if !maxLines.overflow && lines.count + styles.lines.count > maxLines.partialValue { return [] }
+            lines += styles.lines.map { line in
+                var line = line
+                line.page = index + 1
+                return line
+            }
+        }
+        guard let body = HeadingDetector.bodySize(sizes) else { return [] }
+        return HeadingDetector().headings(
+            in: lines, bodySize: body, sizes: sizes, maxEntries: limits.maxOutlineEntries)
+    }
+
     /// For each page that is the same page object as an earlier one, the 0-based index of the first page with that
     /// object. Unknown objects (number 0) repeat nothing.
     static func repeatedPages(_ objectNumbers: [Int32]) -> [Int: Int] {
@@ -111,7 +142,7 @@ extension DocumentLoader {
     /// `charactersBefore` went to earlier parts.
     private func extractPages(
         _ part: PDFPart, bytes: SourceBytes, byteCount: Int, fileName: String, repeats: [Int: Int], workers: Int,
-        charactersBefore: Int
+        charactersBefore: Int, styles: Bool
     ) throws(DocumentError) -> [PageOutcome] {
         let state = ExtractionState(
             pageCount: part.pageCount, limits: limits, byteCount: byteCount, fileName: fileName, repeats: repeats,
@@ -120,7 +151,7 @@ extension DocumentLoader {
         let handoff = FirstDocument(document: part.document)
         let range = part.range, scanned = part.scannedPages
         if workers == 1 {
-            extract(with: part.document, state: state, chunk: chunk)
+            extract(with: part.document, state: state, chunk: chunk, styles: styles)
         } else {
             BlockingPool.shared.forkJoin(workers) { worker in
                 do throws(DocumentError) {
@@ -129,7 +160,7 @@ extension DocumentLoader {
                         document = try openPDF(bytes: bytes, range: range, fileName: fileName)
                         if let scanned { try document.usePages(scanned) }
                     }
-                    extract(with: document, state: state, chunk: chunk)
+                    extract(with: document, state: state, chunk: chunk, styles: styles)
                 } catch {
                     state.abort(error)
                 }
@@ -138,7 +169,7 @@ extension DocumentLoader {
         return try state.finish()
     }
 
-    private func extract(with document: MuPDFDocument, state: ExtractionState, chunk: Int) {
+    private func extract(with document: MuPDFDocument, state: ExtractionState, chunk: Int, styles: Bool) {
         while true {
             let start = state.nextPage.wrappingAdd(chunk, ordering: .relaxed).oldValue
             if start >= state.pageCount || start >= state.stopBefore.load(ordering: .relaxed) { return }
@@ -147,7 +178,7 @@ extension DocumentLoader {
                 if state.isRepeated(index) { continue }
                 let remaining = state.characterBudget - state.characters.load(ordering: .relaxed)
                 do throws(DocumentError) {
-                    let page = try document.pageText(at: index, maxCharacters: remaining)
+                    let page = try document.pageText(at: index, maxCharacters: remaining, styles: styles)
                     if page.glyphs > 0,
                         Double(page.unmappable) > Double(page.glyphs) * limits.maxUnmappableFraction
                     {
@@ -160,7 +191,7 @@ extension DocumentLoader {
                             state.abort(state.tooMuchText)
                             return
                         }
-                        state.record(.text(page.text, characters: page.characters), at: index)
+                        state.record(.text(page.text, characters: page.characters, styles: page.styles), at: index)
                     }
                 } catch where error.code == .tooMuchText {
                     state.abort(state.tooMuchText)
@@ -213,7 +244,7 @@ extension DocumentLoader {
         for (index, outcome) in outcomes.enumerated() {
             let number = index + 1
             switch outcome {
-            case .text(let text, let count):
+            case .text(let text, let count, _):
                 consecutiveFailures = 0
                 characters += count
                 pages.append(Page(number: number, text: text))
@@ -256,7 +287,8 @@ enum PageOutcome: Sendable {
     case notTried
     /// The page is the same page object as the page at this earlier 0-based index; it was not extracted.
     case repeated(of: Int)
-    case text(String, characters: Int)
+    /// The page's text; its font sizes and possible heading lines when the loader detects headings.
+    case text(String, characters: Int, styles: PageStyles?)
     case empty
     case unmappable(Int, of: Int)
     case failed(String)

@@ -24,10 +24,16 @@ public struct DocumentLoader: Sendable {
     public var limits: ExtractionLimits
     /// The password tried on encrypted PDFs.
     public var password: String?
+    /// Which sections the chunker will take (``ChunkingOptions/sectionSource``), so that a PDF's headings are found
+    /// (``Document/headings``) only when they will be used: always for ``SectionSource/headings``, for
+    /// ``SectionSource/automatic`` when the PDF has no usable outline, never for ``SectionSource/outline`` or `nil`
+    /// (the default). Finding them reads each line's font size and weight in the pass that extracts the text.
+    public var headingDetection: SectionSource?
 
-    public init(limits: ExtractionLimits = .init(), password: String? = nil) {
+    public init(limits: ExtractionLimits = .init(), password: String? = nil, headingDetection: SectionSource? = nil) {
         self.limits = limits
         self.password = password
+        self.headingDetection = headingDetection
     }
 
     /// Loads the file at `url`. Its size is checked against ``ExtractionLimits/maxBytes`` before it is read.

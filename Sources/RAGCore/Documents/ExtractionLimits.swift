@@ -51,7 +51,9 @@ public struct ExtractionLimits: Sendable, Hashable {
     public var threads: Int
     /// MuPDF's resource cache (fonts, decoded objects) per worker, in bytes. Default 64 MiB.
     public var cacheBytesPerThread: Int
-    /// The most outline (bookmark) entries read from a PDF; the rest are left out. Default 10,000.
+    /// The most outline (bookmark) entries read from a PDF; the rest are left out. Default 10,000. Also the most
+    /// headings found by font size and weight (``Document/headings``); a PDF with more than ten times as many lines
+    /// that may be headings gets none.
     public var maxOutlineEntries: Int
     /// Outline entries nested deeper than this are left out. Default 16.
     public var maxOutlineDepth: Int

@@ -94,6 +94,17 @@ struct PageText: Sendable {
     var glyphs: Int
     /// Characters without a Unicode mapping (left out of `text`).
     var unmappable: Int
+    /// The page's font sizes and its lines that may be headings, when asked for.
+    var styles: PageStyles?
+}
+
+/// What heading detection needs of one page: how many characters each font size has, and the lines short enough
+/// and worded like a heading (``HeadingDetector/isHeadingText(_:)``), with their styles.
+struct PageStyles: Sendable {
+    /// Characters by font size in tenths of a point.
+    var sizes: [Int: Int] = [:]
+    /// The lines that may be headings; their ``TextLine/page`` is set by the loader.
+    var lines: [TextLine] = []
 }
 
 /// An open PDF. Keeps its context and its source bytes alive, and is dropped before either.
@@ -222,22 +233,48 @@ final class MuPDFDocument {
         return numbers
     }
 
-    /// The text of the page at 0-based `index`; throws `tooMuchText` past `maxCharacters`.
-    func pageText(at index: Int, maxCharacters: Int) throws(DocumentError) -> PageText {
+    /// The text of the page at 0-based `index`; throws `tooMuchText` past `maxCharacters`. With `styles`, also
+    /// the page's font sizes and the lines that may be headings, read in the same pass.
+    func pageText(at index: Int, maxCharacters: Int, styles: Bool = false) throws(DocumentError) -> PageText {
         var result = ragpdf_page_text_result()
         try MuPDF.call("extracting page \(index + 1)", fileName: fileName) {
-            ragpdf_page_text(context.handle, handle, Int32(index), Int64(maxCharacters), &result, $0, $1)
+            ragpdf_page_text(
+                context.handle, handle, Int32(index), Int64(maxCharacters), styles ? 1 : 0, &result, $0, $1)
         }
         let text: String
+        var pageStyles: PageStyles?
         if let utf8 = result.utf8, result.length > 0 {
             let raw = UnsafeRawPointer(utf8).assumingMemoryBound(to: UInt8.self)
             text = String(decoding: UnsafeBufferPointer(start: raw, count: result.length), as: UTF8.self)
+            if styles, let lines = result.lines {
+                pageStyles = Self.styles(UnsafeBufferPointer(start: lines, count: Int(result.line_count)), text: raw)
+            }
         } else {
             text = ""
         }
         return PageText(
             text: text, characters: Int(result.characters), glyphs: Int(result.glyphs),
-            unmappable: Int(result.unmappable))
+            unmappable: Int(result.unmappable), styles: pageStyles)
+    }
+
+    /// Sums the characters of each font size and keeps the lines worded like a heading. A line's text is only
+    /// decoded when it is short enough to be one.
+    private static func styles(_ lines: UnsafeBufferPointer<ragpdf_line>, text: UnsafePointer<UInt8>) -> PageStyles {
+        var styles = PageStyles()
+        for (index, line) in lines.enumerated() {
+            let size = Double(line.size)
+            guard size.isFinite, size > 0 else { continue }
+            styles.sizes[Int((size * 10).rounded()), default: 0] += Int(line.characters)
+            guard line.length <= HeadingDetector.maxLineBytes else { continue }
+            let title = String(
+                decoding: UnsafeBufferPointer(start: text + Int(line.start), count: Int(line.length)), as: UTF8.self)
+            guard HeadingDetector.isHeadingText(title) else { continue }
+            styles.lines.append(
+                TextLine(
+                    text: title, page: 0, fontSize: size, isBold: line.bold_characters * 2 > line.characters,
+                    block: Int(line.block), blockLines: Int(line.block_lines), line: index))
+        }
+        return styles
     }
 
     /// The characters of the page at 0-based `index` with their boxes (page space, top-left origin), and the page's

@@ -34,7 +34,7 @@ extension Engine {
             for file in files { report.failed.append(.init(path: file.path, error: error, reason: Engine.reason(for: error))) }
             files = []
         }
-        let loader = DocumentLoader(limits: configuration.extraction, password: configuration.pdfPassword)
+        let loader = configuration.documentLoader
         let sizes = files.map { (try? $0.resourceValues(forKeys: [.fileSizeKey]).fileSize) ?? 0 }
         let bytesTotal = sizes.reduce(0, +)
         var bytesDone = 0
@@ -76,7 +76,7 @@ extension Engine {
     /// embedded outside the write lock and saved in one short write.
     public func ingestDocument(data: Data, fileName: String) async throws -> (record: DocumentRecord, isNew: Bool) {
         let start = ContinuousClock.now
-        let loader = DocumentLoader(limits: configuration.extraction, password: configuration.pdfPassword)
+        let loader = configuration.documentLoader
         var report = IngestReport()
         defer { record(report, started: start) }
         do {

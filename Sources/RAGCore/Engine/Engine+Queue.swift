@@ -69,7 +69,7 @@ extension Engine {
             "processing queued document",
             metadata: ["rag.document.id": "\(id)", "rag.document.file": "\(claim.job.fileName)", "rag.job.attempt": "\(claim.attempt)"])
         do {
-            let loader = DocumentLoader(limits: configuration.extraction, password: configuration.pdfPassword)
+            let loader = configuration.documentLoader
             let bytes = claim.bytes
             let fileName = claim.job.fileName
             let document = try await Engine.offload { () throws(DocumentError) in try loader.load(data: bytes, fileName: fileName) }

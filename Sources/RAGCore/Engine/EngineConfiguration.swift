@@ -85,3 +85,13 @@ public struct EngineConfiguration: Sendable {
         self.readOnly = readOnly
     }
 }
+
+extension EngineConfiguration {
+    /// The loader the engine reads documents with: ``extraction``, ``pdfPassword``, and headings found only when
+    /// ``chunking`` will use them.
+    var documentLoader: DocumentLoader {
+        DocumentLoader(
+            limits: extraction, password: pdfPassword,
+            headingDetection: chunking.sectionContext ? chunking.sectionSource : nil)
+    }
+}
