@@ -59,9 +59,14 @@ struct Eval: AsyncParsableCommand {
     @Flag(help: "Print the results as one JSON object.")
     var json = false
 
-    @Flag(help: ArgumentHelp(
-        "Ingest --documents with section context: each chunk's title and sections are embedded and indexed with it (see --section-source)."))
-    var sectionContext = false
+    @Flag(inversion: .prefixedNo, help: ArgumentHelp(
+        "Ingest --documents with section context, as `rag ingest` does by default (see --section-source and --context-sections; the collections under --work-dir are named after them)."))
+    var sectionContext = ChunkingOptions().sectionContext
+
+    @Option(help: ArgumentHelp(
+        "How many of the innermost sections a chunk's context names: a number (the default 1: the section it is in, or the document's title), or all (the title and the whole path).",
+        valueName: "n"))
+    var contextSections: String = "1"
 
     @Option(help: ArgumentHelp(
         "Largest chunk in bytes when ingesting --documents (the collections under --work-dir are named after the chunk sizes).",
@@ -158,10 +163,12 @@ struct Eval: AsyncParsableCommand {
         var engines: [EmbedderChoice: Engine] = [:]
         for kind in kinds.sorted(by: { $0.rawValue < $1.rawValue }) {
             let chunking = ChunkingOptions(
-                maxCharacters: chunkSize, overlapCharacters: chunkOverlap, sectionContext: sectionContext, sectionSource: sectionSource)
+                maxCharacters: chunkSize, overlapCharacters: chunkOverlap, sectionContext: sectionContext, sectionSource: sectionSource,
+                contextSections: try CLI.contextSections(contextSections))
             // The chunk sizes are in the name: a collection is chunked once, and a run with other sizes needs its own.
             let directory = root.appendingPathComponent(
-                "\(kind.rawValue)-c\(chunking.maxCharacters)-o\(chunking.overlapCharacters)" + Eval.suffix(sectionContext ? sectionSource : nil))
+                "\(kind.rawValue)-c\(chunking.maxCharacters)-o\(chunking.overlapCharacters)" + Eval.suffix(sectionContext ? sectionSource : nil)
+                    + (sectionContext ? chunking.contextSections.map { "-s\($0)" } ?? "-all" : ""))
             let embedder = try await EngineSetup.embedder(
                 collectionDirectory: directory, choice: kind, openAI: openAI, metrics: CLI.metrics,
                 modelsDirectory: EngineSetup.modelsDirectory(environment: CLI.environment), logger: Logger(label: "rag"))

@@ -26,8 +26,13 @@ struct Ingest: AsyncParsableCommand {
     var chunkOverlap: Int = ChunkingOptions().overlapCharacters
 
     @Flag(inversion: .prefixedNo, help: ArgumentHelp(
-        "Embed and index each chunk with its document's title and the sections it falls in, from the PDF's outline or its headings (the passage shown stays the page's text)."))
+        "Embed and index each chunk with the section it falls in, from the PDF's outline or its headings (the passage shown stays the page's text; see --context-sections)."))
     var sectionContext: Bool = ChunkingOptions().sectionContext
+
+    @Option(help: ArgumentHelp(
+        "How many of the innermost sections a chunk's context names: a number (the default 1: the section it is in, or the document's title), or all (the title and the whole path).",
+        valueName: "n"))
+    var contextSections: String = "1"
 
     @Option(help: ArgumentHelp(
         "Where --section-context takes sections from: auto (the PDF's outline, or headings found by font size and weight when it has none), outline, or headings (the outline ignored).",
@@ -49,12 +54,13 @@ struct Ingest: AsyncParsableCommand {
     }
 
     private func execute() async throws {
+        let sections = try CLI.contextSections(contextSections)
         let engine = try await options.makeEngine { configuration in
             configuration.extraction = extraction.limits
             configuration.pdfPassword = extraction.password
             configuration.chunking = ChunkingOptions(
                 maxCharacters: chunkSize, overlapCharacters: chunkOverlap, sectionContext: sectionContext,
-                sectionSource: sectionSource)
+                sectionSource: sectionSource, contextSections: sections)
             configuration.maxCollectionChunks = maxCollectionChunks
         }
         let bar = CLI.stderrIsTerminal && !json ? ProgressBar() : nil

@@ -26,7 +26,7 @@ struct RetrievalFlags: ParsableArguments {
     var neighbours: String?
 
     @Option(help: ArgumentHelp(
-        "Say that the documents do not answer when no passage reaches this cosine similarity: a number, auto (the default: the threshold measured for the embedder, 0.30 for minilm, none for hashing) or off.",
+        "Say that the documents do not answer when no passage reaches this cosine similarity: a number, auto (the default: the threshold measured for the embedder, 0.40 for minilm, none for hashing) or off.",
         valueName: "score"))
     var minScore: String?
 

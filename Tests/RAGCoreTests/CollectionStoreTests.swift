@@ -67,7 +67,7 @@ actor TestDatabases {
             pages: [Page(number: 1, text: text), Page(number: 2, text: "two")],
             warnings: [DocumentWarning(kind: .pageFailed, page: 3, message: "broken")], contentHash: SHA256.hex(content),
             byteCount: 10, outline: [OutlineEntry(title: "Basics", depth: 0, page: 2)])
-        // With section context, so that the stores must keep each chunk's context ("Title › Basics" on page 2).
+        // With section context, so that the stores must keep each chunk's context ("Basics" on page 2).
         let chunks = Chunker(options: ChunkingOptions(sectionContext: true)).chunks(of: document)
         var vectors = VectorIndex(dimension: 4)
         vectors.add(chunks.indices.map { [1, 2, 3, Float($0 + 4)] })
@@ -127,7 +127,7 @@ actor TestDatabases {
             #expect(snapshot.collection.documents == expected.documents)
             #expect(snapshot.collection.documents[0].warnings.first?.page == 3)
             #expect(snapshot.collection.chunks == expected.chunks)
-            #expect(snapshot.collection.chunks.map(\.context) == ["Title", "Title › Basics"])
+            #expect(snapshot.collection.chunks.map(\.context) == ["Title", "Basics"])
             #expect(snapshot.collection.index.storage == expected.index.storage)
             #expect(snapshot.collection.lexicalSearch("two", k: 3) == expected.lexicalSearch("two", k: 3))
             #expect(snapshot.collection.lexicalIndex.termCount == expected.lexicalIndex.termCount)

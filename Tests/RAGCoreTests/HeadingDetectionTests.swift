@@ -116,7 +116,7 @@ import Testing
     }
 
     static func chunks(of pdf: Data, source: SectionSource) throws -> [Chunk] {
-        let options = ChunkingOptions(maxCharacters: 120, overlapCharacters: 0, sectionContext: true, sectionSource: source)
+        let options = ChunkingOptions(maxCharacters: 120, overlapCharacters: 0, sectionContext: true, sectionSource: source, contextSections: nil)
         let document = try DocumentLoader(headingDetection: options.sectionSource).load(data: pdf, fileName: "manual.pdf")
         return Chunker(options: options).chunks(of: document)
     }

@@ -152,6 +152,29 @@ import Testing
     }
 }
 
+/// BM25 matches a chunk with the chunks around it on its page: a question's words split over two small chunks still
+/// meet, and never across a page break or a document.
+@Suite struct LexicalWindowTests {
+    static func chunk(_ ordinal: Int, page: Int, _ text: String, document: String = "d") -> Chunk {
+        Chunk(id: ChunkID(rawValue: "\(document)\(ordinal)"), documentID: DocumentID(rawValue: document), fileName: "f.pdf",
+              pageStart: page, pageEnd: page, ordinal: ordinal, text: text)
+    }
+
+    @Test func eachChunkIsIndexedWithItsNeighboursOnItsPage() {
+        let chunks = [
+            Self.chunk(0, page: 1, "Run lpadmin as root."), Self.chunk(1, page: 1, "It adds a printer queue."),
+            Self.chunk(2, page: 2, "Page two text."), Self.chunk(0, page: 1, "Other document.", document: "e"),
+        ]
+        #expect(Chunk.lexicalTexts(chunks) == [
+            "Run lpadmin as root.\nIt adds a printer queue.", "Run lpadmin as root.\nIt adds a printer queue.",
+            "Page two text.", "Other document.",
+        ])
+        // Either chunk now holds all three words, as the passage an answer is given does.
+        let index = LexicalIndex(texts: Chunk.lexicalTexts(chunks))
+        #expect(index.search("lpadmin printer queue", k: 4).map(\.row).sorted() == [0, 1])
+    }
+}
+
 /// Citations are per page: a page takes one place in the results, ranked by its best chunk and, a little, by its others.
 @Suite struct PageFusionTests {
     @Test func aPageIsRankedByItsBestChunkPlusAShareOfItsOthers() {
@@ -273,7 +296,8 @@ import Testing
 
         try Data(LegacyCollectionFile.encode(collection, version: 1)).write(to: file.fileURL)
         let old = try #require(try file.load())
-        #expect(Set(old.lexicalSearch("gamma delta", k: 4).map(\.chunk.id.rawValue)) == ["c2", "c3"])
+        // Rebuilt with each chunk's neighbours on its page: c1 shares page 1 with c2, whose words it now matches.
+        #expect(Set(old.lexicalSearch("gamma delta", k: 4).map(\.chunk.id.rawValue)) == ["c1", "c2", "c3"])
     }
 
     @Test func refusesADamagedLexicalSection() throws {

@@ -35,7 +35,7 @@ import Testing
     /// Each chunk names the section in force where it sits, down to the heading's place on the page.
     @Test func eachChunkCarriesTheSectionsItFallsIn() throws {
         let document = try DocumentLoader().load(data: Self.manual, fileName: "manual.pdf")
-        let chunker = Chunker(options: ChunkingOptions(maxCharacters: 60, overlapCharacters: 0, sectionContext: true))
+        let chunker = Chunker(options: ChunkingOptions(maxCharacters: 60, overlapCharacters: 0, sectionContext: true, contextSections: nil))
         let chunks = chunker.chunks(of: document)
         func context(of text: String) -> String? { chunks.first { $0.text.contains(text) }?.context }
         #expect(context(of: "Run the installer") == "Widget Manual › Getting started")
@@ -47,16 +47,39 @@ import Testing
         #expect(chunks.first { $0.text.contains("relay") }?.indexedText.hasPrefix("Widget Manual › Settings › Proxies\n") == true)
     }
 
+    /// By default a chunk's context is the one section it is in: a long path would outweigh a small chunk's words.
+    @Test func byDefaultTheContextIsTheInnermostSection() throws {
+        let document = try DocumentLoader().load(data: Self.manual, fileName: "manual.pdf")
+        let chunks = Chunker(options: ChunkingOptions(maxCharacters: 60, overlapCharacters: 0)).chunks(of: document)
+        func context(of text: String) -> String? { chunks.first { $0.text.contains(text) }?.context }
+        #expect(context(of: "Run the installer") == "Getting started")
+        #expect(context(of: "download page") == "Fetching the archive")
+        #expect(context(of: "relay") == "Proxies")
+        #expect(chunks.first { $0.text.contains("relay") }?.indexedText.hasPrefix("Proxies\n") == true)
+        // Two innermost sections, and a title alone for text in no section.
+        let two = Chunker(options: ChunkingOptions(maxCharacters: 60, overlapCharacters: 0, contextSections: 2)).chunks(of: document)
+        #expect(two.first { $0.text.contains("relay") }?.context == "Settings › Proxies")
+        func context(title: String, outline: [String]) -> String {
+            Chunker().chunks(
+                pages: [Page(number: 1, text: "Body text.")], documentID: DocumentID(rawValue: "d"), fileName: "f.pdf",
+                title: title, outline: outline.map { OutlineEntry(title: $0, depth: 0, page: 1) })[0].context
+        }
+        #expect(context(title: "Widget Manual", outline: []) == "Widget Manual")
+        // A long title is cut at a word within its bytes.
+        let long = context(title: "T", outline: [Array(repeating: "section", count: 30).joined(separator: " ")])
+        #expect(long.utf8.count <= ChunkingOptions.maxSectionContextBytes && long.hasPrefix("section section") && long.hasSuffix("section"))
+    }
+
     @Test func withoutTheOptionChunksHaveNoContext() throws {
         let document = try DocumentLoader().load(data: Self.manual, fileName: "manual.pdf")
-        let chunks = Chunker().chunks(of: document)
+        let chunks = Chunker(options: ChunkingOptions(sectionContext: false)).chunks(of: document)
         #expect(!chunks.isEmpty && chunks.allSatisfy { $0.context.isEmpty && $0.indexedText == $0.text })
     }
 
     /// A deep outline keeps the innermost sections and stays within the bytes it may take from the embedder's window.
     @Test func aLongContextKeepsItsInnermostSections() {
         let path = (1...12).map { "Chapter number \($0) of a long reference" }
-        let chunks = Chunker(options: ChunkingOptions(sectionContext: true)).chunks(
+        let chunks = Chunker(options: ChunkingOptions(sectionContext: true, contextSections: nil)).chunks(
             pages: [Page(number: 1, text: "Body text.")], documentID: DocumentID(rawValue: "d"), fileName: "f.pdf",
             title: "Reference", outline: path.enumerated().map { OutlineEntry(title: $1, depth: $0, page: 1) })
         let context = chunks[0].context

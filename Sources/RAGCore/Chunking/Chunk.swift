@@ -47,3 +47,22 @@ public struct Chunk: Sendable, Hashable {
         pageStart == pageEnd ? "p. \(pageStart)" : "pp. \(pageStart)–\(pageEnd)"
     }
 }
+
+extension Chunk {
+    /// The texts BM25 indexes for `chunks` (consecutive chunks, of one document or several in turn): each chunk's
+    /// `indexedText` with the chunks just before and after it that share a page with it. Words match over a
+    /// passage's worth of text, while embeddings match the small chunk; the repeated overlap counts twice.
+    public static func lexicalTexts(_ chunks: [Chunk]) -> [String] {
+        chunks.indices.map { row in
+            let chunk = chunks[row]
+            func near(_ other: Int) -> Bool {
+                chunks.indices.contains(other) && chunks[other].documentID == chunk.documentID
+                    && chunks[other].pageStart <= chunk.pageEnd && chunks[other].pageEnd >= chunk.pageStart
+            }
+            var text = chunk.indexedText
+            if near(row - 1) { text = chunks[row - 1].text + "\n" + text }
+            if near(row + 1) { text += "\n" + chunks[row + 1].text }
+            return text
+        }
+    }
+}

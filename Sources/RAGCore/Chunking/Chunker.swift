@@ -51,29 +51,39 @@ public struct Chunker: Sendable {
             let id = ChunkID(rawValue: Chunker.fingerprint(documentID: documentID, ordinal: ordinal, text: text))
             return Chunk(
                 id: id, documentID: documentID, fileName: fileName, pageStart: piece.pageStart,
-                pageEnd: piece.pageEnd, ordinal: ordinal, text: text, context: Chunker.context(title: title, path: path)
+                pageEnd: piece.pageEnd, ordinal: ordinal, text: text,
+                context: Chunker.context(title: title, path: path, innermost: options.contextSections)
             )
         }
     }
 
-    /// "Title › Section › Subsection", at most ``ChunkingOptions/maxContextBytes``: the outermost sections under
-    /// the title are left out first (the innermost say most about the passage), then the rest is cut at a word.
-    static func context(title: String, path: [String]) -> String {
+    /// With `innermost` nil, "Title › Section › Subsection", at most ``ChunkingOptions/maxContextBytes``: the
+    /// outermost sections under the title are left out first (the innermost say most about the passage), then the
+    /// rest is cut at a word. With `innermost` n, the n innermost sections ("Subsection" for 1), or the title when
+    /// there are none, at most ``ChunkingOptions/maxSectionContextBytes``, cut at a word.
+    static func context(title: String, path: [String], innermost: Int? = nil) -> String {
         var path = path
         if let first = path.first, first.lowercased() == title.lowercased() { path.removeFirst() }
         let separator = " › "
+        var limit = ChunkingOptions.maxContextBytes
+        var title = title
+        if let innermost {
+            path = Array(path.suffix(innermost))
+            if !path.isEmpty { title = "" }
+            limit = ChunkingOptions.maxSectionContextBytes
+        }
         func joined() -> String { ([title].filter { !$0.isEmpty } + path).joined(separator: separator) }
         var text = joined()
-        while text.utf8.count > ChunkingOptions.maxContextBytes && path.count > 1 {
+        while text.utf8.count > limit && path.count > 1 {
             path.removeFirst()
             text = joined()
         }
-        guard text.utf8.count > ChunkingOptions.maxContextBytes else { return text }
+        guard text.utf8.count > limit else { return text }
         var prefix = ""
         var bytes = 0
         for scalar in text.unicodeScalars {
             bytes += scalar.utf8.count
-            if bytes > ChunkingOptions.maxContextBytes { break }
+            if bytes > limit { break }
             prefix.unicodeScalars.append(scalar)
         }
         return String(prefix.lastIndex(of: " ").map { prefix[..<$0] } ?? prefix[...])

@@ -11,22 +11,30 @@ public struct ChunkingOptions: Sendable, Hashable, Codable {
     /// Start a new chunk at every page, so that each chunk cites exactly one page. When false, chunks run on
     /// across pages and cite a page range. Default true.
     public var respectPageBreaks: Bool
-    /// Give each chunk its ``Chunk/context``: the document's title and the outline sections it falls in, embedded
-    /// and indexed with its text (the passage shown stays the page's text). Default false.
+    /// Give each chunk its ``Chunk/context``: the sections it falls in (see ``contextSections``), embedded and
+    /// indexed with its text (the passage shown stays the page's text). Default true.
     public var sectionContext: Bool
+    /// How many of the innermost sections a chunk's context names: 1 (the default) gives "Proxies", the section the
+    /// chunk is in (the document's title when it is in none), cut at ``maxSectionContextBytes``; `nil` gives the
+    /// title and the whole path, "Widget Manual › Settings › Proxies", cut at ``maxContextBytes``. One section
+    /// measured best with 500-byte chunks (docs/retrieval.md): a long path outweighs a small chunk's own words.
+    public var contextSections: Int?
     /// Where ``sectionContext`` takes a PDF's sections from. Default ``SectionSource/automatic``: the outline, or
     /// headings found by font size and weight when the PDF has no usable outline.
     public var sectionSource: SectionSource
 
     /// The longest ``Chunk/context``, in bytes: it shares the embedder's input window with the text.
     public static let maxContextBytes = 200
+    /// The longest context of the innermost sections alone (``contextSections`` not `nil`), in bytes.
+    public static let maxSectionContextBytes = 80
 
     public init(
         maxCharacters: Int = 500, overlapCharacters: Int = 100, respectPageBreaks: Bool = true,
-        sectionContext: Bool = false, sectionSource: SectionSource = .automatic
+        sectionContext: Bool = true, sectionSource: SectionSource = .automatic, contextSections: Int? = 1
     ) {
         self.respectPageBreaks = respectPageBreaks
         self.sectionContext = sectionContext
+        self.contextSections = contextSections.map { max(1, $0) }
         self.sectionSource = sectionSource
         self.maxCharacters = max(16, maxCharacters)
         self.overlapCharacters = min(max(0, overlapCharacters), self.maxCharacters / 2)

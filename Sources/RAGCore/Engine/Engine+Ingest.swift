@@ -150,7 +150,7 @@ extension Engine {
         let record = DocumentRecord(document: document, chunkCount: chunks.count, sourcePath: sourcePath)
         var normalized = VectorIndex(dimension: embedder.dimension)
         normalized.add(vectors)
-        let texts = chunks.map(\.indexedText)
+        let texts = Chunk.lexicalTexts(chunks)
         let terms = await Engine.offload { DocumentTerms(texts: texts) }
         return StoredDocument(record: record, chunks: chunks, vectors: normalized.storage, terms: terms, source: document.source)
     }

@@ -99,7 +99,7 @@ public struct RetrievalOptions: Sendable, Hashable {
 
     /// When an answer is refused for lack of relevant passages.
     public enum ScoreThreshold: Sendable, Hashable {
-        /// The embedder's measured `RetrievalCalibration.minimumScore` (MiniLM: 0.30; none for the hashed embedder).
+        /// The embedder's measured `RetrievalCalibration.minimumScore` (MiniLM: 0.40; none for the hashed embedder).
         case automatic
         /// Always answer from the best passages found.
         case disabled

@@ -36,7 +36,7 @@ public struct DocumentCollection: Sendable {
         self.documents = documents
         self.chunks = chunks
         self.index = index
-        self.lexicalIndex = lexicalIndex ?? LexicalIndex(texts: chunks.map(\.indexedText))
+        self.lexicalIndex = lexicalIndex ?? LexicalIndex(texts: Chunk.lexicalTexts(chunks))
         self.rowRanges = DocumentCollection.rowRanges(of: chunks)
         self.generation = generation
     }
@@ -73,7 +73,7 @@ public struct DocumentCollection: Sendable {
         rowRanges[record.id] = chunks.count..<chunks.count + newChunks.count
         chunks.append(contentsOf: newChunks)
         index.add(vectors)
-        lexicalIndex.add(newChunks.map(\.indexedText))
+        lexicalIndex.add(Chunk.lexicalTexts(newChunks))
     }
 
     /// Adds a document as a store keeps it: its chunks, their L2-normalised vectors (row-major, one row per chunk) and

@@ -11,8 +11,9 @@ import Foundation
 /// The index records `TextAnalyzer.version`; a collection built by another version rebuilds its lexical index from
 /// the chunk texts when it is opened.
 public struct TextAnalyzer: Sendable {
-    /// Changes whenever the terms produced for some text change.
-    public static let version: UInt32 = 1
+    /// Changes whenever the terms indexed for a chunk change. 2: a chunk's terms include its neighbours' on the same
+    /// page (`Chunk.lexicalTexts`).
+    public static let version: UInt32 = 2
     /// Longer runs (hashes, base64) are not useful terms and are skipped.
     public static let maxTermBytes = 40
 

@@ -296,7 +296,7 @@ extension PostgresCollectionStore {
             terms = try await documentTerms(lengths: lengths, postings: triples, connection)
         }
         return StoredDocument(
-            record: document.record, chunks: chunks, vectors: vectors, terms: terms ?? DocumentTerms(texts: chunks.map(\.indexedText)))
+            record: document.record, chunks: chunks, vectors: vectors, terms: terms ?? DocumentTerms(texts: Chunk.lexicalTexts(chunks)))
     }
 
     /// A document's statistics with their terms' text, looked up by number (one query for all of them).

@@ -266,7 +266,7 @@ extension SQLiteCollectionStore {
         }
         return StoredDocument(
             record: document.record, chunks: chunks, vectors: vectors,
-            terms: terms ?? DocumentTerms(texts: chunks.map(\.indexedText)))
+            terms: terms ?? DocumentTerms(texts: Chunk.lexicalTexts(chunks)))
     }
 
     /// A document's statistics with their terms' text, looked up by number.
