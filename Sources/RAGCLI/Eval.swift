@@ -59,27 +59,9 @@ struct Eval: AsyncParsableCommand {
     @Flag(help: "Print the results as one JSON object.")
     var json = false
 
-    @Flag(inversion: .prefixedNo, help: ArgumentHelp(
-        "Ingest --documents with section context, as `rag ingest` does by default (see --section-source and --context-sections; the collections under --work-dir are named after them)."))
-    var sectionContext = ChunkingOptions().sectionContext
-
-    @Option(help: ArgumentHelp(
-        "How many of the innermost sections a chunk's context names: a number (the default 1: the section it is in, or the document's title), or all (the title and the whole path).",
-        valueName: "n"))
-    var contextSections: String = "1"
-
-    @Option(help: ArgumentHelp(
-        "Largest chunk in bytes when ingesting --documents (the collections under --work-dir are named after the chunk sizes).",
-        valueName: "bytes"))
-    var chunkSize: Int = ChunkingOptions().maxCharacters
-
-    @Option(help: ArgumentHelp("Bytes each chunk repeats from the one before, when ingesting --documents.", valueName: "bytes"))
-    var chunkOverlap: Int = ChunkingOptions().overlapCharacters
-
-    @Option(help: ArgumentHelp(
-        "Where --section-context takes sections from: auto, outline or headings (as for `rag ingest`; collections under --work-dir get a -context suffix for outline, -context-auto or -context-headings for the others).",
-        valueName: "source"))
-    var sectionSource: SectionSource = ChunkingOptions().sectionSource
+    /// How --documents are chunked; the collections under --work-dir are named after it.
+    @OptionGroup(title: "Chunking of --documents (the collections under --work-dir are named after it)")
+    var chunking: ChunkingFlags
 
     @OptionGroup var options: CollectionOptions
 
@@ -132,16 +114,6 @@ struct Eval: AsyncParsableCommand {
 
     // MARK: Engines
 
-    /// The suffix of the collections under --work-dir for a section source (`nil`: no section context). Outline
-    /// context keeps the `-context` of the releases before detected headings, whose collections it matches.
-    static func suffix(_ source: SectionSource?) -> String {
-        switch source {
-        case nil: ""
-        case .outline?: "-context"
-        case let source?: "-context-" + source.rawValue
-        }
-    }
-
     private var defaultKind: EmbedderChoice {
         MiniLMEmbedder.isInstalled(in: EngineSetup.modelsDirectory(environment: CLI.environment)) ? .minilm : .hashing
     }
@@ -160,15 +132,10 @@ struct Eval: AsyncParsableCommand {
         if kinds.isEmpty { kinds.insert(defaultKind) }  // bm25 alone still needs a collection
         let root = URL(fileURLWithPath: workDir ?? Eval.defaultWorkDirectory())
         let openAI = try options.openAIConfiguration()
+        let chunking = try chunking.options()
         var engines: [EmbedderChoice: Engine] = [:]
         for kind in kinds.sorted(by: { $0.rawValue < $1.rawValue }) {
-            let chunking = ChunkingOptions(
-                maxCharacters: chunkSize, overlapCharacters: chunkOverlap, sectionContext: sectionContext, sectionSource: sectionSource,
-                contextSections: try CLI.contextSections(contextSections))
-            // The chunk sizes are in the name: a collection is chunked once, and a run with other sizes needs its own.
-            let directory = root.appendingPathComponent(
-                "\(kind.rawValue)-c\(chunking.maxCharacters)-o\(chunking.overlapCharacters)" + Eval.suffix(sectionContext ? sectionSource : nil)
-                    + (sectionContext ? chunking.contextSections.map { "-s\($0)" } ?? "-all" : ""))
+            let directory = root.appendingPathComponent("\(kind.rawValue)-" + ChunkingFlags.name(chunking))
             let embedder = try await EngineSetup.embedder(
                 collectionDirectory: directory, choice: kind, openAI: openAI, metrics: CLI.metrics,
                 modelsDirectory: EngineSetup.modelsDirectory(environment: CLI.environment), logger: Logger(label: "rag"))

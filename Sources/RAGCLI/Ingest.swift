@@ -19,25 +19,7 @@ struct Ingest: AsyncParsableCommand {
     @OptionGroup var options: CollectionOptions
     @OptionGroup var extraction: ExtractionOptions
 
-    @Option(help: ArgumentHelp("Largest chunk in bytes.", valueName: "bytes"))
-    var chunkSize: Int = ChunkingOptions().maxCharacters
-
-    @Option(help: ArgumentHelp("Bytes each chunk repeats from the one before.", valueName: "bytes"))
-    var chunkOverlap: Int = ChunkingOptions().overlapCharacters
-
-    @Flag(inversion: .prefixedNo, help: ArgumentHelp(
-        "Embed and index each chunk with the section it falls in, from the PDF's outline or its headings (the passage shown stays the page's text; see --context-sections)."))
-    var sectionContext: Bool = ChunkingOptions().sectionContext
-
-    @Option(help: ArgumentHelp(
-        "How many of the innermost sections a chunk's context names: a number (the default 1: the section it is in, or the document's title), or all (the title and the whole path).",
-        valueName: "n"))
-    var contextSections: String = "1"
-
-    @Option(help: ArgumentHelp(
-        "Where --section-context takes sections from: auto (the PDF's outline, or headings found by font size and weight when it has none), outline, or headings (the outline ignored).",
-        valueName: "source"))
-    var sectionSource: SectionSource = ChunkingOptions().sectionSource
+    @OptionGroup var chunking: ChunkingFlags
 
     @Option(help: ArgumentHelp("Most chunks the collection may hold; 0 is unlimited.", valueName: "n"))
     var maxCollectionChunks: Int = EngineConfiguration().maxCollectionChunks
@@ -54,13 +36,11 @@ struct Ingest: AsyncParsableCommand {
     }
 
     private func execute() async throws {
-        let sections = try CLI.contextSections(contextSections)
+        let chunking = try chunking.options()
         let engine = try await options.makeEngine { configuration in
             configuration.extraction = extraction.limits
             configuration.pdfPassword = extraction.password
-            configuration.chunking = ChunkingOptions(
-                maxCharacters: chunkSize, overlapCharacters: chunkOverlap, sectionContext: sectionContext,
-                sectionSource: sectionSource, contextSections: sections)
+            configuration.chunking = chunking
             configuration.maxCollectionChunks = maxCollectionChunks
         }
         let bar = CLI.stderrIsTerminal && !json ? ProgressBar() : nil

@@ -251,15 +251,6 @@ enum CLI {
     }
 
     /// "1 document", "2 documents".
-    /// `--context-sections`: a positive number, or `all` (`nil`: the title and the whole path).
-    static func contextSections(_ text: String) throws(CLIError) -> Int? {
-        if text.lowercased() == "all" { return nil }
-        guard let count = Int(text), count > 0 else {
-            throw CLIError("--context-sections must be a positive number or all, not '\(text)'", exitCode: 64)
-        }
-        return count
-    }
-
     static func count(_ count: Int, _ noun: String) -> String { "\(count) \(noun)\(count == 1 ? "" : "s")" }
 }
 

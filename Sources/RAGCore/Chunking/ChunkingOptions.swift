@@ -6,7 +6,7 @@ public struct ChunkingOptions: Sendable, Hashable, Codable {
     /// tokens), and that a match is precise; answers get the text around a hit from
     /// `RetrievalOptions.neighbourChunks`.
     public var maxCharacters: Int
-    /// How much text a chunk repeats from the end of the one before it, in bytes. Default 100.
+    /// How much text a chunk repeats from the end of the one before it, in bytes. Default 50.
     public var overlapCharacters: Int
     /// Start a new chunk at every page, so that each chunk cites exactly one page. When false, chunks run on
     /// across pages and cite a page range. Default true.
@@ -29,7 +29,7 @@ public struct ChunkingOptions: Sendable, Hashable, Codable {
     public static let maxSectionContextBytes = 80
 
     public init(
-        maxCharacters: Int = 500, overlapCharacters: Int = 100, respectPageBreaks: Bool = true,
+        maxCharacters: Int = 500, overlapCharacters: Int = 50, respectPageBreaks: Bool = true,
         sectionContext: Bool = true, sectionSource: SectionSource = .automatic, contextSections: Int? = 1
     ) {
         self.respectPageBreaks = respectPageBreaks
