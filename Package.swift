@@ -45,6 +45,9 @@ let package = Package(
         .systemLibrary(name: "CFriBidi", pkgConfig: "fribidi", providers: [.apt(["libfribidi-dev"])]),
         // Memory-bound dot products for single-query search, chosen at run time (AVX-512F, AVX2+FMA, portable C).
         .target(name: "CVectorKernels"),
+        // Tesseract's C API behind a shim that loads libtesseract at run time (dlopen): OCR of scanned pages when
+        // Tesseract is installed, and binaries that start without it.
+        .target(name: "CTesseract", linkerSettings: [.linkedLibrary("dl")]),
         // System calls Swift's Glibc module hides (naming threads).
         .target(name: "CSupport"),
         // The MiniLM encoder's attention, GELU and LayerNorm, compiled for AVX-512F, AVX2+FMA and portable C and
@@ -61,7 +64,7 @@ let package = Package(
         .target(
             name: "RAGCore",
             dependencies: [
-                "CMuPDF", "CSupport", "CBLAS", "CCurl", "CZlib", "CSQLite", "CVectorKernels", "CEncoderKernels",
+                "CMuPDF", "CTesseract", "CSupport", "CBLAS", "CCurl", "CZlib", "CSQLite", "CVectorKernels", "CEncoderKernels",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

@@ -18,6 +18,13 @@ struct ragpdf_context {
     // The lines of the last page asked for with its lines, reused like `text`.
     ragpdf_line *lines;
     size_t lines_capacity;
+    // While ragpdf_page_text runs: the page's bounds and the area its images cover (ragpdf_note_image).
+    fz_rect page_bounds;
+    double image_area;
+    // While ragpdf_render_gray runs: MuPDF's warnings about the page (a broken image stream is skipped with one).
+    int render_warnings;
+    char render_warning[200];
+    int capture_warnings;
 };
 
 struct ragpdf_document {
@@ -31,6 +38,21 @@ struct ragpdf_document {
 static void ragpdf_silent(void *user, const char *message) {
     (void)user;
     (void)message;
+}
+
+// The warning callback: silent, but while a page is rendered for OCR it counts the warnings that say something on
+// the page could not be decoded, and keeps the first.
+static void ragpdf_warning(void *user, const char *message) {
+    struct ragpdf_context *context = user;
+    if (context == NULL || !context->capture_warnings || message == NULL) return;
+    if (strstr(message, "error") == NULL && strstr(message, "truncated") == NULL && strstr(message, "cannot") == NULL)
+        return;
+    if (context->render_warnings++ == 0) {
+        size_t n = strlen(message);
+        if (n >= sizeof context->render_warning) n = sizeof context->render_warning - 1;
+        memcpy(context->render_warning, message, n);
+        context->render_warning[n] = 0;
+    }
 }
 
 static void ragpdf_set_message(char *message, size_t capacity, const char *text) {
@@ -64,8 +86,9 @@ ragpdf_status ragpdf_context_new(size_t store_bytes, ragpdf_context **out_contex
         return RAGPDF_ERROR_MEMORY;
     }
     fz_context *ctx = context->ctx;
-    fz_set_warning_callback(ctx, ragpdf_silent, NULL);
+    fz_set_warning_callback(ctx, ragpdf_warning, context);
     fz_set_error_callback(ctx, ragpdf_silent, NULL);
+    fz_set_user_context(ctx, context);
     fz_try(ctx) {
         fz_register_document_handlers(ctx);
     }
@@ -799,7 +822,7 @@ static ragpdf_status ragpdf_write_text(ragpdf_context *context, fz_stext_page *p
 // links and annotations, and resolving hyperlink destinations is about a fifth of the extraction time for a
 // typical LaTeX manual; text extraction needs neither. Annotation appearances are not text we index.
 static void ragpdf_run_pdf_page(fz_context *ctx, pdf_document *pdf, pdf_obj *page_object, fz_device *device,
-                                fz_matrix ctm) {
+                                fz_matrix ctm, fz_cookie *cookie) {
     pdf_processor *volatile processor = NULL;
     fz_default_colorspaces *volatile colorspaces = NULL;
     fz_var(processor);
@@ -809,7 +832,7 @@ static void ragpdf_run_pdf_page(fz_context *ctx, pdf_document *pdf, pdf_obj *pag
         pdf_obj *contents = pdf_dict_get(ctx, page_object, PDF_NAME(Contents));
         colorspaces = fz_new_default_colorspaces(ctx);
         processor = pdf_new_run_processor(ctx, device, ctm, "View", NULL, colorspaces, NULL);
-        pdf_process_contents(ctx, processor, pdf, resources, contents, NULL);
+        pdf_process_contents(ctx, processor, pdf, resources, contents, cookie);
         pdf_close_processor(ctx, processor);
     }
     fz_always(ctx) {
@@ -819,6 +842,57 @@ static void ragpdf_run_pdf_page(fz_context *ctx, pdf_document *pdf, pdf_obj *pag
     fz_catch(ctx) {
         fz_rethrow(ctx);
     }
+}
+
+// The area of `rect` inside `bounds`, in square points (0 for an empty or non-finite rectangle).
+static double ragpdf_area_within(fz_rect rect, fz_rect bounds) {
+    fz_rect inside = fz_intersect_rect(rect, bounds);
+    if (fz_is_empty_rect(inside) || fz_is_infinite_rect(inside)) return 0;
+    double area = ((double)inside.x1 - inside.x0) * ((double)inside.y1 - inside.y0);
+    return isfinite(area) && area > 0 ? area : 0;
+}
+
+// Installed as the text device's fill_image and fill_image_mask (which it leaves empty without
+// FZ_STEXT_PRESERVE_IMAGES): adds the drawn image's box to the page's image area, so a scanned page is known by what
+// its images cover, without image blocks splitting the page's text blocks. An image fills the unit square of `ctm`.
+static void ragpdf_note_image_area(fz_context *ctx, fz_matrix ctm) {
+    ragpdf_context *context = fz_user_context(ctx);
+    if (context != NULL)
+        context->image_area += ragpdf_area_within(fz_transform_rect(fz_unit_rect, ctm), context->page_bounds);
+}
+
+static void ragpdf_note_image(fz_context *ctx, fz_device *device, fz_image *image, fz_matrix ctm, float alpha,
+                              fz_color_params color_params) {
+    (void)device;
+    (void)image;
+    (void)color_params;
+    if (alpha >= 0.5f) ragpdf_note_image_area(ctx, ctm);
+}
+
+static void ragpdf_note_image_mask(fz_context *ctx, fz_device *device, fz_image *image, fz_matrix ctm,
+                                   fz_colorspace *colorspace, const float *color, float alpha,
+                                   fz_color_params color_params) {
+    (void)device;
+    (void)image;
+    (void)colorspace;
+    (void)color;
+    (void)color_params;
+    if (alpha >= 0.5f) ragpdf_note_image_area(ctx, ctm);
+}
+
+// The fractions of the page's area its text lines' boxes and its images cover (each at most 1).
+static void ragpdf_coverage(ragpdf_context *context, fz_stext_page *page, ragpdf_page_text_result *result) {
+    fz_rect bounds = context->page_bounds;
+    double page_area = ((double)bounds.x1 - bounds.x0) * ((double)bounds.y1 - bounds.y0);
+    if (!(page_area > 0) || !isfinite(page_area)) return;
+    double text_area = 0;
+    for (fz_stext_block *block = page->first_block; block; block = block->next) {
+        if (block->type != FZ_STEXT_BLOCK_TEXT) continue;
+        for (fz_stext_line *line = block->u.t.first_line; line; line = line->next)
+            text_area += ragpdf_area_within(line->bbox, bounds);
+    }
+    result->text_coverage = (float)fmin(1.0, text_area / page_area);
+    result->image_coverage = (float)fmin(1.0, context->image_area / page_area);
 }
 
 ragpdf_status ragpdf_page_text(ragpdf_context *context, ragpdf_document *document, int page_index,
@@ -838,6 +912,8 @@ ragpdf_status ragpdf_page_text(ragpdf_context *context, ragpdf_document *documen
     // character's origin) instead of FZ_STEXT_MEDIABOX_CLIP, which bounds every glyph.
     fz_stext_options options = {0};
     options.flags = FZ_STEXT_PRESERVE_LIGATURES;
+    context->page_bounds = fz_empty_rect;
+    context->image_area = 0;
     fz_try(ctx) {
         pdf_document *pdf = pdf_specifics(ctx, document->doc);
         if (pdf != NULL) {
@@ -856,13 +932,19 @@ ragpdf_status ragpdf_page_text(ragpdf_context *context, ragpdf_document *documen
             fz_rect mediabox;
             fz_matrix ctm;
             pdf_page_obj_transform(ctx, page_object, &mediabox, &ctm);
-            text = fz_new_stext_page(ctx, fz_transform_rect(mediabox, ctm));
+            context->page_bounds = fz_transform_rect(mediabox, ctm);
+            text = fz_new_stext_page(ctx, context->page_bounds);
             device = fz_new_stext_device(ctx, text, &options);
-            ragpdf_run_pdf_page(ctx, pdf, page_object, device, ctm);
+            device->fill_image = ragpdf_note_image;
+            device->fill_image_mask = ragpdf_note_image_mask;
+            ragpdf_run_pdf_page(ctx, pdf, page_object, device, ctm, NULL);
         } else {
             page = fz_load_page(ctx, document->doc, page_index);
-            text = fz_new_stext_page(ctx, fz_bound_page(ctx, page));
+            context->page_bounds = fz_bound_page(ctx, page);
+            text = fz_new_stext_page(ctx, context->page_bounds);
             device = fz_new_stext_device(ctx, text, &options);
+            device->fill_image = ragpdf_note_image;
+            device->fill_image_mask = ragpdf_note_image_mask;
             fz_run_page_contents(ctx, page, device, fz_identity, NULL);
         }
         fz_close_device(ctx, device);
@@ -878,6 +960,7 @@ ragpdf_status ragpdf_page_text(ragpdf_context *context, ragpdf_document *documen
     }
     ragpdf_status status =
         ragpdf_write_text(context, text, max_characters, with_lines, out_result, message, message_capacity);
+    ragpdf_coverage(context, text, out_result);
     fz_drop_stext_page(ctx, text);
     return status;
 }
@@ -1180,6 +1263,119 @@ ragpdf_status ragpdf_page_label(ragpdf_context *context, ragpdf_document *docume
     fz_catch(ctx) {
         out_label[0] = 0;
         return ragpdf_caught(ctx, RAGPDF_ERROR_GENERIC, message, message_capacity);
+    }
+    return RAGPDF_OK;
+}
+
+// MARK: - OCR: grayscale rendering
+
+ragpdf_status ragpdf_render_gray(ragpdf_context *context, ragpdf_document *document, int page_index, float dpi,
+                                 int64_t max_pixels, ragpdf_cookie *cookie, ragpdf_gray *out_gray, char *message,
+                                 size_t message_capacity) {
+    fz_context *ctx = context->ctx;
+    memset(out_gray, 0, sizeof(*out_gray));
+    if (!(dpi >= 1 && dpi <= 4800) || max_pixels < 1) {
+        ragpdf_set_message(message, message_capacity, "the resolution or pixel limit is not valid");
+        return RAGPDF_ERROR_ARGUMENT;
+    }
+    fz_page *volatile page = NULL;
+    pdf_obj *volatile loaded = NULL;
+    fz_pixmap *volatile pixmap = NULL;
+    fz_device *volatile device = NULL;
+    unsigned char *volatile pixels = NULL;
+    fz_var(page);
+    fz_var(loaded);
+    fz_var(pixmap);
+    fz_var(device);
+    fz_var(pixels);
+    volatile ragpdf_status status = RAGPDF_OK;
+    // Our own cookie when the caller gives none. Its error count says whether something on the page (an image
+    // stream, most likely, on a scan) could not be decoded, which MuPDF's interpreter otherwise skips with a warning.
+    fz_cookie local = {0};
+    fz_cookie *run_cookie = cookie != NULL ? &cookie->cookie : &local;
+    run_cookie->errors = 0;
+    context->render_warnings = 0;
+    context->render_warning[0] = 0;
+    fz_try(ctx) {
+        pdf_document *pdf = pdf_specifics(ctx, document->doc);
+        fz_rect bounds;
+        fz_matrix ctm = fz_identity;
+        pdf_obj *page_object = NULL;
+        if (pdf != NULL) {
+            if (document->pages != NULL) {
+                if (page_index < 0 || page_index >= document->page_count)
+                    fz_throw(ctx, FZ_ERROR_GENERIC, "page %d is out of range", page_index + 1);
+                page_object = loaded = pdf_load_object(ctx, pdf, document->pages[page_index]);
+            } else {
+                if (page_index < 0 || page_index >= pdf_count_pages(ctx, pdf))
+                    fz_throw(ctx, FZ_ERROR_GENERIC, "page %d is out of range", page_index + 1);
+                page_object = pdf_lookup_page_obj(ctx, pdf, page_index);
+            }
+            if (!pdf_is_dict(ctx, page_object))
+                fz_throw(ctx, FZ_ERROR_GENERIC, "page %d is missing from the page tree", page_index + 1);
+            fz_rect mediabox;
+            pdf_page_obj_transform(ctx, page_object, &mediabox, &ctm);
+            bounds = fz_transform_rect(mediabox, ctm);
+        } else {
+            page = fz_load_page(ctx, document->doc, page_index);
+            bounds = fz_bound_page(ctx, page);
+        }
+        float scale = dpi / 72.0f;
+        fz_irect box = fz_round_rect(fz_transform_rect(bounds, fz_scale(scale, scale)));
+        double width = (double)box.x1 - box.x0, height = (double)box.y1 - box.y0;
+        if (!(width >= 1) || !(height >= 1) || fz_is_infinite_rect(bounds))
+            fz_throw(ctx, FZ_ERROR_GENERIC, "page %d has no usable size", page_index + 1);
+        if (width * height > (double)max_pixels) {
+            // MuPDF's own formatter knows no %lld: the C library formats the numbers.
+            char reason[200];
+            snprintf(reason, sizeof reason,
+                     "page %d would be %.0f x %.0f pixels at %.0f dpi, more than the limit of %lld", page_index + 1,
+                     width, height, (double)dpi, (long long)max_pixels);
+            status = RAGPDF_ERROR_LIMIT;
+            fz_throw(ctx, FZ_ERROR_GENERIC, "%s", reason);
+        }
+        pixels = malloc((size_t)width * (size_t)height);
+        if (pixels == NULL) fz_throw(ctx, FZ_ERROR_MEMORY, "cannot allocate the page's pixels");
+        // The pixmap draws straight into `pixels`, which it does not own: dropping it leaves them to the caller.
+        pixmap = fz_new_pixmap_with_bbox_and_data(ctx, fz_device_gray(ctx), box, NULL, 0, pixels);
+        fz_clear_pixmap_with_value(ctx, pixmap, 0xFF);
+        device = fz_new_draw_device(ctx, fz_identity, pixmap);
+        context->capture_warnings = 1;
+        if (pdf != NULL) {
+            ragpdf_run_pdf_page(ctx, pdf, page_object, device, fz_concat(ctm, fz_scale(scale, scale)), run_cookie);
+        } else {
+            fz_run_page_contents(ctx, page, device, fz_scale(scale, scale), run_cookie);
+        }
+        fz_close_device(ctx, device);
+        // MuPDF flushes repeated warnings when asked; the last ones arrive here.
+        fz_flush_warnings(ctx);
+        context->capture_warnings = 0;
+        if (ragpdf_cookie_aborted(cookie)) {
+            status = RAGPDF_ERROR_LIMIT;
+            fz_throw(ctx, FZ_ERROR_GENERIC, "drawing page %d stopped at the time limit", page_index + 1);
+        }
+        if (run_cookie->errors > 0)
+            fz_throw(ctx, FZ_ERROR_GENERIC, "page %d: %d of its images or drawings could not be drawn",
+                     page_index + 1, run_cookie->errors);
+        if (context->render_warnings > 0)
+            fz_throw(ctx, FZ_ERROR_GENERIC, "page %d: an image could not be decoded (%s)", page_index + 1,
+                     context->render_warning);
+        out_gray->pixels = pixels;
+        out_gray->width = (int32_t)width;
+        out_gray->height = (int32_t)height;
+        out_gray->stride = (int32_t)width;
+        pixels = NULL;
+    }
+    fz_always(ctx) {
+        context->capture_warnings = 0;
+        fz_drop_device(ctx, device);
+        fz_drop_pixmap(ctx, pixmap);
+        fz_drop_page(ctx, page);
+        pdf_drop_obj(ctx, loaded);
+        free(pixels);
+    }
+    fz_catch(ctx) {
+        return ragpdf_caught(ctx, status != RAGPDF_OK ? status : RAGPDF_ERROR_PAGE, message, message_capacity);
     }
     return RAGPDF_OK;
 }

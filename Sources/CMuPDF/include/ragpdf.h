@@ -177,6 +177,11 @@ typedef struct ragpdf_page_text_result {
     const ragpdf_line *_Nullable lines;
     /// How many `lines` there are.
     int64_t line_count;
+    /// The fraction of the page's area covered by its text lines' boxes (invisible text included), and by the images
+    /// it draws (each image's box, summed, so overlapping images count twice; images under 50 % opacity left out).
+    /// Both at most 1. A scanned page is nearly all image; a thin text layer of OCR junk on it covers little.
+    float text_coverage;
+    float image_coverage;
 } ragpdf_page_text_result;
 
 /// Extracts the text of the page at 0-based `page_index`: characters of a line in order, `\n` between lines,
@@ -264,6 +269,22 @@ ragpdf_status ragpdf_render_page(ragpdf_context *context, ragpdf_document *docum
 /// Why: MuPDF 1.21 (Debian 12) has no fz_page_label.
 ragpdf_status ragpdf_page_label(ragpdf_context *context, ragpdf_document *document, int page_index, int max_nodes,
                                 char *out_label, size_t label_capacity, char *message, size_t message_capacity);
+
+/// A page rendered in 8-bit grayscale, as produced by ragpdf_render_gray: 0 is black, 255 white.
+typedef struct ragpdf_gray {
+    /// `height` rows of `stride` bytes, malloc'd: free with ragpdf_free.
+    unsigned char *_Nullable pixels;
+    int32_t width, height, stride;
+} ragpdf_gray;
+
+/// Renders the page at 0-based `page_index` in grayscale at `dpi` dots per inch (the page's /Rotate applied), for
+/// OCR. Reads the same page objects as ragpdf_page_text (those of ragpdf_document_use_pages, for a repaired file),
+/// and only the page's content (not its annotations). A page that would need more than `max_pixels` pixels is
+/// RAGPDF_ERROR_LIMIT before any pixel memory is allocated; a page with no usable size is RAGPDF_ERROR_PAGE; a run
+/// stopped by `cookie` is RAGPDF_ERROR_LIMIT. An image that cannot be decoded fails the page (RAGPDF_ERROR_PAGE).
+ragpdf_status ragpdf_render_gray(ragpdf_context *context, ragpdf_document *document, int page_index, float dpi,
+                                 int64_t max_pixels, ragpdf_cookie *_Nullable cookie, ragpdf_gray *out_gray,
+                                 char *message, size_t message_capacity);
 
 #pragma clang assume_nonnull end
 

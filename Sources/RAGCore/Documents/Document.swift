@@ -56,6 +56,12 @@ public struct DocumentWarning: Sendable, Hashable, Codable, CustomStringConverti
         /// loader's recovery: the message says what was found and done, and which pages are missing. Pages that
         /// could still not be read have their own `pageFailed` or `unmappableText` warnings.
         case recovered
+        /// A page read by OCR has a mean word confidence under ``OCROptions/minimumConfidence``: its text may be
+        /// poor. It is indexed all the same.
+        case ocrLowConfidence
+        /// Pages that needed OCR (no usable text layer) were not read by it: OCR is not installed, or the document
+        /// passed ``OCROptions/maxPagesPerDocument``. The message says which pages, and how to enable OCR.
+        case ocrSkipped
     }
 
     public var kind: Kind
@@ -102,12 +108,19 @@ public struct Document: Sendable, Hashable {
     /// The PDF's headings found from font sizes and weights (``HeadingDetector``), in the outline's shape; empty
     /// unless the loader was asked to find them (``DocumentLoader/headingDetection``).
     public var headings: [OutlineEntry]
+    /// How each page was read, one per page in order (``pageCount`` of them); empty for documents built by hand.
+    public var readings: [PageReading]
+    /// What OCR did with each page it was asked to read, for the metrics; empty without OCR.
+    public var ocrResults: [OCRPageResult]
 
     public init(
         fileName: String, kind: DocumentKind, title: String? = nil, author: String? = nil, pageCount: Int,
         pages: [Page], warnings: [DocumentWarning] = [], contentHash: String, byteCount: Int, source: Data? = nil,
-        outline: [OutlineEntry] = [], headings: [OutlineEntry] = []
+        outline: [OutlineEntry] = [], headings: [OutlineEntry] = [], readings: [PageReading] = [],
+        ocrResults: [OCRPageResult] = []
     ) {
+        self.readings = readings
+        self.ocrResults = ocrResults
         self.fileName = fileName
         self.kind = kind
         self.title = title

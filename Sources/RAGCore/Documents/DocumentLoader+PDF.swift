@@ -30,6 +30,7 @@ extension DocumentLoader {
         // The parts of a file that holds several PDFs are extracted one after the other, each on all the workers,
         // against one character budget.
         var outcomes: [PageOutcome] = []
+        var coverage: [PageCoverage] = []
         var characters = 0
         for part in plan.parts {
             // Pages that are the same object as an earlier page are decided before any text is extracted, in page
@@ -37,10 +38,11 @@ extension DocumentLoader {
             let repeats = Self.repeatedPages(try part.document.pageObjectNumbers(count: part.pageCount))
             let workers = max(1, min(limits.threads, (part.pageCount - repeats.count) / Self.minimumPagesPerWorker))
             let offset = outcomes.count
-            for outcome in try extractPages(
+            let extracted = try extractPages(
                 part, bytes: plan.bytes, byteCount: bytes.count, fileName: fileName, repeats: repeats,
                 workers: workers, charactersBefore: characters, styles: styles)
-            {
+            coverage += extracted.coverage
+            for outcome in extracted.outcomes {
                 switch outcome {
                 case .repeated(let earlier): outcomes.append(.repeated(of: earlier + offset))
                 case .text(_, let count, _):
@@ -50,8 +52,13 @@ extension DocumentLoader {
                 }
             }
         }
+        let ocr = try readScannedPages(
+            plan, outcomes: &outcomes, coverage: coverage, characters: &characters, fileName: fileName,
+            byteCount: bytes.count)
         var document = try assemble(
             outcomes, fileName: fileName, title: title, author: author, pageCount: pageCount, bytes: bytes)
+        document.warnings += ocr.warnings
+        document.ocrResults = ocr.results
         document.outline = outline
         if styles { document.headings = headings(in: outcomes) }
         if let warning = Self.recoveredWarning(plan) { document.warnings.insert(warning, at: 0) }
@@ -143,7 +150,7 @@ extension DocumentLoader {
     private func extractPages(
         _ part: PDFPart, bytes: SourceBytes, byteCount: Int, fileName: String, repeats: [Int: Int], workers: Int,
         charactersBefore: Int, styles: Bool
-    ) throws(DocumentError) -> [PageOutcome] {
+    ) throws(DocumentError) -> (outcomes: [PageOutcome], coverage: [PageCoverage]) {
         let state = ExtractionState(
             pageCount: part.pageCount, limits: limits, byteCount: byteCount, fileName: fileName, repeats: repeats,
             charactersBefore: charactersBefore)
@@ -166,7 +173,7 @@ extension DocumentLoader {
                 }
             }
         }
-        return try state.finish()
+        return (try state.finish(), state.coverage())
     }
 
     private func extract(with document: MuPDFDocument, state: ExtractionState, chunk: Int, styles: Bool) {
@@ -179,6 +186,7 @@ extension DocumentLoader {
                 let remaining = state.characterBudget - state.characters.load(ordering: .relaxed)
                 do throws(DocumentError) {
                     let page = try document.pageText(at: index, maxCharacters: remaining, styles: styles)
+                    state.recordCoverage(PageCoverage(text: page.textCoverage, image: page.imageCoverage), at: index)
                     if page.glyphs > 0,
                         Double(page.unmappable) > Double(page.glyphs) * limits.maxUnmappableFraction
                     {
@@ -241,25 +249,46 @@ extension DocumentLoader {
         var consecutiveFailures = 0
         var characters = 0
         var repeated: [(page: Int, of: Int)] = []
+        var readings: [PageReading] = []
+        readings.reserveCapacity(outcomes.count)
         for (index, outcome) in outcomes.enumerated() {
             let number = index + 1
+            var reading = PageReading(page: number, method: .empty)
             switch outcome {
             case .text(let text, let count, _):
                 consecutiveFailures = 0
                 characters += count
                 pages.append(Page(number: number, text: text))
+                reading.method = .text
+            case .ocr(let text, let count, let confidence):
+                consecutiveFailures = 0
+                characters += count
+                pages.append(Page(number: number, text: text))
+                reading = PageReading(page: number, method: .ocr, confidence: confidence)
             case .empty, .notTried:
                 consecutiveFailures = 0
             case .repeated(let earlier):
                 consecutiveFailures = 0
                 repeated.append((number, earlier + 1))
+                // Indexed once, at the earlier page: read as that page was.
+                if earlier < readings.count {
+                    reading = readings[earlier]
+                    reading.page = number
+                }
             case .unmappable(let unmappable, let glyphs):
                 consecutiveFailures = 0
                 warnings.append(Self.unmappableWarning(page: number, unmappable: unmappable, glyphs: glyphs))
+                reading.method = .failed
+            case .ocrFailed(let message):
+                consecutiveFailures = 0
+                warnings.append(DocumentWarning(kind: .pageFailed, page: number, message: message))
+                reading.method = .failed
             case .failed(let message):
                 consecutiveFailures += 1
                 warnings.append(DocumentWarning(kind: .pageFailed, page: number, message: message))
+                reading.method = .failed
             }
+            readings.append(reading)
             if consecutiveFailures >= limits.maxConsecutivePageFailures, number < pageCount {
                 warnings.append(
                     DocumentWarning(
@@ -276,9 +305,12 @@ extension DocumentLoader {
             warnings.append(Self.repeatedPagesWarning(count: repeated.count, example: first, pageCount: pageCount))
         }
         if pages.isEmpty { warnings.append(Self.noTextWarning) }
+        // Pages after a run of failures that stopped the document were not read.
+        while readings.count < pageCount { readings.append(PageReading(page: readings.count + 1, method: .failed)) }
         return Document(
             fileName: fileName, kind: .pdf, title: title, author: author, pageCount: pageCount, pages: pages,
-            warnings: warnings, contentHash: SHA256.hexString(Self.hash(bytes)), byteCount: bytes.count)
+            warnings: warnings, contentHash: SHA256.hexString(Self.hash(bytes)), byteCount: bytes.count,
+            readings: readings)
     }
 }
 
@@ -292,6 +324,10 @@ enum PageOutcome: Sendable {
     case empty
     case unmappable(Int, of: Int)
     case failed(String)
+    /// The page was read by OCR (``DocumentLoader/readScannedPages``), with Tesseract's mean confidence.
+    case ocr(String, characters: Int, confidence: Int)
+    /// The page needed OCR, which failed (the message says why).
+    case ocrFailed(String)
 }
 
 /// Hands the already-open first document to worker 0.
@@ -318,6 +354,7 @@ final class ExtractionState: Sendable {
     /// Pages that repeat an earlier page object, by 0-based index: not extracted.
     private let repeated: [Bool]
     private let outcomes: Mutex<[PageOutcome]>
+    private let coverages: Mutex<[PageCoverage]>
     private let failed: Mutex<[Bool]>
     private let error = Mutex<DocumentError?>(nil)
 
@@ -338,6 +375,7 @@ final class ExtractionState: Sendable {
             repeated[index] = true
         }
         self.outcomes = Mutex(outcomes)
+        self.coverages = Mutex(Array(repeating: .none, count: pageCount))
         self.repeated = repeated
         failed = Mutex(Array(repeating: false, count: pageCount))
     }
@@ -348,6 +386,14 @@ final class ExtractionState: Sendable {
     func record(_ outcome: PageOutcome, at index: Int) {
         outcomes.withLock { $0[index] = outcome }
     }
+
+    /// Records what the page's text lines and images cover, for deciding whether it needs OCR.
+    func recordCoverage(_ coverage: PageCoverage, at index: Int) {
+        coverages.withLock { $0[index] = coverage }
+    }
+
+    /// Each page's coverage, in page order (``PageCoverage/none`` for pages not extracted).
+    func coverage() -> [PageCoverage] { coverages.withLock { $0 } }
 
     /// Records a failed page; if it completes a run of failures, stops handing out the pages after the run.
     func recordFailure(_ message: String, at index: Int) {

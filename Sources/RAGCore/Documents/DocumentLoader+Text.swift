@@ -30,6 +30,7 @@ extension DocumentLoader {
                 message: "the file has \(pageBytes.count) pages; the limit is \(limits.maxPages)")
         }
         var pages: [Page] = []
+        var readings: [PageReading] = []
         var warnings: [DocumentWarning] = []
         var characters = 0
         let budget = limits.characterBudget(forBytes: bytes.count)
@@ -45,17 +46,22 @@ extension DocumentLoader {
             }
             characters += scalars
             if characters > budget { throw Self.tooMuchText(fileName, limits, byteCount: bytes.count) }
-            if glyphs == 0 { continue }
+            if glyphs == 0 {
+                readings.append(PageReading(page: index + 1, method: .empty))
+                continue
+            }
             if Double(unmappable) > Double(glyphs) * limits.maxUnmappableFraction {
                 warnings.append(Self.unmappableWarning(page: index + 1, unmappable: unmappable, glyphs: glyphs))
+                readings.append(PageReading(page: index + 1, method: .failed))
                 continue
             }
             pages.append(Page(number: index + 1, text: text))
+            readings.append(PageReading(page: index + 1, method: .text))
         }
         if pages.isEmpty { warnings.append(Self.noTextWarning) }
         return Document(
             fileName: fileName, kind: kind, pageCount: pageBytes.count, pages: pages, warnings: warnings,
-            contentHash: SHA256.hexString(Self.hash(bytes)), byteCount: bytes.count)
+            contentHash: SHA256.hexString(Self.hash(bytes)), byteCount: bytes.count, readings: readings)
     }
 
     static func hash(_ bytes: SourceBytes) -> [UInt8] {

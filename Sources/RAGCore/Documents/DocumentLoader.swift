@@ -29,11 +29,21 @@ public struct DocumentLoader: Sendable {
     /// ``SectionSource/automatic`` when the PDF has no usable outline, never for ``SectionSource/outline`` or `nil`
     /// (the default). Finding them reads each line's font size and weight in the pass that extracts the text.
     public var headingDetection: SectionSource?
+    /// When scanned pages are read by OCR, and its limits (``OCROptions``): by default, pages without a usable text
+    /// layer, when Tesseract is installed.
+    public var ocr: OCROptions
+    /// Called from the worker threads as each page read by OCR is done, with the pages done and the pages to read
+    /// in the document (for a progress bar: OCR takes seconds per page).
+    public var ocrProgress: (@Sendable (_ done: Int, _ total: Int) -> Void)?
 
-    public init(limits: ExtractionLimits = .init(), password: String? = nil, headingDetection: SectionSource? = nil) {
+    public init(
+        limits: ExtractionLimits = .init(), password: String? = nil, headingDetection: SectionSource? = nil,
+        ocr: OCROptions = OCROptions()
+    ) {
         self.limits = limits
         self.password = password
         self.headingDetection = headingDetection
+        self.ocr = ocr
     }
 
     /// Loads the file at `url`. Its size is checked against ``ExtractionLimits/maxBytes`` before it is read.

@@ -96,6 +96,29 @@ struct PageText: Sendable {
     var unmappable: Int
     /// The page's font sizes and its lines that may be headings, when asked for.
     var styles: PageStyles?
+    /// The fractions of the page's area its text lines and its images cover (each 0...1): a scan is nearly all
+    /// image, and an OCR layer of junk on it covers little.
+    var textCoverage: Double = 0
+    var imageCoverage: Double = 0
+}
+
+/// A page rendered in 8-bit grayscale for OCR (0 black, 255 white). Owns its pixels.
+final class GrayImage: @unchecked Sendable {
+    // @unchecked Sendable: the pixels are written once, by the shim, before init returns, and only read afterwards.
+    let pixels: UnsafeMutablePointer<UInt8>
+    let width: Int
+    let height: Int
+    /// Bytes per row.
+    let stride: Int
+
+    init(pixels: UnsafeMutablePointer<UInt8>, width: Int, height: Int, stride: Int) {
+        self.pixels = pixels
+        self.width = width
+        self.height = height
+        self.stride = stride
+    }
+
+    deinit { ragpdf_free(pixels) }
 }
 
 /// What heading detection needs of one page: how many characters each font size has, and the lines short enough
@@ -254,7 +277,24 @@ final class MuPDFDocument {
         }
         return PageText(
             text: text, characters: Int(result.characters), glyphs: Int(result.glyphs),
-            unmappable: Int(result.unmappable), styles: pageStyles)
+            unmappable: Int(result.unmappable), styles: pageStyles, textCoverage: Double(result.text_coverage),
+            imageCoverage: Double(result.image_coverage))
+    }
+
+    /// The page at 0-based `index` in grayscale at `dpi`, for OCR; throws `damaged` with a `MuPDFError` of status
+    /// `RAGPDF_ERROR_LIMIT` when it would take more than `maxPixels`, and `damaged` when an image on it cannot be
+    /// decoded.
+    func renderGray(at index: Int, dpi: Int, maxPixels: Int, cookie: MuPDFCookie? = nil) throws(DocumentError)
+        -> GrayImage
+    {
+        var gray = ragpdf_gray()
+        try MuPDF.call("rendering page \(index + 1) for OCR", fileName: fileName) {
+            ragpdf_render_gray(
+                context.handle, handle, Int32(clamping: index), Float(dpi), Int64(maxPixels), cookie?.handle, &gray,
+                $0, $1)
+        }
+        return GrayImage(
+            pixels: gray.pixels!, width: Int(gray.width), height: Int(gray.height), stride: Int(gray.stride))
     }
 
     /// Sums the characters of each font size and keeps the lines worded like a heading. A line's text is only

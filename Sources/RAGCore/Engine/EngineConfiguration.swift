@@ -11,6 +11,7 @@ import Foundation
 /// | `chunking` | 1000 / 200 bytes | chunk size and overlap |
 /// | `extraction` | see `ExtractionLimits` | bounds on bytes, pages and characters per document |
 /// | `pdfPassword` | `nil` | password for encrypted PDFs |
+/// | `ocr` | see `OCROptions` | OCR of scanned pages (Tesseract): `auto`, `never` or `always`, languages, limits |
 /// | `prompt` | see `PromptOptions` | system prompt, prompt token budget, history length |
 /// | `searchResults` | 5 | passages retrieved per question |
 /// | `retrieval` | see `RetrievalOptions` | vector, BM25 or hybrid search; neighbour merging; the relevance threshold |
@@ -34,6 +35,9 @@ public struct EngineConfiguration: Sendable {
     public var chunking: ChunkingOptions
     public var extraction: ExtractionLimits
     public var pdfPassword: String?
+    /// When scanned pages are read by OCR (Tesseract), in which languages, and its limits. By default pages without a
+    /// usable text layer are, when Tesseract is installed. Check it with ``EngineConfiguration/checkOCR()`` at start.
+    public var ocr: OCROptions
     public var prompt: PromptOptions
     public var searchResults: Int
     public var retrieval: RetrievalOptions
@@ -64,8 +68,10 @@ public struct EngineConfiguration: Sendable {
         embeddingBatchSize: Int = 64, maxCollectionChunks: Int = 1_000_000,
         maxQuestionBytes: Int = 8192, readOnly: Bool = false, condenseFollowUps: Bool = true,
         databaseURL: DatabaseURL? = nil, databaseMaxConnections: Int = 10, databaseWait: Duration = .seconds(10),
-        pageRendering: PageRenderLimits = PageRenderLimits(), queryRewriting: QueryRewriting = QueryRewriting()
+        pageRendering: PageRenderLimits = PageRenderLimits(), queryRewriting: QueryRewriting = QueryRewriting(),
+        ocr: OCROptions = OCROptions()
     ) {
+        self.ocr = ocr
         self.queryRewriting = queryRewriting
         self.pageRendering = pageRendering
         self.databaseURL = databaseURL
@@ -92,6 +98,25 @@ extension EngineConfiguration {
     var documentLoader: DocumentLoader {
         DocumentLoader(
             limits: extraction, password: pdfPassword,
-            headingDetection: chunking.sectionContext ? chunking.sectionSource : nil)
+            headingDetection: chunking.sectionContext ? chunking.sectionSource : nil, ocr: ocr)
+    }
+
+    /// Checks ``ocr`` against this machine, for start-up: its bounds, and that Tesseract and every language load
+    /// when OCR may run. Returns Tesseract's version, or `nil` when OCR is off (`never`, or `auto` without
+    /// Tesseract: scanned pages then get a warning saying how to enable it).
+    ///
+    /// - Throws: ``InvalidLimit`` for a bound out of range; ``OCRError`` when `always` finds no Tesseract, or a
+    ///   language's data is missing (its message names the Debian package).
+    public func checkOCR() throws -> String? {
+        try ocr.validate()
+        if ocr.mode == .never { return nil }
+        switch Tesseract.availability {
+        case .failure(let error):
+            if ocr.mode == .always { throw error }
+            return nil
+        case .success(let version):
+            _ = try OCRReader.shared(for: ocr, maxIdle: extraction.threads)
+            return version
+        }
     }
 }

@@ -19,6 +19,12 @@ public struct DocumentRecord: Sendable, Hashable, Codable {
     public var sourcePath: String?
     public var ingestedAt: Date
     public var warnings: [DocumentWarning]
+    /// How each page was read (text layer, OCR with its confidence, failed, empty); `nil` for documents ingested
+    /// before version 0.9 recorded it.
+    public var pageReadings: [PageReading]?
+
+    /// Counts of ``pageReadings`` by method, and the OCR'd pages' mean confidence; `nil` when not recorded.
+    public var readingSummary: PageReadingSummary? { pageReadings.map(PageReadingSummary.init) }
 
     public init(
         document: Document, chunkCount: Int, sourcePath: String?, ingestedAt: Date = Date()
@@ -36,5 +42,6 @@ public struct DocumentRecord: Sendable, Hashable, Codable {
         self.sourcePath = sourcePath
         self.ingestedAt = ingestedAt
         self.warnings = document.warnings
+        self.pageReadings = document.readings.isEmpty ? nil : document.readings
     }
 }

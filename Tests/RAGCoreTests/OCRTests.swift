@@ -1,0 +1,212 @@
+import Foundation
+import RAGTesting
+import Testing
+
+@testable import RAGCore
+
+/// Scanned pages read by OCR (Tesseract): scans are made here by rendering text pages with MuPDF and wrapping the
+/// pixels as image-only PDFs, so the source text of every scan is known.
+@Suite(.enabled(if: Tesseract.isAvailable, "Tesseract is not installed (scripts/setup.sh installs it)"))
+struct OCRTests {
+    static let pageOne = """
+        The harbour master keeps a register of every vessel that enters the port after sunset.
+        Each entry records the vessel name, its flag, the berth assigned and the time of arrival.
+        Pilots must report to the tower on channel twelve before they cross the outer breakwater.
+        During storms the inner basin is closed and vessels wait at the northern anchorage instead.
+        Fuel barges may only come alongside between six in the morning and eight in the evening.
+        """
+    static let pageTwo = """
+        Cargo cranes are inspected every ninety days by two engineers from the maintenance office.
+        A crane that fails its load test is tagged red and may not lift containers until repaired.
+        The inspection report lists the hoist cable wear, the brake torque and the boom deflection.
+        Copies of each report are kept for seven years in the archive room on the second floor.
+        """
+
+    /// The grayscale pixels of page `index` of `pdf`, rendered at `dpi` as a scanner would see them.
+    static func scan(_ pdf: Data, page index: Int = 0, dpi: Int = 300) throws -> GrayPixels {
+        let context = try MuPDFContext(cacheBytes: 0, fileName: "source.pdf")
+        let document = try MuPDFDocument(context: context, bytes: SourceBytes(copying: pdf))
+        let image = try document.renderGray(at: index, dpi: dpi, maxPixels: 100_000_000)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(image.width * image.height)
+        for row in 0..<image.height {
+            bytes += UnsafeBufferPointer(start: image.pixels + row * image.stride, count: image.width)
+        }
+        return GrayPixels(width: image.width, height: image.height, bytes: bytes)
+    }
+
+    /// A scan of one page showing `text`.
+    static func scanOf(_ text: String, dpi: Int = 300) throws -> GrayPixels {
+        try scan(TestPDF.make(pages: [text]), dpi: dpi)
+    }
+
+    /// Characters that differ (Levenshtein distance) over the source's characters, whitespace runs counted as one
+    /// space.
+    static func characterErrorRate(_ read: String, _ source: String) -> Double {
+        func normalized(_ text: String) -> [Character] {
+            Array(text.split(whereSeparator: \.isWhitespace).joined(separator: " "))
+        }
+        let a = normalized(read), b = normalized(source)
+        guard !b.isEmpty else { return a.isEmpty ? 0 : 1 }
+        var previous = Array(0...b.count)
+        for i in 1...max(1, a.count) where !a.isEmpty {
+            var current = [i] + Array(repeating: 0, count: b.count)
+            for j in 1...b.count {
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            previous = current
+        }
+        return Double(a.isEmpty ? b.count : previous[b.count]) / Double(b.count)
+    }
+
+    static func load(_ pdf: Data, _ configure: (inout OCROptions) -> Void = { _ in }) throws -> Document {
+        var options = OCROptions()
+        configure(&options)
+        return try DocumentLoader(ocr: options).load(data: pdf, fileName: "scan.pdf")
+    }
+
+    @Test func cleanScansAreReadWithFewerThanTwoPercentCharacterErrors() throws {
+        let pdf = TestPDF.scanned([.image(try Self.scanOf(Self.pageOne), dpi: 300), .image(try Self.scanOf(Self.pageTwo), dpi: 300)])
+        let document = try Self.load(pdf)
+        #expect(document.readings.map(\.method) == [.ocr, .ocr])
+        #expect(document.pages.map(\.number) == [1, 2])
+        for (page, source) in zip(document.pages, [Self.pageOne, Self.pageTwo]) {
+            let rate = Self.characterErrorRate(page.text, source)
+            #expect(rate < 0.02, "page \(page.number): character error rate \(rate)\n\(page.text)")
+        }
+        #expect(document.readings.allSatisfy { ($0.confidence ?? 0) >= 80 })
+        #expect(document.ocrResults.map(\.outcome) == [.read, .read])
+        #expect(!document.warnings.contains { $0.kind == .noText })
+    }
+
+    @Test func aMixedPDFKeepsItsTextPagesUntouched() throws {
+        let textOnly = try DocumentLoader(ocr: OCROptions(mode: .never)).load(
+            data: TestPDF.make(pages: [Self.pageOne, Self.pageTwo]), fileName: "text.pdf")
+        let pdf = TestPDF.scanned([.text(Self.pageOne), .image(try Self.scanOf(Self.pageTwo), dpi: 300), .text(Self.pageTwo)])
+        let document = try Self.load(pdf)
+        #expect(document.readings.map(\.method) == [.text, .ocr, .text])
+        #expect(document.pages[0].text == textOnly.pages[0].text)
+        #expect(document.pages[2].text == textOnly.pages[1].text)
+        #expect(document.ocrResults.map(\.page) == [2])
+    }
+
+    @Test func aPageScannedSidewaysIsRead() throws {
+        let sideways = try Self.scanOf(Self.pageTwo).rotatedClockwise()
+        let document = try Self.load(TestPDF.scanned([.image(sideways, dpi: 300)]))
+        #expect(document.readings.map(\.method) == [.ocr])
+        let rate = Self.characterErrorRate(document.pages.first?.text ?? "", Self.pageTwo)
+        #expect(rate < 0.05, "character error rate \(rate)\n\(document.pages.first?.text ?? "")")
+    }
+
+    @Test func aThinTextLayerOfJunkOverAScanIsReplacedByOCR() throws {
+        let pdf = TestPDF.scanned([.image(try Self.scanOf(Self.pageOne), dpi: 300, hiddenText: "x7 ~~ q")])
+        let document = try Self.load(pdf)
+        #expect(document.readings.map(\.method) == [.ocr])
+        #expect(document.pages.first?.text.contains("harbour master") == true)
+    }
+
+    @Test func neverLeavesTheNoTextWarning() throws {
+        let document = try Self.load(TestPDF.scanned([.image(try Self.scanOf(Self.pageOne), dpi: 300)])) { $0.mode = .never }
+        #expect(document.pages.isEmpty)
+        #expect(document.readings.map(\.method) == [.empty])
+        #expect(document.warnings.map(\.kind) == [.noText])
+        #expect(document.ocrResults.isEmpty)
+    }
+
+    @Test func aBrokenImageStreamFailsOnlyThatPage() throws {
+        let pdf = TestPDF.scanned([
+            .image(try Self.scanOf(Self.pageOne), dpi: 300), .brokenImage(width: 2550, height: 3300, dpi: 300),
+            .text(Self.pageTwo),
+        ])
+        let document = try Self.load(pdf)
+        #expect(document.readings.map(\.method) == [.ocr, .failed, .text])
+        let warning = document.warnings.first { $0.page == 2 }
+        #expect(warning?.kind == .pageFailed)
+        #expect(warning?.message.contains("OCR failed") == true)
+        #expect(document.ocrResults.map(\.outcome) == [.read, .failed])
+    }
+
+    @Test func pagesPastTheLimitAreIndexedWithoutOCRAndAWarning() throws {
+        let scan = try Self.scanOf(Self.pageOne)
+        let document = try Self.load(TestPDF.scanned([.image(scan, dpi: 300), .text(Self.pageTwo), .image(scan, dpi: 300)])) {
+            $0.maxPagesPerDocument = 1
+        }
+        #expect(document.readings.map(\.method) == [.ocr, .text, .empty])
+        let warning = document.warnings.first { $0.kind == .ocrSkipped }
+        #expect(warning?.message.contains("page 3 needed OCR") == true)
+        #expect(warning?.message.contains("maxPagesPerDocument") == true)
+        #expect(document.ocrResults.map(\.outcome) == [.read, .skipped])
+    }
+
+    @Test func missingLanguageDataKeepsTheWarningAndSaysHowToEnableOCR() throws {
+        let empty = FileManager.default.temporaryDirectory.appendingPathComponent("no-tessdata-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: empty) }
+        let document = try Self.load(TestPDF.scanned([.image(try Self.scanOf(Self.pageOne), dpi: 300)])) {
+            $0.dataPath = empty.path
+        }
+        #expect(document.readings.map(\.method) == [.empty])
+        #expect(Set(document.warnings.map(\.kind)) == [.noText, .ocrSkipped])
+        let warning = document.warnings.first { $0.kind == .ocrSkipped }
+        #expect(warning?.message.contains("apt-get install tesseract-ocr-eng") == true)
+        // At start, the same configuration is refused, naming the package.
+        var configuration = EngineConfiguration()
+        configuration.ocr.dataPath = empty.path
+        let error = #expect(throws: OCRError.self) { try configuration.checkOCR() }
+        #expect(error?.code == .language)
+    }
+
+    @Test func aQuestionAboutAScannedPageIsAnsweredWithItsCitation() async throws {
+        let pdf = TestPDF.scanned([.text(Self.pageOne), .image(try Self.scanOf(Self.pageTwo), dpi: 300)])
+        let engine = try await Engine()
+        let record = try await engine.ingest(data: pdf, fileName: "port-rules.pdf")
+        #expect(record.pageReadings?.map(\.method) == [.text, .ocr])
+        #expect(record.readingSummary?.ocrDescription?.hasPrefix("1 of 2 pages read by OCR, mean confidence") == true)
+        let answer = try await engine.ask("How often are the cargo cranes inspected?")
+        let citation = try #require(answer.citations.first)
+        #expect(citation.fileName == "port-rules.pdf")
+        #expect(citation.page == 2)
+        #expect(answer.text.contains("ninety days"))
+    }
+
+    @Test func optionsAreValidated() throws {
+        #expect(OCROptions.isValidLanguages("eng+deu"))
+        #expect(OCROptions.isValidLanguages("chi_sim"))
+        for bad in ["", "en", "eng+", "eng deu", "../etc", "eng+deu+fra+spa+ita+por+nld+pol+ces"] {
+            #expect(!OCROptions.isValidLanguages(bad), "\(bad)")
+        }
+        #expect(throws: InvalidLimit.self) { try OCROptions(dpi: 50).validate() }
+        #expect(throws: InvalidLimit.self) { try OCROptions(pageTimeout: .zero).validate() }
+        #expect(throws: InvalidLimit.self) { try OCROptions(minimumConfidence: 101).validate() }
+        #expect(throws: InvalidLimit.self) { try OCROptions(maxPagesPerDocument: 0).validate() }
+    }
+}
+
+/// Without OCR available (or wanted), scanned pages keep today's warnings.
+struct OCRPlanningTests {
+    @Test func autoReadsEmptyUnmappableAndThinlyCoveredPagesOnly() {
+        let scan = PageCoverage(text: 0.01, image: 1)
+        let textPage = PageCoverage(text: 0.3, image: 0)
+        let captioned = PageCoverage(text: 0.2, image: 0.6)
+        let text = PageOutcome.text("words", characters: 5, styles: nil)
+        #expect(DocumentLoader.needsOCR(.empty, coverage: .none, mode: .auto))
+        #expect(DocumentLoader.needsOCR(.unmappable(90, of: 100), coverage: textPage, mode: .auto))
+        #expect(DocumentLoader.needsOCR(text, coverage: scan, mode: .auto))
+        #expect(!DocumentLoader.needsOCR(text, coverage: textPage, mode: .auto))
+        #expect(!DocumentLoader.needsOCR(text, coverage: captioned, mode: .auto))
+        #expect(DocumentLoader.needsOCR(text, coverage: textPage, mode: .always))
+        #expect(!DocumentLoader.needsOCR(.empty, coverage: scan, mode: .never))
+        #expect(!DocumentLoader.needsOCR(.failed("broken"), coverage: scan, mode: .always))
+        #expect(!DocumentLoader.needsOCR(.repeated(of: 0), coverage: scan, mode: .always))
+    }
+
+    @Test func pageListsAreShort() {
+        #expect(DocumentLoader.pageList([2]) == "page 3")
+        #expect(DocumentLoader.pageList([0, 1, 2, 4]) == "pages 1–3 and 5")
+        #expect(DocumentLoader.pageList(Array(stride(from: 0, to: 40, by: 2))).hasSuffix("and 10 more ranges"))
+    }
+
+    @Test func ocrTextIsCleaned() {
+        #expect(DocumentLoader.cleanOCRText("First line  \nsecond\n\n\n\nthird\u{0C}\n\n") == "First line\nsecond\n\nthird")
+    }
+}
