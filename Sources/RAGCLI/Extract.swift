@@ -8,7 +8,9 @@ struct Extract: AsyncParsableCommand {
         discussion: """
             Pages are separated by a form feed, like pdftotext; warnings go to stderr. Uses all cores. With \
             --json, prints one object per file: {"file", "page_count", "title", "author", "pages": [{"page", \
-            "text"}], "warnings": [{"kind", "page", "message"}]}.
+            "text"}], "readings": [{"page", "read", "confidence"}], "warnings": [{"kind", "page", "message"}]}; \
+            "read" is how each page was read: text (its text layer), ocr (with Tesseract's mean confidence), \
+            failed or empty. Scanned pages are read by OCR when Tesseract is installed (see --ocr).
             """
     )
 
@@ -25,7 +27,7 @@ struct Extract: AsyncParsableCommand {
     }
 
     private func execute() async throws {
-        let loader = DocumentLoader(limits: extraction.limits, password: extraction.password)
+        let loader = try extraction.loader()
         let results = loader.loadAll(paths.map { URL(fileURLWithPath: $0) })
         var failed = false
         for (path, result) in zip(paths, results) {
@@ -40,6 +42,7 @@ struct Extract: AsyncParsableCommand {
                         "file": document.fileName, "page_count": document.pageCount,
                         "pages": document.pages.map { ["page": $0.number, "text": $0.text] as [String: Any] },
                         "warnings": document.warnings.map(DocumentJSON.warning),
+                        "readings": document.readings.map(DocumentJSON.reading),
                     ]
                     if let title = document.title { object["title"] = title }
                     if let author = document.author { object["author"] = author }

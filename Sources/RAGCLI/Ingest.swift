@@ -37,9 +37,13 @@ struct Ingest: AsyncParsableCommand {
 
     private func execute() async throws {
         let chunking = try chunking.options()
+        let ocr = try extraction.ocrOptions()
+        // `--ocr always` without Tesseract, or a language without its data, stops here, before any file is read.
+        _ = try EngineConfiguration(ocr: ocr).checkOCR()
         let engine = try await options.makeEngine { configuration in
             configuration.extraction = extraction.limits
             configuration.pdfPassword = extraction.password
+            configuration.ocr = ocr
             configuration.chunking = chunking
             configuration.maxCollectionChunks = maxCollectionChunks
         }
@@ -103,10 +107,14 @@ final class ProgressBar: Sendable {
         let rate = progress.elapsed > 0 ? Double(progress.pagesDone) / progress.elapsed : 0
         let remaining = fraction > 0 ? progress.elapsed * (1 - fraction) / fraction : 0
         let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-        let line = String(
+        var line = String(
             format: "\r[%@] %3d%% %d/%d files  %d pages  %.1f pages/s  ETA %@  %@",
             bar, Int(fraction * 100), progress.filesDone, progress.filesTotal, progress.pagesDone, rate,
             ProgressBar.duration(remaining), String(progress.currentFile.prefix(30)))
+        if progress.ocrPagesTotal > 0 {
+            // OCR takes seconds per page: say how far it is into the file.
+            line += "  OCR page \(progress.ocrPagesDone)/\(progress.ocrPagesTotal)"
+        }
         FileHandle.standardError.write(Data((line + "\u{1B}[K").utf8))
     }
 

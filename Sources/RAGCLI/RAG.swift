@@ -153,6 +153,55 @@ struct ExtractionOptions: ParsableArguments {
         "Characters any document may yield whatever its file's size.", valueName: "n"))
     var minCharacterAllowance: Int = ExtractionLimits().minimumCharacterAllowance
 
+    @Option(help: ArgumentHelp(
+        "\(EngineSettings.ocr.help): \(EngineSettings.ocr.requirement). Default: $RAG_OCR, else auto.", valueName: "mode"))
+    var ocr: String?
+
+    @Option(help: ArgumentHelp(
+        "\(EngineSettings.ocrLanguages.help). Default: $RAG_OCR_LANGUAGES, else eng.", valueName: "codes"))
+    var ocrLanguages: String?
+
+    @Option(help: ArgumentHelp(
+        "\(EngineSettings.ocrDPI.help), 72 to 600. Default: $RAG_OCR_DPI, else 300.", valueName: "dpi"))
+    var ocrDpi: String?
+
+    @Option(help: ArgumentHelp(
+        "\(EngineSettings.ocrMaxPages.help). Default: $RAG_OCR_MAX_PAGES, else 100.", valueName: "n"))
+    var ocrMaxPages: String?
+
+    @Option(help: ArgumentHelp(
+        "\(EngineSettings.ocrPageTimeout.help), 1 to 3600. Default: $RAG_OCR_PAGE_TIMEOUT, else 60.", valueName: "seconds"))
+    var ocrPageTimeout: String?
+
+    @Option(help: ArgumentHelp(
+        "\(EngineSettings.ocrMinConfidence.help), 0 to 100. Default: $RAG_OCR_MIN_CONFIDENCE, else 60.", valueName: "n"))
+    var ocrMinConfidence: String?
+
+    /// The OCR options: each flag, else its `RAG_OCR*` variable (read as `rag-server` reads them), else the default.
+    func ocrOptions(environment: [String: String] = CLI.environment) throws -> OCROptions {
+        var flags: [String: String] = [:]
+        for (setting, value) in [
+            (EngineSettings.ocr.flag, ocr), (EngineSettings.ocrLanguages.flag, ocrLanguages),
+            (EngineSettings.ocrDPI.flag, ocrDpi), (EngineSettings.ocrMaxPages.flag, ocrMaxPages),
+            (EngineSettings.ocrPageTimeout.flag, ocrPageTimeout), (EngineSettings.ocrMinConfidence.flag, ocrMinConfidence),
+        ] {
+            if let setting, let value { flags[setting] = value }
+        }
+        do {
+            return try EngineSettings.ocrOptions(flags: flags, environment: environment)
+        } catch {
+            throw ValidationError(error.message)
+        }
+    }
+
+    /// A loader with these limits, password and OCR options, checked against this machine: `--ocr always` without
+    /// Tesseract, or a language without its data, is an error before any file is read.
+    func loader() throws -> DocumentLoader {
+        let configuration = EngineConfiguration(extraction: limits, pdfPassword: password, ocr: try ocrOptions())
+        _ = try configuration.checkOCR()
+        return DocumentLoader(limits: limits, password: password, ocr: configuration.ocr)
+    }
+
     var limits: ExtractionLimits {
         var limits = ExtractionLimits()
         limits.maxBytes = maxBytes
@@ -175,6 +224,7 @@ struct ExtractionOptions: ParsableArguments {
         } catch {
             throw ValidationError("\(Self.flags[error.field] ?? error.field) \(error.rule)")
         }
+        _ = try ocrOptions()
     }
 }
 

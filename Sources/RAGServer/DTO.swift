@@ -33,8 +33,14 @@ enum DTO {
         var sha256: String
         var ingested_at: String
         var warnings: [Warning]
+        /// How many pages were read from their text layer, by OCR, failed or were empty (absent for documents
+        /// ingested before this was recorded).
+        var reading: Reading?
+        /// How each page was read; only in a single document's status (`GET /v1/documents/{id}`).
+        var page_readings: [PageRead]?
 
-        init(_ record: DocumentRecord) {
+        /// `record` as the API shows it; with `pages`, with each page's reading.
+        init(_ record: DocumentRecord, pages: Bool = false) {
             id = record.id.rawValue
             file = record.fileName
             kind = record.kind.rawValue
@@ -47,6 +53,41 @@ enum DTO {
             sha256 = record.contentHash
             ingested_at = ISO8601DateFormatter().string(from: record.ingestedAt)
             warnings = record.warnings.map(Warning.init)
+            reading = record.readingSummary.map(Reading.init)
+            if pages { page_readings = record.pageReadings?.map(PageRead.init) }
+        }
+    }
+
+    /// Counts of a document's pages by how they were read, and a sentence for people.
+    struct Reading: Codable, Sendable {
+        var text: Int
+        var ocr: Int
+        var failed: Int
+        var empty: Int
+        var ocr_mean_confidence: Int?
+        /// "12 of 40 pages read by OCR, mean confidence 91", when any page was.
+        var summary: String?
+
+        init(_ summary: PageReadingSummary) {
+            text = summary.text
+            ocr = summary.ocr
+            failed = summary.failed
+            empty = summary.empty
+            ocr_mean_confidence = summary.ocrMeanConfidence
+            self.summary = summary.ocrDescription
+        }
+    }
+
+    /// How one page was read: `text`, `ocr` (with `confidence`), `failed` or `empty`.
+    struct PageRead: Codable, Sendable {
+        var page: Int
+        var read: String
+        var confidence: Int?
+
+        init(_ reading: PageReading) {
+            page = reading.page
+            read = reading.method.rawValue
+            confidence = reading.confidence
         }
     }
 
@@ -86,7 +127,7 @@ enum DTO {
             attempts = job.attempts
             error = job.error.map { Failure(code: $0.code, message: $0.message) }
             index_version = job.indexVersion
-            self.document = document.map(Document.init)
+            self.document = document.map { Document($0, pages: true) }
             created_at = ISO8601DateFormatter().string(from: job.createdAt)
             updated_at = ISO8601DateFormatter().string(from: job.updatedAt)
         }
@@ -99,7 +140,7 @@ enum DTO {
             status_url = "/v1/documents/\(record.id.rawValue)"
             attempts = 0
             index_version = indexVersion
-            document = Document(record)
+            document = Document(record, pages: true)
         }
     }
 

@@ -187,6 +187,12 @@ public enum ServerSettings {
     public static let minScore = EngineSettings.minScore
     public static let queryRewrites = EngineSettings.queryRewrites
     public static let hypotheticalAnswer = EngineSettings.hypotheticalAnswer
+    public static let ocr = EngineSettings.ocr
+    public static let ocrLanguages = EngineSettings.ocrLanguages
+    public static let ocrDPI = EngineSettings.ocrDPI
+    public static let ocrMaxPages = EngineSettings.ocrMaxPages
+    public static let ocrPageTimeout = EngineSettings.ocrPageTimeout
+    public static let ocrMinConfidence = EngineSettings.ocrMinConfidence
 
     /// Every setting, in the order `--help` and the documentation list them.
     public static let all: [SettingInfo] = [
@@ -199,7 +205,8 @@ public enum ServerSettings {
         pageImageMaxPixels.info, pageImageMaxCharacters.info, pageImageTimeout.info, maxConcurrentRenders.info, renderQueue.info, pageCacheBytes.info,
         maxHistoryMessages.info, maxHistoryBytes.info, requestTimeout.info,
         idleTimeout.info, headerTimeout.info, bodyTimeout.info, gracePeriod.info, corsOrigin.info, metricsCache.info, logFormat.info, logLevel.info, llm.info, retrieval.info, fusion.info, pageFusion.info, neighbours.info, minScore.info,
-        queryRewrites.info, hypotheticalAnswer.info,
+        queryRewrites.info, hypotheticalAnswer.info, ocr.info, ocrLanguages.info, ocrDPI.info, ocrMaxPages.info,
+        ocrPageTimeout.info, ocrMinConfidence.info,
     ]
 
     static let apiKeysRequirement =
@@ -305,6 +312,7 @@ extension ServerConfiguration {
                 maxPageCharacters: try value(S.pageImageMaxCharacters), timeout: try value(S.pageImageTimeout),
                 concurrency: try value(S.maxConcurrentRenders),
                 maxWaiting: try value(S.renderQueue), cacheBytes: try value(S.pageCacheBytes)))
+        ocr = try EngineSettings.ocrOptions(flags: flags, environment: environment)
         try validate()
     }
 
@@ -356,6 +364,11 @@ extension ServerConfiguration {
         try S.maxConcurrentRenders.check(pageRendering.concurrency)
         try S.renderQueue.check(pageRendering.maxWaiting)
         try S.pageCacheBytes.check(pageRendering.cacheBytes)
+        try S.ocrLanguages.check(ocr.languages)
+        try S.ocrDPI.check(ocr.dpi)
+        try S.ocrMaxPages.check(ocr.maxPagesPerDocument)
+        try S.ocrPageTimeout.check(ocr.pageTimeout)
+        try S.ocrMinConfidence.check(ocr.minimumConfidence)
         do {
             try pageRendering.validate()
         } catch {

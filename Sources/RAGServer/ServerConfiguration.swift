@@ -72,6 +72,9 @@ public struct ServerConfiguration: Sendable {
     public var llm: LLMChoice
     /// How passages are found.
     public var retrieval: RetrievalOptions
+    /// When scanned pages are read by OCR, and its limits (`RAG_OCR*`). Checked against the machine at start
+    /// (``EngineConfiguration/checkOCR()``).
+    public var ocr = OCROptions()
     /// Query rewriting for answers with a language model (off by default).
     public var queryRewriting: QueryRewriting
     /// How the executable writes logs.
@@ -186,7 +189,7 @@ public struct ServerConfiguration: Sendable {
             collectionDirectory: collectionDirectory, extraction: extraction, retrieval: retrieval,
             maxCollectionChunks: maxCollectionChunks, readOnly: readOnly, databaseURL: databaseURL,
             databaseMaxConnections: databaseMaxConnections, databaseWait: databaseWait, pageRendering: pageRendering,
-            queryRewriting: queryRewriting)
+            queryRewriting: queryRewriting, ocr: ocr)
     }
 
     /// The bounds on an uploaded `multipart/form-data` body.

@@ -118,6 +118,16 @@ struct RAGServerCommand: AsyncParsableCommand {
     var queryRewrites: String?
     @Flag(name: .customLong("hypothetical-answer"), help: ArgumentHelp(S.hypotheticalAnswer.info.helpText))
     var hypotheticalAnswer = false
+    @Option(name: .customLong("ocr"), parsing: .unconditional, help: S.ocr.argumentHelp) var ocr: String?
+    @Option(name: .customLong("ocr-languages"), parsing: .unconditional, help: S.ocrLanguages.argumentHelp)
+    var ocrLanguages: String?
+    @Option(name: .customLong("ocr-dpi"), parsing: .unconditional, help: S.ocrDPI.argumentHelp) var ocrDPI: String?
+    @Option(name: .customLong("ocr-max-pages"), parsing: .unconditional, help: S.ocrMaxPages.argumentHelp)
+    var ocrMaxPages: String?
+    @Option(name: .customLong("ocr-page-timeout"), parsing: .unconditional, help: S.ocrPageTimeout.argumentHelp)
+    var ocrPageTimeout: String?
+    @Option(name: .customLong("ocr-min-confidence"), parsing: .unconditional, help: S.ocrMinConfidence.argumentHelp)
+    var ocrMinConfidence: String?
 
     /// The flags given, by flag (`--port`), for `ServerConfiguration(flags:environment:)`.
     var flags: [String: String] {
@@ -146,6 +156,9 @@ struct RAGServerCommand: AsyncParsableCommand {
             (S.logLevel.info, logLevel), (S.llm.info, llm), (S.retrieval.info, retrieval), (S.fusion.info, fusion),
             (S.pageFusion.info, pageFusion), (S.neighbours.info, neighbours), (S.minScore.info, minScore),
             (S.queryRewrites.info, queryRewrites), (S.hypotheticalAnswer.info, hypotheticalAnswer ? "true" : nil),
+            (S.ocr.info, ocr), (S.ocrLanguages.info, ocrLanguages), (S.ocrDPI.info, ocrDPI),
+            (S.ocrMaxPages.info, ocrMaxPages), (S.ocrPageTimeout.info, ocrPageTimeout),
+            (S.ocrMinConfidence.info, ocrMinConfidence),
         ]
         var flags: [String: String] = [:]
         for (info, value) in given { if let flag = info.flag, let value { flags[flag] = value } }
@@ -158,10 +171,13 @@ struct RAGServerCommand: AsyncParsableCommand {
         let configuration: ServerConfiguration
         let openAI: OpenAIConfiguration?
         let llmClient: any LLMClient
+        let tesseract: String?
         do {
             configuration = try ServerConfiguration(flags: flags, environment: environment)
             openAI = try OpenAIConfiguration.fromEnvironment(environment)
             llmClient = try EngineSetup.llm(configuration.llm, openAI: openAI)
+            // `RAG_OCR=always` without Tesseract, or a language without its data, stops the server here.
+            tesseract = try configuration.engineConfiguration.checkOCR()
         } catch {
             FileHandle.standardError.write(Data("rag-server: error: \(error)\n".utf8))
             throw ExitCode(64)
@@ -190,6 +206,7 @@ struct RAGServerCommand: AsyncParsableCommand {
                 logger.info("serving", metadata: [
                     "http.port": "\(port)", "rag.collection": "\(engine.collectionLocation)", "llm.model": "\(engine.llm.model)",
                     "rag.embedder": "\(engine.embedder.identifier)", "rag.read_only": "\(configuration.readOnly)",
+                    "rag.ocr": "\(tesseract.map { "\(configuration.ocr.mode.rawValue), Tesseract \($0), \(configuration.ocr.languages)" } ?? (configuration.ocr.mode == .never ? "never" : "off: Tesseract is not installed"))",
                     // The number of keys, never the keys; named so that the log's secret filter lets the count through.
                     "rag.auth.key_count": "\(configuration.apiKeys.count)",
                 ])

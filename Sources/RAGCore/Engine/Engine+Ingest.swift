@@ -34,15 +34,28 @@ extension Engine {
             for file in files { report.failed.append(.init(path: file.path, error: error, reason: Engine.reason(for: error))) }
             files = []
         }
-        let loader = configuration.documentLoader
         let sizes = files.map { (try? $0.resourceValues(forKeys: [.fileSizeKey]).fileSize) ?? 0 }
         let bytesTotal = sizes.reduce(0, +)
         var bytesDone = 0
         var pagesDone = 0
         for (position, file) in files.enumerated() {
             let path = file.path
+            var loader = configuration.documentLoader
+            if let progress {
+                let snapshot = IngestProgress(
+                    filesDone: position, filesTotal: files.count, bytesDone: bytesDone, bytesTotal: bytesTotal,
+                    pagesDone: pagesDone, elapsed: 0, currentFile: file.lastPathComponent)
+                loader.ocrProgress = { done, total in
+                    var update = snapshot
+                    update.elapsed = Engine.seconds(since: start)
+                    update.ocrPagesDone = done
+                    update.ocrPagesTotal = total
+                    progress(update)
+                }
+            }
+            let fileLoader = loader
             do {
-                let document = try await Engine.offload { () throws(DocumentError) in try loader.load(contentsOf: file) }
+                let document = try await Engine.offload { () throws(DocumentError) in try fileLoader.load(contentsOf: file) }
                 switch try await index(document, sourcePath: path) {
                 case .added(let record):
                     report.added.append(record)
@@ -121,6 +134,7 @@ extension Engine {
     /// prepares it (outside the write lock) and adds it (in one short write). `sourcePath` is the file it came from,
     /// whose earlier version it replaces.
     func index(_ document: Document, sourcePath: String?) async throws -> Indexed {
+        recordOCR(document)
         if let existing = collection.documents.first(where: { $0.contentHash == document.contentHash }) {
             return .unchanged(existing)
         }
@@ -197,6 +211,14 @@ extension Engine {
             .collectionQuotaExceeded,
             "\(fileName): adding its \(adding) chunks to the collection's \(current) would pass the collection's limit "
                 + "of \(configuration.maxCollectionChunks) chunks (maxCollectionChunks); remove documents or raise the limit")
+    }
+
+    /// Counts the pages OCR read for `document`, and their time, by outcome.
+    func recordOCR(_ document: Document) {
+        for result in document.ocrResults {
+            metrics.ocrPages(outcome: result.outcome).increment()
+            if result.outcome != .skipped { metrics.ocrLatency(outcome: result.outcome).record(result.seconds) }
+        }
     }
 
     func record(_ report: IngestReport, started: ContinuousClock.Instant) {

@@ -109,6 +109,50 @@ public enum EngineSettings {
     /// when `environment` is not `nil`, the variables (`RAG_QUERY_REWRITES`), over `QueryRewriting()`'s defaults (off).
     ///
     /// - Throws: ``SettingError`` naming the first setting whose value is not accepted.
+    /// `--ocr` / `RAG_OCR`: which pages are read by OCR (``OCROptions/Mode``).
+    public static let ocr = Setting<OCROptions.Mode>.choice(
+        flag: "--ocr", variable: "RAG_OCR", valueName: "mode", default: .auto,
+        help: "Which pages are read by OCR (Tesseract): auto, pages without a usable text layer when Tesseract is installed; always, every page (refuses to start without Tesseract); never")
+    /// `--ocr-languages` / `RAG_OCR_LANGUAGES`: Tesseract's language codes joined by `+`.
+    public static let ocrLanguages = Setting<String>(
+        flag: "--ocr-languages", variable: "RAG_OCR_LANGUAGES", valueName: "codes", default: "eng", defaultText: "eng",
+        requirement: "Tesseract language codes joined by + (eng+deu), each 3 to 16 letters or underscores, at most 8",
+        help: "OCR languages; each needs its data (Debian: tesseract-ocr-LANG), or the server does not start",
+        accepts: OCROptions.isValidLanguages, parser: { OCROptions.isValidLanguages($0) ? $0 : nil })
+    /// `--ocr-dpi` / `RAG_OCR_DPI`.
+    public static let ocrDPI = Setting<Int>.integer(
+        flag: "--ocr-dpi", variable: "RAG_OCR_DPI", valueName: "dpi", default: OCROptions().dpi, in: 72...600,
+        help: "Resolution pages are rendered at for OCR")
+    /// `--ocr-max-pages` / `RAG_OCR_MAX_PAGES`.
+    public static let ocrMaxPages = Setting<Int>.integer(
+        flag: "--ocr-max-pages", variable: "RAG_OCR_MAX_PAGES", default: OCROptions().maxPagesPerDocument, in: 1...100_000,
+        help: "Most pages read by OCR per document; the rest are indexed without, with a warning")
+    /// `--ocr-page-timeout` / `RAG_OCR_PAGE_TIMEOUT`.
+    public static let ocrPageTimeout = Setting<Duration>.seconds(
+        flag: "--ocr-page-timeout", variable: "RAG_OCR_PAGE_TIMEOUT", default: OCROptions().pageTimeout, in: 1...3600,
+        help: "Longest OCR of one page in seconds; a page past it fails, with a warning")
+    /// `--ocr-min-confidence` / `RAG_OCR_MIN_CONFIDENCE`.
+    public static let ocrMinConfidence = Setting<Int>.integer(
+        flag: "--ocr-min-confidence", variable: "RAG_OCR_MIN_CONFIDENCE", default: OCROptions().minimumConfidence,
+        in: 0...100, help: "Pages read by OCR with a lower mean confidence get a warning")
+
+    /// The OCR options from `flags` (keyed by flag, `--ocr`), else `environment` (`RAG_OCR`...; `nil` reads flags
+    /// only), else the defaults.
+    public static func ocrOptions(flags: [String: String], environment: [String: String]?) throws(SettingError) -> OCROptions {
+        func value<Value>(_ setting: Setting<Value>) throws(SettingError) -> Value {
+            let setting = environment == nil ? setting.flagOnly : setting
+            return try setting.value(flag: setting.flag.flatMap { flags[$0] }, environment: environment ?? [:])
+        }
+        var options = OCROptions()
+        options.mode = try value(ocr)
+        options.languages = try value(ocrLanguages)
+        options.dpi = try value(ocrDPI)
+        options.maxPagesPerDocument = try value(ocrMaxPages)
+        options.pageTimeout = try value(ocrPageTimeout)
+        options.minimumConfidence = try value(ocrMinConfidence)
+        return options
+    }
+
     public static func queryRewriting(flags: [String: String], environment: [String: String]?) throws(SettingError) -> QueryRewriting {
         func value<Value>(_ setting: Setting<Value>) throws(SettingError) -> Value {
             let setting = environment == nil ? setting.flagOnly : setting

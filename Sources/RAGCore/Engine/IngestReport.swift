@@ -26,7 +26,7 @@ public struct IngestReport: Sendable {
     }
 }
 
-/// Progress of an ingestion, reported after each file.
+/// Progress of an ingestion, reported after each file, and after each page read by OCR.
 public struct IngestProgress: Sendable {
     public var filesDone: Int
     public var filesTotal: Int
@@ -35,6 +35,9 @@ public struct IngestProgress: Sendable {
     public var pagesDone: Int
     /// Seconds since ingestion started.
     public var elapsed: Double
-    /// The file just finished.
+    /// The file just finished, or the file whose pages OCR is reading.
     public var currentFile: String
+    /// While OCR reads `currentFile`: its pages read so far and the pages it will read; both 0 otherwise.
+    public var ocrPagesDone: Int = 0
+    public var ocrPagesTotal: Int = 0
 }

@@ -86,6 +86,7 @@ public final class RAGMetrics: Sendable {
         chunksIngested.increment(by: Int64(0))
         documentsIngested.increment(by: Int64(0))
         documentsRecovered.increment(by: Int64(0))
+        for outcome in OCRPageResult.Outcome.allCases { ocrPages(outcome: outcome).increment(by: Int64(0)) }
     }
 
     private let requestCounters: [Operation: [Counter]]  // [success, error]

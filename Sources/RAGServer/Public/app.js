@@ -238,6 +238,8 @@
   function documentItem(doc) {
     const meta = [plural(doc.pages, "page"), plural(doc.chunks, "chunk"), formatBytes(doc.bytes)];
     if (doc.indexed_pages < doc.pages) meta.push(`${doc.pages - doc.indexed_pages} without text`);
+    // "12 of 40 pages read by OCR, mean confidence 91": scanned pages, read by Tesseract.
+    if (doc.reading && doc.reading.summary) meta.push(doc.reading.summary);
     const kind = (doc.kind === "markdown" ? "MD" : doc.kind || "pdf").toUpperCase();
     const title = doc.title && doc.title !== doc.file ? `${doc.title} — ${doc.file}` : doc.file;
     const item = el("li", { class: "doc", "data-id": doc.id, "data-file": doc.file },
