@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
 # pdf-chatbot: `rag-server` (HTTP API and chat page on 8501; /metrics, /healthz, /readyz on 8502) and `rag` (the CLI
-# that the ingestion jobs run), on a slim Debian runtime with only the libraries the binaries load.
+# that the ingestion jobs run), on a slim Debian runtime with only the libraries the binaries load, plus Tesseract for
+# OCR of scanned pages (loaded with dlopen when needed).
 #
 #   docker build -t pdf-chatbot:latest .                                   # compile in the Swift stage
 #   docker build --build-arg WITH_MODEL=true -t pdf-chatbot:minilm .       # also bake in all-MiniLM-L6-v2
@@ -48,13 +49,18 @@ RUN mkdir -p /out/bin /out/models
 FROM ${BINARIES} AS binaries
 
 # ---------------------------------------------------------------------------------------------------------------
-# Runtime stage: only the shared libraries `ldd` lists for the two binaries (the Swift runtime is static).
+# Runtime stage: the shared libraries `ldd` lists for the two binaries (the Swift runtime is static), plus Tesseract
+# for OCR of scanned pages. `ldd` does not list it: the binaries dlopen libtesseract.so.5 at run time, so they start
+# without it (RAG_OCR=auto then OCRs nothing). libtesseract5 with English (tesseract-ocr-eng) and orientation
+# detection (tesseract-ocr-osd) data, in /usr/share/tesseract-ocr/5/tessdata (TESSDATA_PREFIX overrides it); each
+# further language of RAG_OCR_LANGUAGES needs its tesseract-ocr-LANG package.
 FROM ${RUNTIME_IMAGE} AS runtime
 # hadolint ignore=DL3008
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         ca-certificates libcurl4 libopenblas0-pthread libstdc++6 zlib1g libsqlite3-0 \
         libmujs2 libgumbo1 libopenjp2-7 libjbig2dec0 libjpeg62-turbo libfreetype6 libharfbuzz0b libfribidi0 \
+        libtesseract5 tesseract-ocr-eng tesseract-ocr-osd \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 rag \
     && useradd --system --uid 10001 --gid rag --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin rag \

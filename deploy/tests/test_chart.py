@@ -49,6 +49,22 @@ def test_helm_lint_strict():
     {"server": {"maxCollectionChunks": -1}},
     {"server": {"llm": "psychic"}},
     {"server": {"requestTimeout": 86401}},
+    {"server": {"ocr": {"mode": "sometimes"}}},
+    {"server": {"ocr": {"languages": ""}}},
+    {"server": {"ocr": {"languages": "eng deu"}}},
+    {"server": {"ocr": {"languages": "eng,deu"}}},
+    {"server": {"ocr": {"languages": "en"}}},
+    {"server": {"ocr": {"languages": "eng+"}}},
+    {"server": {"ocr": {"languages": "+".join(["eng"] * 9)}}},
+    {"server": {"ocr": {"dpi": 71}}},
+    {"server": {"ocr": {"dpi": 601}}},
+    {"server": {"ocr": {"maxPages": 0}}},
+    {"server": {"ocr": {"maxPages": 100001}}},
+    {"server": {"ocr": {"pageTimeoutSeconds": 0}}},
+    {"server": {"ocr": {"pageTimeoutSeconds": 3601}}},
+    {"server": {"ocr": {"minConfidence": -1}}},
+    {"server": {"ocr": {"minConfidence": 101}}},
+    {"server": {"ocr": {"engine": "tesseract"}}},
 ])
 def test_values_schema_rejects(bad):
     with helm.Chart.load(str(CHART)) as chart:
@@ -69,6 +85,33 @@ def test_values_schema_accepts_the_defaults():
 def test_values_schema_accepts_retrieval_settings(good):
     with helm.Chart.load(str(CHART)) as chart:
         chart.validate_schema(chart.merge_values(good))
+
+
+@pytest.mark.parametrize("good", [
+    {"server": {"ocr": {"mode": "never"}}},
+    {"server": {"ocr": {"mode": "always", "languages": "eng+deu+chi_sim", "dpi": 600, "maxPages": 100000,
+                        "pageTimeoutSeconds": 3600, "minConfidence": 0}}},
+    {"server": {"ocr": {"languages": "+".join(["eng"] * 8), "dpi": 72, "maxPages": 1, "pageTimeoutSeconds": 1,
+                        "minConfidence": 100}}},
+])
+def test_values_schema_accepts_ocr_settings(good):
+    with helm.Chart.load(str(CHART)) as chart:
+        chart.validate_schema(chart.merge_values(good))
+
+
+def test_ocr_settings_reach_the_servers_and_the_workers():
+    """server.ocr becomes the RAG_OCR* variables of both the serving replicas and the workers (the workers OCR the
+    queued uploads), numbers as digits."""
+    values = {"server": {"ocr": {"mode": "always", "languages": "eng+deu", "dpi": 400, "maxPages": 100000,
+                                 "pageTimeoutSeconds": 120, "minConfidence": 50}}}
+    expected = {"RAG_OCR": "always", "RAG_OCR_LANGUAGES": "eng+deu", "RAG_OCR_DPI": "400", "RAG_OCR_MAX_PAGES": "100000",
+                "RAG_OCR_PAGE_TIMEOUT": "120", "RAG_OCR_MIN_CONFIDENCE": "50"}
+    docs = rendered_docs(values)
+    for name in ("pdf-chatbot", "pdf-chatbot-worker"):
+        (d,) = [doc for doc in docs if doc["kind"] == "Deployment" and doc["metadata"]["name"] == name]
+        (c,) = d["spec"]["template"]["spec"]["containers"]
+        env = {e["name"]: e.get("value") for e in c["env"]}
+        assert {k: env.get(k) for k in expected} == expected, name
 
 
 def _normalise(doc):

@@ -44,9 +44,21 @@ def test_image_user_is_not_root(image):
 
 
 def test_every_library_is_present(image):
+    """What the binaries link to. Tesseract is not among it: they dlopen it, for OCR only (next test)."""
     out = podman("run", "--rm", "--network", "none", "--read-only", "--entrypoint", "/bin/sh", image, "-c",
                  "ldd /usr/local/bin/rag /usr/local/bin/rag-server").stdout
     assert "not found" not in out, out
+
+
+def test_tesseract_is_there_for_ocr(image):
+    """Tesseract, which the binaries dlopen to OCR scanned pages (so ldd of them does not show it): the library with
+    everything it links to, and the English and orientation data where Debian's build looks (TESSDATA_PREFIX unset),
+    readable by the image's user."""
+    out = podman("run", "--rm", "--network", "none", "--read-only", "--entrypoint", "/bin/sh", image, "-c",
+                 "set -e; ldd $(ls /usr/lib/*/libtesseract.so.5); d=/usr/share/tesseract-ocr/5/tessdata; "
+                 "test -r $d/eng.traineddata; test -r $d/osd.traineddata; echo tessdata ok").stdout
+    assert "liblept.so.5" in out and "not found" not in out, out
+    assert out.rstrip().endswith("tessdata ok"), out
 
 
 def test_rag_ingests_on_a_read_only_root(image, tmp_path):

@@ -378,6 +378,18 @@ template:
   value: {{ $.Values.server.minCharacterAllowance | int64 | quote }}
 - name: RAG_MAX_COLLECTION_CHUNKS
   value: {{ $.Values.server.maxCollectionChunks | int64 | quote }}
+- name: RAG_OCR
+  value: {{ $.Values.server.ocr.mode | quote }}
+- name: RAG_OCR_LANGUAGES
+  value: {{ $.Values.server.ocr.languages | quote }}
+- name: RAG_OCR_DPI
+  value: {{ $.Values.server.ocr.dpi | int64 | quote }}
+- name: RAG_OCR_MAX_PAGES
+  value: {{ $.Values.server.ocr.maxPages | int64 | quote }}
+- name: RAG_OCR_PAGE_TIMEOUT
+  value: {{ $.Values.server.ocr.pageTimeoutSeconds | int64 | quote }}
+- name: RAG_OCR_MIN_CONFIDENCE
+  value: {{ $.Values.server.ocr.minConfidence | int64 | quote }}
 - name: RAG_PAGE_IMAGE_WIDTH
   value: {{ $.Values.server.pageImageWidth | int64 | quote }}
 - name: RAG_PAGE_IMAGE_MIN_WIDTH
