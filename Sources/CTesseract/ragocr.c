@@ -28,6 +28,9 @@ static struct {
     int (*mean_text_conf)(TessBaseAPI *);
     void (*delete_text)(const char *);
     void (*clear)(TessBaseAPI *);
+    char **(*loaded_languages)(const TessBaseAPI *);
+    void (*delete_text_array)(char **);
+    const char *(*datapath)(TessBaseAPI *);
     ETEXT_DESC *(*monitor_create)(void);
     void (*monitor_delete)(ETEXT_DESC *);
     void (*monitor_set_deadline)(ETEXT_DESC *, int);
@@ -89,6 +92,9 @@ static void ragocr_load_once(void) {
              ragocr_resolve(library, "TessBaseAPIMeanTextConf", (void **)&tess.mean_text_conf) &&
              ragocr_resolve(library, "TessDeleteText", (void **)&tess.delete_text) &&
              ragocr_resolve(library, "TessBaseAPIClear", (void **)&tess.clear) &&
+             ragocr_resolve(library, "TessBaseAPIGetLoadedLanguagesAsVector", (void **)&tess.loaded_languages) &&
+             ragocr_resolve(library, "TessDeleteTextArray", (void **)&tess.delete_text_array) &&
+             ragocr_resolve(library, "TessBaseAPIGetDatapath", (void **)&tess.datapath) &&
              ragocr_resolve(library, "TessMonitorCreate", (void **)&tess.monitor_create) &&
              ragocr_resolve(library, "TessMonitorDelete", (void **)&tess.monitor_delete) &&
              ragocr_resolve(library, "TessMonitorSetDeadlineMSecs", (void **)&tess.monitor_set_deadline);
@@ -113,6 +119,31 @@ const char *ragocr_version(void) {
 
 // MARK: - Engines
 
+// The first of the '+'-separated `languages` that `api` did not load, malloc'd; NULL when all loaded (or on an
+// allocation failure, which the first recognition will report).
+static char *ragocr_missing_language(TessBaseAPI *api, const char *languages) {
+    char **loaded = tess.loaded_languages(api);
+    char *missing = NULL;
+    const char *start = languages;
+    while (missing == NULL) {
+        const char *end = strchr(start, '+');
+        size_t length = end != NULL ? (size_t)(end - start) : strlen(start);
+        int found = 0;
+        for (char **name = loaded; name != NULL && *name != NULL && !found; name++)
+            found = strlen(*name) == length && strncmp(*name, start, length) == 0;
+        if (!found && length > 0) {
+            missing = malloc(length + 1);
+            if (missing == NULL) break;
+            memcpy(missing, start, length);
+            missing[length] = 0;
+        }
+        if (end == NULL) break;
+        start = end + 1;
+    }
+    if (loaded != NULL) tess.delete_text_array(loaded);
+    return missing;
+}
+
 ragocr_status ragocr_engine_new(const char *datapath, const char *languages, int detect_orientation,
                                 ragocr_engine **out_engine, char *message, size_t message_capacity) {
     *out_engine = NULL;
@@ -132,6 +163,19 @@ ragocr_status ragocr_engine_new(const char *datapath, const char *languages, int
         char text[400];
         snprintf(text, sizeof text, "Tesseract cannot load the languages \"%s\" from %s", languages,
                  datapath != NULL ? datapath : "its data folder (TESSDATA_PREFIX or the default)");
+        ragocr_set_message(message, message_capacity, text);
+        return RAGOCR_ERROR_LANGUAGE;
+    }
+    // Init succeeds when the first language loads, whatever became of the others ("eng+xyz" loads eng alone):
+    // every language asked for must be among those loaded.
+    char *missing = ragocr_missing_language(engine->api, languages);
+    if (missing != NULL) {
+        char text[400];
+        const char *path = tess.datapath(engine->api);
+        snprintf(text, sizeof text, "Tesseract has no data for the language \"%s\" in %s (no %s.traineddata)", missing,
+                 path != NULL && path[0] != 0 ? path : "its data folder", missing);
+        free(missing);
+        ragocr_engine_drop(engine);
         ragocr_set_message(message, message_capacity, text);
         return RAGOCR_ERROR_LANGUAGE;
     }

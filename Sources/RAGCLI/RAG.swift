@@ -202,8 +202,13 @@ struct ExtractionOptions: ParsableArguments {
         return DocumentLoader(limits: limits, password: password, ocr: configuration.ocr)
     }
 
+    @Option(help: ArgumentHelp(
+        "Worker threads that read one document's pages (text and OCR). Default: the number of processors.", valueName: "n"))
+    var threads: Int = ExtractionLimits().threads
+
     var limits: ExtractionLimits {
         var limits = ExtractionLimits()
+        limits.threads = threads
         limits.maxBytes = maxBytes
         limits.maxPages = maxPages
         limits.maxCharacters = maxCharacters
@@ -216,6 +221,7 @@ struct ExtractionOptions: ParsableArguments {
     static let flags = [
         "maxBytes": "--max-bytes", "maxPages": "--max-pages", "maxCharacters": "--max-characters",
         "maxCharactersPerByte": "--max-characters-per-byte", "minimumCharacterAllowance": "--min-character-allowance",
+        "threads": "--threads",
     ]
 
     func validate() throws {

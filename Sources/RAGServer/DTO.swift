@@ -39,8 +39,8 @@ enum DTO {
         /// How each page was read; only in a single document's status (`GET /v1/documents/{id}`).
         var page_readings: [PageRead]?
 
-        /// `record` as the API shows it; with `pages`, with each page's reading.
-        init(_ record: DocumentRecord, pages: Bool = false) {
+        /// `record` as the API shows it; `withPages`, with each page's reading.
+        init(_ record: DocumentRecord, withPages: Bool = false) {
             id = record.id.rawValue
             file = record.fileName
             kind = record.kind.rawValue
@@ -54,7 +54,7 @@ enum DTO {
             ingested_at = ISO8601DateFormatter().string(from: record.ingestedAt)
             warnings = record.warnings.map(Warning.init)
             reading = record.readingSummary.map(Reading.init)
-            if pages { page_readings = record.pageReadings?.map(PageRead.init) }
+            if withPages { page_readings = record.pageReadings?.map(PageRead.init) }
         }
     }
 
@@ -127,7 +127,7 @@ enum DTO {
             attempts = job.attempts
             error = job.error.map { Failure(code: $0.code, message: $0.message) }
             index_version = job.indexVersion
-            self.document = document.map { Document($0, pages: true) }
+            self.document = document.map { Document($0, withPages: true) }
             created_at = ISO8601DateFormatter().string(from: job.createdAt)
             updated_at = ISO8601DateFormatter().string(from: job.updatedAt)
         }
@@ -140,7 +140,7 @@ enum DTO {
             status_url = "/v1/documents/\(record.id.rawValue)"
             attempts = 0
             index_version = indexVersion
-            document = Document(record, pages: true)
+            document = Document(record, withPages: true)
         }
     }
 

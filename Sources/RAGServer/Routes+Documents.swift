@@ -141,7 +141,7 @@ extension ServerState {
 
     /// `GET /v1/documents`.
     func listDocuments(_ request: Request, context: ServerContext) async throws -> Response {
-        try JSON.response(DTO.DocumentList(documents: engine.collection.documents.map(DTO.Document.init)))
+        try JSON.response(DTO.DocumentList(documents: engine.collection.documents.map { DTO.Document($0) }))
     }
 
     /// `DELETE /v1/documents/{id}`.

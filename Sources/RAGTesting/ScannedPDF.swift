@@ -1,4 +1,5 @@
 import Foundation
+import RAGCore
 
 /// An 8-bit grayscale image (0 black, 255 white), row by row without padding: a scanned page for ``TestPDF/scanned(_:)``.
 public struct GrayPixels: Sendable, Hashable {
@@ -12,6 +13,11 @@ public struct GrayPixels: Sendable, Hashable {
         self.width = width
         self.height = height
         self.bytes = bytes
+    }
+
+    /// The image turned upside down (a page fed head first).
+    public func rotatedHalfTurn() -> GrayPixels {
+        GrayPixels(width: width, height: height, bytes: bytes.reversed())
     }
 
     /// The image turned a quarter turn clockwise (as a page fed sideways into a scanner comes out).
@@ -94,6 +100,13 @@ extension TestPDF {
     }
 
     private static func format(_ value: Double) -> String { String(format: "%.2f", value) }
+
+    /// A clean scan of one page showing `text` (as ``make(pages:title:author:compressed:outline:)`` lays it out):
+    /// the page rendered in grayscale at `dpi`, as a scanner would see it. Its source text is known, for measuring OCR.
+    public static func scan(of text: String, dpi: Int = 300) throws -> GrayPixels {
+        let page = try DocumentLoader().grayscalePage(1, of: make(pages: [text]), dpi: dpi)
+        return GrayPixels(width: page.width, height: page.height, bytes: page.pixels)
+    }
 }
 
 extension TestPDF.Writer {

@@ -174,6 +174,23 @@ extension DocumentLoader {
         return results.withLock { $0.map { $0! } }
     }
 
+    /// Page `page` (1-based) of the PDF in `data` as OCR sees it: rendered in 8-bit grayscale at `dpi` (0 black, 255
+    /// white), rows top first without padding. For checking what OCR reads, and for making scans in tests
+    /// (`TestPDF.scan(of:)`).
+    public func grayscalePage(_ page: Int, of data: Data, fileName: String = "document.pdf", dpi: Int = 300)
+        throws(DocumentError) -> (width: Int, height: Int, pixels: [UInt8])
+    {
+        let bytes = SourceBytes(copying: data)
+        let document = try openPDF(bytes: bytes, fileName: fileName)
+        let image = try document.renderGray(at: page - 1, dpi: dpi, maxPixels: ocr.maxPixelsPerPage)
+        var pixels: [UInt8] = []
+        pixels.reserveCapacity(image.width * image.height)
+        for row in 0..<image.height {
+            pixels += UnsafeBufferPointer(start: image.pixels + row * image.stride, count: image.width)
+        }
+        return (image.width, image.height, pixels)
+    }
+
     /// Tesseract's text with trailing spaces on lines, control characters and runs of more than one blank line
     /// removed.
     static func cleanOCRText(_ text: String) -> String {

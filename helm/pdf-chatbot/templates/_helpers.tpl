@@ -182,6 +182,19 @@ language model. */}}
   value: {{ .Values.server.logFormat | quote }}
 - name: RAG_LOG_LEVEL
   value: {{ .Values.server.logLevel | quote }}
+{{- /* OCR: the servers and workers read uploads, and `rag ingest` (the ingestion jobs) reads the same variables. */}}
+- name: RAG_OCR
+  value: {{ .Values.server.ocr.mode | quote }}
+- name: RAG_OCR_LANGUAGES
+  value: {{ .Values.server.ocr.languages | quote }}
+- name: RAG_OCR_DPI
+  value: {{ .Values.server.ocr.dpi | int64 | quote }}
+- name: RAG_OCR_MAX_PAGES
+  value: {{ .Values.server.ocr.maxPages | int64 | quote }}
+- name: RAG_OCR_PAGE_TIMEOUT
+  value: {{ .Values.server.ocr.pageTimeoutSeconds | int64 | quote }}
+- name: RAG_OCR_MIN_CONFIDENCE
+  value: {{ .Values.server.ocr.minConfidence | int64 | quote }}
 - name: OPENAI_API_KEY
   valueFrom:
     secretKeyRef:
@@ -378,18 +391,6 @@ template:
   value: {{ $.Values.server.minCharacterAllowance | int64 | quote }}
 - name: RAG_MAX_COLLECTION_CHUNKS
   value: {{ $.Values.server.maxCollectionChunks | int64 | quote }}
-- name: RAG_OCR
-  value: {{ $.Values.server.ocr.mode | quote }}
-- name: RAG_OCR_LANGUAGES
-  value: {{ $.Values.server.ocr.languages | quote }}
-- name: RAG_OCR_DPI
-  value: {{ $.Values.server.ocr.dpi | int64 | quote }}
-- name: RAG_OCR_MAX_PAGES
-  value: {{ $.Values.server.ocr.maxPages | int64 | quote }}
-- name: RAG_OCR_PAGE_TIMEOUT
-  value: {{ $.Values.server.ocr.pageTimeoutSeconds | int64 | quote }}
-- name: RAG_OCR_MIN_CONFIDENCE
-  value: {{ $.Values.server.ocr.minConfidence | int64 | quote }}
 - name: RAG_PAGE_IMAGE_WIDTH
   value: {{ $.Values.server.pageImageWidth | int64 | quote }}
 - name: RAG_PAGE_IMAGE_MIN_WIDTH
