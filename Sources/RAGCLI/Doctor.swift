@@ -5,7 +5,7 @@ import RAGCore
 /// `rag doctor`: checks the installation and the collection, one line per check, and exits 1 when any check fails.
 struct Doctor: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Check the installation: the local model, the answerer, the collection and its embedder.",
+        abstract: "Check the installation: the local model, the answerer, OCR, the collection and its embedder.",
         discussion: """
             Each check prints one line, `ok`, `warn` or `fail`, with what was found and what to do. Nothing is \
             sent over the network: a configured language model is reported, not contacted. Exits 1 when a check \
@@ -52,9 +52,36 @@ struct DoctorChecks {
 
     func run() async -> [DoctorCheck] {
         let modelsDirectory = EngineSetup.modelsDirectory(environment: CLI.environment)
-        var checks = [await model(in: modelsDirectory), answerer()]
+        var checks = [await model(in: modelsDirectory), answerer(), ocr()]
         checks += await collection(modelsDirectory: modelsDirectory)
         return checks
+    }
+
+    /// Whether scanned pages can be read: Tesseract loads, with the languages `RAG_OCR_LANGUAGES` (else English) asks
+    /// for. A warning, not a failure, when it is missing: text PDFs do not need it.
+    func ocr() -> DoctorCheck {
+        let options: OCROptions
+        do {
+            options = try EngineSettings.ocrOptions(flags: [:], environment: CLI.environment)
+        } catch {
+            return DoctorCheck(name: "ocr", status: .fail, detail: error.message)
+        }
+        if options.mode == .never {
+            return DoctorCheck(name: "ocr", status: .ok, detail: "off (RAG_OCR=never): scanned pages are not read")
+        }
+        do {
+            guard let version = try EngineConfiguration(ocr: options).checkOCR() else {
+                if case .failure(let error) = Tesseract.availability {
+                    return DoctorCheck(name: "ocr", status: .warn, detail: "scanned pages cannot be read: \(error.message)")
+                }
+                return DoctorCheck(name: "ocr", status: .warn, detail: "scanned pages cannot be read")
+            }
+            return DoctorCheck(
+                name: "ocr", status: .ok,
+                detail: "Tesseract \(version) with \(options.languages): scanned pages are read (\(options.mode.rawValue))")
+        } catch {
+            return DoctorCheck(name: "ocr", status: .fail, detail: "\(error)")
+        }
     }
 
     /// Whether MiniLM is installed where this process looks, and whether it loads and embeds.
