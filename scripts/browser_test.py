@@ -69,6 +69,7 @@ def main():
                         " where the passage's text is; the page image's highlight must be there and only there"
                         " (default: not checked)")
     parser.add_argument("--broken-pdf", help="a damaged PDF whose upload must show an error naming it")
+    parser.add_argument("--scanned-pdf", help="an image-only PDF whose listing must say its page was read by OCR")
     parser.add_argument("--screenshot", default="/tmp/pdf-chatbot-browser.png", help="where to save the screenshot")
     parser.add_argument("--timeout", type=float, default=30, help="seconds to wait for each step")
     args = parser.parse_args()
@@ -142,6 +143,21 @@ def run(driver, args):
         check(failed.is_displayed() and broken_name in error_text and "HTTP" not in error_text,
               f"the failed upload shows the server's message naming {broken_name}")
         check(len(driver.find_elements(By.CSS_SELECTOR, "#doc-list li.doc")) == 1, "the broken PDF was not added")
+
+    if args.scanned_pdf:
+        # 3b. A scanned PDF: listed with how many of its pages OCR read, and with what confidence.
+        scanned_name = os.path.basename(args.scanned_pdf)
+        driver.find_element(By.CSS_SELECTOR, "input[type=file]").send_keys(os.path.abspath(args.scanned_pdf))
+        scanned = wait.until(lambda d: first(d.find_elements(By.CSS_SELECTOR, f"#doc-list li.doc[data-file='{scanned_name}']")))
+        scanned_meta = scanned.find_element(By.CSS_SELECTOR, ".doc-meta").text
+        check("1 of 1 page read by OCR, mean confidence" in scanned_meta,
+              f"the scanned upload shows its OCR summary: {scanned_meta!r}")
+        # Deleted again, so that the rest of the test sees the one document it uploaded.
+        delete = scanned.find_element(By.CSS_SELECTOR, ".doc-delete")
+        delete.click()
+        wait.until(lambda d: delete.text == "Confirm")
+        delete.click()
+        wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, f"#doc-list li.doc[data-file='{scanned_name}']"))
 
     # 4. Ask with Enter; the answer streams in and finishes with citations.
     question = driver.find_element(By.ID, "question")

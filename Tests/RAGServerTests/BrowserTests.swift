@@ -36,6 +36,13 @@ import Glibc
         ], title: "Travel policy").write(to: pdf)
         let broken = directory.appendingPathComponent("broken.pdf")
         try Data("%PDF-1.7\n this is not a PDF body".utf8).write(to: broken)
+        // A scanned page, read by OCR when Tesseract is installed (always in CI).
+        let scanned = directory.appendingPathComponent("scanned-memo.pdf")
+        let withOCR = Tesseract.isAvailable || ProcessInfo.processInfo.environment["CI"] != nil
+        if withOCR {
+            try TestPDF.scanned([.image(try TestPDF.scan(of: "Parking permits are renewed every January."), dpi: 300)])
+                .write(to: scanned)
+        }
 
         // No language model, no API keys, no settings from the developer's shell.
         let server = try ServerProcess(arguments: ["--llm", "extractive", "--grace-period", "2", "--upload-mode", uploadMode])
@@ -50,13 +57,14 @@ import Glibc
              "--expect", "Receipts for travel expenses must be submitted within 30 days of the trip.",
              "--expect-page", "2", "--screenshot", "/tmp/pdf-chatbot-browser.png",
              // Page 2's two lines (TestPDF: baselines 52 and 66 points from the top of a 792-point page).
-             "--highlight-band", "0.04,0.10"])
+             "--highlight-band", "0.04,0.10"] + (withOCR ? ["--scanned-pdf", scanned.path] : []))
         let context = "browser_test.py said:\n\(output.text)\nserver log:\n\(server.log)"
         #expect(output.status == 0, "\(context)")
         #expect(output.text.contains("browser test passed"), "\(context)")
         #expect(output.text.contains("upload error shown: broken.pdf:"), "\(context)")
         #expect(output.text.contains("ok: a source names travel-policy.pdf p. 2"), "\(context)")
         #expect(output.text.contains("ok: the page image highlights the passage"), "\(context)")
+        if withOCR { #expect(output.text.contains("ok: the scanned upload shows its OCR summary"), "\(context)") }
     }
 
     /// What the browser test needs that this machine lacks.
