@@ -818,6 +818,26 @@ static ragpdf_status ragpdf_write_text(ragpdf_context *context, fz_stext_page *p
     return RAGPDF_OK;
 }
 
+// The page object of the page at 0-based `page_index`: from the pages ragpdf_document_use_pages set (then loaded,
+// and also stored in `*loaded` for the caller to drop), else from the page tree. Throws when it is out of range or
+// missing. Call inside fz_try.
+static pdf_obj *ragpdf_page_object(fz_context *ctx, pdf_document *pdf, ragpdf_document *document, int page_index,
+                                   pdf_obj **loaded) {
+    pdf_obj *page_object;
+    if (document->pages != NULL) {
+        if (page_index < 0 || page_index >= document->page_count)
+            fz_throw(ctx, FZ_ERROR_GENERIC, "page %d is out of range", page_index + 1);
+        page_object = *loaded = pdf_load_object(ctx, pdf, document->pages[page_index]);
+    } else {
+        if (page_index < 0 || page_index >= pdf_count_pages(ctx, pdf))
+            fz_throw(ctx, FZ_ERROR_GENERIC, "page %d is out of range", page_index + 1);
+        page_object = pdf_lookup_page_obj(ctx, pdf, page_index);
+    }
+    if (!pdf_is_dict(ctx, page_object))
+        fz_throw(ctx, FZ_ERROR_GENERIC, "page %d is missing from the page tree", page_index + 1);
+    return page_object;
+}
+
 // Runs a PDF page's content stream straight into `device`, without fz_load_page. Loading a page also loads its
 // links and annotations, and resolving hyperlink destinations is about a fifth of the extraction time for a
 // typical LaTeX manual; text extraction needs neither. Annotation appearances are not text we index.
@@ -917,18 +937,7 @@ ragpdf_status ragpdf_page_text(ragpdf_context *context, ragpdf_document *documen
     fz_try(ctx) {
         pdf_document *pdf = pdf_specifics(ctx, document->doc);
         if (pdf != NULL) {
-            pdf_obj *page_object;
-            if (document->pages != NULL) {
-                if (page_index < 0 || page_index >= document->page_count)
-                    fz_throw(ctx, FZ_ERROR_GENERIC, "page %d is out of range", page_index + 1);
-                page_object = loaded = pdf_load_object(ctx, pdf, document->pages[page_index]);
-            } else {
-                if (page_index < 0 || page_index >= pdf_count_pages(ctx, pdf))
-                    fz_throw(ctx, FZ_ERROR_GENERIC, "page %d is out of range", page_index + 1);
-                page_object = pdf_lookup_page_obj(ctx, pdf, page_index);
-            }
-            if (!pdf_is_dict(ctx, page_object))
-                fz_throw(ctx, FZ_ERROR_GENERIC, "page %d is missing from the page tree", page_index + 1);
+            pdf_obj *page_object = ragpdf_page_object(ctx, pdf, document, page_index, (pdf_obj **)&loaded);
             fz_rect mediabox;
             fz_matrix ctm;
             pdf_page_obj_transform(ctx, page_object, &mediabox, &ctm);
@@ -1302,17 +1311,7 @@ ragpdf_status ragpdf_render_gray(ragpdf_context *context, ragpdf_document *docum
         fz_matrix ctm = fz_identity;
         pdf_obj *page_object = NULL;
         if (pdf != NULL) {
-            if (document->pages != NULL) {
-                if (page_index < 0 || page_index >= document->page_count)
-                    fz_throw(ctx, FZ_ERROR_GENERIC, "page %d is out of range", page_index + 1);
-                page_object = loaded = pdf_load_object(ctx, pdf, document->pages[page_index]);
-            } else {
-                if (page_index < 0 || page_index >= pdf_count_pages(ctx, pdf))
-                    fz_throw(ctx, FZ_ERROR_GENERIC, "page %d is out of range", page_index + 1);
-                page_object = pdf_lookup_page_obj(ctx, pdf, page_index);
-            }
-            if (!pdf_is_dict(ctx, page_object))
-                fz_throw(ctx, FZ_ERROR_GENERIC, "page %d is missing from the page tree", page_index + 1);
+            page_object = ragpdf_page_object(ctx, pdf, document, page_index, (pdf_obj **)&loaded);
             fz_rect mediabox;
             pdf_page_obj_transform(ctx, page_object, &mediabox, &ctm);
             bounds = fz_transform_rect(mediabox, ctm);
