@@ -71,8 +71,14 @@ static void ragocr_load_once(void) {
     setenv("OMP_THREAD_LIMIT", "1", 0);
     static const char *const names[] = {"libtesseract.so.5", "libtesseract.so.4", "libtesseract.so"};
     void *library = NULL;
-    for (size_t i = 0; i < sizeof names / sizeof names[0] && library == NULL; i++)
-        library = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+    // RAG_TESSERACT_LIBRARY names another build (a path, or a file name the loader searches for) instead.
+    const char *chosen = getenv("RAG_TESSERACT_LIBRARY");
+    if (chosen != NULL && chosen[0] != 0) {
+        library = dlopen(chosen, RTLD_NOW | RTLD_LOCAL);
+    } else {
+        for (size_t i = 0; i < sizeof names / sizeof names[0] && library == NULL; i++)
+            library = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+    }
     if (library == NULL) {
         const char *reason = dlerror();
         snprintf(ragocr_load_message, sizeof ragocr_load_message, "libtesseract is not installed (%s)",

@@ -226,6 +226,43 @@ struct OCRTests {
         #expect(bad.stderr.contains("--ocr-dpi"), "\(bad.stderr)")
     }
 
+    @Test func pagesUnderTheMinimumConfidenceAreIndexedWithAWarning() throws {
+        let document = try Self.load(TestPDF.scanned([.image(try Self.scanOf(Self.pageOne), dpi: 300)])) {
+            $0.minimumConfidence = 100
+        }
+        #expect(document.readings.map(\.method) == [.ocr])
+        #expect(document.pages.first?.text.contains("harbour master") == true)
+        let warning = document.warnings.first { $0.kind == .ocrLowConfidence }
+        #expect(warning?.page == 1)
+        #expect(warning?.message.contains("under 100") == true)
+        #expect(document.ocrResults.map(\.outcome) == [.lowConfidence])
+    }
+
+    @Test func withoutTesseractScannedPagesKeepTheirWarningAndSayHowToEnableOCR() async throws {
+        // A process whose libtesseract cannot be loaded, as on a machine without it.
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rag-no-ocr-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("scan.pdf")
+        try TestPDF.scanned([.image(try Self.scanOf(Self.pageOne), dpi: 300)]).write(to: file)
+        let missing = ["RAG_TESSERACT_LIBRARY": "/nonexistent/libtesseract.so.5"]
+
+        let auto = try await RAGProcess.run(["extract", "--json", file.path], environment: missing)
+        #expect(auto.status == 0, "\(auto.stderr)")
+        #expect(auto.stderr.contains("the document has no extractable text"), "\(auto.stderr)")
+        #expect(auto.stderr.contains("page 1 has no usable text layer (scanned?) and was not read: libtesseract is not installed"))
+        #expect(auto.stderr.contains("apt-get install libtesseract5 tesseract-ocr-eng tesseract-ocr-osd"))
+        #expect(auto.stdout.contains(#""read":"empty""#))
+
+        let always = try await RAGProcess.run(["extract", "--ocr", "always", file.path], environment: missing)
+        #expect(always.status != 0)
+        #expect(always.stderr.contains("libtesseract is not installed"), "\(always.stderr)")
+        #expect(always.stdout.isEmpty)
+
+        let doctor = try await RAGProcess.run(["doctor"], collection: directory.appendingPathComponent("c"), environment: missing)
+        #expect(doctor.stdout.contains("warn  ocr         scanned pages cannot be read: libtesseract is not installed"), "\(doctor.stdout)")
+    }
+
     @Test func optionsAreValidated() throws {
         #expect(OCROptions.isValidLanguages("eng+deu"))
         #expect(OCROptions.isValidLanguages("chi_sim"))

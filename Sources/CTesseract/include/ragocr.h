@@ -36,8 +36,8 @@ typedef enum ragocr_status {
 /// One initialised Tesseract (a TessBaseAPI with its languages loaded). Opaque.
 typedef struct ragocr_engine ragocr_engine;
 
-/// Loads libtesseract (libtesseract.so.5, else .so.4, else .so) once per process and resolves the functions the
-/// shim uses. Safe to call from any thread, any number of times; later calls return the first call's outcome.
+/// Loads libtesseract (libtesseract.so.5, else .so.4, else .so; or what the environment variable
+/// RAG_TESSERACT_LIBRARY names) once per process and resolves the functions the shim uses. Safe to call from any thread, any number of times; later calls return the first call's outcome.
 ///
 /// Before loading, sets OMP_THREAD_LIMIT=1 unless the environment already sets it: Debian builds Tesseract with
 /// OpenMP, whose threads inside one page compete with the shim's callers, which run one page per thread.

@@ -135,7 +135,7 @@ extension DocumentLoader {
         let workers = max(1, min(limits.threads, indexes.count))
         let parts = PlanParts(plan: plan)
         let options = reader.options
-        BlockingPool.shared.forkJoin(workers) { worker in
+        BlockingPool.shared.forkJoin(workers) { _ in
             var documents: [Int: MuPDFDocument] = [:]
             while true {
                 let position = next.wrappingAdd(1, ordering: .relaxed).oldValue

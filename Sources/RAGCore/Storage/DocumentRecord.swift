@@ -20,7 +20,7 @@ public struct DocumentRecord: Sendable, Hashable, Codable {
     public var ingestedAt: Date
     public var warnings: [DocumentWarning]
     /// How each page was read (text layer, OCR with its confidence, failed, empty); `nil` for documents ingested
-    /// before version 0.9 recorded it.
+    /// before page readings were recorded (issue #13): ingest them again to get it.
     public var pageReadings: [PageReading]?
 
     /// Counts of ``pageReadings`` by method, and the OCR'd pages' mean confidence; `nil` when not recorded.
