@@ -23,7 +23,15 @@ import Testing
         Start(environment: ["RAG_API_KEYS": ","], names: ["RAG_API_KEYS"]),
         Start(environment: ["RAG_API_KEYS_FILE": "/dev/null"], names: ["RAG_API_KEYS_FILE"]),
         Start(environment: ["RAG_LLM_TIMEOUT": "1e300", "OPENAI_BASE_URL": "http://127.0.0.1:9/v1"], names: ["RAG_LLM_TIMEOUT"]),
-    ])
+        Start(environment: ["RAG_OCR": "sometimes"], names: ["RAG_OCR", "--ocr"]),
+        Start(arguments: ["--ocr-languages", "../etc"], names: ["--ocr-languages", "RAG_OCR_LANGUAGES"]),
+        Start(arguments: ["--ocr-dpi", "1200"], names: ["--ocr-dpi", "RAG_OCR_DPI"]),
+        // OCR asked for always, on a machine without Tesseract (the library it loads is missing).
+        Start(
+            environment: ["RAG_OCR": "always", "RAG_TESSERACT_LIBRARY": "/nonexistent/libtesseract.so.5"],
+            names: ["libtesseract is not installed", "apt-get install libtesseract5"]),
+    ] + (Tesseract.isAvailable || ProcessInfo.processInfo.environment["CI"] != nil
+        ? [Start(environment: ["RAG_OCR_LANGUAGES": "eng+xyzq"], names: ["xyzq.traineddata", "tesseract-ocr-xyzq"])] : []))
     func badSettingsStopTheServerWithOneLineAndExitCode64(_ start: Start) throws {
         // Loopback and free ports, unless the case sets them: were a case accepted, the server would not collide.
         let base = ["RAG_HOST": "127.0.0.1", "RAG_PORT": "0", "RAG_METRICS_PORT": "0"]
