@@ -44,6 +44,9 @@ extension TestPDF {
         case text(String)
         /// An image-only page whose image stream is not valid Flate data (the declared size, random bytes).
         case brokenImage(width: Int, height: Int, dpi: Int)
+        /// A US Letter page drawn by `content`, a raw content stream (Flate-compressed), with no text: for pages that
+        /// are costly to draw (`String(repeating: "0 0 612 792 re f\n", count: 200_000)`).
+        case drawing(String)
     }
 
     /// A PDF of scanned pages (images without text), text pages and broken images, for OCR tests.
@@ -67,6 +70,9 @@ extension TestPDF {
             switch page {
             case .text(let text):
                 content = Writer.textContent(text)
+                writer.write(number.image, "null")
+            case .drawing(let drawing):
+                content = drawing
                 writer.write(number.image, "null")
             case .image(let pixels, let dpi, let hiddenText):
                 width = Double(pixels.width) * 72 / Double(dpi)
@@ -93,6 +99,7 @@ extension TestPDF {
                 number.page,
                 "<< /Type /Page /Parent \(tree) 0 R /MediaBox [0 0 \(format(width)) \(format(height))]"
                     + " /Resources << \(resources) >> /Contents \(number.content) 0 R >>")
+            writer.compressed = true
             writer.writeStream(number.content, content)
         }
         writer.trailer(root: catalog, info: nil)

@@ -112,6 +112,19 @@ struct OCRTests {
         #expect(text.contains("harbour master"))
     }
 
+    @Test func aPageThatTakesTooLongToDrawFailsAtItsTimeLimit() throws {
+        // 200,000 fills of the whole page: cheap to interpret for text, minutes to draw at 300 dpi.
+        let slow = TestPDF.scanned([.drawing(String(repeating: "0 0 612 792 re f\n", count: 200_000)), .text(Self.pageTwo)])
+        let started = ContinuousClock.now
+        let document = try Self.load(slow) { $0.pageTimeout = .seconds(1) }
+        // Not a speed check: drawing the page whole would take minutes; a generous bound for a shared machine.
+        #expect(ContinuousClock.now - started < .seconds(30))
+        #expect(document.readings.map(\.method) == [.failed, .text])
+        #expect(document.ocrResults.map(\.outcome) == [.timeout])
+        let warning = document.warnings.first { $0.page == 1 }
+        #expect(warning?.message.contains("took longer than the limit") == true, "\(document.warnings)")
+    }
+
     @Test func aThinTextLayerOfJunkOverAScanIsReplacedByOCR() throws {
         let pdf = TestPDF.scanned([.image(try Self.scanOf(Self.pageOne), dpi: 300, hiddenText: "x7 ~~ q")])
         let document = try Self.load(pdf)

@@ -144,6 +144,16 @@ extension DocumentLoader {
                 let partIndex = (starts.lastIndex { $0 <= index }) ?? 0
                 let started = ContinuousClock.now
                 let outcome: RecognizedPage.Result
+                // The page's time limit covers drawing it too: a hostile page can take far longer to draw than to
+                // read its (empty) text layer. At the deadline the watchdog stops MuPDF's run.
+                let cookie = MuPDFCookie()
+                let watchdog = cookie.map { cookie in
+                    Task {
+                        try await Task.sleep(for: options.pageTimeout)
+                        cookie.abort()
+                    }
+                }
+                defer { watchdog?.cancel() }
                 do throws(DocumentError) {
                     let document: MuPDFDocument
                     if let open = documents[partIndex] {
@@ -155,15 +165,20 @@ extension DocumentLoader {
                         documents[partIndex] = document
                     }
                     let image = try document.renderGray(
-                        at: index - starts[partIndex], dpi: options.dpi, maxPixels: options.maxPixelsPerPage)
+                        at: index - starts[partIndex], dpi: options.dpi, maxPixels: options.maxPixelsPerPage,
+                        cookie: cookie)
                     do throws(OCRError) {
-                        let (text, confidence) = try reader.recognize(image)
+                        let left = options.pageTimeout - (ContinuousClock.now - started)
+                        let (text, confidence) = try reader.recognize(image, timeout: max(.milliseconds(1), left))
                         outcome = .success((Self.cleanOCRText(text), confidence))
                     } catch {
                         outcome = .failure(error.message, timedOut: error.code == .timeout)
                     }
                 } catch {
-                    outcome = .failure(error.message, timedOut: false)
+                    let stopped = ContinuousClock.now - started >= options.pageTimeout
+                    outcome = .failure(
+                        stopped ? "drawing the page took longer than the limit of \(options.pageTimeout) (pageTimeout)" : error.message,
+                        timedOut: stopped)
                 }
                 let page = RecognizedPage(result: outcome, seconds: Engine.seconds(since: started))
                 results.withLock { $0[position] = page }

@@ -180,12 +180,12 @@ public final class OCRReader: Sendable {
         self.shared = reader
     }
 
-    /// The text of `image` and its mean word confidence. Blocking: call it from a worker thread.
-    func recognize(_ image: GrayImage) throws(OCRError) -> (text: String, confidence: Int) {
+    /// The text of `image` and its mean word confidence, within `timeout`. Blocking: call it from a worker thread.
+    func recognize(_ image: GrayImage, timeout: Duration) throws(OCRError) -> (text: String, confidence: Int) {
         let pool = shared ?? self
         let engine = try pool.checkOut()
         defer { pool.checkIn(engine) }
-        return try engine.recognize(image, dpi: options.dpi, timeout: options.pageTimeout)
+        return try engine.recognize(image, dpi: options.dpi, timeout: timeout)
     }
 
     private func checkOut() throws(OCRError) -> TesseractEngine {
