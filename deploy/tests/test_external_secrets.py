@@ -1,17 +1,21 @@
 """externalSecrets: the External Secrets Operator ExternalSecrets validate strictly against the vendored CRD schema,
 write exactly the Secrets and keys the pods read, render nothing when off, and the values schema and the chart refuse
-values that cannot work."""
+values that cannot work. The examples in docs/secrets.md validate too."""
 import copy
 import json
+import re
 
 import helm_python as helm
 import jsonschema
 import pytest
+import yaml
 
-from conftest import CHART, SCHEMAS, rendered_docs
+from conftest import CHART, ROOT, SCHEMAS, rendered_docs
 from test_manifests import EXTERNAL_SECRETS, validate
 
 ES_SCHEMA = SCHEMAS / "external-secrets.io" / "externalsecret_v1.json"
+STORE_SCHEMA = SCHEMAS / "external-secrets.io" / "secretstore_v1.json"
+DOC = ROOT / "docs" / "secrets.md"
 
 # The values turning every entry on; EXTERNAL_SECRETS (test_manifests.py) adds the database and API-key Secrets.
 ALL_ENTRIES = {"openaiApiKey": {"enabled": True}, "databaseUrl": {"enabled": True}, "apiKeys": {"enabled": True},
@@ -230,3 +234,44 @@ def test_impossible_external_secrets_fail_to_render(values, message):
     with pytest.raises(helm.HelmError, match=message):
         rendered_docs(values)
 
+
+def _doc_blocks(language):
+    return re.findall(rf"^```{language}\n(.*?)^```", DOC.read_text(), re.M | re.S)
+
+
+def test_the_guide_s_cluster_secret_store_validates():
+    """docs/secrets.md's ClusterSecretStore manifests validate strictly against the SecretStore schema (a
+    ClusterSecretStore has the same spec; the schema pins kind SecretStore)."""
+    stores = [d for block in _doc_blocks("yaml") for d in yaml.safe_load_all(block)
+              if isinstance(d, dict) and d.get("kind") == "ClusterSecretStore"]
+    assert len(stores) >= 2, "the IRSA and the static-credentials examples"
+    schema = json.loads(STORE_SCHEMA.read_text())
+    for store in stores:
+        assert store["spec"]["provider"]["aws"]["service"] == "SecretsManager"
+        jsonschema.Draft7Validator(schema).validate({**store, "kind": "SecretStore"})
+
+
+def test_the_guide_s_values_render_and_its_iam_policy_is_json():
+    """The chart values in docs/secrets.md pass the values schema and render ExternalSecrets whose store is the
+    guide's ClusterSecretStore and whose remote keys are the ones its `aws secretsmanager create-secret` commands make."""
+    values = [yaml.safe_load(b) for b in _doc_blocks("yaml")]
+    values = [v for v in values if isinstance(v, dict) and "externalSecrets" in v]
+    assert len(values) == 1
+    with helm.Chart.load(str(CHART)) as chart:
+        chart.validate_schema(chart.merge_values(values[0]))
+    docs = rendered_docs(values[0])
+    external = _external_secrets(docs)
+    assert len(external) == 4
+    text = DOC.read_text()
+    created = set(re.findall(r"aws secretsmanager create-secret[^\n]*\n?\s*--name (\S+)", text))
+    assert {es["spec"]["data"][0]["remoteRef"]["key"] for es in external} <= created, created
+    stores = {d["metadata"]["name"] for block in _doc_blocks("yaml") for d in yaml.safe_load_all(block)
+              if isinstance(d, dict) and d.get("kind") == "ClusterSecretStore"}
+    assert {es["spec"]["secretStoreRef"]["name"] for es in external} <= stores
+    policies = [json.loads(b) for b in _doc_blocks("json")]  # each parses
+    (policy,) = [p for p in policies if "secretsmanager:" in json.dumps(p)]
+    actions = {a for s in policy["Statement"] for a in s["Action"]}
+    assert actions == {"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}
+    assert all(r.startswith("arn:aws:secretsmanager:") for s in policy["Statement"] for r in s["Resource"])
+    trust = [p for p in policies if "sts:AssumeRoleWithWebIdentity" in json.dumps(p)]
+    assert trust and "eks.amazonaws.com/role-arn" in text
