@@ -275,3 +275,9 @@ def test_the_guide_s_values_render_and_its_iam_policy_is_json():
     assert all(r.startswith("arn:aws:secretsmanager:") for s in policy["Statement"] for r in s["Resource"])
     trust = [p for p in policies if "sts:AssumeRoleWithWebIdentity" in json.dumps(p)]
     assert trust and "eks.amazonaws.com/role-arn" in text
+
+
+def test_helm_lint_strict_with_external_secrets_on():
+    result = helm.lint(str(CHART), EXTERNAL_SECRETS, strict=True, kube_version="1.33.0")
+    assert not result["errors"], result
+    assert [m for m in result["messages"] if m["severity"] >= 2] == [], result["messages"]
