@@ -13,6 +13,7 @@ from conftest import K8S, KUBE_VERSION, SCHEMAS, load_docs, manifest_files, rend
 CRD_SCHEMAS = {
     ("monitoring.coreos.com/v1", "ServiceMonitor"): "monitoring.coreos.com/servicemonitor_v1.json",
     ("monitoring.coreos.com/v1", "PrometheusRule"): "monitoring.coreos.com/prometheusrule_v1.json",
+    ("external-secrets.io/v1", "ExternalSecret"): "external-secrets.io/externalsecret_v1.json",
 }
 
 # Values that switch on everything the defaults leave off, so every template is validated.
@@ -45,6 +46,16 @@ EXTERNAL = {
     "worker": {"autoscaling": {"metric": "cpu"}},
     "ingest": {"cronJob": {"enabled": True}},
 }
+# EXTERNAL with every Secret written by External Secrets Operator (docs/secrets.md).
+EXTERNAL_SECRETS = {
+    **EXTERNAL,
+    "apiKeys": {"secretName": "pdf-chatbot-api-keys"},
+    "openai": {"optional": False},
+    "externalSecrets": {"enabled": True, "storeRef": {"name": "aws-secrets-manager", "kind": "ClusterSecretStore"},
+                        "openaiApiKey": {"enabled": True},
+                        "databaseUrl": {"enabled": True, "remoteRef": {"key": "pdf-chatbot/database", "property": "url"}},
+                        "apiKeys": {"enabled": True}, "redisPassword": {"enabled": True}},
+}
 
 
 def validate(doc):
@@ -65,7 +76,8 @@ def test_k8s_manifest_validates(path):
         validate(doc)
 
 
-@pytest.mark.parametrize("values", [None, ALL_ON, EMBEDDED, EXTERNAL], ids=["defaults", "all-on", "embedded", "external"])
+@pytest.mark.parametrize("values", [None, ALL_ON, EMBEDDED, EXTERNAL, EXTERNAL_SECRETS],
+                         ids=["defaults", "all-on", "embedded", "external", "external-secrets"])
 def test_rendered_chart_validates(values):
     docs = rendered_docs(values)
     kinds = {d["kind"] for d in docs}
@@ -76,7 +88,7 @@ def test_rendered_chart_validates(values):
 
 def test_monitoring_off_renders_no_custom_resources():
     kinds = {d["kind"] for d in rendered_docs({"monitoring": {"enabled": False}})}
-    assert not kinds & {"ServiceMonitor", "PrometheusRule"}, kinds
+    assert not kinds & {"ServiceMonitor", "PrometheusRule", "ExternalSecret"}, kinds
 
 
 def test_strict_validation_catches_a_misspelt_field():
@@ -92,7 +104,7 @@ def test_strict_validation_catches_a_misspelt_field():
 
 def test_vendored_schemas_match_their_recorded_checksums():
     table = dict(re.findall(r"^\| `([^`]+)` \| ([0-9a-f]{64}) \|$", (SCHEMAS / "README.md").read_text(), re.M))
-    assert len(table) == 5
+    assert len(table) == 9
     for name, digest in table.items():
         assert hashlib.sha256((SCHEMAS / name).read_bytes()).hexdigest() == digest, name
     assert (SCHEMAS / "LICENSE-Apache-2.0.txt").read_text().startswith(" " * 30 + "Apache License") or \

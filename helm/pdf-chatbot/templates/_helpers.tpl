@@ -446,3 +446,51 @@ externalRules:
       as: rag_ingest_queue_depth
     metricsQuery: 'max by (<<.GroupBy>>) (<<.Series>>{<<.LabelMatchers>>})'
 {{- end }}
+
+{{/* The Secret that holds the Redis password (externalSecrets.redisPassword writes it; nothing reads it yet): its
+secretName, else <fullname>-redis. */}}
+{{- define "pdf-chatbot.redisSecretName" -}}
+{{- .Values.externalSecrets.redisPassword.secretName | default (printf "%s-redis" (include "pdf-chatbot.fullname" .) | trunc 63 | trimSuffix "-") -}}
+{{- end }}
+
+{{/* The ExternalSecrets to render, as JSON: a list of {id, name, key, remoteRef}, where name and key are the Secret
+and key the pods read (openai.*, database.*, apiKeys.*), so that the two cannot differ. Fails on values that would
+write a Secret nothing reads, or one the chart itself writes. */}}
+{{- define "pdf-chatbot.externalSecrets" -}}
+{{- $es := .Values.externalSecrets -}}
+{{- $out := list -}}
+{{- if $es.enabled -}}
+{{- if not $es.storeRef.name -}}
+{{- fail "externalSecrets.enabled=true needs externalSecrets.storeRef.name: the SecretStore or ClusterSecretStore that reads the secret manager (docs/secrets.md)" -}}
+{{- end -}}
+{{- if $es.openaiApiKey.enabled -}}
+{{- $out = append $out (dict "id" "openai-api-key" "name" .Values.openai.secretName "key" .Values.openai.secretKey "remoteRef" $es.openaiApiKey.remoteRef) -}}
+{{- end -}}
+{{- if $es.databaseUrl.enabled -}}
+{{- if ne (include "pdf-chatbot.databaseMode" .) "secret" -}}
+{{- fail "externalSecrets.databaseUrl needs database.existingSecret (an external PostgreSQL whose URL the pods read from that Secret): with database.url, the bundled PostgreSQL (it writes its own Secret) or no database there is no URL Secret to write" -}}
+{{- end -}}
+{{- $out = append $out (dict "id" "database-url" "name" .Values.database.existingSecret "key" .Values.database.secretKey "remoteRef" $es.databaseUrl.remoteRef) -}}
+{{- end -}}
+{{- if $es.apiKeys.enabled -}}
+{{- if not .Values.apiKeys.secretName -}}
+{{- fail "externalSecrets.apiKeys needs apiKeys.secretName: the Secret the pods mount as RAG_API_KEYS_FILE (empty: the API needs no key, so nothing would read it)" -}}
+{{- end -}}
+{{- $out = append $out (dict "id" "api-keys" "name" .Values.apiKeys.secretName "key" .Values.apiKeys.secretKey "remoteRef" $es.apiKeys.remoteRef) -}}
+{{- end -}}
+{{- if $es.redisPassword.enabled -}}
+{{- $out = append $out (dict "id" "redis-password" "name" (include "pdf-chatbot.redisSecretName" .) "key" $es.redisPassword.secretKey "remoteRef" $es.redisPassword.remoteRef) -}}
+{{- end -}}
+{{- if not $out -}}
+{{- fail "externalSecrets.enabled=true but no secret is switched on: set externalSecrets.openaiApiKey.enabled, databaseUrl.enabled, apiKeys.enabled or redisPassword.enabled" -}}
+{{- end -}}
+{{- $seen := dict -}}
+{{- range $out -}}
+{{- if hasKey $seen .name -}}
+{{- fail (printf "externalSecrets: %s and %s both write Secret %q; each Secret can be owned by one ExternalSecret only: give them different Secrets" (get $seen .name) .id .name) -}}
+{{- end -}}
+{{- $_ := set $seen .name .id -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $out -}}
+{{- end }}
