@@ -10,7 +10,7 @@ let runOCRTests = Tesseract.isAvailable || ProcessInfo.processInfo.environment["
 
 /// Scanned pages read by OCR (Tesseract): scans are made here by rendering text pages with MuPDF and wrapping the
 /// pixels as image-only PDFs, so the source text of every scan is known.
-@Suite(.enabled(if: runOCRTests, "Tesseract is not installed (scripts/setup.sh installs it)"))
+@Suite(.serialized, .enabled(if: runOCRTests, "Tesseract is not installed (scripts/setup.sh installs it)"))
 struct OCRTests {
     static let pageOne = """
         The harbour master keeps a register of every vessel that enters the port after sunset.
@@ -48,15 +48,19 @@ struct OCRTests {
         return Double(a.isEmpty ? b.count : previous[b.count]) / Double(b.count)
     }
 
-    static func load(_ pdf: Data, _ configure: (inout OCROptions) -> Void = { _ in }) throws -> Document {
+    /// Loads `pdf` on the blocking pool, as the engine does: OCR takes seconds, and a test must not hold one of the
+    /// few threads of Swift's cooperative pool (the other suites' tests run on them meanwhile). One thread per
+    /// document unless `threads` says otherwise, so the OCR tests leave a core to the others.
+    static func load(_ pdf: Data, threads: Int = 1, _ configure: (inout OCROptions) -> Void = { _ in }) async throws -> Document {
         var options = OCROptions()
         configure(&options)
-        return try DocumentLoader(ocr: options).load(data: pdf, fileName: "scan.pdf")
+        let loader = DocumentLoader(limits: ExtractionLimits(threads: threads), ocr: options)
+        return try await Engine.offload { () throws(DocumentError) in try loader.load(data: pdf, fileName: "scan.pdf") }
     }
 
-    @Test func cleanScansAreReadWithFewerThanTwoPercentCharacterErrors() throws {
+    @Test func cleanScansAreReadWithFewerThanTwoPercentCharacterErrors() async throws {
         let pdf = TestPDF.scanned([.image(try Self.scanOf(Self.pageOne), dpi: 300), .image(try Self.scanOf(Self.pageTwo), dpi: 300)])
-        let document = try Self.load(pdf)
+        let document = try await Self.load(pdf, threads: 2)  // the two pages on two workers
         #expect(document.readings.map(\.method) == [.ocr, .ocr])
         #expect(document.pages.map(\.number) == [1, 2])
         for (page, source) in zip(document.pages, [Self.pageOne, Self.pageTwo]) {
@@ -68,55 +72,60 @@ struct OCRTests {
         #expect(!document.warnings.contains { $0.kind == .noText })
     }
 
-    @Test func aMixedPDFKeepsItsTextPagesUntouched() throws {
-        let textOnly = try DocumentLoader(ocr: OCROptions(mode: .never)).load(
-            data: TestPDF.make(pages: [Self.pageOne, Self.pageTwo]), fileName: "text.pdf")
+    @Test func aMixedPDFKeepsItsTextPagesUntouched() async throws {
+        let textOnly = try await Self.load(TestPDF.make(pages: [Self.pageOne, Self.pageTwo])) { $0.mode = .never }
         let pdf = TestPDF.scanned([.text(Self.pageOne), .image(try Self.scanOf(Self.pageTwo), dpi: 300), .text(Self.pageTwo)])
-        let document = try Self.load(pdf)
+        let document = try await Self.load(pdf)
         #expect(document.readings.map(\.method) == [.text, .ocr, .text])
         #expect(document.pages[0].text == textOnly.pages[0].text)
         #expect(document.pages[2].text == textOnly.pages[1].text)
         #expect(document.ocrResults.map(\.page) == [2])
     }
 
-    @Test func aPageScannedSidewaysIsRead() throws {
+    @Test func aPageScannedSidewaysIsRead() async throws {
         let sideways = try Self.scanOf(Self.pageTwo).rotatedClockwise()
-        let document = try Self.load(TestPDF.scanned([.image(sideways, dpi: 300)]))
+        let document = try await Self.load(TestPDF.scanned([.image(sideways, dpi: 300)]))
         #expect(document.readings.map(\.method) == [.ocr])
         let rate = Self.characterErrorRate(document.pages.first?.text ?? "", Self.pageTwo)
         #expect(rate < 0.05, "character error rate \(rate)\n\(document.pages.first?.text ?? "")")
     }
 
-    @Test func aPageScannedUpsideDownIsReadWithOrientationDetectionOnly() throws {
+    @Test func aPageScannedUpsideDownIsReadWithOrientationDetectionOnly() async throws {
         let upsideDown = TestPDF.scanned([.image(try Self.scanOf(Self.pageTwo).rotatedHalfTurn(), dpi: 300)])
-        let document = try Self.load(upsideDown)
+        let document = try await Self.load(upsideDown)
         let rate = Self.characterErrorRate(document.pages.first?.text ?? "", Self.pageTwo)
         #expect(rate < 0.05, "character error rate \(rate)\n\(document.pages.first?.text ?? "")")
         // The control: without orientation detection (Tesseract's osd.traineddata), the same page is not read.
-        let blind = try Self.load(upsideDown) { $0.detectOrientation = false }
+        let blind = try await Self.load(upsideDown) { $0.detectOrientation = false }
         let blindRate = Self.characterErrorRate(blind.pages.first?.text ?? "", Self.pageTwo)
         #expect(blindRate > 0.5, "character error rate \(blindRate)")
     }
 
-    @Test func aPagePastItsTimeLimitStopsWithATimeout() throws {
+    @Test func aPagePastItsTimeLimitStopsWithATimeout() async throws {
         // Tesseract checks its deadline between words: a dense page and 1 ms stop it (OCROptions' own minimum is 1 s).
         let page = try DocumentLoader().grayscalePage(1, of: TestPDF.scanned([.image(try Self.scanOf(Self.pageOne), dpi: 300)]))
         let pixels = UnsafeMutablePointer<UInt8>.allocate(capacity: page.pixels.count)
         pixels.initialize(from: page.pixels, count: page.pixels.count)
         let image = GrayImage(pixels: pixels, width: page.width, height: page.height, stride: page.width, owner: .swift)
-        let engine = try TesseractEngine(options: OCROptions())
-        let error = #expect(throws: OCRError.self) { try engine.recognize(image, dpi: 300, timeout: .milliseconds(1)) }
-        #expect(error?.code == .timeout)
-        // The same engine reads the page afterwards: a timeout leaves it usable.
-        let (text, _) = try engine.recognize(image, dpi: 300, timeout: .seconds(60))
-        #expect(text.contains("harbour master"))
+        let outcomes = try await Engine.offload { () throws(OCRError) in
+            let engine = try TesseractEngine(options: OCROptions())
+            let stopped = Result { () throws(OCRError) in try engine.recognize(image, dpi: 300, timeout: .milliseconds(1)) }
+            // The same engine reads the page afterwards: a timeout leaves it usable.
+            return (stopped.map(\.text), try engine.recognize(image, dpi: 300, timeout: .seconds(60)).text)
+        }
+        guard case .failure(let error) = outcomes.0 else {
+            Issue.record("a 1 ms limit did not stop recognition")
+            return
+        }
+        #expect(error.code == .timeout)
+        #expect(outcomes.1.contains("harbour master"))
     }
 
-    @Test func aPageThatTakesTooLongToDrawFailsAtItsTimeLimit() throws {
+    @Test func aPageThatTakesTooLongToDrawFailsAtItsTimeLimit() async throws {
         // 200,000 fills of the whole page: cheap to interpret for text, minutes to draw at 300 dpi.
         let slow = TestPDF.scanned([.drawing(String(repeating: "0 0 612 792 re f\n", count: 200_000)), .text(Self.pageTwo)])
         let started = ContinuousClock.now
-        let document = try Self.load(slow) { $0.pageTimeout = .seconds(1) }
+        let document = try await Self.load(slow) { $0.pageTimeout = .seconds(1) }
         // Not a speed check: drawing the page whole would take minutes; a generous bound for a shared machine.
         #expect(ContinuousClock.now - started < .seconds(30))
         #expect(document.readings.map(\.method) == [.failed, .text])
@@ -125,27 +134,27 @@ struct OCRTests {
         #expect(warning?.message.contains("took longer than the limit") == true, "\(document.warnings)")
     }
 
-    @Test func aThinTextLayerOfJunkOverAScanIsReplacedByOCR() throws {
+    @Test func aThinTextLayerOfJunkOverAScanIsReplacedByOCR() async throws {
         let pdf = TestPDF.scanned([.image(try Self.scanOf(Self.pageOne), dpi: 300, hiddenText: "x7 ~~ q")])
-        let document = try Self.load(pdf)
+        let document = try await Self.load(pdf)
         #expect(document.readings.map(\.method) == [.ocr])
         #expect(document.pages.first?.text.contains("harbour master") == true)
     }
 
-    @Test func neverLeavesTheNoTextWarning() throws {
-        let document = try Self.load(TestPDF.scanned([.image(try Self.scanOf(Self.pageOne), dpi: 300)])) { $0.mode = .never }
+    @Test func neverLeavesTheNoTextWarning() async throws {
+        let document = try await Self.load(TestPDF.scanned([.image(try Self.scanOf(Self.pageOne), dpi: 300)])) { $0.mode = .never }
         #expect(document.pages.isEmpty)
         #expect(document.readings.map(\.method) == [.empty])
         #expect(document.warnings.map(\.kind) == [.noText])
         #expect(document.ocrResults.isEmpty)
     }
 
-    @Test func aBrokenImageStreamFailsOnlyThatPage() throws {
+    @Test func aBrokenImageStreamFailsOnlyThatPage() async throws {
         let pdf = TestPDF.scanned([
             .image(try Self.scanOf(Self.pageOne), dpi: 300), .brokenImage(width: 2550, height: 3300, dpi: 300),
             .text(Self.pageTwo),
         ])
-        let document = try Self.load(pdf)
+        let document = try await Self.load(pdf)
         #expect(document.readings.map(\.method) == [.ocr, .failed, .text])
         let warning = document.warnings.first { $0.page == 2 }
         #expect(warning?.kind == .pageFailed)
@@ -153,9 +162,9 @@ struct OCRTests {
         #expect(document.ocrResults.map(\.outcome) == [.read, .failed])
     }
 
-    @Test func pagesPastTheLimitAreIndexedWithoutOCRAndAWarning() throws {
+    @Test func pagesPastTheLimitAreIndexedWithoutOCRAndAWarning() async throws {
         let scan = try Self.scanOf(Self.pageOne)
-        let document = try Self.load(TestPDF.scanned([.image(scan, dpi: 300), .text(Self.pageTwo), .image(scan, dpi: 300)])) {
+        let document = try await Self.load(TestPDF.scanned([.image(scan, dpi: 300), .text(Self.pageTwo), .image(scan, dpi: 300)])) {
             $0.maxPagesPerDocument = 1
         }
         #expect(document.readings.map(\.method) == [.ocr, .text, .empty])
@@ -165,11 +174,11 @@ struct OCRTests {
         #expect(document.ocrResults.map(\.outcome) == [.read, .skipped])
     }
 
-    @Test func missingLanguageDataKeepsTheWarningAndSaysHowToEnableOCR() throws {
+    @Test func missingLanguageDataKeepsTheWarningAndSaysHowToEnableOCR() async throws {
         let empty = FileManager.default.temporaryDirectory.appendingPathComponent("no-tessdata-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: empty) }
-        let document = try Self.load(TestPDF.scanned([.image(try Self.scanOf(Self.pageOne), dpi: 300)])) {
+        let document = try await Self.load(TestPDF.scanned([.image(try Self.scanOf(Self.pageOne), dpi: 300)])) {
             $0.dataPath = empty.path
         }
         #expect(document.readings.map(\.method) == [.empty])
@@ -185,7 +194,7 @@ struct OCRTests {
 
     @Test func aQuestionAboutAScannedPageIsAnsweredWithItsCitation() async throws {
         let pdf = TestPDF.scanned([.text(Self.pageOne), .image(try Self.scanOf(Self.pageTwo), dpi: 300)])
-        let engine = try await Engine()
+        let engine = try await Engine(configuration: EngineConfiguration(extraction: ExtractionLimits(threads: 1)))
         let record = try await engine.ingest(data: pdf, fileName: "port-rules.pdf")
         #expect(record.pageReadings?.map(\.method) == [.text, .ocr])
         #expect(record.readingSummary?.ocrDescription?.hasPrefix("1 of 2 pages read by OCR, mean confidence") == true)
@@ -205,7 +214,7 @@ struct OCRTests {
         try TestPDF.scanned([.text(Self.pageOne), .image(try Self.scanOf(Self.pageTwo), dpi: 300)]).write(to: file)
         let metricsFile = directory.appendingPathComponent("metrics.prom")
 
-        let ingest = try await RAGProcess.run(["ingest", file.path, "--metrics-file", metricsFile.path], collection: collection)
+        let ingest = try await RAGProcess.run(["ingest", "--threads", "1", file.path, "--metrics-file", metricsFile.path], collection: collection)
         #expect(ingest.status == 0, "\(ingest.stderr)")
         let metrics = try String(contentsOf: metricsFile, encoding: .utf8)
         #expect(metrics.contains(#"rag_ocr_pages_total{outcome="read"} 1"#))
@@ -216,7 +225,7 @@ struct OCRTests {
         #expect(list.stdout.contains("(1 of 2 pages read by OCR, mean confidence "))
         #expect(list.stdout.contains("    1           text\n    2           ocr "))
 
-        let extract = try await RAGProcess.run(["extract", "--json", file.path])
+        let extract = try await RAGProcess.run(["extract", "--threads", "1", "--json", file.path])
         #expect(extract.status == 0, "\(extract.stderr)")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(extract.stdout.utf8)) as? [String: Any])
         let readings = try #require(object["readings"] as? [[String: Any]])
@@ -224,7 +233,7 @@ struct OCRTests {
         #expect((readings[1]["confidence"] as? Int ?? 0) >= 80)
         #expect(readings[0]["confidence"] == nil)
 
-        let never = try await RAGProcess.run(["extract", "--json", file.path], environment: ["RAG_OCR": "never"])
+        let never = try await RAGProcess.run(["extract", "--threads", "1", "--json", file.path], environment: ["RAG_OCR": "never"])
         #expect(never.stdout.contains(#""read":"empty""#), "\(never.stdout)")
 
         let missing = try await RAGProcess.run(["extract", "--ocr-languages", "eng+xyzq", file.path])
@@ -239,8 +248,8 @@ struct OCRTests {
         #expect(bad.stderr.contains("--ocr-dpi"), "\(bad.stderr)")
     }
 
-    @Test func pagesUnderTheMinimumConfidenceAreIndexedWithAWarning() throws {
-        let document = try Self.load(TestPDF.scanned([.image(try Self.scanOf(Self.pageOne), dpi: 300)])) {
+    @Test func pagesUnderTheMinimumConfidenceAreIndexedWithAWarning() async throws {
+        let document = try await Self.load(TestPDF.scanned([.image(try Self.scanOf(Self.pageOne), dpi: 300)])) {
             $0.minimumConfidence = 100
         }
         #expect(document.readings.map(\.method) == [.ocr])
@@ -260,7 +269,7 @@ struct OCRTests {
         try TestPDF.scanned([.image(try Self.scanOf(Self.pageOne), dpi: 300)]).write(to: file)
         let missing = ["RAG_TESSERACT_LIBRARY": "/nonexistent/libtesseract.so.5"]
 
-        let auto = try await RAGProcess.run(["extract", "--json", file.path], environment: missing)
+        let auto = try await RAGProcess.run(["extract", "--threads", "1", "--json", file.path], environment: missing)
         #expect(auto.status == 0, "\(auto.stderr)")
         #expect(auto.stderr.contains("the document has no extractable text"), "\(auto.stderr)")
         #expect(auto.stderr.contains("page 1 has no usable text layer (scanned?) and was not read: libtesseract is not installed"))
@@ -276,7 +285,7 @@ struct OCRTests {
         #expect(doctor.stdout.contains("warn  ocr         scanned pages cannot be read: libtesseract is not installed"), "\(doctor.stdout)")
     }
 
-    @Test func optionsAreValidated() throws {
+    @Test func optionsAreValidated() async throws {
         #expect(OCROptions.isValidLanguages("eng+deu"))
         #expect(OCROptions.isValidLanguages("chi_sim"))
         for bad in ["", "en", "eng+", "eng deu", "../etc", "eng+deu+fra+spa+ita+por+nld+pol+ces"] {

@@ -13,7 +13,9 @@ struct OCRRouterTests {
     @Test func anUploadedScanSaysHowEachPageWasRead() async throws {
         let scan = try TestPDF.scan(of: "Cargo cranes are inspected every ninety days by two engineers.")
         let pdf = TestPDF.scanned([.text("Pilots report to the tower on channel twelve."), .image(scan, dpi: 300)])
-        let (app, _) = try await TestServer().app()
+        var server = TestServer()
+        server.engineConfiguration.extraction.threads = 1  // leave a core to the other suites' tests
+        let (app, _) = try await server.app()
         try await app.test(.router) { client in
             let created = try await client.execute(
                 uri: "/v1/documents?filename=port.pdf", method: .post, headers: [.contentType: "application/pdf"],
