@@ -103,10 +103,9 @@ struct OCRTests {
 
     @Test func aPagePastItsTimeLimitStopsWithATimeout() async throws {
         // Tesseract checks its deadline between words: a dense page and 1 ms stop it (OCROptions' own minimum is 1 s).
-        let page = try DocumentLoader().grayscalePage(1, of: TestPDF.scanned([.image(try Self.scanOf(Self.pageOne), dpi: 300)]))
-        let pixels = UnsafeMutablePointer<UInt8>.allocate(capacity: page.pixels.count)
-        pixels.initialize(from: page.pixels, count: page.pixels.count)
-        let image = GrayImage(pixels: pixels, width: page.width, height: page.height, stride: page.width, owner: .swift)
+        let scan = SourceBytes(copying: TestPDF.scanned([.image(try Self.scanOf(Self.pageOne), dpi: 300)]))
+        let image = try DocumentLoader().openPDF(bytes: scan, fileName: "scan.pdf").renderGray(
+            at: 0, dpi: 300, maxPixels: OCROptions().maxPixelsPerPage)
         let outcomes = try await Engine.offload { () throws(OCRError) in
             let engine = try TesseractEngine(options: OCROptions())
             let stopped = Result { () throws(OCRError) in try engine.recognize(image, dpi: 300, timeout: .milliseconds(1)) }

@@ -49,6 +49,9 @@ public struct Chunk: Sendable, Hashable {
 }
 
 extension Chunk {
+    /// Whether the two chunks' page ranges overlap (whatever their documents).
+    func sharesPage(with other: Chunk) -> Bool { other.pageStart <= pageEnd && other.pageEnd >= pageStart }
+
     /// The texts BM25 indexes for `chunks` (consecutive chunks, of one document or several in turn): each chunk's
     /// `indexedText` with the chunks just before and after it that share a page with it. Words match over a
     /// passage's worth of text, while embeddings match the small chunk; the repeated overlap counts twice.
@@ -57,7 +60,7 @@ extension Chunk {
             let chunk = chunks[row]
             func near(_ other: Int) -> Bool {
                 chunks.indices.contains(other) && chunks[other].documentID == chunk.documentID
-                    && chunks[other].pageStart <= chunk.pageEnd && chunks[other].pageEnd >= chunk.pageStart
+                    && chunks[other].sharesPage(with: chunk)
             }
             var text = chunk.indexedText
             if near(row - 1) { text = chunks[row - 1].text + "\n" + text }

@@ -67,14 +67,12 @@ extension DocumentLoader {
             let number = index + 1
             switch page.result {
             case .success(let (text, confidence)):
-                let visible = text.unicodeScalars.reduce(0) { $0 + ($1.properties.isWhitespace ? 0 : 1) }
+                let visible = Self.visibleCharacters(text)
                 guard visible > 0 else {
                     results.append(OCRPageResult(page: number, outcome: .empty, seconds: page.seconds))
                     continue
                 }
-                if case .text(let layer, _, _) = outcomes[index], ocr.mode == .auto,
-                    layer.unicodeScalars.reduce(0, { $0 + ($1.properties.isWhitespace ? 0 : 1) }) >= visible
-                {
+                if case .text(let layer, _, _) = outcomes[index], ocr.mode == .auto, Self.visibleCharacters(layer) >= visible {
                     // The text layer holds more than OCR found: keep it.
                     results.append(OCRPageResult(page: number, outcome: .read, seconds: page.seconds))
                     continue
@@ -105,6 +103,11 @@ extension DocumentLoader {
         }
         results.sort { $0.page < $1.page }
         return (results, warnings)
+    }
+
+    /// Characters of `text` that are not whitespace.
+    static func visibleCharacters(_ text: String) -> Int {
+        text.unicodeScalars.reduce(0) { $0 + ($1.properties.isWhitespace ? 0 : 1) }
     }
 
     /// What OCR made of one page.

@@ -104,36 +104,21 @@ struct PageText: Sendable {
 
 /// A page rendered in 8-bit grayscale for OCR (0 black, 255 white). Owns its pixels.
 final class GrayImage: @unchecked Sendable {
-    // @unchecked Sendable: the pixels are written once, before init returns, and only read afterwards.
+    // @unchecked Sendable: the pixels are written once, by the shim, before init returns, and only read afterwards.
     let pixels: UnsafeMutablePointer<UInt8>
     let width: Int
     let height: Int
     /// Bytes per row.
     let stride: Int
-    /// Who allocated the pixels, and so frees them.
-    let owner: Owner
 
-    enum Owner {
-        /// The shim (malloc): freed with ragpdf_free.
-        case shim
-        /// Swift (`UnsafeMutablePointer.allocate`): deallocated.
-        case swift
-    }
-
-    init(pixels: UnsafeMutablePointer<UInt8>, width: Int, height: Int, stride: Int, owner: Owner = .shim) {
+    init(pixels: UnsafeMutablePointer<UInt8>, width: Int, height: Int, stride: Int) {
         self.pixels = pixels
         self.width = width
         self.height = height
         self.stride = stride
-        self.owner = owner
     }
 
-    deinit {
-        switch owner {
-        case .shim: ragpdf_free(pixels)
-        case .swift: pixels.deallocate()
-        }
-    }
+    deinit { ragpdf_free(pixels) }
 }
 
 /// What heading detection needs of one page: how many characters each font size has, and the lines short enough

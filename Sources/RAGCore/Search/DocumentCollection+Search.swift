@@ -139,9 +139,7 @@ extension DocumentCollection {
                 continue
             }
             let row = range.lowerBound + hit.chunk.ordinal
-            func samePages(_ other: Int) -> Bool {
-                chunks[other].pageStart <= hit.chunk.pageEnd && chunks[other].pageEnd >= hit.chunk.pageStart
-            }
+            func samePages(_ other: Int) -> Bool { chunks[other].sharesPage(with: hit.chunk) }
             var low = row
             while low > range.lowerBound, row - low < neighbours, samePages(low - 1) { low -= 1 }
             var high = row
