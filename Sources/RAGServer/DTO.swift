@@ -184,6 +184,8 @@ enum DTO {
         var retrieval: String?
         /// Wait until this replica has applied this collection version (a write's `index_version`).
         var min_index_version: UInt64?
+        /// `false`: neither read nor write the response cache (with Redis configured).
+        var cache: Bool?
     }
 
     struct SearchResponse: Codable, Sendable {
@@ -201,6 +203,8 @@ enum DTO {
         var stream: Bool?
         /// Wait until this replica has applied this collection version (a write's `index_version`).
         var min_index_version: UInt64?
+        /// `false`: neither read nor write the response cache (with Redis configured).
+        var cache: Bool?
     }
 
     /// The answer's shapes, shared with `rag ask --json` (RAGCore's `AnswerWire`).

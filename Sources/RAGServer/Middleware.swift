@@ -134,8 +134,8 @@ struct AccessMiddleware: RouterMiddleware {
     typealias Context = ServerContext
     /// Key → name.
     let keys: [String: String]
-    let limiter: RateLimiter
-    let authFailures: RateLimiter
+    let limiter: SharedRateLimiter
+    let authFailures: SharedRateLimiter
     let addresses: ClientAddressResolver
     let metrics: HTTPMetrics
 
@@ -144,14 +144,14 @@ struct AccessMiddleware: RouterMiddleware {
         context.clientAddress = addresses.client(peer: context.remoteAddress, headers: request.headers)
         if !keys.isEmpty {
             let bucket = "address:\(context.clientAddress)"
-            if let wait = authFailures.wait(bucket) {
+            if let wait = await authFailures.wait(bucket) {
                 metrics.rateLimited("unauthenticated")
                 throw Self.tooManyRequests(
                     "too many requests with a wrong or missing API key from this address: at most \(authFailures.perMinute) per minute", wait: wait)
             }
             guard let name = authenticate(request.headers[.authorization]) else {
                 metrics.authFailures.increment()
-                _ = authFailures.acquire(bucket)
+                _ = await authFailures.acquire(bucket)
                 throw APIError(
                     .unauthorized, code: "unauthorized", "a valid API key is required: send Authorization: Bearer <key>",
                     headers: [.wwwAuthenticate: "Bearer"])
@@ -159,7 +159,7 @@ struct AccessMiddleware: RouterMiddleware {
             context.clientName = name
         }
         metrics.clientRequest(context.clientName)
-        if limiter.perMinute > 0, let wait = limiter.acquire(keys.isEmpty ? "address:\(context.clientAddress)" : "key:\(context.clientName)") {
+        if limiter.perMinute > 0, let wait = await limiter.acquire(keys.isEmpty ? "address:\(context.clientAddress)" : "key:\(context.clientName)") {
             metrics.rateLimited(context.clientName)
             throw Self.tooManyRequests("too many requests: at most \(limiter.perMinute) per minute", wait: wait)
         }

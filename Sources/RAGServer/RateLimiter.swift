@@ -1,3 +1,4 @@
+import Prometheus
 import RAGCore
 import Synchronization
 
@@ -92,4 +93,99 @@ public final class RequestGate: Sendable {
 
     /// Requests waiting for a slot now.
     public var waiting: Int { semaphore.waiting }
+}
+
+/// A ``RateLimiter`` whose buckets live in Redis, shared by every replica, so that a client's limit holds for the
+/// whole deployment; while Redis is unavailable (down, slow past `RAG_REDIS_TIMEOUT`), this replica's own buckets
+/// decide, and `rag_rate_limit_decisions_total{store="local"}` counts it.
+///
+/// Each decision is one `EVALSHA` of ``script``: an atomic token bucket keyed by client, timed by the Redis
+/// server's clock (so replicas' clocks do not matter), that expires once it would be full again. The local bucket is
+/// charged too, so that a fallback starts from what this replica saw.
+public final class SharedRateLimiter: Sendable {
+    public let local: RateLimiter
+    let redis: RedisClient?
+    /// The key namespace: `rl:<name>:<client>` under the Redis key prefix.
+    let name: String
+    let metrics: RAGMetrics?
+
+    public init(local: RateLimiter, redis: RedisClient?, name: String, metrics: RAGMetrics? = nil) {
+        self.local = local
+        self.redis = redis
+        self.name = name
+        self.metrics = metrics
+        if redis != nil, let metrics {
+            for store in ["redis", "local"] { metrics.rateLimitDecisions(store: store).increment(by: Int64(0)) }
+        }
+    }
+
+    public var perMinute: Int { local.perMinute }
+
+    /// Takes one token for `client`; `nil` when allowed, else how long until a token is available.
+    public func acquire(_ client: String) async -> Duration? {
+        guard local.perMinute > 0 else { return nil }
+        if let wait = await shared(client, take: true) {
+            _ = local.acquire(client)
+            return wait == 0 ? nil : .milliseconds(wait)
+        }
+        return local.acquire(client)
+    }
+
+    /// How long until `client` has a token, or `nil` when it has one now; takes nothing.
+    public func wait(_ client: String) async -> Duration? {
+        guard local.perMinute > 0 else { return nil }
+        if let wait = await shared(client, take: false) {
+            return wait == 0 ? nil : .milliseconds(wait)
+        }
+        return local.wait(client)
+    }
+
+    /// Redis's decision (milliseconds to wait, 0 when allowed), or `nil` when Redis could not decide.
+    private func shared(_ client: String, take: Bool) async -> Int64? {
+        guard let redis else { return nil }
+        do {
+            let reply = try await redis.evaluate(
+                Self.script, keys: [redis.configuration.keyPrefix + "rl:\(name):" + client],
+                arguments: [String(local.perMinute), String(local.burst), take ? "1" : "0"])
+            guard case .integer(let milliseconds) = reply, milliseconds >= 0 else {
+                throw RedisError(.protocolViolation, "the rate-limit script answered \(reply)")
+            }
+            metrics?.rateLimitDecisions(store: "redis").increment()
+            return milliseconds
+        } catch {
+            metrics?.redisErrors(operation: "rate_limit").increment()
+            metrics?.rateLimitDecisions(store: "local").increment()
+            return nil
+        }
+    }
+
+    /// The token bucket: `KEYS[1]` the bucket (a hash of `tokens` and `at`, milliseconds of the server's clock),
+    /// `ARGV` the rate per minute, the burst and the cost (1 takes a token, 0 only looks). Returns 0 when a token
+    /// is (or was) there, else the milliseconds until one is.
+    static let script = RedisScript("""
+        local now_parts = redis.call('TIME')
+        local now = tonumber(now_parts[1]) * 1000 + math.floor(tonumber(now_parts[2]) / 1000)
+        local per_ms = tonumber(ARGV[1]) / 60000
+        local burst = tonumber(ARGV[2])
+        local cost = tonumber(ARGV[3])
+        local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+        local tokens = tonumber(state[1])
+        local at = tonumber(state[2])
+        if tokens == nil or at == nil then
+          tokens = burst
+          at = now
+        end
+        tokens = math.min(burst, tokens + math.max(0, now - at) * per_ms)
+        local wait = 0
+        if tokens >= 1 then
+          tokens = tokens - cost
+        else
+          wait = math.ceil((1 - tokens) / per_ms)
+        end
+        if cost > 0 then
+          redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
+          redis.call('PEXPIRE', KEYS[1], math.ceil((burst - tokens) / per_ms) + 1000)
+        end
+        return wait
+        """)
 }

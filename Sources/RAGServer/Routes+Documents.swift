@@ -169,7 +169,7 @@ extension ServerState {
             retrieval?.mode = mode
         }
         try await waitForIndex(body.min_index_version)
-        let hits = try await engine.search(body.query, k: k, documents: filter, retrieval: retrieval)
+        let hits = try await engine.search(body.query, k: k, documents: filter, retrieval: retrieval, cache: body.cache == false ? .bypass : .use)
         return try JSON.response(DTO.SearchResponse(hits: hits.map(DTO.Hit.init)))
     }
 
@@ -181,8 +181,9 @@ extension ServerState {
         let question = body.question
         let client = context.clientName
         try await waitForIndex(body.min_index_version)
+        let lookup = await cachedAnswer(question, history: history, requested: body.cache)
         if body.stream == true {
-            return try streamAnswer(question: question, history: history, client: client, context: context) { sse, event in
+            return try streamAnswer(question: question, history: history, client: client, context: context, cache: lookup) { sse, event in
                 switch event {
                 case .passages(let passages): try sse.send(event: "passages", json: DTO.Passages(passages: passages.map(DTO.Citation.init)))
                 case .delta(let text): try sse.send(event: "delta", json: DTO.Delta(text: text))
@@ -192,27 +193,53 @@ extension ServerState {
                 try? sse.send(event: "error", json: ["error": ["code": error.code, "message": error.message]])
             }
         }
-        let answer = try await withRequestTimeout(connection: context.connection) { [self] in
-            try await withAnswerSlot(connection: context.connection) { try await engine.ask(question, history: history) }
-        }
+        let answer = try await answer(question, history: history, connection: context.connection, cache: lookup)
         httpMetrics.clientTokens(client, usage: answer.usage)
-        return try JSON.response(DTO.Answer(answer))
+        return lookup.mark(try JSON.response(DTO.Answer(answer)))
+    }
+
+    /// The answer from the cache when `lookup` found one (no answer slot: no model is called), else a new one in an
+    /// answer slot, within the request timeout, stored in the cache when `lookup` says so.
+    func answer(_ question: String, history: [ChatMessage], connection: ConnectionWatch?, cache lookup: CacheLookup) async throws -> Answer {
+        if let cached = lookup.answer { return cached }
+        return try await withRequestTimeout(connection: connection) { [self] in
+            try await withAnswerSlot(connection: connection) { try await engine.ask(question, history: history, cache: lookup.use) }
+        }
+    }
+
+    /// What the response cache says about a question, before any other work: its answer (a hit), or how the answer
+    /// to compute uses the cache. `requested` is the request's `"cache"` (`false` bypasses the cache).
+    func cachedAnswer(_ question: String, history: [ChatMessage], requested: Bool?) async -> CacheLookup {
+        guard engine.cache != nil, engine.configuration.cache.isEnabled else { return CacheLookup(status: nil, use: .use) }
+        if requested == false { return CacheLookup(status: .skipped, use: .bypass) }
+        guard history.isEmpty else {
+            _ = await engine.cachedAnswer(question, history: history)  // counted as skipped
+            return CacheLookup(status: .skipped, use: .use)
+        }
+        let (answer, outcome) = await engine.lookUpAnswer(question)
+        return CacheLookup(status: outcome, use: .store, answer: answer)
     }
 
     /// Streams an answer's events through `forward`, within an answer slot and the request timeout; a failure
     /// after the stream has started is reported through `onError` (the status is already sent). A question that
     /// cannot be answered at all (empty, too long, an empty collection) is refused with its status before the stream.
     func streamAnswer(
-        question: String, history: [ChatMessage], client: String, context: ServerContext,
+        question: String, history: [ChatMessage], client: String, context: ServerContext, cache lookup: CacheLookup,
         forward: @escaping @Sendable (SSEWriter, AnswerEvent) throws -> Void,
         onError: @escaping @Sendable (SSEWriter, APIError) -> Void
     ) throws -> Response {
+        if let cached = lookup.answer {
+            // Replayed as it was streamed: its passages, its text, then the answer with its citations.
+            return lookup.mark(SSE.response { sse in
+                for event in [AnswerEvent.passages(cached.passages), .delta(cached.text), .done(cached)] { try forward(sse, event) }
+            })
+        }
         try engine.checkAnswerable(question)
-        return SSE.response { [self] sse in
+        return lookup.mark(SSE.response { [self] sse in
             do {
                 try await withRequestTimeout(connection: context.connection) { [self] in
                     try await withAnswerSlot(connection: context.connection) {
-                        for try await event in engine.askStreaming(question, history: history) {
+                        for try await event in engine.askStreaming(question, history: history, cache: lookup.use) {
                             if case .done(let answer) = event { httpMetrics.clientTokens(client, usage: answer.usage) }
                             try forward(sse, event)
                         }
@@ -223,7 +250,7 @@ extension ServerState {
                 context.logger.info("answer stream failed", metadata: ["error.code": .string(apiError.code)])
                 onError(sse, apiError)
             }
-        }
+        })
     }
 
     /// The history of an ask request, within the request's history bounds.
@@ -253,4 +280,28 @@ extension ServerState {
                 "the history holds \(bytes) bytes, over this server's limit of \(configuration.maxRequestHistoryBytes); send only the recent messages")
         }
     }
+}
+
+/// What the response cache said about one question (``ServerState/cachedAnswer(_:history:requested:)``).
+struct CacheLookup: Sendable {
+    /// The `X-Cache` header's value: `hit`, `miss`, `error` (Redis unavailable: answered without it) or `skipped`
+    /// (`"cache": false`, or a question with history, which is not cached whole); `nil` without a cache.
+    var status: ResponseCacheOutcome?
+    /// How the answer to compute uses the cache.
+    var use: CacheUse
+    /// The cached answer, on a hit.
+    var answer: Answer? = nil
+
+    /// `response` with the `X-Cache` header, when there is a cache.
+    func mark(_ response: Response) -> Response {
+        guard let status else { return response }
+        var response = response
+        response.headers[.xCache] = status.rawValue
+        return response
+    }
+}
+
+extension HTTPField.Name {
+    /// Whether a response came from the response cache.
+    static let xCache = Self("X-Cache")!
 }

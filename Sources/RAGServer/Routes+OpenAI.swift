@@ -31,17 +31,16 @@ extension ServerState {
         let model = configuration.servedModelName
         let client = context.clientName
         try await waitForIndex(body.min_index_version)
+        let lookup = await cachedAnswer(question, history: Array(history), requested: body.cache)
 
         guard body.stream == true else {
-            let answer = try await withRequestTimeout(connection: context.connection) { [self] in
-                try await withAnswerSlot(connection: context.connection) { try await engine.ask(question, history: Array(history)) }
-            }
+            let answer = try await answer(question, history: Array(history), connection: context.connection, cache: lookup)
             httpMetrics.clientTokens(client, usage: answer.usage)
             let content = answer.text + Self.sourcesFooter(answer.citations)
-            return try JSON.response(OpenAIWire.ChatCompletion(
+            return lookup.mark(try JSON.response(OpenAIWire.ChatCompletion(
                 id: id, created: created, model: model,
                 choices: [.init(index: 0, message: .init(role: "assistant", content: content), finish_reason: "stop")],
-                usage: DTO.Usage(answer.usage).openAI, citations: answer.citations.map(DTO.Citation.init)))
+                usage: DTO.Usage(answer.usage).openAI, citations: answer.citations.map(DTO.Citation.init))))
         }
 
         let includeUsage = body.stream_options?.include_usage == true
@@ -49,7 +48,7 @@ extension ServerState {
             OpenAIWire.ChatCompletionChunk(
                 id: id, created: created, model: model, choices: [.init(index: 0, delta: delta, finish_reason: finish)])
         }
-        return try streamAnswer(question: question, history: Array(history), client: client, context: context) { sse, event in
+        return try streamAnswer(question: question, history: Array(history), client: client, context: context, cache: lookup) { sse, event in
             switch event {
             case .passages:
                 try sse.send(json: chunk(.init(role: "assistant", content: "")))

@@ -207,7 +207,7 @@ public enum ServerSettings {
         idleTimeout.info, headerTimeout.info, bodyTimeout.info, gracePeriod.info, corsOrigin.info, metricsCache.info, logFormat.info, logLevel.info, llm.info, retrieval.info, fusion.info, pageFusion.info, neighbours.info, minScore.info,
         queryRewrites.info, hypotheticalAnswer.info, ocr.info, ocrLanguages.info, ocrDPI.info, ocrMaxPages.info,
         ocrPageTimeout.info, ocrMinConfidence.info,
-    ]
+    ] + redisSettings
 
     static let apiKeysRequirement =
         "one or more name:key entries (separated by commas or new lines; # starts a comment), each key 8 characters or more"
@@ -313,6 +313,10 @@ extension ServerConfiguration {
                 concurrency: try value(S.maxConcurrentRenders),
                 maxWaiting: try value(S.renderQueue), cacheBytes: try value(S.pageCacheBytes)))
         ocr = try EngineSettings.ocrOptions(flags: flags, environment: environment)
+        cache = try Self.cacheOptions(flags: flags, environment: environment)
+        var redis = try Self.redisConfiguration(flags: flags, environment: environment, readFile: readFile)
+        if let reply = redis?.maxReplyBytes { redis?.maxReplyBytes = max(reply, cache.maxEntryBytes + (64 << 10)) }
+        self.redis = redis
         try validate()
     }
 
@@ -369,6 +373,7 @@ extension ServerConfiguration {
         try S.ocrMaxPages.check(ocr.maxPagesPerDocument)
         try S.ocrPageTimeout.check(ocr.pageTimeout)
         try S.ocrMinConfidence.check(ocr.minimumConfidence)
+        try validateRedis()
         do {
             try pageRendering.validate()
         } catch {

@@ -75,6 +75,11 @@ public struct ServerConfiguration: Sendable {
     /// When scanned pages are read by OCR, and its limits (`RAG_OCR*`). Checked against the machine at start
     /// (``EngineConfiguration/checkOCR()``).
     public var ocr = OCROptions()
+    /// The Redis shared by the replicas (`RAG_REDIS_URL`): the response cache and cluster-wide rate limits; `nil`,
+    /// neither (each replica's rate limits are its own).
+    public var redis: RedisConfiguration? = nil
+    /// How answers use the response cache in ``redis`` (`RAG_CACHE`, `RAG_CACHE_TTL`, ...).
+    public var cache = CacheOptions()
     /// Query rewriting for answers with a language model (off by default).
     public var queryRewriting: QueryRewriting
     /// How the executable writes logs.
@@ -189,7 +194,7 @@ public struct ServerConfiguration: Sendable {
             collectionDirectory: collectionDirectory, extraction: extraction, retrieval: retrieval,
             maxCollectionChunks: maxCollectionChunks, readOnly: readOnly, databaseURL: databaseURL,
             databaseMaxConnections: databaseMaxConnections, databaseWait: databaseWait, pageRendering: pageRendering,
-            queryRewriting: queryRewriting, ocr: ocr)
+            queryRewriting: queryRewriting, ocr: ocr, cache: cache)
     }
 
     /// The bounds on an uploaded `multipart/form-data` body.

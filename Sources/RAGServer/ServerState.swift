@@ -13,12 +13,16 @@ public final class ServerState: Sendable {
     public let configuration: ServerConfiguration
     public let engine: Engine
     public let httpMetrics: HTTPMetrics
-    public let limiter: RateLimiter
+    /// Requests per client (``ServerConfiguration/rateLimitPerMinute``), in Redis when configured.
+    public let limiter: SharedRateLimiter
     public let answers: RequestGate
     /// Bounds uploads in progress (``ServerConfiguration/maxConcurrentUploads``), and so the bodies held in memory.
     public let uploads: RequestGate
     /// Failed API-key attempts per client address (``ServerConfiguration/authFailuresPerMinute``).
-    public let authFailures: RateLimiter
+    public let authFailures: SharedRateLimiter
+    /// The Redis shared by the replicas (``ServerConfiguration/redis``), or `nil`: it holds the rate limits here,
+    /// and the engine's response cache (``Engine/cache``).
+    public let redis: RedisClient?
     /// Who a request comes from, behind trusted proxies or not.
     public let clientAddresses: ClientAddressResolver
     /// Fires the request timeouts, within a twentieth of the timeout (between 10 ms and 1 s) after it.
@@ -29,15 +33,22 @@ public final class ServerState: Sendable {
     let wake = WakeSignal()
     public let logger: Logger
 
-    public init(configuration: ServerConfiguration, engine: Engine, logger: Logger = Logger(label: "rag.server")) {
+    /// - Parameter redis: the client of ``ServerConfiguration/redis``, started (``RedisClient/start()``); the
+    ///   engine's response cache, if any, is given to the engine itself.
+    public init(configuration: ServerConfiguration, engine: Engine, redis: RedisClient? = nil, logger: Logger = Logger(label: "rag.server")) {
         self.configuration = configuration
         self.engine = engine
+        self.redis = redis
         self.httpMetrics = HTTPMetrics(
             metrics: engine.metrics, clients: configuration.apiKeys.isEmpty ? ["anonymous"] : Array(Set(configuration.apiKeys.values)).sorted())
-        self.limiter = RateLimiter(perMinute: configuration.rateLimitPerMinute, burst: configuration.rateLimitBurst)
+        self.limiter = SharedRateLimiter(
+            local: RateLimiter(perMinute: configuration.rateLimitPerMinute, burst: configuration.rateLimitBurst), redis: redis, name: "requests",
+            metrics: engine.metrics)
         self.answers = RequestGate(slots: configuration.maxConcurrentAnswers, queue: configuration.answerQueueLength)
         self.uploads = RequestGate(slots: configuration.maxConcurrentUploads, queue: configuration.uploadQueueLength)
-        self.authFailures = RateLimiter(perMinute: configuration.authFailuresPerMinute, burst: configuration.authFailuresPerMinute)
+        self.authFailures = SharedRateLimiter(
+            local: RateLimiter(perMinute: configuration.authFailuresPerMinute, burst: configuration.authFailuresPerMinute), redis: redis,
+            name: "auth-failures", metrics: engine.metrics)
         self.clientAddresses = ClientAddressResolver(trustedProxies: configuration.trustedProxies, header: configuration.forwardedHeader)
         self.timer = RequestTimer(tick: min(.seconds(1), max(.milliseconds(10), configuration.requestTimeout / 20)))
         self.metricsText = MetricsRenderCache(interval: configuration.metricsCacheInterval) { [metrics = engine.metrics] in metrics.render() }

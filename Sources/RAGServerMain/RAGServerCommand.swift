@@ -128,6 +128,24 @@ struct RAGServerCommand: AsyncParsableCommand {
     var ocrPageTimeout: String?
     @Option(name: .customLong("ocr-min-confidence"), parsing: .unconditional, help: S.ocrMinConfidence.argumentHelp)
     var ocrMinConfidence: String?
+    @Option(name: .customLong("redis-url"), parsing: .unconditional, help: S.redisURL.argumentHelp)
+    var redisURL: String?
+    @Option(name: .customLong("redis-timeout"), parsing: .unconditional, help: S.redisTimeout.argumentHelp)
+    var redisTimeout: String?
+    @Option(name: .customLong("redis-connect-timeout"), parsing: .unconditional, help: S.redisConnectTimeout.argumentHelp)
+    var redisConnectTimeout: String?
+    @Option(name: .customLong("redis-connections"), parsing: .unconditional, help: S.redisConnections.argumentHelp)
+    var redisConnections: String?
+    @Option(name: .customLong("redis-key-prefix"), parsing: .unconditional, help: S.redisKeyPrefix.argumentHelp)
+    var redisKeyPrefix: String?
+    @Option(name: .customLong("cache"), parsing: .unconditional, help: S.cache.argumentHelp)
+    var cache: String?
+    @Option(name: .customLong("cache-ttl"), parsing: .unconditional, help: S.cacheTTL.argumentHelp)
+    var cacheTTL: String?
+    @Option(name: .customLong("cache-embedding-ttl"), parsing: .unconditional, help: S.cacheEmbeddingTTL.argumentHelp)
+    var cacheEmbeddingTTL: String?
+    @Option(name: .customLong("cache-max-entry-bytes"), parsing: .unconditional, help: S.cacheMaxEntryBytes.argumentHelp)
+    var cacheMaxEntryBytes: String?
 
     /// The flags given, by flag (`--port`), for `ServerConfiguration(flags:environment:)`.
     var flags: [String: String] {
@@ -159,6 +177,7 @@ struct RAGServerCommand: AsyncParsableCommand {
             (S.ocr.info, ocr), (S.ocrLanguages.info, ocrLanguages), (S.ocrDPI.info, ocrDPI),
             (S.ocrMaxPages.info, ocrMaxPages), (S.ocrPageTimeout.info, ocrPageTimeout),
             (S.ocrMinConfidence.info, ocrMinConfidence),
+            (S.redisURL.info, redisURL), (S.redisTimeout.info, redisTimeout), (S.redisConnectTimeout.info, redisConnectTimeout), (S.redisConnections.info, redisConnections), (S.redisKeyPrefix.info, redisKeyPrefix), (S.cache.info, cache), (S.cacheTTL.info, cacheTTL), (S.cacheEmbeddingTTL.info, cacheEmbeddingTTL), (S.cacheMaxEntryBytes.info, cacheMaxEntryBytes),
         ]
         var flags: [String: String] = [:]
         for (info, value) in given { if let flag = info.flag, let value { flags[flag] = value } }
@@ -195,13 +214,17 @@ struct RAGServerCommand: AsyncParsableCommand {
         do {
             let directory = configuration.collectionDirectory
             let metrics = RAGMetrics()
+            // Redis (optional): started before the engine, which takes its response cache. A Redis that is down
+            // now is retried in the background; the server starts and answers without it meanwhile.
+            let redis = configuration.redis.map { RedisClient(configuration: $0, metrics: metrics, logger: Logger(label: "rag.redis")) }
+            await redis?.start()
             let engine = try await Engine(
                 configuration: configuration.engineConfiguration,
                 embedder: try await EngineSetup.embedder(
                     collectionDirectory: directory, databaseURL: configuration.databaseURL, choice: nil, openAI: openAI, metrics: metrics,
                     modelsDirectory: EngineSetup.modelsDirectory(environment: environment), logger: logger),
-                llm: llmClient, metrics: metrics, logger: Logger(label: "rag.engine"))
-            let state = ServerState(configuration: configuration, engine: engine, logger: logger)
+                llm: llmClient, metrics: metrics, logger: Logger(label: "rag.engine"), cache: redis.map { RedisResponseCache(client: $0) })
+            let state = ServerState(configuration: configuration, engine: engine, redis: redis, logger: logger)
             let app = buildApplication(state: state) { port in
                 logger.info("serving", metadata: [
                     "http.port": "\(port)", "rag.collection": "\(engine.collectionLocation)", "llm.model": "\(engine.llm.model)",
@@ -209,6 +232,7 @@ struct RAGServerCommand: AsyncParsableCommand {
                     "rag.ocr": "\(tesseract.map { "\(configuration.ocr.mode.rawValue), Tesseract \($0), \(configuration.ocr.languages)" } ?? (configuration.ocr.mode == .never ? "never" : "off: Tesseract is not installed"))",
                     // The number of keys, never the keys; named so that the log's secret filter lets the count through.
                     "rag.auth.key_count": "\(configuration.apiKeys.count)",
+                    "rag.redis": "\(redis.map { "\($0.configuration.redactedURL) (\($0.isUp ? "up" : "unavailable, retrying"); cache \(configuration.cache.isEnabled ? "on" : "off"))" } ?? "none")",
                 ])
             }
             var groupConfiguration = ServiceGroupConfiguration(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
@@ -217,9 +241,11 @@ struct RAGServerCommand: AsyncParsableCommand {
                 try await ServiceGroup(configuration: groupConfiguration).run()
             } catch {
                 await engine.close()
+                await redis?.shutdown()
                 throw error
             }
             await engine.close()
+            await redis?.shutdown()
         } catch {
             logger.critical("cannot start", metadata: ["error": "\(error)"])
             throw ExitCode(1)

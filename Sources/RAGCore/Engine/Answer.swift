@@ -69,6 +69,9 @@ public struct Answer: Sendable, Hashable {
     /// False when no passage was relevant enough (`RetrievalOptions.minimumScore`): the text then says that the
     /// documents do not answer the question, cites nothing, and no language model was called.
     public var isAnswered: Bool = true
+    /// True when the answer came whole from the response cache (``Engine/cachedAnswer(_:history:)``): no model was
+    /// called, and ``usage`` is zero.
+    public var isCached: Bool = false
 
     public init(
         question: String, searchQuery: String, searchQueries: [String]? = nil, text: String, citations: [Citation],

@@ -8,15 +8,16 @@ import Synchronization
 /// ``search(_:k:documents:retrieval:)`` searches the query as given.
 extension Engine {
     /// The `k` passages that best match `query`, best first, optionally only from some documents, found as
-    /// `retrieval` says (by default `configuration.retrieval`).
+    /// `retrieval` says (by default `configuration.retrieval`). With a response cache, the query's embedding and the
+    /// hits come from it when there (`cache: .bypass` neither reads nor writes it).
     public func search(
-        _ query: String, k: Int? = nil, documents: Set<DocumentID>? = nil, retrieval: RetrievalOptions? = nil
+        _ query: String, k: Int? = nil, documents: Set<DocumentID>? = nil, retrieval: RetrievalOptions? = nil, cache: CacheUse = .use
     ) async throws -> [SearchHit] {
         let start = ContinuousClock.now
         do {
             try validate(query)
             let hits = try await retrieve(
-                query, k: k ?? configuration.searchResults, documents: documents, options: retrieval ?? configuration.retrieval)
+                query, k: k ?? configuration.searchResults, documents: documents, options: retrieval ?? configuration.retrieval, cache: cache)
             finish(.search, outcome: "success", started: start)
             return hits
         } catch {
@@ -26,16 +27,24 @@ extension Engine {
     }
 
     /// Answers a question from the documents, with citations.
-    public func ask(_ question: String, history: [ChatMessage] = []) async throws -> Answer {
-        try await answer(question, history: history) { _ in }
+    ///
+    /// With a response cache (``cache``), a question without history is answered from it when the same question was
+    /// answered before on the same collection version and configuration (``Answer/isCached``), and a new answer is
+    /// stored; `cache: .store` stores without looking up (the caller did, with ``cachedAnswer(_:history:)``), and
+    /// `.bypass` leaves the cache alone.
+    public func ask(_ question: String, history: [ChatMessage] = [], cache: CacheUse = .use) async throws -> Answer {
+        try await answer(question, history: history, cache: cache) { _ in }
     }
 
-    /// Answers a question, streaming the text as it is produced: `.passages`, then `.delta`s, then `.done`.
-    public func askStreaming(_ question: String, history: [ChatMessage] = []) -> AsyncThrowingStream<AnswerEvent, any Error> {
+    /// Answers a question, streaming the text as it is produced: `.passages`, then `.delta`s, then `.done`. An answer
+    /// from the cache streams too: its passages, its whole text as one delta, then `.done`.
+    public func askStreaming(
+        _ question: String, history: [ChatMessage] = [], cache: CacheUse = .use
+    ) -> AsyncThrowingStream<AnswerEvent, any Error> {
         AsyncThrowingStream { continuation in
             let task = Task {
                 do {
-                    let answer = try await answer(question, history: history) { _ = continuation.yield($0) }
+                    let answer = try await answer(question, history: history, cache: cache) { _ = continuation.yield($0) }
                     continuation.yield(.done(answer))
                     continuation.finish()
                 } catch {
@@ -48,7 +57,7 @@ extension Engine {
 
     /// The answer pipeline, in the caller's task: `ask` runs it directly (no task or stream in between),
     /// `askStreaming` in a task that forwards `emit`'s events. `emit` gets `.passages` and the `.delta`s.
-    func answer(_ question: String, history: [ChatMessage], emit: (AnswerEvent) -> Void) async throws -> Answer {
+    func answer(_ question: String, history: [ChatMessage], cache use: CacheUse = .use, emit: (AnswerEvent) -> Void) async throws -> Answer {
         let start = ContinuousClock.now
         do {
             try validate(question)
@@ -56,9 +65,20 @@ extension Engine {
             guard !snapshot.chunks.isEmpty else {
                 throw EngineError(.emptyCollection, "the collection is empty: ingest documents first")
             }
+            // Whole answers are cached for questions without history only; the key is taken from this snapshot, so
+            // an answer is never older than the collection version its key names.
+            var answerCache: (cache: any ResponseCache, key: String)? = nil
+            if let cache = caching(use), history.isEmpty {
+                answerCache = (cache, answerKey(question, snapshot: snapshot))
+                if use == .use, let cached = await cachedAnswer(question) {
+                    emit(.passages(cached.passages))
+                    emit(.delta(cached.text))
+                    return cached
+                }
+            }
             let searchQuery = try await standaloneQuery(question, history: history)
             let options = configuration.retrieval
-            let found = try await retrieveWithVector(searchQuery, k: configuration.searchResults, documents: nil, options: options)
+            let found = try await retrieveWithVector(searchQuery, k: configuration.searchResults, documents: nil, options: options, cache: use)
             var hits = found.hits
             // The relevance threshold judges the question's own hits, before any rewriting: a refusal costs no
             // rewriting call, and rewrites (a hypothetical passage is similar to everything) never decide it.
@@ -66,13 +86,17 @@ extension Engine {
                 metrics.questionsUnanswered.increment()
                 emit(.passages([]))
                 emit(.delta(refusal.text))
+                if let answerCache { await storeAnswer(refusal, key: answerCache.key, in: answerCache.cache) }
                 finish(.ask, outcome: "success", started: start)
                 return refusal
             }
             var searchQueries = [searchQuery]
             if let rewrite = try await rewrite(searchQuery) {
+                // Hits from the retrieval cache come without the query's embedding, which the fused search needs.
+                var vector = found.vector
+                if vector.isEmpty, options.mode != .lexical { vector = try await embedQuery(searchQuery, cache: use) }
                 hits = try await retrieve(
-                    searchQuery, vector: found.vector, rewrites: rewrite.searches, k: configuration.searchResults, documents: nil,
+                    searchQuery, vector: vector, rewrites: rewrite.searches, k: configuration.searchResults, documents: nil,
                     options: options)
                 searchQueries += rewrite.searches
             }
@@ -122,6 +146,7 @@ extension Engine {
                 citations: cited.isEmpty ? passages : cited, passages: passages,
                 usage: finalUsage, model: llm.model, isGenerated: llm.isGenerative,
                 timings: Timings(retrieval: retrieval, generation: generation, total: Engine.seconds(since: start), firstToken: firstToken))
+            if let answerCache { await storeAnswer(answer, key: answerCache.key, in: answerCache.cache) }
             finish(.ask, outcome: "success", started: start)
             return answer
         } catch {
@@ -230,22 +255,30 @@ extension Engine {
         return answer
     }
 
-    func retrieve(_ query: String, k: Int, documents: Set<DocumentID>?, options: RetrievalOptions) async throws -> [SearchHit] {
-        try await retrieveWithVector(query, k: k, documents: documents, options: options).hits
+    func retrieve(
+        _ query: String, k: Int, documents: Set<DocumentID>?, options: RetrievalOptions, cache: CacheUse = .use
+    ) async throws -> [SearchHit] {
+        try await retrieveWithVector(query, k: k, documents: documents, options: options, cache: cache).hits
     }
 
-    /// `retrieve`, and the query's embedding (empty in lexical mode), for a fused search with its rewrites.
+    /// `retrieve`, and the query's embedding (empty in lexical mode, and for hits from the retrieval cache), for a
+    /// fused search with its rewrites.
     func retrieveWithVector(
-        _ query: String, k: Int, documents: Set<DocumentID>?, options: RetrievalOptions
+        _ query: String, k: Int, documents: Set<DocumentID>?, options: RetrievalOptions, cache use: CacheUse = .use
     ) async throws -> (hits: [SearchHit], vector: [Float]) {
         let start = ContinuousClock.now
         let options = options.resolved(for: embedder.calibration)
+        let snapshot = collection
+        let cache = caching(use)
+        let key = cache.map { _ in retrievalKey(query, k: k, documents: documents, options: options, snapshot: snapshot) }
+        if let cache, let key, let hits = await cachedHits(key: key, snapshot: snapshot, in: cache) {
+            metrics.retrievalLatency.record(Engine.seconds(since: start))
+            return (hits, [])
+        }
         var embedding: [Float] = []
         if options.mode != .lexical {
-            embedding = try await embedder.embed([query])[0]
-            metrics.embeddingLatency.record(Engine.seconds(since: start))
+            embedding = try await embedQuery(query, cache: use)
         }
-        let snapshot = collection
         let hits: [SearchHit]
         let vector = embedding
         if snapshot.chunks.count < 20_000 {
@@ -253,7 +286,19 @@ extension Engine {
         } else {
             hits = await Engine.offload { snapshot.search(query: query, vector: vector, k: k, options: options, documentIDs: documents) }
         }
+        if let cache, let key { await storeHits(hits, key: key, in: cache) }
         metrics.retrievalLatency.record(Engine.seconds(since: start))
         return (hits, vector)
+    }
+
+    /// The query's embedding, from the response cache when there, else from the embedder (and then stored).
+    func embedQuery(_ query: String, cache use: CacheUse) async throws -> [Float] {
+        let start = ContinuousClock.now
+        let cache = caching(use)
+        if let cache, let vector = await cachedEmbedding(query, in: cache) { return vector }
+        let vector = try await embedder.embed([query])[0]
+        metrics.embeddingLatency.record(Engine.seconds(since: start))
+        if let cache { await storeEmbedding(vector, query: query, in: cache) }
+        return vector
     }
 }

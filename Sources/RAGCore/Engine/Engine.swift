@@ -42,22 +42,32 @@ public final class Engine: Sendable {
     let status = Mutex(StoreStatus())
     /// Renders pages for citations, with its own concurrency limit and cache.
     let pageRenderer: PageRenderer
+    /// The response cache shared with other processes (`Engine+Cache.swift`), or `nil`.
+    public let cache: (any ResponseCache)?
+    /// The last collection version's cache scope (``cacheScope(_:)``).
+    let cacheScopes = Mutex<(generation: UInt64, digest: String)?>(nil)
+    /// What answers depend on besides the collection and the question (``answerFingerprint(configuration:embedder:llm:)``).
+    let answerFingerprint: String
 
     /// Opens the collection in `configuration.databaseURL` (PostgreSQL, shared), else in
     /// `configuration.collectionDirectory` (a SQLite database, `collection.db`; a collection file of an earlier release
     /// is migrated into it first, unless `readOnly`), else an empty collection in memory. Call ``close()`` when done
     /// with an engine on a database, to release its connections.
     ///
+    /// - Parameter cache: a response cache shared with other processes (``RedisResponseCache``, or
+    ///   ``MemoryResponseCache`` for one process): question embeddings, retrieval results and whole answers to
+    ///   questions without history, used as `configuration.cache` says. `nil`, nothing is cached.
     /// - Throws: `CollectionError` when the collection is damaged, of an unknown version, or was built by a
     ///   different embedder than `embedder`.
     public convenience init(
         configuration: EngineConfiguration = EngineConfiguration(), embedder: any Embedder = HashingEmbedder(),
         llm: any LLMClient = ExtractiveAnswerer(), metrics: RAGMetrics = RAGMetrics(),
-        logger: Logger = Logger(label: "rag.engine")
+        logger: Logger = Logger(label: "rag.engine"), cache: (any ResponseCache)? = nil
     ) async throws(CollectionError) {
         let store = try await Engine.makeStore(configuration, logger: logger)
         do {
-            try await self.init(configuration: configuration, store: store, embedder: embedder, llm: llm, metrics: metrics, logger: logger)
+            try await self.init(
+                configuration: configuration, store: store, embedder: embedder, llm: llm, metrics: metrics, logger: logger, cache: cache)
         } catch {
             await store.shutdown()
             throw error
@@ -95,9 +105,12 @@ public final class Engine: Sendable {
     /// Opens the collection in `store`.
     package init(
         configuration: EngineConfiguration, store: any CollectionStore, embedder: any Embedder, llm: any LLMClient = ExtractiveAnswerer(),
-        metrics: RAGMetrics = RAGMetrics(), logger: Logger = Logger(label: "rag.engine")
+        metrics: RAGMetrics = RAGMetrics(), logger: Logger = Logger(label: "rag.engine"), cache: (any ResponseCache)? = nil
     ) async throws(CollectionError) {
         self.configuration = configuration
+        self.cache = cache
+        self.answerFingerprint = Engine.answerFingerprint(configuration: configuration, embedder: embedder, llm: llm)
+        if cache != nil { metrics.prepareCache() }
         self.embedder = embedder
         self.llm = llm
         self.metrics = metrics

@@ -60,6 +60,9 @@ public struct EngineConfiguration: Sendable {
     /// and/or a hypothetical answer passage, searched too and fused with the question's own ranking (see
     /// ``QueryRewriting``). Off by default; the extractive answerer never rewrites.
     public var queryRewriting: QueryRewriting
+    /// How the engine uses its response cache (``Engine/init(configuration:embedder:llm:metrics:logger:cache:)``'s
+    /// `cache`; none by default, and then this does nothing).
+    public var cache: CacheOptions
 
     public init(
         collectionDirectory: URL? = nil, chunking: ChunkingOptions = ChunkingOptions(),
@@ -69,9 +72,10 @@ public struct EngineConfiguration: Sendable {
         maxQuestionBytes: Int = 8192, readOnly: Bool = false, condenseFollowUps: Bool = true,
         databaseURL: DatabaseURL? = nil, databaseMaxConnections: Int = 10, databaseWait: Duration = .seconds(10),
         pageRendering: PageRenderLimits = PageRenderLimits(), queryRewriting: QueryRewriting = QueryRewriting(),
-        ocr: OCROptions = OCROptions()
+        ocr: OCROptions = OCROptions(), cache: CacheOptions = CacheOptions()
     ) {
         self.ocr = ocr
+        self.cache = cache
         self.queryRewriting = queryRewriting
         self.pageRendering = pageRendering
         self.databaseURL = databaseURL

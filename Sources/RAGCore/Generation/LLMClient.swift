@@ -98,6 +98,10 @@ public protocol LLMClient: Sendable {
     var model: String { get }
     /// Whether this is a generative language model (false for the extractive answerer).
     var isGenerative: Bool { get }
+    /// What the response cache's answer keys name this model by: everything that changes its answers to the same
+    /// prompt (by default the client's type and ``model``; the OpenAI client adds its base URL, temperature and
+    /// token limit).
+    var cacheIdentity: String { get }
     /// Produces the whole answer.
     func complete(_ request: CompletionRequest) async throws -> Completion
     /// Streams the answer: `.delta` events as text is produced, then one `.usage`.
@@ -106,6 +110,8 @@ public protocol LLMClient: Sendable {
 
 extension LLMClient {
     public var isGenerative: Bool { true }
+
+    public var cacheIdentity: String { "\(type(of: self)):\(model)" }
 
     /// A stream built from `complete`: the whole answer as one delta, then the usage. For clients that cannot
     /// stream.

@@ -96,6 +96,11 @@ public final class RAGMetrics: Sendable {
     private let tokenCounters = MetricHandles<LabelPair, Counter>()  // kind, model
     private let estimatedUsageCounters = MetricHandles<String, Counter>()
     private let llmErrorCounters = MetricHandles<LabelPair, Counter>()  // type, model
+    /// The response cache's and the Redis client's handles (`RAGMetrics+Cache.swift`), by `layer/outcome`, command or
+    /// operation.
+    let cacheLookupCounters = MetricHandles<String, Counter>()
+    let redisCommandLatencies = MetricHandles<String, ValueHistogram>()
+    let redisErrorCounters = MetricHandles<String, Counter>()
 
     /// Two label values, as a `MetricHandles` key.
     private struct LabelPair: Hashable, Sendable {

@@ -16,6 +16,10 @@ import Foundation
 public struct OpenAIClient: LLMClient {
     public let configuration: OpenAIConfiguration
 
+    public var cacheIdentity: String {
+        "openai:\(configuration.baseURL):\(configuration.chatModel):\(configuration.temperature.map { "\($0)" } ?? "-"):\(configuration.maxTokens.map { "\($0)" } ?? "-")"
+    }
+
     public init(configuration: OpenAIConfiguration) throws(LLMError) {
         try configuration.validate()
         self.configuration = configuration

@@ -77,6 +77,8 @@ package enum OpenAIWire {
         package var max_tokens: Int?
         /// pdf-chatbot's extension: wait until the serving replica has applied this collection version.
         package var min_index_version: UInt64?
+        /// pdf-chatbot's extension: `false` neither reads nor writes the response cache.
+        package var cache: Bool?
 
         package init(
             model: String?, messages: [Message], stream: Bool? = nil, stream_options: StreamOptions? = nil,
