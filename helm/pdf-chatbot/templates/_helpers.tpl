@@ -548,7 +548,8 @@ in-chart Redis without redis.existingSecret): externalSecrets.redisPassword.secr
 
 {{/* The ExternalSecrets to render, as JSON: a list of {id, name, key, remoteRef}, where name and key are the Secret
 and key the pods read (openai.*, database.*, apiKeys.*), so that the two cannot differ. Fails on values that would
-write a Secret nothing reads, or one the chart itself writes. */}}
+write a Secret nothing reads (but the Redis password, which may be in place before Redis is switched on), or one the
+chart itself writes (with it on, the in-chart Redis's password Secret is not rendered). */}}
 {{- define "pdf-chatbot.externalSecrets" -}}
 {{- $es := .Values.externalSecrets -}}
 {{- $out := list -}}
