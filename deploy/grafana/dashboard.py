@@ -131,6 +131,36 @@ ROWS = [
             (f"sum by (pod) (container_memory_working_set_bytes{{{POD}}})", "{{pod}}")],
          "From cAdvisor."),
     ]),
+    # Last, so that the panels above keep their ids. Empty without Redis: the servers export these families only when
+    # it is configured (redis.url or redis.deploy.enabled).
+    ("Cache and Redis", [
+        ("Cache hit ratio by layer", "percentunit", [
+            (f'sum by (layer) (rate(rag_cache_requests_total{{{SEL}, outcome="hit"}}[{RI}])) / clamp_min(sum by (layer) '
+             f'(rate(rag_cache_requests_total{{{SEL}, outcome=~"hit|miss"}}[{RI}])), 1e-9)', "{{layer}}")],
+         "Hits over hits plus misses, per layer (answer, retrieval, embedding). An answer hit skips retrieval and the "
+         "language model."),
+        ("Cache lookups per second by layer and outcome", "reqps", [
+            (f"sum by (layer, outcome) (rate(rag_cache_requests_total{{{SEL}}}[{RI}]))", "{{layer}} {{outcome}}")],
+         "error: the lookup failed or timed out (RAG_REDIS_TIMEOUT) and the request went on without the cache; "
+         "skipped: not looked up in Redis. PdfChatbotCacheErrors watches the errors."),
+        ("Cache bytes per second", "Bps", [
+            (f"sum by (direction) (rate(rag_cache_bytes_total{{{SEL}}}[{RI}]))", "{{direction}}")],
+         "Bytes read from and written to the cache; the in-chart Redis holds at most redis.deploy.maxmemory."),
+        ("Redis errors per second by operation", "reqps", [
+            (f"sum by (operation) (rate(rag_redis_errors_total{{{SEL}}}[{RI}]))", "{{operation}}")],
+         "cache_get, cache_set, rate_limit and connect failures, from every serving pod."),
+        ("Redis reachable per pod", "short", [
+            (f"min by (pod) (rag_redis_up{{{SEL}}})", "{{pod}}")],
+         "1 while the pod's Redis connection works; PdfChatbotCacheDown fires after 5 minutes at 0. Meanwhile answers "
+         "go uncached and the rate limits are per replica."),
+        ("Redis command latency (p99)", "s", [
+            (f"histogram_quantile(0.99, sum by (command, le) (rate(rag_redis_command_duration_seconds_bucket{{{SEL}}}[{RI}])))",
+             "{{command}}")],
+         "99th percentile per command (get, set, evalsha, ...), to compare with RAG_REDIS_TIMEOUT (redis.timeout)."),
+        ("Rate-limit decisions per second by store", "reqps", [
+            (f"sum by (store) (rate(rag_rate_limit_decisions_total{{{SEL}}}[{RI}]))", "{{store}}")],
+         "redis: counted for the whole deployment; local: a replica's own buckets, while Redis is unreachable."),
+    ]),
 ]
 
 
@@ -155,7 +185,7 @@ def build():
         y += 8 * ((len(row_panels) + 1) // 2)
     return {
         "uid": "pdf-chatbot", "title": "pdf-chatbot", "tags": ["pdf-chatbot", "rag"],
-        "description": "Requests, latency, language model, answers and pods of pdf-chatbot (rag-server).",
+        "description": "Requests, latency, language model, answers, database, pods, cache and Redis of pdf-chatbot (rag-server).",
         "schemaVersion": 39, "version": 1, "editable": True, "graphTooltip": 1,
         "time": {"from": "now-6h", "to": "now"}, "refresh": "30s", "timezone": "",
         "templating": {"list": [

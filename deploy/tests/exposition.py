@@ -2,6 +2,9 @@
 
 With a real rag-server built (.build/release or .build/debug, it knows --metrics-port): start it on 127.0.0.1
 with a small collection and a fake OpenAI server, ask and search once, and read GET /metrics on the metrics port.
+When redis-server is installed, the server also gets a throw-away Redis (scripts/redis.sh) the way the chart wires it
+(RAG_REDIS_URL without the password, RAG_REDIS_PASSWORD_FILE) and asks one question twice, so that the cache and
+Redis families, which it exposes only with Redis configured, are in the text.
 Until then: the same engine families from the `rag` CLI's --metrics-file (ingest, extractive ask, search, a
 streamed answer through the fake OpenAI server), the engine's golden metrics text, plus the HTTP families of the server
 contract (conftest.SERVER_FAMILIES), which are then declared, not observed. `SOURCE` says which one ran.
@@ -10,8 +13,10 @@ import contextlib
 import json
 import os
 import pathlib
+import shutil
 import subprocess
 import time
+import urllib.parse
 import urllib.request
 
 from conftest import ROOT, SERVER_FAMILIES, binary, free_port, real_server
@@ -82,10 +87,33 @@ def _post(url, body):
         return e.code
 
 
+@contextlib.contextmanager
+def throwaway_redis(workdir):
+    """The environment that points rag-server at a throw-away Redis on 127.0.0.1 (scripts/redis.sh), as the chart does:
+    the URL without its password, the password in a file. Empty when redis-server is not installed."""
+    if not shutil.which("redis-server"):
+        yield {}
+        return
+    directory = workdir / "redis"
+    script = ROOT / "scripts" / "redis.sh"
+    url = subprocess.run(["bash", str(script), "start", str(directory)], capture_output=True, text=True, timeout=60,
+                         check=True).stdout.strip().splitlines()[-1]
+    try:
+        parts = urllib.parse.urlsplit(url)
+        password_file = workdir / "redis-password"
+        password_file.write_text(parts.password)
+        yield {"RAG_REDIS_URL": f"redis://{parts.hostname}:{parts.port}{parts.path}",
+               "RAG_REDIS_PASSWORD_FILE": str(password_file)}
+    finally:
+        subprocess.run(["bash", str(script), "stop", str(directory)], capture_output=True, timeout=60)
+
+
 def from_server(workdir):
-    with FakeOpenAI() as fake, running_server(workdir, {"OPENAI_BASE_URL": fake.base_url, "OPENAI_API_KEY": "sk-test"}) as (port, metrics_port):
+    with FakeOpenAI() as fake, throwaway_redis(workdir) as redis, \
+            running_server(workdir, {"OPENAI_BASE_URL": fake.base_url, "OPENAI_API_KEY": "sk-test", **redis}) as (port, metrics_port):
         _post(f"http://127.0.0.1:{port}/v1/search", {"query": "vacation days"})
         _post(f"http://127.0.0.1:{port}/v1/ask", {"question": QUESTION})
+        _post(f"http://127.0.0.1:{port}/v1/ask", {"question": QUESTION})  # a cache hit with Redis
         _post(f"http://127.0.0.1:{port}/v1/ask", {"question": "ratelimit: how many days?"})
         return _get(f"http://127.0.0.1:{metrics_port}/metrics")[1]
 

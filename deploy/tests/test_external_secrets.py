@@ -134,19 +134,33 @@ def test_strict_validation_catches_a_misspelt_external_secret_field():
                                                       "version": "AWSPREVIOUS"}},
                             "redisPassword": {"secretName": "cache", "secretKey": "password"}},
     }),
-], ids=["defaults", "renamed"])
+    # The same with Redis: the in-chart one, and an external one.
+    _merge(EXTERNAL_SECRETS, {"redis": {"deploy": {"enabled": True}}}),
+    _merge(EXTERNAL_SECRETS, {"redis": {"url": "redis://cache.example.com:6379/0"},
+                              "externalSecrets": {"redisPassword": {"secretName": "cache", "secretKey": "password"}}}),
+], ids=["defaults", "renamed", "in-chart-redis", "external-redis"])
 def test_targets_are_the_secrets_the_pods_read(values):
-    """Every Secret key an ExternalSecret writes is read by the pods (but the Redis password, which nothing reads
-    yet), and every Secret key the pods read is written by one: the names come from the same values, so they cannot
-    drift."""
+    """Every Secret key an ExternalSecret writes is read by the pods (but the Redis password while Redis is off: it
+    may be put in place first), and every Secret key the pods read is written by one: the names come from the same
+    values, so they cannot drift. With Redis the serving pods mount the password, and the in-chart Redis requires
+    it; the workers and jobs never read it."""
     docs = rendered_docs(values, name="chat")
     targets, reads = _targets(docs), _reads(docs)
     assert len(targets) == 4
     es = values["externalSecrets"]
     redis = (es["redisPassword"].get("secretName") or "chat-pdf-chatbot-redis",
              es["redisPassword"].get("secretKey", "redis-password"))
-    assert redis in targets and redis not in reads, "the Redis password Secret: written, read by nothing yet"
-    assert set(targets) - {redis} == set(reads), (sorted(targets), sorted(reads))
+    assert redis in targets, "the Redis password Secret is written in every case"
+    redis_values = values.get("redis", {})
+    if redis_values.get("deploy", {}).get("enabled"):
+        assert reads[redis] == {"Deployment/chat-pdf-chatbot", "Deployment/chat-pdf-chatbot-redis"}
+        assert not [d for d in docs if d["kind"] == "Secret"], "the chart writes no Secret of its own then"
+    elif redis_values.get("url"):
+        assert reads[redis] == {"Deployment/chat-pdf-chatbot"}
+    else:
+        assert redis not in reads, "Redis off: the password Secret is written, nothing reads it"
+        reads[redis] = set()
+    assert set(targets) == set(reads), (sorted(targets), sorted(reads))
     openai = (values.get("openai", {}).get("secretName", "openai-secret"), values.get("openai", {}).get("secretKey", "OPENAI_API_KEY"))
     assert reads[openai] >= {"Deployment/chat-pdf-chatbot", "Deployment/chat-pdf-chatbot-worker"}
     database = (values["database"]["existingSecret"], values["database"]["secretKey"])
@@ -167,6 +181,17 @@ def test_the_default_names_need_no_change_to_the_pods():
     off = {k: v for k, v in EXTERNAL_SECRETS.items() if k != "externalSecrets"}
     strip = lambda ds: [d for d in ds if d["kind"] != "ExternalSecret"]
     assert strip(docs) == strip(rendered_docs(off)), "switching externalSecrets on changes nothing else"
+
+
+def test_with_the_in_chart_redis_the_external_secret_replaces_the_chart_s_secret():
+    """The in-chart Redis reads Secret <fullname>-redis, key redis-password, whoever writes it: the chart (a generated
+    password) or, with externalSecrets.redisPassword, ESO. Switching the latter on only swaps the writer."""
+    with_redis = _merge(EXTERNAL_SECRETS, {"redis": {"deploy": {"enabled": True}}})
+    on = [d for d in rendered_docs(with_redis) if d["kind"] != "ExternalSecret"]
+    off = rendered_docs({k: v for k, v in with_redis.items() if k != "externalSecrets"})
+    (chart_secret,) = [d for d in off if d["kind"] == "Secret"]
+    assert chart_secret["metadata"]["name"] == "pdf-chatbot-redis" and set(chart_secret["stringData"]) == {"redis-password"}
+    assert on == [d for d in off if d is not chart_secret]
 
 
 @pytest.mark.parametrize("values", [

@@ -57,6 +57,9 @@ EXTERNAL_SECRETS = {
                         "apiKeys": {"enabled": True}, "redisPassword": {"enabled": True}},
 }
 
+# The in-chart Redis (the shared response cache and rate limits) with the NetworkPolicy.
+REDIS = {"redis": {"deploy": {"enabled": True}}, "networkPolicy": {"enabled": True}}
+
 
 def validate(doc):
     key = (doc.get("apiVersion"), doc.get("kind"))
@@ -76,8 +79,8 @@ def test_k8s_manifest_validates(path):
         validate(doc)
 
 
-@pytest.mark.parametrize("values", [None, ALL_ON, EMBEDDED, EXTERNAL, EXTERNAL_SECRETS],
-                         ids=["defaults", "all-on", "embedded", "external", "external-secrets"])
+@pytest.mark.parametrize("values", [None, ALL_ON, EMBEDDED, EXTERNAL, EXTERNAL_SECRETS, REDIS],
+                         ids=["defaults", "all-on", "embedded", "external", "external-secrets", "redis"])
 def test_rendered_chart_validates(values):
     docs = rendered_docs(values)
     kinds = {d["kind"] for d in docs}
@@ -138,7 +141,10 @@ def _workloads(docs):
     return [d for d in docs if d["kind"] in ("Deployment", "StatefulSet", "Job", "CronJob")]
 
 
-@pytest.mark.parametrize("values", [None, EMBEDDED, EXTERNAL], ids=["k8s", "embedded", "external"])
+IMAGES = {"postgresql": "postgres:15", "redis": "redis:7.2"}
+
+
+@pytest.mark.parametrize("values", [None, EMBEDDED, EXTERNAL, REDIS], ids=["k8s", "embedded", "external", "redis"])
 def test_workloads_follow_the_security_baseline(values):
     docs = [d for p in manifest_files() for d in load_docs(p)] if values is None else rendered_docs(values)
     workloads = _workloads(docs)
@@ -153,7 +159,7 @@ def test_workloads_follow_the_security_baseline(values):
             assert sc["readOnlyRootFilesystem"] and not sc["allowPrivilegeEscalation"]
             assert sc["capabilities"]["drop"] == ["ALL"]
             assert c["resources"]["requests"] and c["resources"]["limits"]
-            expected = "postgres:15" if doc["kind"] == "StatefulSet" else "pdf-chatbot:latest"
+            expected = IMAGES.get(doc["metadata"]["labels"]["app.kubernetes.io/component"], "pdf-chatbot:latest")
             assert c["image"] == expected and c["imagePullPolicy"] == "IfNotPresent"
 
 
@@ -174,6 +180,11 @@ def _server_variables(table="| flag | environment |", after=None):
 
 # The database-mode block of docs/configuration.md (the server contract of issue #11).
 DATABASE_VARIABLES = {"RAG_DATABASE_URL", "RAG_DATABASE_URL_FILE", "RAG_DATABASE_MAX_CONNECTIONS", "RAG_DATABASE_WAIT"}
+# The Redis settings (issue #16): set only with Redis (redis.url or redis.deploy.enabled), on the serving replicas.
+# The chart gives the URL in RAG_REDIS_URL (it holds no password) and never uses RAG_REDIS_URL_FILE.
+REDIS_VARIABLES = {"RAG_REDIS_URL", "RAG_REDIS_URL_FILE", "RAG_REDIS_PASSWORD_FILE", "RAG_REDIS_TIMEOUT",
+                   "RAG_REDIS_CONNECT_TIMEOUT", "RAG_REDIS_CONNECTIONS", "RAG_REDIS_KEY_PREFIX", "RAG_CACHE",
+                   "RAG_CACHE_TTL", "RAG_CACHE_EMBEDDING_TTL", "RAG_CACHE_MAX_ENTRY_BYTES"}
 
 
 def _env(docs, name):
@@ -191,19 +202,29 @@ def test_the_deployment_sets_every_server_setting():
     variables = _server_variables()
     assert len(variables) >= 30 and "RAG_MAX_FORM_PARTS" in variables
     assert DATABASE_VARIABLES <= set(variables)
+    # The Redis variables the table lists (all of them once the server documents them), absent without Redis.
+    redis = set(variables) & REDIS_VARIABLES
     embedded = set(_env(rendered_docs(EMBEDDED), "pdf-chatbot"))
-    assert set(variables) - embedded == {"RAG_API_KEYS"} | DATABASE_VARIABLES
+    assert set(variables) - embedded == {"RAG_API_KEYS"} | DATABASE_VARIABLES | redis
     bundled = set(_env(rendered_docs(ALL_ON), "pdf-chatbot"))
-    assert set(variables) - bundled == {"RAG_API_KEYS", "RAG_DATABASE_URL", "RAG_COLLECTION", "RAG_READ_ONLY"}
+    assert set(variables) - bundled == {"RAG_API_KEYS", "RAG_DATABASE_URL", "RAG_COLLECTION", "RAG_READ_ONLY"} | redis
     assert set(_env(rendered_docs(ALL_ON), "pdf-chatbot-worker")) == bundled
     plain_url = set(_env(rendered_docs({**ALL_ON, "database": {"url": "postgres://u:p@db:5432/rag"}}), "pdf-chatbot"))
-    assert set(variables) - plain_url == {"RAG_API_KEYS", "RAG_DATABASE_URL_FILE", "RAG_COLLECTION", "RAG_READ_ONLY"}
+    assert set(variables) - plain_url == {"RAG_API_KEYS", "RAG_DATABASE_URL_FILE", "RAG_COLLECTION", "RAG_READ_ONLY"} | redis
+    with_redis = set(_env(rendered_docs({**ALL_ON, **REDIS}), "pdf-chatbot"))
+    assert with_redis - bundled == REDIS_VARIABLES - {"RAG_REDIS_URL_FILE"}
+    assert set(variables) - with_redis == {"RAG_API_KEYS", "RAG_DATABASE_URL", "RAG_COLLECTION", "RAG_READ_ONLY"} | (
+        redis & {"RAG_REDIS_URL_FILE"})
+    assert set(_env(rendered_docs({**ALL_ON, **REDIS}), "pdf-chatbot-worker")) == bundled, "the workers take no requests"
     env = _env(load_docs(K8S / "deployment.yaml"), "pdf-chatbot")
     assert set(variables) - set(env) == {"RAG_API_KEYS", "RAG_API_KEYS_FILE", "RAG_CORS_ORIGIN", "RAG_TRUSTED_PROXIES",
-                                         "RAG_COLLECTION", "RAG_READ_ONLY", "RAG_DATABASE_URL"}
+                                         "RAG_COLLECTION", "RAG_READ_ONLY", "RAG_DATABASE_URL"} | redis
     # Numbers as the server reads them: digits, never 6.7108864e+07.
     for name in ("RAG_MAX_UPLOAD_BYTES", "RAG_MAX_CHARACTERS", "RAG_MAX_COLLECTION_CHUNKS", "RAG_MIN_CHARACTER_ALLOWANCE",
                  "RAG_DATABASE_MAX_CONNECTIONS", "RAG_JOB_LEASE", "RAG_WORKER_CONCURRENCY"):
+        assert re.fullmatch(r"[0-9]+", env[name]), (name, env[name])
+    env = _env(rendered_docs({**REDIS, "server": {"cache": {"maxEntryBytes": 67108864, "embeddingTtl": 31536000}}}), "pdf-chatbot")
+    for name in ("RAG_CACHE_MAX_ENTRY_BYTES", "RAG_CACHE_EMBEDDING_TTL", "RAG_CACHE_TTL", "RAG_REDIS_CONNECTIONS"):
         assert re.fullmatch(r"[0-9]+", env[name]), (name, env[name])
 
 

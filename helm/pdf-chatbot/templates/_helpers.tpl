@@ -75,6 +75,56 @@ switches the bundled PostgreSQL off. */}}
 {{- if eq (include "pdf-chatbot.databaseMode" .) "secret" -}}{{ .Values.database.secretKey }}{{- else -}}database-url{{- end -}}
 {{- end }}
 
+{{/* Redis (the shared response cache and rate limits): "url" (an external Redis, redis.url), "deploy" (the in-chart
+Redis Deployment) or "off". */}}
+{{- define "pdf-chatbot.redisMode" -}}
+{{- if and .Values.redis.url .Values.redis.deploy.enabled -}}
+{{- fail "redis.url and redis.deploy.enabled are alternatives: an external Redis or the in-chart one, set one of them" -}}
+{{- else if .Values.redis.url -}}url
+{{- else if .Values.redis.deploy.enabled -}}deploy
+{{- else -}}off
+{{- end -}}
+{{- end }}
+
+{{/* The in-chart Redis's object names (Deployment, Service, and the Secret the chart writes). */}}
+{{- define "pdf-chatbot.redisName" -}}
+{{- printf "%s-redis" (include "pdf-chatbot.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end }}
+
+{{/* Where the Redis password comes from: "secret" (redis.existingSecret), "externalSecret" (the Secret
+externalSecrets.redisPassword writes), "chart" (the in-chart Redis's Secret, written by the chart) or "none" (an
+external Redis without a password, or no Redis). */}}
+{{- define "pdf-chatbot.redisPasswordSource" -}}
+{{- $external := and .Values.externalSecrets.enabled .Values.externalSecrets.redisPassword.enabled -}}
+{{- if and .Values.redis.existingSecret $external -}}
+{{- fail "redis.existingSecret and externalSecrets.redisPassword are alternatives: externalSecrets.redisPassword writes the Secret the pods then read (externalSecrets.redisPassword.secretName, key secretKey); redis.existingSecret names one you create yourself. Set one of them" -}}
+{{- else if .Values.redis.existingSecret -}}secret
+{{- else if $external -}}externalSecret
+{{- else if .Values.redis.deploy.enabled -}}chart
+{{- else -}}none
+{{- end -}}
+{{- end }}
+
+{{/* The Secret and key that hold the Redis password (mounted as RAG_REDIS_PASSWORD_FILE; the in-chart Redis reads
+it too). */}}
+{{- define "pdf-chatbot.redisPasswordSecretName" -}}
+{{- if eq (include "pdf-chatbot.redisPasswordSource" .) "secret" -}}{{ .Values.redis.existingSecret }}{{- else -}}{{ include "pdf-chatbot.redisSecretName" . }}{{- end -}}
+{{- end }}
+{{- define "pdf-chatbot.redisPasswordSecretKey" -}}
+{{- $source := include "pdf-chatbot.redisPasswordSource" . -}}
+{{- if eq $source "secret" -}}{{ .Values.redis.existingSecretKey }}{{- else if eq $source "externalSecret" -}}{{ .Values.externalSecrets.redisPassword.secretKey }}{{- else -}}redis-password{{- end -}}
+{{- end }}
+
+{{/* "true" when the serving pods get a Redis password file. */}}
+{{- define "pdf-chatbot.redisPassword" -}}
+{{- and (ne (include "pdf-chatbot.redisMode" .) "off") (ne (include "pdf-chatbot.redisPasswordSource" .) "none") -}}
+{{- end }}
+
+{{/* The URL the serving pods connect to: redis.url, or the in-chart Redis's Service. Never a password. */}}
+{{- define "pdf-chatbot.redisUrl" -}}
+{{- if eq (include "pdf-chatbot.redisMode" .) "deploy" -}}{{ printf "redis://%s:6379/0" (include "pdf-chatbot.redisName" .) }}{{- else -}}{{ .Values.redis.url }}{{- end -}}
+{{- end }}
+
 {{/* Server autoscaling: autoscaling.enabled when set, else on with a database and off without (embedded SQLite
 is opened by one pod only). */}}
 {{- define "pdf-chatbot.autoscaling" -}}
@@ -113,6 +163,17 @@ one, uploads through the API are queued and the workers ingest them). */}}
 {{- end -}}
 {{- if and (eq $mode "secret") (not .Values.database.secretKey) -}}
 {{- fail "database.existingSecret needs database.secretKey: the key of that Secret that holds the database URL" -}}
+{{- end -}}
+{{- $redis := include "pdf-chatbot.redisMode" . -}}
+{{- $redisPassword := include "pdf-chatbot.redisPasswordSource" . -}}
+{{- if and (eq $redis "off") .Values.redis.existingSecret -}}
+{{- fail "redis.existingSecret needs redis.url (an external Redis) or redis.deploy.enabled=true (the in-chart one): without Redis nothing reads the password" -}}
+{{- end -}}
+{{- if and .Values.redis.deploy.password (ne $redis "deploy") -}}
+{{- fail "redis.deploy.password is the in-chart Redis's password (redis.deploy.enabled=true); an external Redis's password goes in a Secret, redis.existingSecret" -}}
+{{- end -}}
+{{- if and .Values.redis.deploy.password (ne $redisPassword "chart") -}}
+{{- fail (printf "redis.deploy.password would be ignored: the password comes from %s. Leave redis.deploy.password empty" (ternary "redis.existingSecret" "externalSecrets.redisPassword" (eq $redisPassword "secret"))) -}}
 {{- end -}}
 {{- end }}
 
@@ -433,6 +494,38 @@ template:
 - name: RAG_API_KEYS_FILE
   value: /etc/pdf-chatbot/api-keys/{{ $.Values.apiKeys.secretKey }}
 {{- end }}
+{{- if ne .role "worker" }}
+{{- include "pdf-chatbot.redisEnv" $ }}
+{{- end }}
+{{- end }}
+
+{{/* The Redis settings of the serving replicas (nothing without Redis): the URL (no password in it), the password as
+a file from a Secret, the client's bounds and the cache. The workers take no requests: they get none of it. */}}
+{{- define "pdf-chatbot.redisEnv" -}}
+{{- if ne (include "pdf-chatbot.redisMode" .) "off" }}
+- name: RAG_REDIS_URL
+  value: {{ include "pdf-chatbot.redisUrl" . | quote }}
+{{- if eq (include "pdf-chatbot.redisPassword" .) "true" }}
+- name: RAG_REDIS_PASSWORD_FILE
+  value: /etc/pdf-chatbot/redis/password
+{{- end }}
+- name: RAG_REDIS_TIMEOUT
+  value: {{ .Values.redis.timeout | quote }}
+- name: RAG_REDIS_CONNECT_TIMEOUT
+  value: {{ .Values.redis.connectTimeout | quote }}
+- name: RAG_REDIS_CONNECTIONS
+  value: {{ .Values.redis.connections | int64 | quote }}
+- name: RAG_REDIS_KEY_PREFIX
+  value: {{ .Values.redis.keyPrefix | quote }}
+- name: RAG_CACHE
+  value: {{ ternary "on" "off" .Values.server.cache.enabled | quote }}
+- name: RAG_CACHE_TTL
+  value: {{ .Values.server.cache.ttl | int64 | quote }}
+- name: RAG_CACHE_EMBEDDING_TTL
+  value: {{ .Values.server.cache.embeddingTtl | int64 | quote }}
+- name: RAG_CACHE_MAX_ENTRY_BYTES
+  value: {{ .Values.server.cache.maxEntryBytes | int64 | quote }}
+{{- end }}
 {{- end }}
 
 {{/* prometheus-adapter's external rule for rag_ingest_queue_depth (also in docs/deployment.md). */}}
@@ -447,15 +540,16 @@ externalRules:
     metricsQuery: 'max by (<<.GroupBy>>) (<<.Series>>{<<.LabelMatchers>>})'
 {{- end }}
 
-{{/* The Secret that holds the Redis password (externalSecrets.redisPassword writes it; nothing reads it yet): its
-secretName, else <fullname>-redis. */}}
+{{/* The Secret that holds the Redis password when externalSecrets.redisPassword writes it or the chart does (the
+in-chart Redis without redis.existingSecret): externalSecrets.redisPassword.secretName, else <fullname>-redis. */}}
 {{- define "pdf-chatbot.redisSecretName" -}}
-{{- .Values.externalSecrets.redisPassword.secretName | default (printf "%s-redis" (include "pdf-chatbot.fullname" .) | trunc 63 | trimSuffix "-") -}}
+{{- .Values.externalSecrets.redisPassword.secretName | default (include "pdf-chatbot.redisName" .) -}}
 {{- end }}
 
 {{/* The ExternalSecrets to render, as JSON: a list of {id, name, key, remoteRef}, where name and key are the Secret
 and key the pods read (openai.*, database.*, apiKeys.*), so that the two cannot differ. Fails on values that would
-write a Secret nothing reads, or one the chart itself writes. */}}
+write a Secret nothing reads (but the Redis password, which may be in place before Redis is switched on), or one the
+chart itself writes (with it on, the in-chart Redis's password Secret is not rendered). */}}
 {{- define "pdf-chatbot.externalSecrets" -}}
 {{- $es := .Values.externalSecrets -}}
 {{- $out := list -}}
