@@ -223,7 +223,7 @@ def test_the_deployment_sets_every_server_setting():
     for name in ("RAG_MAX_UPLOAD_BYTES", "RAG_MAX_CHARACTERS", "RAG_MAX_COLLECTION_CHUNKS", "RAG_MIN_CHARACTER_ALLOWANCE",
                  "RAG_DATABASE_MAX_CONNECTIONS", "RAG_JOB_LEASE", "RAG_WORKER_CONCURRENCY"):
         assert re.fullmatch(r"[0-9]+", env[name]), (name, env[name])
-    env = _env(rendered_docs({**REDIS, "server": {"cache": {"maxEntryBytes": 67108864, "embeddingTtl": 31536000}}}), "pdf-chatbot")
+    env = _env(rendered_docs({**REDIS, "server": {"cache": {"maxEntryBytes": 67108864, "embeddingTtl": 2592000}}}), "pdf-chatbot")
     for name in ("RAG_CACHE_MAX_ENTRY_BYTES", "RAG_CACHE_EMBEDDING_TTL", "RAG_CACHE_TTL", "RAG_REDIS_CONNECTIONS"):
         assert re.fullmatch(r"[0-9]+", env[name]), (name, env[name])
 

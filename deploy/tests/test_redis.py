@@ -325,7 +325,7 @@ def test_values_schema_rejects_bad_redis_values(bad):
     {"redis": {"deploy": {"enabled": True, "password": "Zq8-unique.Redis~pass_42!", "maxmemory": "1gb"},
                "timeout": 0.05, "connectTimeout": 0.5, "connections": 8, "keyPrefix": "staging:rag:"}},
     {"redis": {"deploy": {"maxmemory": "512MB"}}, "server": {"cache": {"enabled": False, "ttl": 1, "embeddingTtl": 1,
-                                                                        "maxEntryBytes": 1}}},
+                                                                        "maxEntryBytes": 1024}}},
     {"monitoring": {"rules": {"cacheErrorRatio": 1}}},
 ])
 def test_values_schema_accepts_redis_values(good):
