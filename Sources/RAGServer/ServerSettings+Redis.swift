@@ -31,7 +31,7 @@ extension ServerSettings {
         flag: "--redis-key-prefix", variable: "RAG_REDIS_KEY_PREFIX", valueName: "prefix", default: RedisConfiguration().keyPrefix,
         requirement: "up to 64 printable ASCII characters without spaces",
         help: "Prefix of every Redis key this deployment writes (to share a Redis between deployments)",
-        accepts: isKeyPrefix, format: SettingError.quote, parser: { isKeyPrefix($0) ? $0 : nil })
+        accepts: isKeyPrefix, format: { $0 }, parser: { isKeyPrefix($0) ? $0 : nil })
     public static let cache = Setting<Bool>.boolean(
         flag: "--cache", variable: "RAG_CACHE", default: CacheOptions().isEnabled,
         help: "Use the response cache in Redis (question embeddings, retrieval results, whole answers); off: Redis holds rate limits only")
@@ -99,7 +99,10 @@ extension ServerConfiguration {
         do {
             redis = try RedisConfiguration(url: text)
         } catch {
-            throw SettingError(flag: url == nil ? nil : S.redisURL.flag, variable: url == nil ? S.redisURLFile.variable : S.redisURL.variable, "the Redis URL: \(error.message)")
+            let source = url == nil ? "the file named by RAG_REDIS_URL_FILE" : "RAG_REDIS_URL (--redis-url)"
+            throw SettingError(
+                flag: url == nil ? nil : S.redisURL.flag, variable: url == nil ? S.redisURLFile.variable : S.redisURL.variable,
+                "\(source): \(error.message)")
         }
         if let passwordFile {
             let password = try read(passwordFile, S.redisPasswordFile)

@@ -24,7 +24,8 @@ struct RAGServerCommand: AsyncParsableCommand {
             RAG_EMBEDDING_MODEL; without them answers quote the documents. API keys: \
             RAG_API_KEYS="name:key,name2:key2" or RAG_API_KEYS_FILE (one name:key per line); when set, they must \
             hold at least one key, and the API needs Authorization: Bearer KEY. A database URL may also come from \
-            a file, RAG_DATABASE_URL_FILE (a mounted secret). See docs/configuration.md.
+            a file, RAG_DATABASE_URL_FILE (a mounted secret), and so may the Redis URL, RAG_REDIS_URL_FILE, and its \
+            password, RAG_REDIS_PASSWORD_FILE. See docs/configuration.md.
             """
     )
 

@@ -319,6 +319,14 @@ import Testing
         case .weighted(let weight): #expect((0...1).contains(weight))
         }
         if let origin = c.corsOrigin { #expect(origin == "*" || origin.hasPrefix("http")) }
+        #expect((1...2_592_000).contains(seconds(c.cache.ttl)) && (1...2_592_000).contains(seconds(c.cache.embeddingTTL)))
+        #expect((1024...(64 << 20)).contains(c.cache.maxEntryBytes))
+        if let redis = c.redis {
+            #expect(seconds(redis.commandTimeout) > 0 && seconds(redis.commandTimeout) <= 60)
+            #expect(seconds(redis.connectTimeout) > 0 && seconds(redis.connectTimeout) <= 300)
+            #expect((1...64).contains(redis.connections) && redis.keyPrefix.utf8.count <= 64 && !redis.host.isEmpty)
+            #expect(redis.maxReplyBytes > c.cache.maxEntryBytes)
+        }
         #expect(c.apiKeys.keys.allSatisfy { $0.count >= 8 })
         #expect(throws: Never.self) { try c.validate() }
     }

@@ -13,11 +13,13 @@ struct TestServer {
     var configuration = ServerConfiguration(collectionDirectory: URL(fileURLWithPath: "/nonexistent"), port: 0, metricsPort: 0)
     var llm = MockLLMClient(defaultReply: "Employees get 25 days [1].")
     var engineConfiguration = EngineConfiguration()
+    /// The engine's response cache (the in-memory one standing in for Redis), or none.
+    var cache: (any ResponseCache)? = nil
 
     func state() async throws -> ServerState {
         var engineConfiguration = self.engineConfiguration
         engineConfiguration.readOnly = configuration.readOnly
-        let engine = try await Engine(configuration: engineConfiguration, llm: llm, metrics: RAGMetrics())
+        let engine = try await Engine(configuration: engineConfiguration, llm: llm, metrics: RAGMetrics(), cache: cache)
         return ServerState(configuration: configuration, engine: engine)
     }
 
