@@ -136,7 +136,7 @@ import TestSupport
         #expect(client.lastError.map { $0.message.contains("refused the password") && !$0.message.contains("wrong-password") } == true)
         let error = await #expect(throws: RedisError.self) { _ = try await client.get("k") }
         #expect(error?.code == .unavailable, "commands fail at once, without waiting for a connection")
-        #expect(metrics.render().contains("rag_redis_up 0"))
+        #expect(metrics.render().contains("\nrag_redis_up 0"))
         #expect(metrics.render().contains(#"rag_redis_errors_total{operation="connect"}"#))
     }
 
@@ -155,13 +155,13 @@ import TestSupport
             #expect(ContinuousClock.now - start < .seconds(1))
         }
         #expect(!client.isUp)
-        #expect(metrics.render().contains("rag_redis_up 0"))
+        #expect(metrics.render().contains("\nrag_redis_up 0"))
         try server.start()
         let deadline = ContinuousClock.now + .seconds(15)
         while !client.isUp, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
         #expect(client.isUp, "reconnected within the backoff")
         #expect(try await client.get("k") == nil, "a new, empty server")
-        #expect(metrics.render().contains("rag_redis_up 1"))
+        #expect(metrics.render().contains("\nrag_redis_up 1"))
     }
 
     @Test(.enabled(if: RedisTestServer.isAvailable, "redis-server is not installed"))

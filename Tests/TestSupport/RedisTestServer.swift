@@ -111,7 +111,7 @@ public final class RedisTestServer: @unchecked Sendable {
     }
 
     /// A port nothing listens on now (the kernel's choice for an ephemeral bind, released at once).
-    static func freePort() throws -> Int {
+    public static func freePort() throws -> Int {
         let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(socket) }
         var address = sockaddr_in()

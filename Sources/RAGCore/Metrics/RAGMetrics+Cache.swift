@@ -34,7 +34,7 @@ extension RAGMetrics {
         registry.makeGauge(
             descriptor: MetricNameDescriptor(
                 metricName: "rag_redis_up", unitName: "",
-                helpText: "1 while this process has an open connection to Redis, else 0 (answers go on without the cache; rate limits are local)."))
+                helpText: "Whether this process has an open connection to Redis: 1 yes, 0 no (answers go on without the cache; rate limits are local)."))
     }
 
     /// `rag_redis_errors_total{operation}`: failed Redis operations: cache_get, cache_set, rate_limit, connect.
