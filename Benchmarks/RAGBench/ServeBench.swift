@@ -12,6 +12,9 @@ import UnixSignals
 /// `RAGBench serve`: the real server application (`buildApplication`) over an in-memory collection, answering with
 /// `MockLLMClient`, so that load tests measure the server and not a model. `--delay-ms` is the pause before each
 /// streamed piece, `--tokens` the number of pieces; no rate limit, and enough answer slots for every client.
+/// `--redis-url URL` puts the response cache in that Redis (and the rate limit, with `--rate-limit N`: per minute and
+/// burst, for a limit that costs its Redis round trip without refusing anything), the rate limit in Redis too with
+/// `--shared-rate-limit yes`.
 /// `--log-level info` logs as `rag-server` does by default (`JSONLogHandler` on stderr: one access line per
 /// request); the default, `warning`, leaves the access log out.
 ///
@@ -30,15 +33,29 @@ enum ServeBench {
         let level = Logger.Level(rawValue: arguments.options["log-level"] ?? "warning") ?? .warning
         var logger = level < .warning ? Logger(label: "rag.server", factory: { JSONLogHandler(label: $0) }) : Logger(label: "rag.bench")
         logger.logLevel = level
-        let engine = try await Engine(llm: llm, metrics: RAGMetrics(), logger: logger)
+        // `--redis-url URL`: the response cache (and, with `--rate-limit`, the rate limit) in that Redis, as
+        // rag-server with RAG_REDIS_URL; `--redis-connections N` connections.
+        let metrics = RAGMetrics()
+        var redis: RedisClient? = nil
+        if let url = arguments.options["redis-url"] {
+            var redisConfiguration = try RedisConfiguration(url: url)
+            redisConfiguration.connections = arguments.int("redis-connections", redisConfiguration.connections)
+            redis = RedisClient(configuration: redisConfiguration, metrics: metrics)
+            await redis?.start()
+            guard redis?.isUp == true else { throw RedisError(.unavailable, "cannot reach \(redisConfiguration.redactedURL)") }
+        }
+        let engine = try await Engine(llm: llm, metrics: metrics, logger: logger, cache: redis.map { RedisResponseCache(client: $0) })
         _ = try await engine.ingest(
             data: TestPDF.make(pages: ["Employees receive 25 days of paid vacation per year.", "Receipts are due within 30 days."]),
             fileName: "handbook.pdf")
         let configuration = ServerConfiguration(
             collectionDirectory: URL(fileURLWithPath: "/nonexistent"), host: "127.0.0.1", port: arguments.int("port", 18501),
-            metricsPort: 0, rateLimitPerMinute: 0, maxConcurrentAnswers: 5000, answerQueueLength: 0,
+            metricsPort: 0, rateLimitPerMinute: arguments.int("rate-limit", 0), rateLimitBurst: max(1, arguments.int("rate-limit", 0)),
+            maxConcurrentAnswers: 5000, answerQueueLength: 0,
             requestTimeout: .seconds(600))
-        let state = ServerState(configuration: configuration, engine: engine, logger: logger)
+        // `--shared-rate-limit yes`: the rate limit in Redis too (else local, with the cache still in Redis).
+        let sharedLimit = arguments.options["shared-rate-limit"] == "yes"
+        let state = ServerState(configuration: configuration, engine: engine, redis: sharedLimit ? redis : nil, logger: logger)
 
         let router = Router(context: ServerContext.self)
         @Sendable func ok() -> Response {
@@ -57,6 +74,13 @@ enum ServeBench {
         router.post("/floor/engine") { _, _ -> Response in
             _ = try await engine.ask(question)
             return ok()
+        }
+        // The Redis commands this server sent (round trips), for Benchmarks/scripts/cache.sh.
+        router.get("/floor/redis-commands") { _, _ -> Response in
+            let sent = metrics.render().split(separator: "\n").filter { $0.hasPrefix("rag_redis_command_duration_seconds_count") }
+                .compactMap { $0.split(separator: " ").last.flatMap { Double($0) } }.reduce(0, +)
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain"], body: ResponseBody(byteBuffer: ByteBuffer(string: "\(Int(sent))")))
         }
         router.get("/floor/overshoot") { _, _ -> Response in
             Response(

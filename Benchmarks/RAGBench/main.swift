@@ -6,7 +6,8 @@
 //   RAGBench search --vectors FILE --queries FILE [--dimension 384] [--k 10] [--repeat R]
 //   RAGBench storage --vectors FILE [--queries FILE] [--chunks 1000000] [--repeat R] [--dir D] [--database-url URL]   (SQLite store vs the old file, and PostgreSQL: add, open, search)
 //   RAGBench chunk TEXTFILE [--size 1000] [--overlap 200] [--repeat R]
-//   RAGBench serve [--port P] [--delay-ms D] [--tokens N] [--log-level L]   (rag-server with a mock LLM, for Benchmarks/scripts/server.sh)
+//   RAGBench cache --redis-url URL [--requests N]   (where a response-cache hit's time goes, Benchmarks/scripts/cache.sh)
+//   RAGBench serve [--port P] [--delay-ms D] [--tokens N] [--log-level L] [--redis-url URL] [--rate-limit N]   (rag-server with a mock LLM, for Benchmarks/scripts/server.sh)
 //   RAGBench sleep [--tasks 100] [--delay-ms 50] [--seconds 10]   (how late Task.sleep wakes, nothing else running)
 //   RAGBench llm [--requests N]   (OpenAIClient vs the curl command, both against FakeOpenAIServer on 127.0.0.1)
 //   RAGBench multipart [--repeat R] [--legacy-cap-s S]   (Multipart.parse on 2k/20k/200k tiny fields, and the old parser as the baseline)
@@ -132,6 +133,9 @@ case "serve":
 
 case "sleep":
     printJSON(await ServeBench.sleep(arguments))
+
+case "cache":
+    printJSON(try await CacheBench.run(arguments))
 
 case "llm":
     let requests = max(5, arguments.int("requests", 200))

@@ -99,7 +99,7 @@ public final class RequestGate: Sendable {
 /// whole deployment; while Redis is unavailable (down, slow past `RAG_REDIS_TIMEOUT`), this replica's own buckets
 /// decide, and `rag_rate_limit_decisions_total{store="local"}` counts it.
 ///
-/// Each decision is one `EVALSHA` of ``script``: an atomic token bucket keyed by client, timed by the Redis
+/// Each decision is one `EVALSHA` (one round trip) of ``script``: an atomic token bucket keyed by client, timed by the Redis
 /// server's clock (so replicas' clocks do not matter), that expires once it would be full again. The local bucket is
 /// charged too, so that a fallback starts from what this replica saw.
 public final class SharedRateLimiter: Sendable {
@@ -159,32 +159,29 @@ public final class SharedRateLimiter: Sendable {
         }
     }
 
-    /// The token bucket: `KEYS[1]` the bucket (a hash of `tokens` and `at`, milliseconds of the server's clock),
-    /// `ARGV` the rate per minute, the burst and the cost (1 takes a token, 0 only looks). Returns 0 when a token
-    /// is (or was) there, else the milliseconds until one is.
+    /// The token bucket: `KEYS[1]` the bucket (a string, `tokens at`: the tokens left and when, in milliseconds of
+    /// the server's clock), `ARGV` the rate per minute, the burst and the cost (1 takes a token, 0 only looks).
+    /// Returns 0 when a token is (or was) there, else the milliseconds until one is. Three calls (TIME, GET, SET with
+    /// its expiry: once the bucket would be full again it is not needed).
     static let script = RedisScript("""
-        local now_parts = redis.call('TIME')
-        local now = tonumber(now_parts[1]) * 1000 + math.floor(tonumber(now_parts[2]) / 1000)
-        local per_ms = tonumber(ARGV[1]) / 60000
+        local clock = redis.call('TIME')
+        local now = clock[1] * 1000 + math.floor(clock[2] / 1000)
+        local per_ms = ARGV[1] / 60000
         local burst = tonumber(ARGV[2])
-        local cost = tonumber(ARGV[3])
-        local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
-        local tokens = tonumber(state[1])
-        local at = tonumber(state[2])
-        if tokens == nil or at == nil then
-          tokens = burst
-          at = now
+        local tokens = burst
+        local state = redis.call('GET', KEYS[1])
+        if state then
+          local left, at = string.match(state, '^(%S+) (%S+)$')
+          if left then tokens = math.min(burst, tonumber(left) + math.max(0, now - tonumber(at)) * per_ms) end
         end
-        tokens = math.min(burst, tokens + math.max(0, now - at) * per_ms)
         local wait = 0
         if tokens >= 1 then
-          tokens = tokens - cost
+          tokens = tokens - ARGV[3]
         else
           wait = math.ceil((1 - tokens) / per_ms)
         end
-        if cost > 0 then
-          redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
-          redis.call('PEXPIRE', KEYS[1], math.ceil((burst - tokens) / per_ms) + 1000)
+        if ARGV[3] ~= '0' then
+          redis.call('SET', KEYS[1], tokens .. ' ' .. now, 'PX', math.ceil((burst - tokens) / per_ms) + 1000)
         end
         return wait
         """)

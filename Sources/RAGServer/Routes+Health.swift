@@ -38,12 +38,20 @@ extension ServerState {
             var status: String
             var error: String?
         }
+        /// With Redis configured only: `up`, or `unavailable` (answers go on without the cache, rate limits are
+        /// this replica's own); never a reason to be unready.
+        var redis: Redis?
+        struct Redis: Encodable {
+            var status: String
+            var error: String?
+        }
     }
 
     /// `GET /readyz`: the collection is loaded; reports the language model and embedder in use, the index version
     /// applied and the newest seen, and whether the database answers. It stays 200 while the database is unreachable:
     /// the replica still answers searches and questions from memory (writes get 503), and taking every replica out
-    /// of service because the database is down would stop reads too.
+    /// of service because the database is down would stop reads too. Likewise Redis (`redis`, when configured): without
+    /// it answers go on uncached.
     func readiness(_ request: Request, context: some RequestContext) async throws -> Response {
         let collection = engine.collection
         let store = engine.storeStatus
@@ -53,7 +61,10 @@ extension ServerState {
             read_only: configuration.readOnly, generation: collection.generation, index_version: collection.generation,
             newest_index_version: max(store.newestVersion, collection.generation), role: configuration.ingestion.role.rawValue,
             uploads: queuesUploads ? "queued" : "inline",
-            database: .init(status: store.reachable ? "ok" : "unreachable", error: store.lastError)))
+            database: .init(status: store.reachable ? "ok" : "unreachable", error: store.lastError),
+            redis: redis.map { redis in
+                redis.isUp ? .init(status: "up") : .init(status: "unavailable", error: redis.lastError?.message ?? "no connection is open")
+            }))
     }
 
     /// `GET /metrics`: the engine's and the server's metrics as Prometheus text, rendered at most once per

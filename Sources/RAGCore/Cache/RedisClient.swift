@@ -110,7 +110,7 @@ public final class RedisClient: Sendable {
             setUp(false)
             throw RedisError(.unavailable, "no connection to Redis at \(configuration.redactedURL) is open; retrying in the background")
         }
-        let reply = try await Self.command(arguments, on: channel, timeout: configuration.commandTimeout)
+        let reply = try await Self.command(arguments, on: channel)
         metrics?.redisCommandLatency(name).record(Engine.seconds(since: start))
         return reply
     }
@@ -228,7 +228,8 @@ public final class RedisClient: Sendable {
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(RedisHandler(maxReplyBytes: configuration.maxReplyBytes))
+                    try channel.pipeline.syncOperations.addHandler(
+                        RedisHandler(maxReplyBytes: configuration.maxReplyBytes, timeout: configuration.commandTimeout))
                 }
             }
         let channel: any Channel
@@ -240,19 +241,18 @@ public final class RedisClient: Sendable {
         do throws(RedisError) {
             if let password = configuration.password {
                 let arguments = [Array("AUTH".utf8)] + (configuration.username.map { [Array($0.utf8)] } ?? []) + [Array(password.utf8)]
-                let reply = try await Self.command(arguments, on: channel, timeout: configuration.connectTimeout)
+                let reply = try await Self.command(arguments, on: channel)
                 if case .error(let message) = reply {
                     throw RedisError(.authentication, "Redis at \(configuration.redactedURL) refused the password: \(message)")
                 }
             }
             if configuration.database != 0 {
-                let reply = try await Self.command(
-                    [Array("SELECT".utf8), Array(String(configuration.database).utf8)], on: channel, timeout: configuration.connectTimeout)
+                let reply = try await Self.command([Array("SELECT".utf8), Array(String(configuration.database).utf8)], on: channel)
                 if case .error(let message) = reply {
                     throw RedisError(.configuration, "Redis at \(configuration.redactedURL) cannot select database \(configuration.database): \(message)")
                 }
             }
-            let reply = try await Self.command([Array("PING".utf8)], on: channel, timeout: configuration.connectTimeout)
+            let reply = try await Self.command([Array("PING".utf8)], on: channel)
             if case .error(let message) = reply {
                 // NOAUTH: the server wants a password the URL does not give.
                 throw RedisError(message.hasPrefix("NOAUTH") ? .authentication : .server, "Redis at \(configuration.redactedURL): \(message)")
@@ -264,17 +264,13 @@ public final class RedisClient: Sendable {
         return channel
     }
 
-    /// Writes one command on `channel` and waits for its reply, closing the connection when it takes longer than
-    /// `timeout`.
-    private static func command(_ arguments: [[UInt8]], on channel: any Channel, timeout: Duration) async throws(RedisError) -> RESPValue {
+    /// Writes one command on `channel` and waits for its reply; the handler fails it (closing the connection) when
+    /// the reply takes longer than the command timeout.
+    private static func command(_ arguments: [[UInt8]], on channel: any Channel) async throws(RedisError) -> RESPValue {
         var bytes = channel.allocator.buffer(capacity: 64 + arguments.reduce(0) { $0 + $1.count + 16 })
         RESP.encode(arguments, into: &bytes)
         let reply = channel.eventLoop.makePromise(of: RESPValue.self)
         channel.writeAndFlush(RedisCommand(bytes: bytes, reply: reply), promise: nil)
-        let deadline = channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)) {
-            channel.triggerUserOutboundEvent(RedisHandler.TimedOut(timeout: timeout), promise: nil)
-        }
-        reply.futureResult.whenComplete { _ in deadline.cancel() }
         do {
             return try await reply.futureResult.get()
         } catch let error as RedisError {
@@ -322,23 +318,45 @@ struct RedisCommand: Sendable {
 
 /// Writes commands, reads their replies in order (Redis answers a connection's commands in the order sent), and
 /// fails every waiting command when the connection ends: closed, reset, a reply it cannot read, or a timeout.
+///
+/// The timeout: a timer ticking every fifth of it (5 ms to 1 s) looks at the oldest command waiting; once that is
+/// past its deadline the connection is dropped (a reply that came later would answer the next command). One timer per
+/// connection, not one per command.
 final class RedisHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = RedisCommand
     typealias OutboundOut = ByteBuffer
 
-    /// Sent by a command's deadline: the connection is dropped, failing the commands on it.
-    struct TimedOut: Sendable {
-        var timeout: Duration
-    }
-
     private let maxReplyBytes: Int
-    private var waiting = CircularBuffer<EventLoopPromise<RESPValue>>()
+    private let timeout: Duration
+    private var waiting = CircularBuffer<(reply: EventLoopPromise<RESPValue>, deadline: NIODeadline)>()
     private var received: ByteBuffer? = nil
     private var failure: RedisError? = nil
+    private var timer: RepeatedTask? = nil
 
-    init(maxReplyBytes: Int) {
+    init(maxReplyBytes: Int, timeout: Duration) {
         self.maxReplyBytes = maxReplyBytes
+        self.timeout = timeout
+    }
+
+    private var timeoutAmount: TimeAmount {
+        .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        let tick = TimeAmount.nanoseconds(min(1_000_000_000, max(5_000_000, timeoutAmount.nanoseconds / 5)))
+        // The timer runs on the channel's event loop, where the handler and its context live.
+        let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
+        timer = context.eventLoop.scheduleRepeatedTask(initialDelay: tick, delay: tick) { _ in
+            let (handler, context) = bound.value
+            guard let oldest = handler.waiting.first, oldest.deadline < .now() else { return }
+            handler.fail(context, RedisError(.timeout, "Redis did not answer within \(handler.timeout) (RAG_REDIS_TIMEOUT)"))
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
@@ -348,7 +366,7 @@ final class RedisHandler: ChannelDuplexHandler {
             promise?.fail(failure)
             return
         }
-        waiting.append(command.reply)
+        waiting.append((command.reply, .now() + timeoutAmount))
         context.write(wrapOutboundOut(command.bytes), promise: promise)
     }
 
@@ -361,7 +379,7 @@ final class RedisHandler: ChannelDuplexHandler {
         }
         do {
             while let value = try RESP.parse(&received!, maxBulkBytes: maxReplyBytes) {
-                guard let reply = waiting.popFirst() else {
+                guard let reply = waiting.popFirst()?.reply else {
                     fail(context, RedisError(.protocolViolation, "Redis sent a reply to no command"))
                     return
                 }
@@ -373,16 +391,9 @@ final class RedisHandler: ChannelDuplexHandler {
         }
     }
 
-    func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
-        if let timedOut = event as? TimedOut {
-            fail(context, RedisError(.timeout, "Redis did not answer within \(timedOut.timeout) (RAG_REDIS_TIMEOUT)"))
-            promise?.succeed()
-        } else {
-            context.triggerUserOutboundEvent(event, promise: promise)
-        }
-    }
-
     func channelInactive(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
         failWaiting(failure ?? RedisError(.unavailable, "the connection to Redis closed"))
         context.fireChannelInactive()
     }
@@ -399,6 +410,6 @@ final class RedisHandler: ChannelDuplexHandler {
 
     private func failWaiting(_ error: RedisError) {
         if failure == nil { failure = error }
-        while let reply = waiting.popFirst() { reply.fail(error) }
+        while let command = waiting.popFirst() { command.reply.fail(error) }
     }
 }

@@ -19,7 +19,7 @@ public struct RedisConfiguration: Sendable, Hashable {
     public var password: String?
     /// How long one command may take (its reply included) before the connection is dropped and the command fails.
     public var commandTimeout: Duration
-    /// How long establishing a connection (with `AUTH` and `SELECT`) may take.
+    /// How long opening a TCP connection may take (its `AUTH` and `SELECT` then get ``commandTimeout`` each).
     public var connectTimeout: Duration
     /// Connections kept open; commands are pipelined on them, so a few serve many concurrent requests.
     public var connections: Int

@@ -55,12 +55,11 @@ extension Engine {
             return (nil, .error)
         case .hit(let bytes):
             metrics.cacheBytes(direction: "read").increment(by: Int64(bytes.count))
-            guard let wire = try? JSONDecoder().decode(AnswerWire.Answer.self, from: Data(bytes)) else {
+            guard var answer = try? CacheCodec.decodeAnswer(bytes) else {
                 metrics.cacheLookups(layer: .answer, outcome: .error).increment()
                 return (nil, .error)
             }
             metrics.cacheLookups(layer: .answer, outcome: .hit).increment()
-            var answer = Answer(cached: wire)
             answer.timings = Timings(total: Engine.seconds(since: start))
             finish(.ask, outcome: "success", started: start)
             return (answer, .hit)
@@ -69,19 +68,20 @@ extension Engine {
 
     /// Stores a freshly computed answer under its key.
     func storeAnswer(_ answer: Answer, key: String, in cache: any ResponseCache) async {
-        guard let data = try? JSONEncoder().encode(AnswerWire.Answer(answer)) else { return }
-        await store(Array(data), key: key, ttl: configuration.cache.ttl, in: cache)
+        await store(CacheCodec.encode(answer), key: key, ttl: configuration.cache.ttl, in: cache)
     }
 
     /// The cached hits of one retrieval, resolved against `snapshot` (whose scope is in the key), or `nil`.
     func cachedHits(key: String, snapshot: DocumentCollection, in cache: any ResponseCache) async -> [SearchHit]? {
         guard let bytes = await lookUp(key, layer: .retrieval, in: cache) else { return nil }
-        guard let stored = try? JSONDecoder().decode([CachedHit].self, from: Data(bytes)),
+        guard let stored = try? CacheCodec.decodeHits(bytes),
             let hits = try? stored.map({ hit throws -> SearchHit in
-                guard let rows = snapshot.rowRanges[DocumentID(rawValue: hit.d)], hit.o >= 0, hit.o < rows.count else { throw CacheDecodingError() }
-                let chunk = snapshot.chunks[rows.lowerBound + hit.o]
-                guard chunk.ordinal == hit.o else { throw CacheDecodingError() }
-                return SearchHit(chunk: chunk, score: hit.s, rank: hit.r, lexicalScore: hit.l)
+                guard let rows = snapshot.rowRanges[DocumentID(rawValue: hit.document)], hit.ordinal >= 0, hit.ordinal < rows.count else {
+                    throw CacheCodec.Malformed()
+                }
+                let chunk = snapshot.chunks[rows.lowerBound + hit.ordinal]
+                guard chunk.ordinal == hit.ordinal else { throw CacheCodec.Malformed() }
+                return SearchHit(chunk: chunk, score: hit.score, rank: hit.rank, lexicalScore: hit.lexicalScore)
             })
         else {
             metrics.cacheLookups(layer: .retrieval, outcome: .error).increment()
@@ -92,9 +92,10 @@ extension Engine {
     }
 
     func storeHits(_ hits: [SearchHit], key: String, in cache: any ResponseCache) async {
-        let stored = hits.map { CachedHit(d: $0.chunk.documentID.rawValue, o: $0.chunk.ordinal, s: $0.score, r: $0.rank, l: $0.lexicalScore) }
-        guard let data = try? JSONEncoder().encode(stored) else { return }
-        await store(Array(data), key: key, ttl: configuration.cache.ttl, in: cache)
+        let stored = hits.map {
+            CacheCodec.StoredHit(document: $0.chunk.documentID.rawValue, ordinal: $0.chunk.ordinal, score: $0.score, rank: $0.rank, lexicalScore: $0.lexicalScore)
+        }
+        await store(CacheCodec.encode(stored), key: key, ttl: configuration.cache.ttl, in: cache)
     }
 
     /// A query's embedding from the cache (little-endian fp32, the embedder's dimension), or `nil`.
@@ -158,13 +159,15 @@ extension Engine {
         return scope
     }
 
-    /// Everything besides the collection and the question that an answer depends on.
+    /// Everything besides the collection and the question that an answer depends on, as the hex SHA-256 of its
+    /// parts (hashed once, when the engine opens, so that a lookup hashes only the scope, this and the question).
     static func answerFingerprint(configuration: EngineConfiguration, embedder: any Embedder, llm: any LLMClient) -> String {
-        [
+        let parts = [
             BuildInfo.version, embedder.identifier, llm.cacheIdentity, String(reflecting: configuration.retrieval),
             String(reflecting: configuration.prompt), String(reflecting: configuration.queryRewriting),
             String(configuration.searchResults), String(configuration.condenseFollowUps),
-        ].joined(separator: "\n")
+        ]
+        return SHA256.hex(parts.joined(separator: "\n"))
     }
 
     // MARK: Lookups
@@ -188,34 +191,6 @@ extension Engine {
         if await cache.store(bytes, for: key, ttl: ttl) {
             metrics.cacheBytes(direction: "written").increment(by: Int64(bytes.count))
         }
-    }
-}
-
-/// One hit of a cached retrieval: its chunk (document and ordinal) and scores, resolved against the snapshot.
-private struct CachedHit: Codable {
-    var d: String
-    var o: Int
-    var s: Float
-    var r: Int
-    var l: Float?
-}
-
-private struct CacheDecodingError: Error {}
-
-extension Answer {
-    /// An answer read back from the cache: no model was called for it, so it used no tokens.
-    init(cached wire: AnswerWire.Answer) {
-        func citation(_ wire: AnswerWire.Citation) -> Citation {
-            Citation(
-                number: wire.number, documentID: DocumentID(rawValue: wire.document_id), fileName: wire.file, page: wire.page,
-                pageEnd: wire.page_end, chunkIndex: wire.chunk_index, snippet: wire.snippet, score: wire.score)
-        }
-        self.init(
-            question: wire.question, searchQuery: wire.search_query, searchQueries: wire.search_queries, text: wire.answer,
-            citations: wire.citations.map(citation), passages: wire.passages.map(citation),
-            usage: TokenUsage(promptTokens: 0, completionTokens: 0, isEstimated: false), model: wire.model, isGenerated: wire.generated,
-            timings: Timings(), isAnswered: wire.answered)
-        isCached = true
     }
 }
 
