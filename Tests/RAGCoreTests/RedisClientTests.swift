@@ -43,6 +43,27 @@ import TestSupport
         #expect(throws: RESP.ProtocolError.self) { _ = try RESP.parse(&endless) }
     }
 
+    @Test func randomAndMutatedBytesNeverTrapTheParser() {
+        // What a confused or hostile server could send: valid replies with bytes flipped, cut or repeated, and noise.
+        var generator = SystemRandomNumberGenerator()
+        let valid = Array("*3\r\n$3\r\nabc\r\n:-12\r\n*2\r\n+OK\r\n$-1\r\n-ERR x\r\n".utf8)
+        for round in 0..<20_000 {
+            var bytes = valid
+            if round.isMultiple(of: 3) {
+                bytes = (0..<Int.random(in: 0...64, using: &generator)).map { _ in
+                    [UInt8(ascii: "*"), UInt8(ascii: "$"), UInt8(ascii: ":"), 13, 10, UInt8(ascii: "-"), UInt8(ascii: "9")].randomElement(using: &generator)!
+                }
+            } else {
+                for _ in 0..<Int.random(in: 1...4, using: &generator) {
+                    bytes[Int.random(in: 0..<bytes.count, using: &generator)] = UInt8.random(in: 0...255, using: &generator)
+                }
+                bytes = Array(bytes.prefix(Int.random(in: 0...bytes.count, using: &generator)))
+            }
+            var buffer = ByteBuffer(bytes: bytes)
+            while (try? RESP.parse(&buffer, maxBulkBytes: 1 << 16)) != nil {}
+        }
+    }
+
     @Test func commandsAreArraysOfBulkStrings() {
         var buffer = ByteBuffer()
         RESP.encode([Array("SET".utf8), Array("k".utf8), [0, 13, 10]], into: &buffer)

@@ -180,3 +180,47 @@ import Testing
         #expect(try await engine.ask("Are bananas yellow?").text == "two [1].")
     }
 }
+
+/// The cache's value encodings: what is written reads back the same, and bytes that are not a value (cut short,
+/// another kind, counts past the end, trailing bytes) are an error, never a crash or a wrong value.
+@Suite struct CacheCodecTests {
+    static let answer: Answer = {
+        let citation = { (number: Int) in
+            Citation(passage: ContextPassage(
+                number: number,
+                hit: SearchHit(
+                    chunk: Chunk(
+                        id: ChunkID(rawValue: "c\(number)"), documentID: DocumentID(rawValue: "doc\(number)"), fileName: "hand book €.pdf",
+                        pageStart: 2, pageEnd: 3, ordinal: number, text: "Snippet \(number): 25 days ✓"),
+                    score: 0.5 + Float(number) / 10, rank: number)))
+        }
+        return Answer(
+            question: "How many days?", searchQuery: "days", searchQueries: ["days", "vacation days"], text: "25 days [1].",
+            citations: [citation(1)], passages: [citation(1), citation(2)],
+            usage: TokenUsage(promptTokens: 120, completionTokens: 7, isEstimated: true), model: "gpt-x", isGenerated: true,
+            timings: Timings(), isAnswered: false)
+    }()
+
+    @Test func anAnswerReadsBackWithZeroUsage() throws {
+        let read = try CacheCodec.decodeAnswer(CacheCodec.encode(Self.answer))
+        var expected = Self.answer
+        expected.usage = TokenUsage(promptTokens: 0, completionTokens: 0, isEstimated: false)
+        expected.isCached = true
+        #expect(read == expected)
+    }
+
+    @Test func everyTruncationAndEveryFlippedByteIsAnErrorOrAValidAnswer() {
+        let bytes = CacheCodec.encode(Self.answer)
+        for length in 0..<bytes.count {
+            #expect(throws: CacheCodec.Malformed.self) { _ = try CacheCodec.decodeAnswer(Array(bytes.prefix(length))) }
+        }
+        #expect(throws: CacheCodec.Malformed.self) { _ = try CacheCodec.decodeAnswer(bytes + [0]) }
+        for index in bytes.indices {
+            var damaged = bytes
+            damaged[index] ^= 0xFF
+            _ = try? CacheCodec.decodeAnswer(damaged)  // must not trap
+        }
+        // A count far past the end is refused before anything is allocated for it.
+        #expect(throws: CacheCodec.Malformed.self) { _ = try CacheCodec.decodeAnswer([CacheCodec.answerTag, 0xFE, 0xFF, 0xFF, 0xFF, 0x0F]) }
+    }
+}

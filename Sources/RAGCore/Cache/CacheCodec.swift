@@ -3,7 +3,7 @@
 /// cut short, has a count past its end or a wrong tag is an error (then the engine recomputes), never a crash.
 package enum CacheCodec {
     /// The first byte of each kind of value; a new encoding takes a new tag (and ``Engine/cacheFormat`` changes).
-    static let answerTag: UInt8 = 0xA1
+    package static let answerTag: UInt8 = 0xA1
     static let hitsTag: UInt8 = 0xB1
 
     package struct Malformed: Error {}
