@@ -179,6 +179,11 @@ struct RedisReplicaTests {
         #expect(outcomes.prefix(15).contains("hit") && outcomes.prefix(15).allSatisfy { $0 == "hit" || $0 == "miss" }, "\(outcomes)")
         #expect(outcomes.suffix(20).allSatisfy { $0 == "error" }, "\(outcomes)")
         #expect(try await Self.metrics(metricsA).contains("\nrag_redis_up 0"))
+        // Still ready (answers go on), saying why the cache is off; and one warning in the log.
+        let readiness = try await Self.call(a, "GET", "/readyz")
+        #expect(readiness.status == 200 && readiness.json["status"] as? String == "ready")
+        #expect((readiness.json["redis"] as? [String: Any])?["status"] as? String == "unavailable", "\(readiness.json)")
+        #expect(a.log.components(separatedBy: "redis is unavailable").count - 1 == 1, "one warning when Redis goes away")
 
         try redis.start()
         let deadline = ContinuousClock.now + .seconds(20)
