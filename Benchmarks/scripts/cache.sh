@@ -71,20 +71,13 @@ curl -s -X POST -H 'Content-Type: application/json' -d '{"question":"How many va
 cut -d' ' -f1-3 /proc/loadavg > "$out/loadavg-end.txt"
 
 python3 - "$out" "$rounds" <<'PY'
-import re, statistics, sys
+import statistics, sys
+sys.path.insert(0, "Benchmarks/scripts")
+from common import wrk_result
 out, rounds = sys.argv[1], int(sys.argv[2])
-def unit(value):
-    number, suffix = float(re.match(r"[\d.]+", value).group()), re.sub(r"[\d.]+", "", value)
-    return number * {"us": 1e-3, "ms": 1, "s": 1e3, "m": 6e4}[suffix]
 def run(name, r):
-    text = open(f"{out}/{name}.r{r}.txt").read()
-    requests = int(re.search(r"(\d+) requests in", text).group(1))
-    pct = {p: unit(v) for p, v in re.findall(r"^\s+(50|90|99)%\s+(\S+)", text, re.M)}
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-    socket = re.search(r"Socket errors: (.*)", text)
-    calls = int(open(f"{out}/{name}.r{r}.calls").read())
-    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1)), "p50": pct["50"], "p99": pct["99"],
-            "errors": (int(errors.group(1)) if errors else 0) + (1 if socket else 0), "trips": calls / requests}
+    result = wrk_result(f"{out}/{name}.r{r}.txt")
+    return {**result, "trips": int(open(f"{out}/{name}.r{r}.calls").read()) / result["requests"]}
 med = statistics.median
 rows = {v: [run(v, r) for r in range(1, rounds + 1)] for v in ["baseline", "hit", "hit+shared-rl"]}
 print(f"load average at start: {open(out + '/loadavg-start.txt').read().strip()}; at end: {open(out + '/loadavg-end.txt').read().strip()}")

@@ -43,3 +43,22 @@ def emit(obj):
     json.dump(obj, sys.stdout)
     sys.stdout.write("\n")
     sys.stdout.flush()
+
+
+def wrk_result(path):
+    """What one `wrk --latency` run printed (its output file): requests, requests/s, p50/p90/p99 in milliseconds, and
+    errors (non-2xx or 3xx responses, plus 1 when any socket error was reported)."""
+    import re
+
+    def milliseconds(value):
+        number, suffix = float(re.match(r"[\d.]+", value).group()), re.sub(r"[\d.]+", "", value)
+        return number * {"us": 1e-3, "ms": 1, "s": 1e3, "m": 6e4}[suffix]
+
+    text = open(path).read()
+    pct = {p: milliseconds(v) for p, v in re.findall(r"^\s+(50|90|99)%\s+(\S+)", text, re.M)}
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    socket = re.search(r"Socket errors: (.*)", text)
+    return {"requests": int(re.search(r"(\d+) requests in", text).group(1)),
+            "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1)),
+            "p50": pct["50"], "p90": pct["90"], "p99": pct["99"],
+            "errors": (int(errors.group(1)) if errors else 0) + (1 if socket else 0)}

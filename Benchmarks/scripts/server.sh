@@ -93,18 +93,11 @@ fi
 cut -d' ' -f1-3 /proc/loadavg > "$out/loadavg-end.txt"
 
 python3 - "$out" "$rounds" "$sections" <<'PY'
-import json, os, re, statistics, sys
+import json, os, statistics, sys
+sys.path.insert(0, "Benchmarks/scripts")
+from common import wrk_result
 out, rounds, sections = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-def unit(value):
-    number, suffix = float(re.match(r"[\d.]+", value).group()), re.sub(r"[\d.]+", "", value)
-    return number * {"us": 1e-3, "ms": 1, "s": 1e3, "m": 6e4}[suffix]
-def run(name, r):
-    text = open(f"{out}/{name}.r{r}.txt").read()
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
-    pct = {p: unit(v) for p, v in re.findall(r"^\s+(50|90|99)%\s+(\S+)", text, re.M)}
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-    socket = re.search(r"Socket errors: (.*)", text)
-    return {"rps": rps, "p50": pct["50"], "p99": pct["99"], "errors": (int(errors.group(1)) if errors else 0) + (1 if socket else 0)}
+def run(name, r): return wrk_result(f"{out}/{name}.r{r}.txt")
 def med(values): return statistics.median(values)
 def table(names):
     print("| load | requests/s | p50 | p99 | non-2xx or socket errors |")

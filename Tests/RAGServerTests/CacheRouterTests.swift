@@ -13,9 +13,26 @@ import Testing
 @Suite struct CacheRouterTests {
     static let xCache = HTTPField.Name("X-Cache")!
 
-    static func ask(_ client: some TestClientProtocol, _ body: [String: Any]) async throws -> TestResponse {
+    static func ask(_ client: any TestClientProtocol, _ body: [String: Any]) async throws -> TestResponse {
         try await client.execute(
             uri: "/v1/ask", method: .post, headers: [.contentType: "application/json"], body: Fixtures.jsonBody(body))
+    }
+
+    /// Runs `body` against a server whose engine has `cache`, with the handbook uploaded; returns the server's state.
+    @discardableResult
+    static func withCachedServer(
+        _ cache: MemoryResponseCache = MemoryResponseCache(),
+        _ body: @escaping @Sendable (any TestClientProtocol, MockLLMClient) async throws -> Void
+    ) async throws -> ServerState {
+        var server = TestServer()
+        server.cache = cache
+        let llm = server.llm
+        let (app, state) = try await server.app()
+        try await app.test(.router) { client in
+            try await client.uploadHandbook()
+            try await body(client, llm)
+        }
+        return state
     }
 
     @Test func withoutACacheThereIsNoHeader() async throws {
@@ -28,12 +45,7 @@ import Testing
     }
 
     @Test func theSecondAskIsAHitAndCallsNoModel() async throws {
-        var server = TestServer()
-        server.cache = MemoryResponseCache()
-        let llm = server.llm
-        let (app, _) = try await server.app()
-        try await app.test(.router) { client in
-            try await client.uploadHandbook()
+        try await Self.withCachedServer { client, llm in
             let first = try await Self.ask(client, ["question": "How many vacation days?"])
             let second = try await Self.ask(client, ["question": "How many vacation days?"])
             #expect(first.headers[Self.xCache] == "miss" && second.headers[Self.xCache] == "hit")
@@ -58,13 +70,8 @@ import Testing
     }
 
     @Test func cacheFalseAndHistoryAreSkipped() async throws {
-        var server = TestServer()
         let cache = MemoryResponseCache()
-        server.cache = cache
-        let llm = server.llm
-        let (app, _) = try await server.app()
-        try await app.test(.router) { client in
-            try await client.uploadHandbook()
+        try await Self.withCachedServer(cache) { client, llm in
             _ = try await Self.ask(client, ["question": "How many vacation days?"])
             let calls = cache.calls
             let bypass = try await Self.ask(client, ["question": "How many vacation days?", "cache": false])
@@ -82,12 +89,7 @@ import Testing
     }
 
     @Test func chatCompletionsAreCachedToo() async throws {
-        var server = TestServer()
-        server.cache = MemoryResponseCache()
-        let llm = server.llm
-        let (app, _) = try await server.app()
-        try await app.test(.router) { client in
-            try await client.uploadHandbook()
+        try await Self.withCachedServer { client, llm in
             func complete(stream: Bool) async throws -> TestResponse {
                 try await client.execute(
                     uri: "/v1/chat/completions", method: .post, headers: [.contentType: "application/json"],
@@ -105,13 +107,9 @@ import Testing
     }
 
     @Test func aFailingCacheAnswersAndSaysSo() async throws {
-        var server = TestServer()
         let cache = MemoryResponseCache()
         cache.failing = true
-        server.cache = cache
-        let (app, state) = try await server.app()
-        try await app.test(.router) { client in
-            try await client.uploadHandbook()
+        let state = try await Self.withCachedServer(cache) { client, _ in
             for _ in 0..<2 {
                 let response = try await Self.ask(client, ["question": "How many vacation days?"])
                 #expect(response.status == .ok && response.headers[Self.xCache] == "error")
