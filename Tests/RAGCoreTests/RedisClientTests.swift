@@ -173,7 +173,7 @@ import TestSupport
         for _ in 0..<20 {
             let start = ContinuousClock.now
             await #expect(throws: RedisError.self) { _ = try await client.get("k") }
-            #expect(ContinuousClock.now - start < .seconds(1))
+            #expect(ContinuousClock.now - start < .seconds(5), "no wait for a connection or a timeout")
         }
         #expect(!client.isUp)
         #expect(metrics.render().contains("\nrag_redis_up 0"))
@@ -196,7 +196,7 @@ import TestSupport
         let error = await #expect(throws: RedisError.self) { _ = try await client.get("k") }
         let elapsed = ContinuousClock.now - start
         #expect(error?.code == .timeout)
-        #expect(elapsed >= .milliseconds(150) && elapsed < .seconds(3), "\(elapsed)")
+        #expect(elapsed >= .milliseconds(150) && elapsed < .seconds(10), "\(elapsed)")
         server.thaw()
         let deadline = ContinuousClock.now + .seconds(15)
         var value: [UInt8]?? = nil

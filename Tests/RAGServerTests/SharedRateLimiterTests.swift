@@ -18,15 +18,16 @@ struct SharedRateLimiterTests {
         for client in clients { await client.start() }
         defer { for client in clients { Task { await client.shutdown() } } }
         let metrics = RAGMetrics()
-        let a = Self.limiter(clients[0], perMinute: 3, burst: 3, metrics: metrics)
-        let b = Self.limiter(clients[1], perMinute: 3, burst: 3)
+        // A burst of 3 and one token a minute: nothing refills while the test runs, however slow the machine.
+        let a = Self.limiter(clients[0], perMinute: 1, burst: 3, metrics: metrics)
+        let b = Self.limiter(clients[1], perMinute: 1, burst: 3)
         for _ in 0..<5 { #expect(await a.wait("address:10.0.0.1") == nil, "looking takes no token") }
         #expect(await a.acquire("address:10.0.0.1") == nil)
         #expect(await b.acquire("address:10.0.0.1") == nil)
         #expect(await a.acquire("address:10.0.0.1") == nil)
         let refused = await b.acquire("address:10.0.0.1")
         #expect(refused != nil, "the fourth attempt, on either replica, is over the shared limit of 3")
-        #expect(refused.map { $0 > .seconds(15) && $0 <= .seconds(20) } == true, "a token every 20 s: \(String(describing: refused))")
+        #expect(refused.map { $0 > .zero && $0 <= .seconds(60) } == true, "the next token within the minute: \(String(describing: refused))")
         #expect(await a.wait("address:10.0.0.1") != nil)
         #expect(await a.acquire("address:10.0.0.2") == nil, "another client has its own bucket")
         #expect(metrics.render().contains(#"rag_rate_limit_decisions_total{store="redis"} 9"#), "A made 9 decisions, all in Redis")
