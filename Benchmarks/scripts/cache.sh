@@ -16,6 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 export ENABLE_RAG_BENCHMARKS=1
 rounds=${1:-3}
+[ -n "${SKIP_SETUP:-}" ] || bash Benchmarks/scripts/setup.sh >&2 || { echo "cache.sh: setup failed" >&2; exit 1; }
 for tool in wrk redis-server redis-cli redis-benchmark; do
   command -v "$tool" >/dev/null || { echo "cache.sh: $tool is missing (scripts/setup.sh installs it)" >&2; exit 1; }
 done

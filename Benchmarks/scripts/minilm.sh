@@ -14,7 +14,7 @@ rounds=${ROUNDS:-3}; chunks=${CHUNKS:-64}; repeat=${REPEAT:-3}
 models=${RAG_MODELS_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/pdf-chatbot/models}
 out=bench-data/minilm/$(date +%Y%m%d-%H%M%S)
 mkdir -p "$out"
-scripts/fetch-model.sh
+[ -n "${SKIP_SETUP:-}" ] || bash Benchmarks/scripts/setup.sh >&2 || { echo "minilm.sh: setup failed" >&2; exit 1; }
 swift build -c release --product RAGBench >&2
 have_baseline=0
 if [[ -n ${ST_PYTHON:-} ]] && "$ST_PYTHON" -c "import torch, sentence_transformers" 2>/dev/null; then have_baseline=1; else

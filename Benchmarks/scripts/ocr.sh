@@ -18,6 +18,7 @@ pages=${1:-20}
 repeats=${2:-3}
 rag=${RAG:-.build/release/rag}
 [[ -x "$rag" ]] || { echo "ocr.sh: build rag first: swift build -c release --product rag" >&2; exit 1; }
+[ -n "${SKIP_SETUP:-}" ] || bash Benchmarks/scripts/setup.sh >&2 || { echo "ocr.sh: setup failed" >&2; exit 1; }
 command -v tesseract >/dev/null || { echo "ocr.sh: tesseract is not installed (scripts/setup.sh installs it)" >&2; exit 1; }
 source_pdf=/usr/share/doc/bash/bashref.pdf
 [[ -f "$source_pdf" ]] || bash scripts/fetch-eval-pdfs.sh "$(mktemp -d)" >/dev/null

@@ -20,6 +20,7 @@ cd "$(dirname "$0")/../.."
 export ENABLE_RAG_BENCHMARKS=1   # Package.swift declares RAGBench only when this is set
 rounds=${1:-3}
 sections=${2:-all}
+[ -n "${SKIP_SETUP:-}" ] || bash Benchmarks/scripts/setup.sh >&2 || { echo "server.sh: setup failed" >&2; exit 1; }
 command -v wrk >/dev/null || { echo "server.sh: wrk is missing (apt-get install wrk)" >&2; exit 1; }
 command -v taskset >/dev/null || { echo "server.sh: taskset is missing (apt-get install util-linux)" >&2; exit 1; }
 [ "$(nproc)" -ge 2 ] || { echo "server.sh: the pinned configuration needs 2 cores" >&2; exit 1; }
