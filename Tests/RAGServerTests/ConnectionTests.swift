@@ -35,10 +35,12 @@ import Testing
     @Test func anIdleConnectionIsClosed() async throws {
         let (app, _) = try await Self.server(idle: 0.3).app()
         try await app.test(.live) { client in
-            let silent = try RawConnection(port: try #require(client.port))
+            // Closed 0.3 s after the last byte; the reads wait up to 30 s, as a loaded CI machine has been seen to
+            // run the server's timer more than 10 s late.
+            let silent = try RawConnection(port: try #require(client.port), timeout: .seconds(30))
             #expect(try await silent.readUntilClosed() == "")
             // Idle after a response (keep-alive) too.
-            let kept = try RawConnection(port: try #require(client.port))
+            let kept = try RawConnection(port: try #require(client.port), timeout: .seconds(30))
             try kept.send("GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
             #expect(try await kept.readUntilClosed().hasPrefix("HTTP/1.1 200"))
         }

@@ -7,9 +7,13 @@ import TestSupport
 /// answered on one replica costs no model call on the other; a changed collection is answered afresh; a rate limit
 /// holds across the replicas; and Redis going away mid-traffic fails no answer, leaves each replica its own limits,
 /// and is used again when it returns.
-@Suite(.serialized, .enabled(if: RedisTestServer.isAvailable, "redis-server is not installed (scripts/setup.sh)"))
+///
+/// Nested in ``ReplicaTests`` so that they run one at a time with its tests (`.serialized` covers nested suites):
+/// each starts two or three `rag-server` processes, and more at once starve the timing-sensitive tests that run
+/// beside them on a two-core machine.
+extension ReplicaTests {
+@Suite(.enabled(if: RedisTestServer.isAvailable, "redis-server is not installed (scripts/setup.sh)"))
 struct RedisReplicaTests {
-    typealias SharedStore = ReplicaTests.SharedStore
 
     /// A replica with the fake model, Redis, a metrics port, and `extra` arguments last (a later flag wins).
     static func replica(_ store: [String], redis: RedisTestServer, llm: FakeOpenAIServer, extra: [String] = [], keys: String? = nil) throws
@@ -195,4 +199,5 @@ struct RedisReplicaTests {
         #expect(cache == "hit", "the cache works again once Redis is back")
         #expect(try await Self.metrics(metricsA).contains("\nrag_redis_up 1"))
     }
+}
 }
