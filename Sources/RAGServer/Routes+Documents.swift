@@ -212,10 +212,7 @@ extension ServerState {
     func cachedAnswer(_ question: String, history: [ChatMessage], requested: Bool?) async -> CacheLookup {
         guard engine.cache != nil, engine.configuration.cache.isEnabled else { return CacheLookup(status: nil, use: .use) }
         if requested == false { return CacheLookup(status: .skipped, use: .bypass) }
-        guard history.isEmpty else {
-            _ = await engine.cachedAnswer(question, history: history)  // counted as skipped
-            return CacheLookup(status: .skipped, use: .use)
-        }
+        guard history.isEmpty else { return CacheLookup(status: .skipped, use: .use) }  // the engine counts it
         let (answer, outcome) = await engine.lookUpAnswer(question)
         return CacheLookup(status: outcome, use: .store, answer: answer)
     }

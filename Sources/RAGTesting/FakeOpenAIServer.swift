@@ -64,6 +64,21 @@ public final class FakeOpenAIServer: Sendable {
     /// How many TCP connections were accepted; one per client connection, so reuse shows as a smaller count.
     public var connectionsAccepted: Int { core.state.withLock { $0.connectionsAccepted } }
 
+    /// Makes every `.sse` response wait before its write number `index` (0 is the first write after the headers) until
+    /// ``releaseStreams()`` or ``stop()``, at most 60 s. A test can then act while a stream is certainly in flight, however
+    /// slow the machine, instead of racing a fixed delay.
+    public func holdStreams(beforeWrite index: Int) {
+        core.state.withLock {
+            $0.holdBeforeWrite = index
+            $0.streamsReleased = false
+        }
+    }
+
+    /// Lets every held stream go on; streams started later are not held.
+    public func releaseStreams() {
+        core.state.withLock { $0.streamsReleased = true }
+    }
+
     /// Closes the listener and every open connection, then joins the threads (waiting at most 5 s). Idempotent.
     public func stop() {
         core.stop()
@@ -227,6 +242,8 @@ private final class Core: Sendable {
             status: 500, message: "FakeOpenAIServer: no behavior enqueued", type: "server_error")
         var requests: [FakeOpenAIServer.RecordedRequest] = []
         var connectionsAccepted = 0
+        var holdBeforeWrite: Int?
+        var streamsReleased = true
         var open: Set<Int32> = []
         var stopped = false
     }
@@ -320,6 +337,17 @@ private final class Core: Sendable {
             }
             guard connection.perform(behavior, keepAlive: request.keepAlive) else { return }
         }
+    }
+
+    /// Waits while streams are held before write `index` (see `holdStreams(beforeWrite:)`), at most `Limits.hang`; false
+    /// when the server stopped meanwhile.
+    func waitIfHeld(beforeWrite index: Int) -> Bool {
+        let clock = ContinuousClock()
+        let deadline = clock.now + Limits.hang
+        while state.withLock({ $0.holdBeforeWrite == index && !$0.streamsReleased }) && clock.now < deadline {
+            if !pause(.milliseconds(10)) { return false }
+        }
+        return !isStopped
     }
 
     /// Sleeps for `duration` in short slices; false when the server stopped meanwhile.
@@ -538,6 +566,7 @@ private struct Connection {
             for (index, write) in writes.enumerated() {
                 if let abortAfter, index >= abortAfter { return closeGracefully() }
                 if index > 0, delay > .zero, !core.pause(delay) { return false }
+                guard core.waitIfHeld(beforeWrite: index) else { return false }
                 guard send(Array(String(write.count, radix: 16).utf8) + [13, 10] + write + [13, 10]) else {
                     return false
                 }

@@ -108,6 +108,22 @@ private struct CurlRun {
         #expect(run.text == "data: a\n\ndata: b\n\n")
     }
 
+    @Test func aHeldStreamWaitsForItsRelease() throws {
+        let server = try FakeOpenAIServer()
+        defer { server.stop() }
+        server.holdStreams(beforeWrite: 2)
+        server.enqueue(.sse(events: ["a", "b", "c"], chunking: .everyByte), .sse(events: ["a", "b", "c"]))
+        // Held: curl gives up with the first two bytes (`da`) only.
+        let held = try CurlRun.run(["--max-time", "1", "\(server.baseURL)/chat/completions"])
+        #expect(held.status == 28, "\(held.stderr)")
+        #expect(held.text == "da")
+        // Released before it is asked: the next stream goes through whole.
+        server.releaseStreams()
+        let released = try CurlRun.run(["--max-time", "10", "\(server.baseURL)/chat/completions"])
+        #expect(released.status == 0, "\(released.stderr)")
+        #expect(released.text == "data: a\n\ndata: b\n\ndata: c\n\n")
+    }
+
     @Test func aHangingRequestTimesOutAndStopReturnsPromptly() throws {
         let server = try FakeOpenAIServer()
         server.enqueue(.hang)

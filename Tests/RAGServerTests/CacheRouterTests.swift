@@ -71,7 +71,7 @@ import Testing
 
     @Test func cacheFalseAndHistoryAreSkipped() async throws {
         let cache = MemoryResponseCache()
-        try await Self.withCachedServer(cache) { client, llm in
+        let state = try await Self.withCachedServer(cache) { client, llm in
             _ = try await Self.ask(client, ["question": "How many vacation days?"])
             let calls = cache.calls
             let bypass = try await Self.ask(client, ["question": "How many vacation days?", "cache": false])
@@ -81,10 +81,18 @@ import Testing
                 "question": "How many vacation days?", "history": [["role": "user", "content": "Hello"], ["role": "assistant", "content": "Hi"]],
             ])
             #expect(withHistory.headers[Self.xCache] == "skipped")
+            let beforeSearch = cache.calls
             let search = try await client.execute(
                 uri: "/v1/search", method: .post, headers: [.contentType: "application/json"],
                 body: Fixtures.jsonBody(["query": "vacation", "cache": false]))
-            #expect(search.status == .ok)
+            #expect(search.status == .ok && (search.json["hits"] as? [Any])?.isEmpty == false)
+            #expect(cache.calls == beforeSearch, "a search with \"cache\": false touches nothing")
+        }
+        // Skipped lookups are counted: the answer layer for the bypassing ask and the one with history, the
+        // retrieval and embedding layers for the bypassing ask and search.
+        let metrics = state.engine.metrics.render()
+        for (layer, count) in [("answer", 2), ("retrieval", 2), ("embedding", 2)] {
+            #expect(metrics.contains(#"rag_cache_requests_total{layer="\#(layer)",outcome="skipped"} \#(count)"#), "\(layer)")
         }
     }
 

@@ -68,7 +68,9 @@ extension Engine {
             // Whole answers are cached for questions without history only; the key is taken from this snapshot, so
             // an answer is never older than the collection version its key names.
             var answerCache: (cache: any ResponseCache, key: String)? = nil
-            if let cache = caching(use), history.isEmpty {
+            if !history.isEmpty {
+                _ = caching(.bypass, layer: .answer)  // counted as skipped: never cached whole
+            } else if let cache = caching(use, layer: .answer) {
                 answerCache = (cache, answerKey(question, snapshot: snapshot))
                 if use == .use, let cached = await cachedAnswer(question) {
                     emit(.passages(cached.passages))
@@ -269,7 +271,7 @@ extension Engine {
         let start = ContinuousClock.now
         let options = options.resolved(for: embedder.calibration)
         let snapshot = collection
-        let cache = caching(use)
+        let cache = caching(use, layer: .retrieval)
         let key = cache.map { _ in retrievalKey(query, k: k, documents: documents, options: options, snapshot: snapshot) }
         if let cache, let key, let hits = await cachedHits(key: key, snapshot: snapshot, in: cache) {
             metrics.retrievalLatency.record(Engine.seconds(since: start))
@@ -294,7 +296,7 @@ extension Engine {
     /// The query's embedding, from the response cache when there, else from the embedder (and then stored).
     func embedQuery(_ query: String, cache use: CacheUse) async throws -> [Float] {
         let start = ContinuousClock.now
-        let cache = caching(use)
+        let cache = caching(use, layer: .embedding)
         if let cache, let vector = await cachedEmbedding(query, in: cache) { return vector }
         let vector = try await embedder.embed([query])[0]
         metrics.embeddingLatency.record(Engine.seconds(since: start))

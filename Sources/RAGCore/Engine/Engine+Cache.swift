@@ -20,20 +20,21 @@ extension Engine {
     /// Key prefix and format version of every entry; bump it when a value's encoding changes.
     static let cacheFormat = "v1"
 
-    /// Whether `use` consults the cache at all for this engine.
-    func caching(_ use: CacheUse) -> (any ResponseCache)? {
-        guard use != .bypass, configuration.cache.isEnabled else { return nil }
+    /// The cache to consult for `layer` when a request says `use`, or `nil`: no cache, the cache turned off, or a
+    /// request that bypasses it (counted as a `skipped` lookup of `layer`).
+    func caching(_ use: CacheUse, layer: ResponseCacheLayer) -> (any ResponseCache)? {
+        guard let cache, configuration.cache.isEnabled else { return nil }
+        guard use != .bypass else {
+            metrics.cacheLookups(layer: layer, outcome: .skipped).increment()
+            return nil
+        }
         return cache
     }
 
     /// The answer to `question` from the cache, or `nil` (a miss, an error, no cache, or a question with history,
-    /// which is never cached whole). Counts the lookup in `rag_cache_requests_total{layer="answer"}`.
+    /// which is never cached whole and not looked up). Counts the lookup in `rag_cache_requests_total{layer="answer"}`.
     public func cachedAnswer(_ question: String, history: [ChatMessage] = []) async -> Answer? {
-        guard caching(.use) != nil else { return nil }
-        guard history.isEmpty else {
-            metrics.cacheLookups(layer: .answer, outcome: .skipped).increment()
-            return nil
-        }
+        guard history.isEmpty else { return nil }
         return await lookUpAnswer(question).answer
     }
 
@@ -41,7 +42,7 @@ extension Engine {
     /// `error` (the cache could not be asked, or held what the engine cannot read), or `skipped` (no cache, the
     /// cache turned off, an empty collection or a question the engine refuses).
     package func lookUpAnswer(_ question: String) async -> (answer: Answer?, outcome: ResponseCacheOutcome) {
-        guard let cache = caching(.use) else { return (nil, .skipped) }
+        guard let cache = caching(.use, layer: .answer) else { return (nil, .skipped) }
         let start = ContinuousClock.now
         let snapshot = collection
         guard !snapshot.chunks.isEmpty, (try? validate(question)) != nil else { return (nil, .skipped) }
@@ -98,26 +99,23 @@ extension Engine {
         await store(CacheCodec.encode(stored), key: key, ttl: configuration.cache.ttl, in: cache)
     }
 
-    /// A query's embedding from the cache (little-endian fp32, the embedder's dimension), or `nil`.
+    /// A query's embedding from the cache (the embedder's dimension of fp32 in this host's byte order, which is
+    /// little-endian on every platform the engine builds for), or `nil`.
     func cachedEmbedding(_ query: String, in cache: any ResponseCache) async -> [Float]? {
         guard let bytes = await lookUp(embeddingKey(query), layer: .embedding, in: cache) else { return nil }
-        guard bytes.count == embedder.dimension * 4 else {
+        guard bytes.count == embedder.dimension * MemoryLayout<Float>.size else {
             metrics.cacheLookups(layer: .embedding, outcome: .error).increment()
             return nil
         }
         metrics.cacheLookups(layer: .embedding, outcome: .hit).increment()
-        return stride(from: 0, to: bytes.count, by: 4).map { offset in
-            Float(bitPattern: UInt32(bytes[offset]) | UInt32(bytes[offset + 1]) << 8 | UInt32(bytes[offset + 2]) << 16 | UInt32(bytes[offset + 3]) << 24)
+        return [Float](unsafeUninitializedCapacity: embedder.dimension) { buffer, count in
+            bytes.withUnsafeBytes { UnsafeMutableRawBufferPointer(buffer).copyMemory(from: $0) }
+            count = embedder.dimension
         }
     }
 
     func storeEmbedding(_ vector: [Float], query: String, in cache: any ResponseCache) async {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(vector.count * 4)
-        for value in vector {
-            let bits = value.bitPattern
-            bytes += [UInt8(truncatingIfNeeded: bits), UInt8(truncatingIfNeeded: bits >> 8), UInt8(truncatingIfNeeded: bits >> 16), UInt8(truncatingIfNeeded: bits >> 24)]
-        }
+        let bytes = vector.withUnsafeBytes { Array($0) }
         await store(bytes, key: embeddingKey(query), ttl: configuration.cache.embeddingTTL, in: cache)
     }
 
