@@ -5,6 +5,7 @@
 //   RAGBench extract PDF [--threads N] [--repeat R]
 //   RAGBench search --vectors FILE --queries FILE [--dimension 384] [--k 10] [--repeat R]
 //   RAGBench storage --vectors FILE [--queries FILE] [--chunks 1000000] [--repeat R] [--dir D] [--database-url URL]   (SQLite store vs the old file, and PostgreSQL: add, open, search)
+//   RAGBench compact --vectors FILE --queries FILE [--k 10] [--repeat R] [--candidates C] [--only f16|i8]   (fp32 vs fp16 and int8 with rescoring: speed, recall, bytes)
 //   RAGBench chunk TEXTFILE [--size 1000] [--overlap 200] [--repeat R]
 //   RAGBench cache --redis-url URL [--requests N]   (where a response-cache hit's time goes, Benchmarks/scripts/cache.sh)
 //   RAGBench serve [--port P] [--delay-ms D] [--tokens N] [--log-level L] [--redis-url URL] [--rate-limit N]   (rag-server with a mock LLM, for Benchmarks/scripts/server.sh)
@@ -127,6 +128,9 @@ case "chunk":
 
 case "storage":
     printJSON(try await StorageBench.run(arguments, repeats: repeats))
+
+case "compact":
+    printJSON(try CompactBench.run(arguments, repeats: repeats))
 
 case "serve":
     try await ServeBench.run(arguments)

@@ -6,6 +6,8 @@
 // uses this kernel, chosen at run time for the CPU: AVX-512F, AVX2 with FMA, or portable C.
 #include <stddef.h>
 
+#include "ragvec_compact.h"
+
 /// out[r] = dot(matrix[r * dim ..< (r + 1) * dim], query) for r in 0 ..< rows.
 void ragvec_dot_rows(const float *_Nonnull matrix, size_t rows, size_t dim, const float *_Nonnull query,
                      float *_Nonnull out);

@@ -1,0 +1,195 @@
+import CVectorKernels
+import Foundation
+import RAGCore
+import Testing
+
+/// Compact vectors (fp16 and int8): every kernel this CPU runs agrees with the portable one, approximate scores stay
+/// within their error, and rescoring returns exactly the fp32 top k, single and batched, filtered, from memory or a
+/// mapped file. Serialized: the kernel choice it forces is process-wide.
+@Suite(.serialized) struct CompactVectorIndexTests {
+    /// Unit rows of Gaussian values from a fixed seed: the hardest case for quantization, every score crowded near 0.
+    static func randomRows(_ count: Int, dimension: Int, seed: UInt64) -> [Float] {
+        var generator = SplitMix(seed: seed)
+        var rows = [Float](repeating: 0, count: count * dimension)
+        for row in 0..<count {
+            var norm: Float = 0
+            for column in 0..<dimension {
+                // Box–Muller: two uniform values to one normal one.
+                let u = max(Float(generator.next() >> 40) / Float(1 << 24), 1e-7)
+                let v = Float(generator.next() >> 40) / Float(1 << 24)
+                let value = (-2 * log(u)).squareRoot() * cos(2 * .pi * v)
+                rows[row * dimension + column] = value
+                norm += value * value
+            }
+            let scale = 1 / norm.squareRoot()
+            for column in 0..<dimension { rows[row * dimension + column] *= scale }
+        }
+        return rows
+    }
+
+    static func queries(_ count: Int, dimension: Int) -> [[Float]] {
+        let flat = randomRows(count, dimension: dimension, seed: 99)
+        return (0..<count).map { Array(flat[$0 * dimension..<($0 + 1) * dimension]) }
+    }
+
+    @Test func halfPrecisionConversionMatchesSwiftsFloat16() {
+        var values: [Float] = [0, -0, 1, -1, 65504, 65520, 1e-8, 5.96e-8, 6.1e-5, 6.09e-5, .infinity, -.infinity, 1e10, 0.1, 1.0 / 3]
+        var generator = SplitMix(seed: 7)
+        for _ in 0..<20_000 { values.append(Float(bitPattern: UInt32(truncatingIfNeeded: generator.next()))) }
+        var halves = [UInt16](repeating: 0, count: values.count)
+        ragvec_f16_from_f32(values, values.count, &halves)
+        var back = [Float](repeating: 0, count: values.count)
+        ragvec_f16_to_f32(halves, halves.count, &back)
+        var mismatches = 0
+        for (index, value) in values.enumerated() {
+            let expected = Float16(value)
+            if value.isNaN {
+                if !Float16(bitPattern: halves[index]).isNaN || !back[index].isNaN { mismatches += 1 }
+            } else if halves[index] != expected.bitPattern || back[index].bitPattern != Float(expected).bitPattern {
+                mismatches += 1
+            }
+        }
+        #expect(mismatches == 0)
+    }
+
+    @Test(arguments: [VectorFormat.i8, .f16])
+    func everyKernelGivesThePortableScores(format: VectorFormat) {
+        let dimension = 390  // not a multiple of 4 or 16: padding and tails
+        let rows = Self.randomRows(1_001, dimension: dimension, seed: 1)
+        let compact = rows.withUnsafeBufferPointer { buffer -> CompactVectorIndex in
+            var index = CompactVectorIndex(format: format, dimension: dimension)
+            index.add(normalizedRows: buffer)
+            return index
+        }
+        let query = Self.queries(1, dimension: dimension)[0]
+        func scores(_ level: Int32) -> (name: String, hits: [VectorIndex.Hit]) {
+            ragvec_compact_force(level)
+            defer { ragvec_compact_force(0) }
+            return (compact.kernelName, compact.approximateSearch(query, k: 1_001))
+        }
+        let portable = scores(1)
+        #expect(portable.name == "portable")
+        let exact = VectorIndex(dimension: dimension, storage: rows, normalized: true)
+        let unit = VectorIndex.normalized(query)
+        for level: Int32 in [0, 2] {
+            let kernel = scores(level)
+            #expect(kernel.hits.count == 1_001)
+            let byRow = Dictionary(uniqueKeysWithValues: kernel.hits.map { ($0.row, $0.score) })
+            for hit in portable.hits {
+                #expect(abs((byRow[hit.row] ?? .nan) - hit.score) <= 1e-6, "\(kernel.name) row \(hit.row)")
+                // Within the format's error of the exact score.
+                let error = abs(hit.score - exact.similarity(unit, row: hit.row))
+                #expect(error <= (format == .i8 ? 0.01 : 0.001), "\(format) row \(hit.row): error \(error)")
+            }
+        }
+    }
+
+    @Test(arguments: [VectorFormat.i8, .f16])
+    func rescoringReturnsTheExactTopK(format: VectorFormat) {
+        let dimension = 384
+        let rows = Self.randomRows(5_003, dimension: dimension, seed: 2)
+        let exact = VectorIndex(dimension: dimension, storage: rows, normalized: true)
+        let compact = CompactVectorIndex(exact, format: format)
+        #expect(compact.count == 5_003)
+        let queries = Self.queries(16, dimension: dimension)
+        let batch = compact.search(batch: queries, k: 10, exact: exact)
+        let even: (Int) -> Bool = { $0 % 2 == 0 }
+        let filteredBatch = compact.search(batch: queries, k: 10, exact: exact, allowed: even)
+        for (index, query) in queries.enumerated() {
+            let expected = exact.search(query, k: 10)
+            #expect(compact.search(query, k: 10, exact: exact) == expected)
+            #expect(batch[index].map(\.row) == expected.map(\.row))
+            let expectedEven = exact.search(query, k: 10, allowed: even)
+            #expect(compact.search(query, k: 10, exact: exact, allowed: even) == expectedEven)
+            #expect(filteredBatch[index].map(\.row) == expectedEven.map(\.row))
+        }
+        // Without rescoring the order is approximate, but the true best row is among the approximate best 10.
+        for query in queries {
+            #expect(compact.approximateSearch(query, k: 10).map(\.row).contains(exact.search(query, k: 1)[0].row))
+        }
+    }
+
+    @Test(arguments: [VectorFormat.i8, .f16])
+    func rowsAddedFewAtATimeSearchLikeRowsAddedAtOnce(format: VectorFormat) {
+        let dimension = 20
+        let rows = Self.randomRows(1_000, dimension: dimension, seed: 6)
+        let exact = VectorIndex(dimension: dimension, storage: rows, normalized: true)
+        let whole = CompactVectorIndex(exact, format: format)
+        var pieces = CompactVectorIndex(format: format, dimension: dimension)
+        var next = 0
+        for size in [1, 7, 13, 3, 100, 500, 376] {  // partial blocks of 16 filled later
+            rows[next * dimension..<(next + size) * dimension].withUnsafeBufferPointer { pieces.add(normalizedRows: $0) }
+            next += size
+        }
+        #expect(pieces.count == 1_000 && pieces.memoryBytes == whole.memoryBytes)
+        for query in Self.queries(8, dimension: dimension) {
+            #expect(pieces.approximateSearch(query, k: 1_000) == whole.approximateSearch(query, k: 1_000))
+            #expect(pieces.search(query, k: 10, exact: exact) == exact.search(query, k: 10))
+        }
+    }
+
+    @Test func aLargeIndexIsScoredOnEveryCoreWithTheSameResults() {
+        let dimension = 32
+        let rows = Self.randomRows(70_001, dimension: dimension, seed: 3)  // above VectorIndex's parallel threshold
+        let exact = VectorIndex(dimension: dimension, storage: rows, normalized: true)
+        for format in [VectorFormat.i8, .f16] {
+            let compact = CompactVectorIndex(exact, format: format)
+            for query in Self.queries(4, dimension: dimension) {
+                #expect(compact.search(query, k: 5, candidates: 400, exact: exact) == exact.search(query, k: 5))
+            }
+        }
+    }
+
+    @Test func candidatesAreRescoredFromAMappedFile() throws {
+        let dimension = 64
+        let rows = Self.randomRows(2_000, dimension: dimension, seed: 4)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("vectors-\(UUID().uuidString).f32").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try rows.withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: path)) }
+        let file = try MappedVectorFile(path: path, dimension: dimension)
+        #expect(file.count == 2_000)
+        let exact = VectorIndex(dimension: dimension, storage: rows, normalized: true)
+        var compact = CompactVectorIndex(format: .i8, dimension: dimension)
+        compact.add(normalizedRows: file.rows(0..<2_000))
+        for query in Self.queries(8, dimension: dimension) {
+            #expect(compact.search(query, k: 10, exact: file) == exact.search(query, k: 10))
+        }
+        // A file that is not whole rows is refused, not read past its end.
+        #expect(throws: (any Error).self) { try MappedVectorFile(path: path, dimension: 3 * 7 * 11) }
+    }
+
+    @Test func int8TakesAQuarterOfFp32AndHalfPrecisionAHalf() {
+        let exact = VectorIndex(dimension: 384, storage: Self.randomRows(1_600, dimension: 384, seed: 5), normalized: true)
+        let fp32 = 1_600 * 384 * 4
+        #expect(CompactVectorIndex(exact, format: .i8).memoryBytes == 1_600 * (384 + 8))
+        #expect(Double(CompactVectorIndex(exact, format: .i8).memoryBytes) / Double(fp32) < 0.26)
+        #expect(CompactVectorIndex(exact, format: .f16).memoryBytes == fp32 / 2)
+        #expect(VectorFormat.i8.bytesPerVector(dimension: 384) == 392)
+    }
+
+    @Test func zeroAndHugeRowsDoNotBreakTheIndex() {
+        var rows = [Float](repeating: 0, count: 3 * 8)
+        rows[8] = 1  // row 1 is a unit vector; rows 0 and 2 are zero
+        let exact = VectorIndex(dimension: 8, storage: rows, normalized: true)
+        for format in [VectorFormat.i8, .f16] {
+            let compact = CompactVectorIndex(exact, format: format)
+            let hits = compact.search([1, 0, 0, 0, 0, 0, 0, 0], k: 3, exact: exact)
+            #expect(hits.first?.row == 1 && hits.first?.score == 1, "\(format)")
+            #expect(hits.count == 3 && hits.dropFirst().allSatisfy { $0.score == 0 })
+            #expect(compact.search([0, 0, 0, 0, 0, 0, 0, 0], k: 1, exact: exact).first?.score == 0)
+        }
+    }
+}
+
+/// SplitMix64: a small, fast, seeded generator, so every run sees the same vectors.
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
