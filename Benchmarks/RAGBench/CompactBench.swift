@@ -43,11 +43,7 @@ enum CompactBench {
         file.dropResidentPages()
 
         // The exact top k of every query: from fp32 in memory, else by scanning the mapped file once per query.
-        let truth: [[VectorIndex.Hit]] = queries.map { query in
-            if let fp32 { return fp32.search(query, k: k) }
-            let index = VectorIndex(dimension: dimension, storage: Array(file.rows(0..<file.count)), normalized: true)
-            return index.search(query, k: k)
-        }
+        let truth: [[VectorIndex.Hit]] = queries.map { query in fp32?.search(query, k: k) ?? file.search(query, k: k) }
         file.dropResidentPages()
 
         // Warm up every variant, then time single queries interleaved.

@@ -30,9 +30,11 @@ struct Ask: AsyncParsableCommand {
     private func execute() async throws {
         let retrieval = try retrievalFlags.options()
         let rewriting = try rewritingFlags.rewriting()
+        let vectorFormat = try retrievalFlags.vectorFormat(default: .f32)
         let engine = try await options.makeEngine {
             $0.searchResults = max(1, k)
             $0.retrieval = retrieval
+            $0.vectorFormat = vectorFormat
             $0.queryRewriting = rewriting
         }
         var answer: Answer? = nil

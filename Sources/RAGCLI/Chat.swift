@@ -32,7 +32,9 @@ struct Chat: AsyncParsableCommand {
     private func execute() async throws {
         let retrieval = try retrievalFlags.options()
         let rewriting = try rewritingFlags.rewriting()
+        let vectorFormat = try retrievalFlags.vectorFormat(default: .auto)
         let engine = try await options.makeEngine { configuration in
+            configuration.vectorFormat = vectorFormat
             configuration.searchResults = max(1, k)
             configuration.retrieval = retrieval
             configuration.queryRewriting = rewriting

@@ -30,6 +30,23 @@ struct RetrievalFlags: ParsableArguments {
         valueName: "score"))
     var minScore: String?
 
+    @Option(help: ArgumentHelp(
+        "The format vector search scans, beside the exact vectors its results are rescored from (the same results, faster over large collections): \(EngineSettings.vectorFormat.requirement) (default f32 for ask and search, which search once; auto for chat: i8 from \(VectorFormatChoice.autoThreshold) chunks).",
+        valueName: "format"))
+    var vectorFormat: String?
+
+    /// The `--vector-format` value, or `defaultChoice` without one.
+    ///
+    /// - Throws: `CLIError` (exit code 64) when the value is not accepted.
+    func vectorFormat(default defaultChoice: VectorFormatChoice) throws -> VectorFormatChoice {
+        guard let vectorFormat else { return defaultChoice }
+        do {
+            return try EngineSettings.vectorFormat.flagOnly.parse(vectorFormat, from: .flag)
+        } catch {
+            throw CLIError(error.message, exitCode: 64)
+        }
+    }
+
     /// The retrieval options the flags give, over the defaults.
     ///
     /// - Throws: `CLIError` (exit code 64) naming the flag whose value is not accepted.

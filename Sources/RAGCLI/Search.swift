@@ -33,7 +33,11 @@ struct Search: AsyncParsableCommand {
 
     private func execute() async throws {
         let retrieval = try retrievalFlags.options()
-        let engine = try await options.makeEngine { $0.retrieval = retrieval }
+        let vectorFormat = try retrievalFlags.vectorFormat(default: .f32)
+        let engine = try await options.makeEngine {
+            $0.retrieval = retrieval
+            $0.vectorFormat = vectorFormat
+        }
         var filter: Set<DocumentID>? = nil
         if !document.isEmpty {
             let collection = engine.collection

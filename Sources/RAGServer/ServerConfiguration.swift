@@ -82,6 +82,9 @@ public struct ServerConfiguration: Sendable {
     public var cache = CacheOptions()
     /// Query rewriting for answers with a language model (off by default).
     public var queryRewriting: QueryRewriting
+    /// The format vector search scans (`--vector-format`): a compact copy beside the exact vectors (`f32` in a
+    /// worker, which never searches).
+    public var vectorFormat: VectorFormatChoice
     /// How the executable writes logs.
     public var logFormat: LogFormat
     /// The lowest level logged.
@@ -132,7 +135,7 @@ public struct ServerConfiguration: Sendable {
         gracePeriod: Duration = ServerSettings.gracePeriod.defaultValue, corsOrigin: String? = nil,
         extraction: ExtractionLimits = ExtractionLimits(), maxCollectionChunks: Int = ServerSettings.maxCollectionChunks.defaultValue,
         llm: LLMChoice = ServerSettings.llm.defaultValue, retrieval: RetrievalOptions = RetrievalOptions(),
-        queryRewriting: QueryRewriting = QueryRewriting(),
+        queryRewriting: QueryRewriting = QueryRewriting(), vectorFormat: VectorFormatChoice = .auto,
         logFormat: LogFormat = ServerSettings.logFormat.defaultValue, logLevel: Logger.Level = ServerSettings.logLevel.defaultValue,
         servedModelName: String = "pdf-chatbot", maxRequestHistoryMessages: Int = ServerSettings.maxHistoryMessages.defaultValue,
         maxRequestHistoryBytes: Int = ServerSettings.maxHistoryBytes.defaultValue,
@@ -173,6 +176,7 @@ public struct ServerConfiguration: Sendable {
         self.llm = llm
         self.retrieval = retrieval
         self.queryRewriting = queryRewriting
+        self.vectorFormat = vectorFormat
         self.logFormat = logFormat
         self.logLevel = logLevel
         self.servedModelName = servedModelName
@@ -194,7 +198,9 @@ public struct ServerConfiguration: Sendable {
             collectionDirectory: collectionDirectory, extraction: extraction, retrieval: retrieval,
             maxCollectionChunks: maxCollectionChunks, readOnly: readOnly, databaseURL: databaseURL,
             databaseMaxConnections: databaseMaxConnections, databaseWait: databaseWait, pageRendering: pageRendering,
-            queryRewriting: queryRewriting, ocr: ocr, cache: cache)
+            queryRewriting: queryRewriting, ocr: ocr, cache: cache,
+            // A worker never searches: a compact copy of the vectors would only take its memory.
+            vectorFormat: ingestion.role == .worker ? .f32 : vectorFormat)
     }
 
     /// The bounds on an uploaded `multipart/form-data` body.

@@ -119,6 +119,8 @@ struct RAGServerCommand: AsyncParsableCommand {
     var queryRewrites: String?
     @Flag(name: .customLong("hypothetical-answer"), help: ArgumentHelp(S.hypotheticalAnswer.info.helpText))
     var hypotheticalAnswer = false
+    @Option(name: .customLong("vector-format"), parsing: .unconditional, help: S.vectorFormat.argumentHelp)
+    var vectorFormat: String?
     @Option(name: .customLong("ocr"), parsing: .unconditional, help: S.ocr.argumentHelp) var ocr: String?
     @Option(name: .customLong("ocr-languages"), parsing: .unconditional, help: S.ocrLanguages.argumentHelp)
     var ocrLanguages: String?
@@ -175,6 +177,7 @@ struct RAGServerCommand: AsyncParsableCommand {
             (S.logLevel.info, logLevel), (S.llm.info, llm), (S.retrieval.info, retrieval), (S.fusion.info, fusion),
             (S.pageFusion.info, pageFusion), (S.neighbours.info, neighbours), (S.minScore.info, minScore),
             (S.queryRewrites.info, queryRewrites), (S.hypotheticalAnswer.info, hypotheticalAnswer ? "true" : nil),
+            (S.vectorFormat.info, vectorFormat),
             (S.ocr.info, ocr), (S.ocrLanguages.info, ocrLanguages), (S.ocrDPI.info, ocrDPI),
             (S.ocrMaxPages.info, ocrMaxPages), (S.ocrPageTimeout.info, ocrPageTimeout),
             (S.ocrMinConfidence.info, ocrMinConfidence),

@@ -245,6 +245,25 @@ struct RAGProcess {
         #expect(run.stderr == "rag: error: --fusion must be auto, rrf, rrf:K (K from 0 to 1000000), weighted or weighted:W (W from 0 to 1), not 'weighted:2'\n")
     }
 
+    @Test func searchScansTheVectorFormatItIsGivenWithTheSameHits() async throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let collection = directory.appendingPathComponent("collection")
+        let file = directory.appendingPathComponent("handbook.txt")
+        try CLITests.handbook.write(to: file, atomically: true, encoding: .utf8)
+        #expect(try await RAGProcess.run(["ingest", file.path], collection: collection).status == 0)
+        var outputs: [String] = []
+        for format in ["f32", "f16", "i8", "auto"] {
+            let search = try await RAGProcess.run(["search", "receipts expense", "--vector-format", format, "--json"], collection: collection)
+            #expect(search.status == 0, "\(format): \(search.stderr)")
+            outputs.append(search.stdout)
+        }
+        #expect(Set(outputs).count == 1 && outputs[0].contains("handbook.txt"), "\(outputs)")
+        let bad = try await RAGProcess.run(["search", "--vector-format", "int8", "anything"], collection: collection)
+        #expect(bad.status == 64)
+        #expect(bad.stderr == "rag: error: --vector-format must be auto, f32, f16 or i8, not 'int8'\n")
+    }
+
     @Test(arguments: ["ask", "chat"])
     func aBadQueryRewritesFlagIsOneLineAndExitCode64(command: String) async throws {
         let run = try await RAGProcess.run([command, "--query-rewrites", "9"] + (command == "ask" ? ["anything"] : []), collection: temporaryDirectory())

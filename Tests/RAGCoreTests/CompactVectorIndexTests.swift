@@ -153,6 +153,7 @@ import Testing
         compact.add(normalizedRows: file.rows(0..<2_000))
         for query in Self.queries(8, dimension: dimension) {
             #expect(compact.search(query, k: 10, exact: file) == exact.search(query, k: 10))
+            #expect(file.search(query, k: 10) == exact.search(query, k: 10))
         }
         // A file that is not whole rows is refused, not read past its end.
         #expect(throws: (any Error).self) { try MappedVectorFile(path: path, dimension: 3 * 7 * 11) }
@@ -191,5 +192,100 @@ struct SplitMix {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
+    }
+}
+
+/// A collection and an engine that scan a compact format find what fp32 finds: every search path, after additions
+/// and removals, and `auto` switches at its threshold.
+@Suite struct CompactCollectionTests {
+    /// `documents` documents of `chunks` chunks, random 48-dimension vectors, texts of a few random words.
+    static func collection(documents: Int, chunks: Int, seed: UInt64) -> DocumentCollection {
+        var collection = DocumentCollection(embedderID: "mock", dimension: 48)
+        let words = ["alpha", "beta", "gamma", "delta", "printer", "queue", "vacation", "receipt", "policy", "travel"]
+        var generator = SplitMix(seed: seed)
+        for number in 0..<documents { add(number, chunks: chunks, to: &collection, words: words, generator: &generator) }
+        return collection
+    }
+
+    static func add(_ number: Int, chunks: Int, to collection: inout DocumentCollection, words: [String], generator: inout SplitMix) {
+        let name = "d\(number).txt"
+        let document = Document(fileName: name, kind: .text, pageCount: chunks, pages: [], contentHash: SHA256.hex(name), byteCount: 1)
+        let texts = (0..<chunks).map { _ in (0..<6).map { _ in words[Int(generator.next() % UInt64(words.count))] }.joined(separator: " ") }
+        let newChunks = texts.enumerated().map { ordinal, text in
+            Chunk(id: ChunkID(rawValue: "\(name)-\(ordinal)"), documentID: document.id, fileName: name, pageStart: ordinal + 1,
+                  pageEnd: ordinal + 1, ordinal: ordinal, text: text)
+        }
+        let vectors = CompactVectorIndexTests.randomRows(chunks, dimension: 48, seed: generator.next())
+        collection.add(
+            DocumentRecord(document: document, chunkCount: chunks, sourcePath: nil), chunks: newChunks,
+            vectors: (0..<chunks).map { Array(vectors[$0 * 48..<($0 + 1) * 48]) })
+    }
+
+    /// Every search path of `compact` gives what the same path of `exact` gives.
+    static func expectSameResults(_ compact: DocumentCollection, _ exact: DocumentCollection, _ label: String) {
+        let queries = CompactVectorIndexTests.queries(6, dimension: 48)
+        func ids(_ hits: [SearchHit]) -> [String] { hits.map(\.chunk.id.rawValue) }
+        for query in queries {
+            #expect(compact.search(vector: query, k: 10) == exact.search(vector: query, k: 10), "\(label)")
+            for options in [RetrievalOptions(mode: .vector), RetrievalOptions(mode: .hybrid)] {
+                #expect(
+                    compact.search(query: "printer queue policy", vector: query, k: 8, options: options)
+                        == exact.search(query: "printer queue policy", vector: query, k: 8, options: options), "\(label)")
+            }
+            let filter: Set<DocumentID> = [exact.documents[1].id, exact.documents[3].id]
+            #expect(compact.search(vector: query, k: 5, documentIDs: filter) == exact.search(vector: query, k: 5, documentIDs: filter))
+        }
+        // Batches: the same rows (fp32's batch is a BLAS product, whose last bits may differ from the single kernel's).
+        #expect(compact.search(vectors: queries, k: 10).map(ids) == exact.search(vectors: queries, k: 10).map(ids), "\(label)")
+        let fused = compact.search(queries: ["printer", "queue", "policy"], vectors: Array(queries.prefix(3)), k: 6, options: RetrievalOptions())
+        #expect(ids(fused) == ids(exact.search(queries: ["printer", "queue", "policy"], vectors: Array(queries.prefix(3)), k: 6, options: RetrievalOptions())))
+    }
+
+    @Test(arguments: [VectorFormat.i8, .f16])
+    func aCompactCollectionFindsWhatFp32Finds(format: VectorFormat) {
+        var exact = Self.collection(documents: 12, chunks: 150, seed: 11)
+        var compact = exact
+        compact.setVectorFormat(format)
+        #expect(compact.vectorFormat == format && exact.vectorFormat == .f32)
+        #expect(compact.compactIndex?.count == exact.chunks.count)
+        Self.expectSameResults(compact, exact, "\(format) as built")
+        // Additions and removals keep the compact copy in step with the exact vectors.
+        var generator = SplitMix(seed: 12)
+        let words = ["printer", "queue", "policy"]
+        for number in 12..<15 {
+            Self.add(number, chunks: 37, to: &exact, words: words, generator: &generator)
+        }
+        generator = SplitMix(seed: 12)
+        for number in 12..<15 {
+            Self.add(number, chunks: 37, to: &compact, words: words, generator: &generator)
+        }
+        for id in [exact.documents[0].id, exact.documents[7].id, exact.documents[13].id] {
+            exact.remove(id)
+            compact.remove(id)
+        }
+        #expect(compact.compactIndex?.count == compact.chunks.count)
+        Self.expectSameResults(compact, exact, "\(format) after changes")
+        compact.setVectorFormat(.f32)
+        #expect(compact.compactIndex == nil)
+    }
+
+    @Test func theEngineScansTheFormatItIsToldAndAutoSwitchesAtItsThreshold() async throws {
+        #expect(VectorFormatChoice.auto.format(rows: VectorFormatChoice.autoThreshold - 1) == .f32)
+        #expect(VectorFormatChoice.auto.format(rows: VectorFormatChoice.autoThreshold) == .i8)
+        #expect(VectorFormatChoice.f16.format(rows: 1) == .f16)
+        let pages = (1...40).map { "Page \($0) is about topic \($0): receipts, printers and vacation days." }
+        let text = Data(pages.joined(separator: "\u{0C}").utf8)
+        var results: [VectorFormatChoice: [SearchHit]] = [:]
+        for choice in [VectorFormatChoice.f32, .i8, .auto] {
+            let engine = try await Engine(
+                configuration: EngineConfiguration(vectorFormat: choice), embedder: HashingEmbedder(dimension: 64))
+            _ = try await engine.ingest(data: text, fileName: "topics.txt")
+            #expect(engine.collection.vectorFormat == (choice == .i8 ? .i8 : .f32), "\(choice)")
+            results[choice] = try await engine.search("vacation days on page 17", k: 5, retrieval: RetrievalOptions(mode: .vector))
+            // Removing the document empties both indexes.
+            _ = try await engine.remove(engine.collection.documents[0].id.rawValue)
+            #expect(engine.collection.compactIndex?.count ?? 0 == 0)
+        }
+        #expect(results[.i8] == results[.f32] && results[.auto] == results[.f32] && results[.f32]?.isEmpty == false)
     }
 }

@@ -212,6 +212,19 @@ import Testing
         #expect(throws: (any Error).self) { try ServerConfiguration(collectionDirectory: URL(fileURLWithPath: "/c"), queryRewriting: QueryRewriting(reformulations: 9)).validate() }
     }
 
+    @Test func theVectorFormatIsReadAndReachesTheEngineExceptInAWorker() throws {
+        #expect(try ServerConfiguration(flags: [:], environment: [:]).engineConfiguration.vectorFormat == .auto)
+        let variable = try ServerConfiguration(flags: [:], environment: ["RAG_VECTOR_FORMAT": "i8"])
+        #expect(variable.vectorFormat == .i8 && variable.engineConfiguration.vectorFormat == .i8)
+        #expect(try ServerConfiguration(flags: ["--vector-format": "f16"], environment: [:]).engineConfiguration.vectorFormat == .f16)
+        let worker = try ServerConfiguration(flags: ["--role": "worker"], environment: ["RAG_VECTOR_FORMAT": "i8"])
+        #expect(worker.engineConfiguration.vectorFormat == .f32, "a worker never searches")
+        #expect(throws: SettingError(
+            flag: "--vector-format", variable: "RAG_VECTOR_FORMAT",
+            "RAG_VECTOR_FORMAT (--vector-format) must be auto, f32, f16 or i8, not 'int8'"
+        )) { try ServerConfiguration(flags: [:], environment: ["RAG_VECTOR_FORMAT": "int8"]) }
+    }
+
     @Test func aBadVariableUnderAFlagIsNotRead() throws {
         #expect(try ServerConfiguration(flags: ["--port": "9000"], environment: ["RAG_PORT": "banana"]).port == 9000)
     }

@@ -42,6 +42,7 @@ def test_helm_lint_strict():
     {"server": {"queryRewrites": 9}},
     {"server": {"queryRewrites": -1}},
     {"server": {"hypotheticalAnswer": "yes"}},
+    {"server": {"vectorFormat": "int8"}},
     {"server": {"maxFormParts": 0}},
     {"server": {"maxPartHeaderBytes": 0}},
     {"server": {"maxPages": 0}},
@@ -81,6 +82,7 @@ def test_values_schema_accepts_the_defaults():
     {"server": {"retrieval": "lexical", "fusion": "rrf:60", "neighbours": 1, "minScore": 0.3}},
     {"server": {"fusion": "weighted:0.7", "minScore": "off"}},
     {"server": {"queryRewrites": 3, "hypotheticalAnswer": True}},
+    {"server": {"vectorFormat": "i8"}},
 ])
 def test_values_schema_accepts_retrieval_settings(good):
     with helm.Chart.load(str(CHART)) as chart:

@@ -125,6 +125,7 @@ public final class Engine: Sendable {
             collection = snapshot.collection
             legacy = snapshot.isLegacy
         }
+        collection.setVectorFormat(configuration.vectorFormat.format(rows: collection.chunks.count))
         self.current = Mutex(collection)
         self.legacySnapshot = Mutex(legacy)
         publishSize(collection)
@@ -179,7 +180,9 @@ public final class Engine: Sendable {
         if legacySnapshot.withLock({ $0 }) ? newest > 0 : newest < collection.generation {
             guard let snapshot = try await store.loadSnapshot(), !snapshot.isLegacy else { return 0 }
             try Engine.checkCompatible(snapshot.collection, with: embedder, path: store.location)
-            current.withLock { $0 = snapshot.collection }
+            var loaded = snapshot.collection
+            loaded.setVectorFormat(configuration.vectorFormat.format(rows: loaded.chunks.count))
+            current.withLock { [loaded] in $0 = loaded }
             legacySnapshot.withLock { $0 = false }
             publishSize(snapshot.collection)
             logger.info("loaded the collection whole", metadata: ["rag.collection.version": "\(snapshot.version)"])
@@ -226,14 +229,17 @@ public final class Engine: Sendable {
     /// swapped in at the end, and readers never wait for them.
     @discardableResult
     func updateSnapshot(removes: Bool, _ body: (inout DocumentCollection) -> Void) -> DocumentCollection {
+        let format = configuration.vectorFormat
         guard removes else {
             return current.withLock { collection in
                 body(&collection)
+                collection.setVectorFormat(format.format(rows: collection.chunks.count))
                 return collection
             }
         }
         var next = collection
         body(&next)
+        next.setVectorFormat(format.format(rows: next.chunks.count))
         let published = next
         current.withLock { $0 = published }
         return published

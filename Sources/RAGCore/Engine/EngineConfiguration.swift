@@ -21,6 +21,7 @@ import Foundation
 /// | `readOnly` | `false` | refuse ingest and remove (serving replicas over a shared collection) |
 /// | `condenseFollowUps` | `true` | with history and a language model, rewrite a follow-up into a standalone search query first |
 /// | `queryRewriting` | off | with a language model, search reformulations of the question and a hypothetical answer too |
+/// | `vectorFormat` | `auto` | the format vector search scans: int8 from 65,536 chunks, fp32 below (see ``VectorFormatChoice``) |
 public struct EngineConfiguration: Sendable {
     public var collectionDirectory: URL?
     /// The PostgreSQL database that holds the collection (`PostgresCollectionStore`): when set, the engine uses it
@@ -63,6 +64,9 @@ public struct EngineConfiguration: Sendable {
     /// How the engine uses its response cache (``Engine/init(configuration:embedder:llm:metrics:logger:cache:)``'s
     /// `cache`; none by default, and then this does nothing).
     public var cache: CacheOptions
+    /// The format vector search scans (a compact copy kept beside the exact vectors, whose results are rescored from
+    /// them): ``VectorFormatChoice/auto`` by default.
+    public var vectorFormat: VectorFormatChoice
 
     public init(
         collectionDirectory: URL? = nil, chunking: ChunkingOptions = ChunkingOptions(),
@@ -72,8 +76,9 @@ public struct EngineConfiguration: Sendable {
         maxQuestionBytes: Int = 8192, readOnly: Bool = false, condenseFollowUps: Bool = true,
         databaseURL: DatabaseURL? = nil, databaseMaxConnections: Int = 10, databaseWait: Duration = .seconds(10),
         pageRendering: PageRenderLimits = PageRenderLimits(), queryRewriting: QueryRewriting = QueryRewriting(),
-        ocr: OCROptions = OCROptions(), cache: CacheOptions = CacheOptions()
+        ocr: OCROptions = OCROptions(), cache: CacheOptions = CacheOptions(), vectorFormat: VectorFormatChoice = .auto
     ) {
+        self.vectorFormat = vectorFormat
         self.ocr = ocr
         self.cache = cache
         self.queryRewriting = queryRewriting

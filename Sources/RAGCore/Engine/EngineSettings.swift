@@ -92,6 +92,11 @@ public enum EngineSettings {
         },
         parser: { RetrievalOptions.ScoreThreshold($0) })
 
+    /// `--vector-format` / `RAG_VECTOR_FORMAT`: the format vector search scans (``VectorFormatChoice``).
+    public static let vectorFormat = Setting<VectorFormatChoice>.choice(
+        flag: "--vector-format", variable: "RAG_VECTOR_FORMAT", valueName: "format", default: .auto,
+        help: "The format vector search scans, beside the exact vectors its results are rescored from: auto (i8 from 65,536 chunks, else f32), f32, f16 or i8")
+
     /// `--query-rewrites` / `RAG_QUERY_REWRITES`: reformulations of each question a language model writes, searched
     /// too (``QueryRewriting/reformulations``).
     public static let queryRewrites = Setting<Int>.integer(

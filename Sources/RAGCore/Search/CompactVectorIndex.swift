@@ -22,6 +22,30 @@ public enum VectorFormat: String, Sendable, Hashable, CaseIterable, Codable {
     }
 }
 
+/// Which format a collection's vector search scans (`--vector-format` / `RAG_VECTOR_FORMAT`): one of the
+/// ``VectorFormat``s, or `auto`. Results are the same in every format (a compact scan's candidates are rescored from
+/// fp32); a compact format costs its bytes on top of fp32's and makes scanning a large collection 2 to 4 times
+/// faster (docs/performance.md, "Compact vectors").
+public enum VectorFormatChoice: String, Sendable, Hashable, CaseIterable {
+    /// int8 from ``autoThreshold`` chunks, fp32 below (where a whole scan takes a few milliseconds either way).
+    case auto
+    case f32, f16, i8
+
+    /// The collection size from which `auto` scans int8: where fp32 search starts using every core (measured at
+    /// 1M × 384: fp32 49.8 ms, int8 with rescoring 12.7 ms, the same top 10).
+    public static let autoThreshold = 65_536
+
+    /// The format to scan for a collection of `rows` chunks.
+    public func format(rows: Int) -> VectorFormat {
+        switch self {
+        case .auto: rows >= Self.autoThreshold ? .i8 : .f32
+        case .f32: .f32
+        case .f16: .f16
+        case .i8: .i8
+        }
+    }
+}
+
 /// Exact fp32 vectors, by row, for rescoring the candidates of a compact search: a ``VectorIndex`` in memory or a
 /// ``MappedVectorFile`` on disk.
 public protocol ExactVectors: Sendable {
@@ -135,6 +159,53 @@ public struct CompactVectorIndex: Sendable {
             preconditionFailure("an fp32 index is a VectorIndex")
         }
         count = total
+    }
+
+    /// Removes the rows for which `shouldRemove` is true, keeping the others in order; codes are moved, not
+    /// computed again.
+    public mutating func removeRows(where shouldRemove: (Int) -> Bool) {
+        let kept = (0..<count).filter { !shouldRemove($0) }
+        guard kept.count < count else { return }
+        var next = CompactVectorIndex(format: format, dimension: dimension)
+        next.count = kept.count
+        switch format {
+        case .i8:
+            let padded = paddedDimension
+            let blocks = (kept.count + 15) / 16
+            next.reserveCodes(blocks * 16 * padded)
+            next.scales = [Float](repeating: 0, count: blocks * 16)
+            next.sums = [Int32](repeating: 0, count: blocks * 16)
+            let groups = padded / 4
+            codes.withUnsafeBytes { source in
+                next.codes.withUnsafeMutableBytes { target in
+                    for (newRow, oldRow) in kept.enumerated() {
+                        // A row is 4 bytes in each of its block's groups, at its lane.
+                        let from = oldRow / 16 * 16 * padded + oldRow % 16 * 4
+                        let to = newRow / 16 * 16 * padded + newRow % 16 * 4
+                        for group in 0..<groups {
+                            target.storeBytes(of: source.load(fromByteOffset: from + group * 64, as: UInt32.self), toByteOffset: to + group * 64, as: UInt32.self)
+                        }
+                    }
+                }
+            }
+            for (newRow, oldRow) in kept.enumerated() {
+                next.scales[newRow] = scales[oldRow]
+                next.sums[newRow] = sums[oldRow]
+            }
+        case .f16:
+            let rowBytes = dimension * 2
+            next.reserveCodes(kept.count * rowBytes)
+            codes.withUnsafeBytes { source in
+                next.codes.withUnsafeMutableBytes { target in
+                    for (newRow, oldRow) in kept.enumerated() {
+                        target.baseAddress!.advanced(by: newRow * rowBytes).copyMemory(from: source.baseAddress! + oldRow * rowBytes, byteCount: rowBytes)
+                    }
+                }
+            }
+        case .f32:
+            preconditionFailure("an fp32 index is a VectorIndex")
+        }
+        self = next
     }
 
     /// Grows the code storage to at least `bytes` (zeros past what is written), by half again at least, so that
@@ -335,6 +406,27 @@ public final class MappedVectorFile: ExactVectors, @unchecked Sendable {
         var score: Float = 0
         ragvec_dot_rows((base + row * dimension * 4).assumingMemoryBound(to: Float.self), 1, dimension, unitQuery.baseAddress!, &score)
         return score
+    }
+
+    /// The exact `k` best rows for `query` by scanning every row (the single-query fp32 kernel over the mapping): the
+    /// reference a compact index's results are checked against.
+    public func search(_ query: [Float], k: Int) -> [VectorIndex.Hit] {
+        precondition(query.count == dimension, "query has \(query.count) dimensions, the file has \(dimension)")
+        let unit = VectorIndex.normalized(query)
+        var top = TopK(k: k)
+        let rowsPerPass = 65_536
+        var scores = [Float](repeating: 0, count: rowsPerPass)
+        var first = 0
+        while first < count {
+            let rows = min(rowsPerPass, count - first)
+            scores.withUnsafeMutableBufferPointer { out in
+                ragvec_dot_rows(
+                    (base + first * dimension * 4).assumingMemoryBound(to: Float.self), rows, dimension, unit, out.baseAddress!)
+                top.consider(UnsafeBufferPointer(rebasing: out[0..<rows]), firstRow: first, allowed: nil)
+            }
+            first += rows
+        }
+        return top.best
     }
 
     /// Drops this process's mapping of the file's pages (they stay in the page cache): after building a compact

@@ -5,16 +5,29 @@ extension DocumentCollection {
     /// The `k` chunks most similar to `vector`, best first, optionally only from `documentIDs`.
     public func search(vector: [Float], k: Int, documentIDs: Set<DocumentID>? = nil) -> [SearchHit] {
         let allowed = rowFilter(documentIDs)
-        return index.search(vector, k: k, allowed: allowed).enumerated().map { rank, hit in
+        return vectorSearch(vector, k: k, allowed: allowed).enumerated().map { rank, hit in
             SearchHit(chunk: chunks[hit.row], score: hit.score, rank: rank + 1)
         }
     }
 
-    /// Batch form of `search(vector:k:documentIDs:)`, one BLAS matrix product for all queries.
+    /// Batch form of `search(vector:k:documentIDs:)`: one BLAS matrix product for all queries, or one pass of the
+    /// compact index.
     public func search(vectors: [[Float]], k: Int, documentIDs: Set<DocumentID>? = nil) -> [[SearchHit]] {
-        index.search(batch: vectors, k: k, allowed: rowFilter(documentIDs)).map { hits in
+        vectorSearch(batch: vectors, k: k, allowed: rowFilter(documentIDs)).map { hits in
             hits.enumerated().map { SearchHit(chunk: chunks[$0.element.row], score: $0.element.score, rank: $0.offset + 1) }
         }
+    }
+
+    /// The `k` rows most similar to `vector`: the compact index's best candidates rescored exactly from `index` when
+    /// the collection keeps one, else `index` alone.
+    func vectorSearch(_ vector: [Float], k: Int, allowed: ((Int) -> Bool)?) -> [VectorIndex.Hit] {
+        guard let compactIndex else { return index.search(vector, k: k, allowed: allowed) }
+        return compactIndex.search(vector, k: k, exact: index, allowed: allowed)
+    }
+
+    func vectorSearch(batch vectors: [[Float]], k: Int, allowed: ((Int) -> Bool)?) -> [[VectorIndex.Hit]] {
+        guard let compactIndex else { return index.search(batch: vectors, k: k, allowed: allowed) }
+        return compactIndex.search(batch: vectors, k: k, exact: index, allowed: allowed)
     }
 
     /// The `k` chunks with the highest BM25 score for `query`, best first (`score` is the BM25 score).
@@ -41,14 +54,14 @@ extension DocumentCollection {
             return lexicalSearch(query, k: k, documentIDs: documentIDs)
         case .vector, .lexical:
             let ranked = options.mode == .vector
-                ? index.search(vector, k: pool, allowed: allowed) : lexicalIndex.search(query, k: pool, allowed: allowed)
+                ? vectorSearch(vector, k: pool, allowed: allowed) : lexicalIndex.search(query, k: pool, allowed: allowed)
             let own = Dictionary(ranked.map { ($0.row, $0.score) }, uniquingKeysWith: { first, _ in first })
             return byPage(ranked).prefix(k).enumerated().map { rank, hit in
                 let score = own[hit.row]!
                 return SearchHit(chunk: chunks[hit.row], score: score, rank: rank + 1, lexicalScore: options.mode == .lexical ? score : nil)
             }
         case .hybrid:
-            let byVector = index.search(vector, k: pool, allowed: allowed)
+            let byVector = vectorSearch(vector, k: pool, allowed: allowed)
             let byWords = lexicalIndex.search(query, k: pool, allowed: allowed)
             let cosine = Dictionary(byVector.map { ($0.row, $0.score) }, uniquingKeysWith: { first, _ in first })
             let bm25 = Dictionary(byWords.map { ($0.row, $0.score) }, uniquingKeysWith: { first, _ in first })
@@ -81,7 +94,7 @@ extension DocumentCollection {
         precondition(options.mode == .lexical || vectors.count == queries.count, "one vector per query")
         let allowed = rowFilter(documentIDs)
         let depth = max(k, options.candidates)
-        let byVector = options.mode == .lexical ? [] : index.search(batch: vectors, k: depth, allowed: allowed)
+        let byVector = options.mode == .lexical ? [] : vectorSearch(batch: vectors, k: depth, allowed: allowed)
         var rankings: [[VectorIndex.Hit]] = []
         var questionWords: [Int: Float] = [:]
         for (position, query) in queries.enumerated() {

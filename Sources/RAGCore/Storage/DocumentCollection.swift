@@ -7,7 +7,11 @@ public struct DocumentCollection: Sendable {
     public private(set) var embedderID: String
     public private(set) var documents: [DocumentRecord]
     public private(set) var chunks: [Chunk]
+    /// Every chunk's vector, exact (fp32): what a compact search rescores its candidates from.
     public private(set) var index: VectorIndex
+    /// The compact copy of `index` that vector search reads first, when the collection keeps one
+    /// (``setVectorFormat(_:)``): results are rescored from `index`, so they are the same as without it.
+    public private(set) var compactIndex: CompactVectorIndex?
     public private(set) var lexicalIndex: LexicalIndex
     /// The rows of each document's chunks.
     private(set) var rowRanges: [DocumentID: Range<Int>]
@@ -53,6 +57,25 @@ public struct DocumentCollection: Sendable {
 
     public var dimension: Int { index.dimension }
 
+    /// The format vector search scans: ``VectorFormat/f32`` (`index` alone) or a compact one kept beside it.
+    public var vectorFormat: VectorFormat { compactIndex?.format ?? .f32 }
+
+    /// Scans `format` from now on: builds the compact copy of the vectors (every row encoded once), or drops it for
+    /// ``VectorFormat/f32``. Nothing happens when the collection already uses `format`.
+    public mutating func setVectorFormat(_ format: VectorFormat) {
+        guard format != vectorFormat else { return }
+        compactIndex = format == .f32 ? nil : CompactVectorIndex(index, format: format)
+    }
+
+    /// Encodes the rows from `first` on into the compact index, if there is one.
+    private mutating func addCompactRows(from first: Int) {
+        guard compactIndex != nil else { return }
+        let dimension = self.dimension
+        index.storage.withUnsafeBufferPointer { rows in
+            compactIndex!.add(normalizedRows: UnsafeBufferPointer(rebasing: rows[(first * dimension)...]))
+        }
+    }
+
     /// The record of the document with this id, if the collection has it.
     public func document(_ id: DocumentID) -> DocumentRecord? { documents.first { $0.id == id } }
 
@@ -72,7 +95,7 @@ public struct DocumentCollection: Sendable {
         documents.append(record)
         rowRanges[record.id] = chunks.count..<chunks.count + newChunks.count
         chunks.append(contentsOf: newChunks)
-        index.add(vectors)
+        addCompactRows(from: index.add(vectors))
         lexicalIndex.add(Chunk.lexicalTexts(newChunks))
     }
 
@@ -85,7 +108,7 @@ public struct DocumentCollection: Sendable {
         documents.append(record)
         rowRanges[record.id] = chunks.count..<chunks.count + newChunks.count
         chunks.append(contentsOf: newChunks)
-        index.add(normalizedRows: normalizedVectors)
+        addCompactRows(from: index.add(normalizedRows: normalizedVectors))
         lexicalIndex.add(terms)
     }
 
@@ -96,6 +119,7 @@ public struct DocumentCollection: Sendable {
         documents.remove(at: position)
         let doomed = chunks.map { $0.documentID == id }
         index.removeRows { doomed[$0] }
+        compactIndex?.removeRows { doomed[$0] }
         lexicalIndex.removeRows { doomed[$0] }
         chunks.removeAll { $0.documentID == id }
         rowRanges = DocumentCollection.rowRanges(of: chunks)

@@ -486,6 +486,8 @@ template:
   value: {{ $.Values.server.queryRewrites | quote }}
 - name: RAG_HYPOTHETICAL_ANSWER
   value: {{ $.Values.server.hypotheticalAnswer | quote }}
+- name: RAG_VECTOR_FORMAT
+  value: {{ $.Values.server.vectorFormat | quote }}
 {{- with $.Values.server.corsOrigin }}
 - name: RAG_CORS_ORIGIN
   value: {{ . | quote }}
