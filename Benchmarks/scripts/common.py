@@ -62,3 +62,37 @@ def wrk_result(path):
             "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1)),
             "p50": pct["50"], "p90": pct["90"], "p99": pct["99"],
             "errors": (int(errors.group(1)) if errors else 0) + (1 if socket else 0)}
+
+
+def write_targets(out_dir, benchmark, command, rows):
+    """Writes out_dir/targets.json: this run's figure for each target it checks, for Benchmarks/scripts/targets.py.
+
+    rows: dicts with "target" (what is required), "figure" (this run's), "baseline" (measured in the same run, or
+    ""), "ratio" (or "") and "verdict" ("met", "not met" or "information").
+    """
+    import datetime
+    import os
+    import subprocess
+
+    git = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True).stdout.strip()
+    with open("/proc/loadavg") as f:
+        load = f.read().split()[0]
+    date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    git = git + ("+changes" if dirty else "")
+    # A run.txt written when the run started ("date=…", "git=…") names the run rather than this report.
+    started = os.path.join(out_dir, "run.txt")
+    if os.path.exists(started):
+        fields = dict(line.strip().split("=", 1) for line in open(started) if "=" in line)
+        date, git = fields.get("date", date), fields.get("git", git)
+    record = {
+        "benchmark": benchmark,
+        "command": command,
+        "run": out_dir,
+        "date": date,
+        "git": git,
+        "load_at_end": load,
+        "rows": rows,
+    }
+    with open(os.path.join(out_dir, "targets.json"), "w") as f:
+        json.dump(record, f, indent=1)

@@ -24,6 +24,8 @@ ENABLE_RAG_BENCHMARKS=1 swift build -c release --product RAGBench > /dev/null
 BENCH="$(ENABLE_RAG_BENCHMARKS=1 swift build -c release --product RAGBench --show-bin-path)/RAGBench"
 OUT="bench-data/runs/compact-$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$OUT"
+printf 'date=%s\ngit=%s%s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(git rev-parse --short HEAD)" \
+  "$(git status --porcelain --untracked-files=no | grep -q . && echo +changes)" > "$OUT/run.txt"
 echo "compact.sh: results in $OUT (git $(git rev-parse --short HEAD 2>/dev/null), load $(cut -d' ' -f1-3 /proc/loadavg))"
 for ((r = 1; r <= ROUNDS; r++)); do
   echo "compact.sh: round $r/$ROUNDS"

@@ -6,7 +6,11 @@ import os
 import statistics
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import write_targets  # noqa: E402
+
 out = sys.argv[1]
+targets = []
 
 
 def load(pattern):
@@ -55,7 +59,31 @@ def table(runs, bws, title):
         print("process memory at the end (last round): " + ", ".join(f"{k} {v / 1e9:.2f} GB" for k, v in sorted(mem.items())))
     same = [r["rescored_equals_exact"].get("i8") for r in runs]
     print(f"int8 rescored top 10 identical to the exact fp32 top 10 (rows and order) in every round: {all(same)}")
+    i8 = med([r["single_median_s"]["i8"] for r in runs])
+    recall = runs[-1]["recall_at_k"]
+    size = runs[-1]["index_bytes"]["i8"]
+    if title == "1M vectors":
+        targets.append({"target": "int8, one query over 1M × 384: ≤ 0.35× the fp32 bandwidth limit", "figure": f"{i8 * 1e3:.1f} ms",
+                        "baseline": f"limit {med(limits) * 1e3:.1f} ms", "ratio": f"{med(ratios):.2f}×",
+                        "verdict": "met" if med(ratios) <= 0.35 else "not met"})
+        targets.append({"target": "int8 recall@10 against the exact fp32 top 10 = 1.00 with rescoring (64 queries)",
+                        "figure": f"{recall['i8']:.3f} (without rescoring {recall['i8-approximate']:.3f})", "baseline": "exact fp32 top 10",
+                        "ratio": "", "verdict": "met" if recall["i8"] == 1 and all(same) else "not met"})
+        targets.append({"target": "int8 memory per 1M vectors ≤ 0.4 GB", "figure": f"{size / rows * 1e6 / 1e9:.3f} GB",
+                        "baseline": f"fp32 {rows * runs[0]['dimension'] * 4 / rows * 1e6 / 1e9:.3f} GB", "ratio": "",
+                        "verdict": "met" if size / rows * 1e6 <= 0.4e9 else "not met"})
+        if "f32" in runs[0]["batch_median_s"]:
+            speedup = med([r["batch_median_s"]["f32"] / r["batch_median_s"]["i8"] for r in runs])
+            targets.append({"target": "64-query batch ≥ 2× today's sgemm path", "figure": f"{med([r['batch_median_s']['i8'] for r in runs]) * 1e3:.0f} ms",
+                            "baseline": f"fp32 sgemm {med([r['batch_median_s']['f32'] for r in runs]) * 1e3:.0f} ms",
+                            "ratio": f"{speedup:.2f}×", "verdict": "met" if speedup >= 2 else "not met"})
+    else:
+        targets.append({"target": f"scale: int8 over {rows / 1e6:.0f}M × {runs[0]['dimension']} (information)",
+                        "figure": f"{i8 * 1e3:.1f} ms a query, {size / 1e9:.2f} GB, recall@10 {recall['i8']:.2f}",
+                        "baseline": f"fp32 limit {med(limits) * 1e3:.0f} ms", "ratio": f"{med(ratios):.2f}×", "verdict": "information"})
 
 
 table(load("compact.r*.json"), load("bw.r*.json"), "1M vectors")
 table(load("scale.r*.json"), load("scale-bw.r*.json"), "Scale")
+if targets:
+    write_targets(out, "compact", "Benchmarks/scripts/compact.sh 3", targets)

@@ -18,6 +18,9 @@ import re
 import statistics
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import write_targets  # noqa: E402
+
 MISSING = "RAGBench missing"
 
 
@@ -207,6 +210,11 @@ def main():
         json.dump(S, f, indent=1)
     with open(os.path.join(run_dir, "table.md"), "w") as f:
         f.write(table + "\n")
+    verdicts = {"PASS": "met", "FAIL": "not met", "info": "information"}
+    write_targets(run_dir, "core", "bash Benchmarks/scripts/run.sh", [
+        {"target": f"{name}: {target}", "figure": str(contender), "baseline": f"{base_name} {base}", "ratio": str(ratio_text),
+         "verdict": verdicts.get(result, str(result))}
+        for name, base_name, base, contender, ratio_text, target, result in rows])
     print(table)
 
 

@@ -96,8 +96,9 @@ cut -d' ' -f1-3 /proc/loadavg > "$out/loadavg-end.txt"
 python3 - "$out" "$rounds" "$sections" <<'PY'
 import json, os, statistics, sys
 sys.path.insert(0, "Benchmarks/scripts")
-from common import wrk_result
+from common import wrk_result, write_targets
 out, rounds, sections = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+targets = []
 def run(name, r): return wrk_result(f"{out}/{name}.r{r}.txt")
 def med(values): return statistics.median(values)
 def table(names):
@@ -129,6 +130,10 @@ for config in ["shared", "shared+log", "pinned", "pinned+log"]:
               f"{med(r['p99'] for r in rows):.2f} ms | {med(r['p99'] - 50 for r in rows):.2f} ms | {extra} | {sleep} |"
               + (f" ({errors} errors)" if errors else ""))
     rounds_text = lambda base: ", ".join(f"{a['p99'] - b['p99']:.2f}" for a, b in zip(ask, base))
+    if config == "shared":
+        targets.append({"target": "what the server adds to an answer: /v1/ask p99 − Engine.ask p99 (/floor/engine), 50 ms model, 100 connections (information)",
+                        "figure": f"/v1/ask p99 {med(r['p99'] for r in ask):.2f} ms", "baseline": f"/floor/engine p99 {med(r['p99'] for r in engine):.2f} ms",
+                        "ratio": f"{med(a['p99'] - b['p99'] for a, b in zip(ask, engine)):+.2f} ms", "verdict": "information"})
     print(f"| {config} | per round: /v1/ask p99 − /floor p99 {rounds_text(floor)} ms; − /floor/engine p99 {rounds_text(engine)} ms | | | | | | |")
 idle = [json.load(open(f"{out}/sleep.r{r}.json")) for r in range(1, rounds + 1)]
 print(f"\naccess log lines written by the +log server: {sum(1 for _ in open(out + '/serve-18504.log'))}")
@@ -143,4 +148,8 @@ if sections == "all":
     for s in streams:
         print(f"| {s['streams']} | {s['streaming_at_once']} | {s['completed']} | {s['rss_before_mib']} MiB | {s['rss_peak_mib']} MiB |")
     print(f"\nmedian peak RSS with 1,000 open streams: {med(s['rss_peak_mib'] for s in streams)} MiB")
+    targets.append({"target": "1,000 streams open at once (information)", "figure": f"peak RSS {med(s['rss_peak_mib'] for s in streams)} MiB",
+                    "baseline": f"before {med(s['rss_before_mib'] for s in streams)} MiB", "ratio": "",
+                    "verdict": "information" if all(s["completed"] == s["streams"] for s in streams) else "not met (streams failed)"})
+write_targets(out, "server", f"Benchmarks/scripts/server.sh {rounds} {sections}", targets)
 PY
