@@ -63,6 +63,7 @@ func readFloats(_ path: String) -> [Float] {
     return floats
 }
 
+OpenBLASCore.reexecIfUnrecognized()  // as rag and rag-server do: OpenBLAS's kernels for this CPU
 let arguments = Arguments(CommandLine.arguments.dropFirst(2))
 let repeats = max(1, arguments.int("repeat", 5))
 

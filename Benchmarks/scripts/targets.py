@@ -65,7 +65,7 @@ def previous_rows(text):
     match = re.search(re.escape(BEGIN) + r"(.*?)" + re.escape(END), text, re.S)
     kept, current = {}, None
     for line in (match.group(1) if match else "").splitlines(keepends=True):
-        if not line.startswith("| ") or line.startswith("| benchmark |"):
+        if not line.startswith("| ") or line.startswith("| benchmark |") or "no targets.json in bench-data/" in line:
             continue
         first = line.split("|")[1].strip()
         found = re.match(r"\*\*(\w+)\*\*", first)

@@ -98,6 +98,19 @@ void ragvec_dot_rows(const float *matrix, size_t rows, size_t dim, const float *
     kernel()(matrix, rows, dim, query, out);
 }
 
+int ragvec_cpu_level(void) {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    int avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                 __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+                 __builtin_cpu_supports("avx512cd");
+    if (avx512 && __builtin_cpu_supports("avx512bf16")) return 3;
+    if (avx512) return 2;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 1;
+#endif
+    return 0;
+}
+
 const char *ragvec_kernel_name(void) {
     kernel();
     return chosen_name;

@@ -92,6 +92,29 @@ i8_block_vnni(const int8_t *block, size_t groups, const uint32_t *packed, size_t
     }
 }
 
+// Four blocks (64 rows) at once: each query's broadcast codes serve four blocks, so a group of 4 dimensions costs 4
+// block loads and `count` broadcasts for 4 × count multiply-adds, which keeps the multiply-add ports, not the loads,
+// busy (one block at a time needed a broadcast per multiply-add).
+VNNI_TARGET static inline __attribute__((always_inline)) void
+i8_four_blocks_vnni(const int8_t *block, size_t block_bytes, size_t groups, const uint32_t *packed, size_t stride, int count,
+                    __m512i acc[4][4]) {
+    for (int b = 0; b < 4; b++)
+        for (int q = 0; q < count; q++) acc[b][q] = _mm512_setzero_si512();
+    for (size_t g = 0; g < groups; g++) {
+        __m512i rows0 = _mm512_loadu_si512((const void *)(block + g * 64));
+        __m512i rows1 = _mm512_loadu_si512((const void *)(block + block_bytes + g * 64));
+        __m512i rows2 = _mm512_loadu_si512((const void *)(block + 2 * block_bytes + g * 64));
+        __m512i rows3 = _mm512_loadu_si512((const void *)(block + 3 * block_bytes + g * 64));
+        for (int q = 0; q < count; q++) {
+            __m512i codes = _mm512_set1_epi32((int)packed[q * stride + g]);
+            acc[0][q] = _mm512_dpbusd_epi32(acc[0][q], codes, rows0);
+            acc[1][q] = _mm512_dpbusd_epi32(acc[1][q], codes, rows1);
+            acc[2][q] = _mm512_dpbusd_epi32(acc[2][q], codes, rows2);
+            acc[3][q] = _mm512_dpbusd_epi32(acc[3][q], codes, rows3);
+        }
+    }
+}
+
 VNNI_TARGET static void i8_scores_vnni(const int8_t *blocks, const float *scales, const int32_t *sums,
                                        size_t first_block, size_t block_count, size_t dim, const int8_t *queries,
                                        const float *query_scales, size_t query_count, float *out, size_t out_stride) {
@@ -107,7 +130,28 @@ VNNI_TARGET static void i8_scores_vnni(const int8_t *blocks, const float *scales
                                          (uint32_t)(uint8_t)(codes[2] + 128) << 16 |
                                          (uint32_t)(uint8_t)(codes[3] + 128) << 24;
             }
-        for (size_t b = 0; b < block_count; b++) {
+        size_t b = 0;
+        for (; b + 4 <= block_count; b += 4) {
+            const int8_t *block = blocks + (first_block + b) * 16 * dim;
+            __m512i acc[4][4];
+            switch (count) {
+            case 4: i8_four_blocks_vnni(block, 16 * dim, groups, packed, groups, 4, acc); break;
+            case 3: i8_four_blocks_vnni(block, 16 * dim, groups, packed, groups, 3, acc); break;
+            case 2: i8_four_blocks_vnni(block, 16 * dim, groups, packed, groups, 2, acc); break;
+            default: i8_four_blocks_vnni(block, 16 * dim, groups, packed, groups, 1, acc); break;
+            }
+            for (int k = 0; k < 4; k++) {
+                size_t row = (first_block + b + k) * 16;
+                __m512i offset = _mm512_slli_epi32(_mm512_loadu_si512((const void *)(sums + row)), 7);
+                __m512 row_scales = _mm512_loadu_ps(scales + row);
+                for (int q = 0; q < count; q++) {
+                    __m512 dots = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[k][q], offset));
+                    __m512 factor = _mm512_mul_ps(row_scales, _mm512_set1_ps(query_scales[q0 + q]));
+                    _mm512_storeu_ps(out + (q0 + q) * out_stride + (b + k) * 16, _mm512_mul_ps(dots, factor));
+                }
+            }
+        }
+        for (; b < block_count; b++) {
             const int8_t *block = blocks + (first_block + b) * 16 * dim;
             __m512i acc[4];
             // Constant counts, so that each is compiled with its accumulators in registers.

@@ -52,9 +52,16 @@ struct DoctorChecks {
 
     func run() async -> [DoctorCheck] {
         let modelsDirectory = EngineSetup.modelsDirectory(environment: CLI.environment)
-        var checks = [await model(in: modelsDirectory), answerer(), ocr()]
+        var checks = [await model(in: modelsDirectory), answerer(), ocr(), blas()]
         checks += await collection(modelsDirectory: modelsDirectory)
         return checks
+    }
+
+    /// Which OpenBLAS kernels run (the encoder's and batch search's speed): a warning when the library did not
+    /// recognise this CPU and runs kernels older than it could (``OpenBLASCore``).
+    func blas() -> DoctorCheck {
+        let stale = OpenBLASCore.recommendedCoreType != nil && CLI.environment["OPENBLAS_CORETYPE"] == nil
+        return DoctorCheck(name: "blas", status: stale ? .warn : .ok, detail: "OpenBLAS kernels: \(OpenBLASCore.summary)")
     }
 
     /// Whether scanned pages can be read: Tesseract loads, with the languages `RAG_OCR_LANGUAGES` (else English) asks

@@ -26,6 +26,12 @@ struct RAG: AsyncParsableCommand {
             Ingest.self, Ask.self, Chat.self, Search.self, List.self, Remove.self, Extract.self, Eval.self, Doctor.self,
         ]
     )
+
+    /// Puts OpenBLAS on kernels this CPU runs when it did not recognise the CPU (``OpenBLASCore``), then runs the command.
+    static func main() async {
+        OpenBLASCore.reexecIfUnrecognized()
+        await main(nil)
+    }
 }
 
 /// Options every command that uses a collection takes.

@@ -188,6 +188,12 @@ struct RAGServerCommand: AsyncParsableCommand {
         return flags
     }
 
+    /// Puts OpenBLAS on kernels this CPU runs when it did not recognise the CPU (``OpenBLASCore``), then runs the server.
+    static func main() async {
+        OpenBLASCore.reexecIfUnrecognized()
+        await main(nil)
+    }
+
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
         // Configuration errors: one line on stderr, exit code 64, before anything starts.
@@ -236,6 +242,8 @@ struct RAGServerCommand: AsyncParsableCommand {
                     "rag.ocr": "\(tesseract.map { "\(configuration.ocr.mode.rawValue), Tesseract \($0), \(configuration.ocr.languages)" } ?? (configuration.ocr.mode == .never ? "never" : "off: Tesseract is not installed"))",
                     // The number of keys, never the keys; named so that the log's secret filter lets the count through.
                     "rag.auth.key_count": "\(configuration.apiKeys.count)",
+                    "rag.openblas": "\(OpenBLASCore.summary)",
+                    "rag.vector_format": "\(engine.collection.vectorFormat.rawValue) (\(configuration.engineConfiguration.vectorFormat.rawValue))",
                     "rag.redis": "\(redis.map { "\($0.configuration.redactedURL) (\($0.isUp ? "up" : "unavailable, retrying"); cache \(configuration.cache.isEnabled ? "on" : "off"))" } ?? "none")",
                 ])
             }

@@ -154,10 +154,15 @@ struct RAGProcess {
         #expect(doctor.status == 0, "\(doctor.stdout)\(doctor.stderr)")
         let report = try #require(try JSONSerialization.jsonObject(with: Data(doctor.stdout.utf8)) as? [String: Any])
         let checks = try #require(report["checks"] as? [[String: String]])
-        #expect(checks.map { $0["name"]! } == ["model", "answerer", "ocr", "storage", "collection", "embedder"])
+        #expect(checks.map { $0["name"]! } == ["model", "answerer", "ocr", "blas", "storage", "collection", "embedder"])
         // OCR is optional: without Tesseract its check warns (and says how to install it), and nothing fails.
         #expect(checks.allSatisfy { $0["status"] == "ok" || ($0["name"] == "ocr" && !Tesseract.isAvailable) }, "\(checks)")
-        #expect(checks[4]["detail"] == "\(collection.path): 1 document, 2 chunks")
+        #expect(checks[5]["detail"] == "\(collection.path): 1 document, 2 chunks")
+        // OpenBLAS's kernels are named; when the library did not know this CPU, rag ran itself again with better ones.
+        #expect(checks[3]["detail"]?.hasPrefix("OpenBLAS kernels: ") == true)
+        if OpenBLASCore.recommendedCoreType != nil {
+            #expect(checks[3]["detail"]?.contains("set by this program") == true, "\(checks[3])")
+        }
 
         // The same collection where the model cannot be found: it cannot be searched, and doctor fails.
         let broken = try await RAGProcess.run(["doctor"], collection: collection, environment: noModels)

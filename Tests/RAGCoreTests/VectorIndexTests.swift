@@ -1,3 +1,4 @@
+import Foundation
 import RAGCore
 import Testing
 
@@ -79,5 +80,25 @@ import Testing
         let expected = zip(index.vector(at: hits[0].row), unit).reduce(Float(0)) { $0 + $1.0 * $1.1 }
         #expect(abs(hits[0].score - expected) < 1e-4)
         #expect(["avx512f", "avx2", "portable"].contains(VectorIndex.kernelName))
+    }
+}
+
+/// OpenBLAS's kernels: a CPU the library does not recognise is moved to the newest set its features allow, and a
+/// recognised one is left alone.
+@Suite struct OpenBLASCoreTests {
+    @Test func anUnrecognisedCPUGetsTheNewestSetItsFeaturesAllow() {
+        #expect(OpenBLASCore.recommendation(current: "Prescott", cpuLevel: 3) == "Cooperlake")
+        #expect(OpenBLASCore.recommendation(current: "Prescott", cpuLevel: 2) == "SkylakeX")
+        #expect(OpenBLASCore.recommendation(current: "Nehalem", cpuLevel: 1) == "Haswell")
+        #expect(OpenBLASCore.recommendation(current: "Prescott", cpuLevel: 0) == nil)
+        for recognised in ["Haswell", "Zen", "SkylakeX", "Cooperlake"] {
+            #expect(OpenBLASCore.recommendation(current: recognised, cpuLevel: 3) == nil, "\(recognised)")
+        }
+        // This process: either OpenBLAS recognised the CPU, or the summary says what it could run.
+        let summary = OpenBLASCore.summary
+        #expect(summary.hasPrefix(OpenBLASCore.name))
+        if OpenBLASCore.recommendedCoreType != nil, ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil {
+            #expect(summary.contains("set OPENBLAS_CORETYPE="))
+        }
     }
 }

@@ -15,4 +15,8 @@ void ragvec_dot_rows(const float *_Nonnull matrix, size_t rows, size_t dim, cons
 /// The instruction set ragvec_dot_rows uses on this CPU: "avx512f", "avx2" or "portable".
 const char *_Nonnull ragvec_kernel_name(void);
 
+/// What this CPU runs, by its features: 3 AVX-512 (F, BW, VL, DQ, CD) with BF16, 2 the same without BF16, 1 AVX2 with
+/// FMA, 0 less (or not x86-64).
+int ragvec_cpu_level(void);
+
 #endif
