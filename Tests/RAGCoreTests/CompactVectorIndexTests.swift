@@ -277,10 +277,17 @@ struct SplitMix {
         let text = Data(pages.joined(separator: "\u{0C}").utf8)
         var results: [VectorFormatChoice: [SearchHit]] = [:]
         for choice in [VectorFormatChoice.f32, .i8, .auto] {
+            let metrics = RAGMetrics()
             let engine = try await Engine(
-                configuration: EngineConfiguration(vectorFormat: choice), embedder: HashingEmbedder(dimension: 64))
+                configuration: EngineConfiguration(vectorFormat: choice), embedder: HashingEmbedder(dimension: 64), metrics: metrics)
             _ = try await engine.ingest(data: text, fileName: "topics.txt")
             #expect(engine.collection.vectorFormat == (choice == .i8 ? .i8 : .f32), "\(choice)")
+            // The memory of each format is published: f32 always, the compact copy when there is one.
+            let chunks = engine.collection.chunks.count
+            let rendered = metrics.render()
+            #expect(rendered.contains("rag_vector_index_bytes{format=\"f32\"} \(Double(chunks * 64 * 4))"), "\(rendered)")
+            let i8Bytes = choice == .i8 ? (chunks + 15) / 16 * 16 * (64 + 8) : 0
+            #expect(rendered.contains("rag_vector_index_bytes{format=\"i8\"} \(Double(i8Bytes))"), "\(choice)")
             results[choice] = try await engine.search("vacation days on page 17", k: 5, retrieval: RetrievalOptions(mode: .vector))
             // Removing the document empties both indexes.
             _ = try await engine.remove(engine.collection.documents[0].id.rawValue)

@@ -184,7 +184,7 @@ public final class Engine: Sendable {
             loaded.setVectorFormat(configuration.vectorFormat.format(rows: loaded.chunks.count))
             current.withLock { [loaded] in $0 = loaded }
             legacySnapshot.withLock { $0 = false }
-            publishSize(snapshot.collection)
+            publishSize(loaded)
             logger.info("loaded the collection whole", metadata: ["rag.collection.version": "\(snapshot.version)"])
             return snapshot.collection.documents.count
         }
@@ -252,6 +252,7 @@ public final class Engine: Sendable {
 
     func publishSize(_ collection: DocumentCollection) {
         metrics.setCollectionSize(documents: collection.documents.count, chunks: collection.chunks.count)
+        metrics.setVectorIndexBytes(exact: collection.index.storage.count * MemoryLayout<Float>.size, compact: collection.compactIndex)
         metrics.setCollectionVersion(collection.generation)
         if let last = collection.documents.map(\.ingestedAt).max() { metrics.setLastIngest(last) }
     }

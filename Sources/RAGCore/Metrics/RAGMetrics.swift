@@ -223,6 +223,18 @@ public final class RAGMetrics: Sendable {
         registry.makeGauge(descriptor: Self.named("rag_collection_chunks", "Chunks in the collection's index.")).set(Double(chunks))
     }
 
+    /// `rag_vector_index_bytes{format}`: memory the collection's vectors take, by format: `f32` (the exact vectors,
+    /// always) and the compact copy search scans (`f16` or `i8`, 0 when there is none; see `--vector-format`).
+    public func setVectorIndexBytes(exact: Int, compact: CompactVectorIndex?) {
+        for format in VectorFormat.allCases {
+            let bytes = format == .f32 ? exact : (compact?.format == format ? compact!.memoryBytes : 0)
+            registry.makeGauge(
+                descriptor: Self.named("rag_vector_index_bytes", "Memory the collection's vectors take, by format: the exact f32 vectors and the compact copy search scans."),
+                labels: [("format", format.rawValue)]
+            ).set(Double(bytes))
+        }
+    }
+
     /// `rag_collection_version`: the sequence number of the newest change of the collection's change log that this
     /// process has applied (its `index_version`); replicas that have followed the log as far show the same.
     public func setCollectionVersion(_ version: UInt64) {
