@@ -2,6 +2,7 @@ import CVectorKernels
 import Foundation
 import RAGCore
 import Testing
+import TestSupport
 
 /// Compact vectors (fp16 and int8): every kernel this CPU runs agrees with the portable one, approximate scores stay
 /// within their error, and rescoring returns exactly the fp32 top k, single and batched, filtered, from memory or a
@@ -182,18 +183,6 @@ import Testing
     }
 }
 
-/// SplitMix64: a small, fast, seeded generator, so every run sees the same vectors.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// A collection and an engine that scan a compact format find what fp32 finds: every search path, after additions
 /// and removals, and `auto` switches at its threshold.

@@ -4,20 +4,17 @@ import RAGCore
 @testable import RAGServer
 import RAGTesting
 import Testing
+import TestSupport
 
 /// `JSONWriter` must write exactly what `JSON.encoder` writes: the answer's bytes are the API.
 @Suite struct JSONWriterTests {
     /// Deterministic pseudo-random values (SplitMix64), so that a failure repeats.
     struct Values {
-        var state: UInt64
+        var generator: SplitMix
 
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
+        init(state: UInt64) { generator = SplitMix(seed: state) }
+
+        mutating func next() -> UInt64 { generator.next() }
 
         mutating func int(_ range: Range<Int>) -> Int { range.lowerBound + Int(next() % UInt64(range.count)) }
 
