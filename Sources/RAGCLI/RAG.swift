@@ -112,7 +112,7 @@ struct CollectionOptions: ParsableArguments {
         let databaseURL = try resolvedDatabaseURL()
         var configuration = EngineConfiguration(collectionDirectory: directory, databaseURL: databaseURL)
         // One command, a few searches at most: a compact copy of a large collection's vectors would cost more to
-        // build (about 1.9 s per million chunks) than it saves (about 37 ms per search). `ask`, `chat` and `search`
+        // build (about 1.5 s per million chunks) than it saves (about 38 ms per search). `ask`, `chat` and `search`
         // take `--vector-format`.
         configuration.vectorFormat = .f32
         configure(&configuration)
