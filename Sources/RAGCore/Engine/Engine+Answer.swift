@@ -69,7 +69,7 @@ extension Engine {
             // an answer is never older than the collection version its key names.
             var answerCache: (cache: any ResponseCache, key: String)? = nil
             if !history.isEmpty {
-                _ = caching(.bypass, layer: .answer)  // counted as skipped: never cached whole
+                countSkippedLookup(.answer)  // never cached whole
             } else if let cache = caching(use, layer: .answer) {
                 answerCache = (cache, answerKey(question, snapshot: snapshot))
                 if use == .use, let cached = await cachedAnswer(question) {

@@ -25,10 +25,17 @@ extension Engine {
     func caching(_ use: CacheUse, layer: ResponseCacheLayer) -> (any ResponseCache)? {
         guard let cache, configuration.cache.isEnabled else { return nil }
         guard use != .bypass else {
-            metrics.cacheLookups(layer: layer, outcome: .skipped).increment()
+            countSkippedLookup(layer)
             return nil
         }
         return cache
+    }
+
+    /// Counts a lookup of `layer` skipped on purpose (`"cache": false`, a question with history) in
+    /// `rag_cache_requests_total{outcome="skipped"}`, when there is a cache to skip.
+    func countSkippedLookup(_ layer: ResponseCacheLayer) {
+        guard cache != nil, configuration.cache.isEnabled else { return }
+        metrics.cacheLookups(layer: layer, outcome: .skipped).increment()
     }
 
     /// The answer to `question` from the cache, or `nil` (a miss, an error, no cache, or a question with history,

@@ -231,11 +231,19 @@ public final class Engine: Sendable {
     func updateSnapshot(removes: Bool, _ body: (inout DocumentCollection) -> Void) -> DocumentCollection {
         let format = configuration.vectorFormat
         guard removes else {
-            return current.withLock { collection in
+            let updated = current.withLock { collection in
                 body(&collection)
-                collection.setVectorFormat(format.format(rows: collection.chunks.count))
                 return collection
             }
+            // Changing the format (auto crossing its threshold) encodes every row, seconds at a million: that is done
+            // on a copy outside the lock and swapped in, like a removal. No other change can come meanwhile.
+            let wanted = format.format(rows: updated.chunks.count)
+            guard wanted != updated.vectorFormat else { return updated }
+            var next = updated
+            next.setVectorFormat(wanted)
+            let published = next
+            current.withLock { $0 = published }
+            return published
         }
         var next = collection
         body(&next)

@@ -135,19 +135,23 @@ public struct CompactVectorIndex: Sendable {
                 scales += [Float](repeating: 0, count: blocks * 16 - scales.count)
                 sums += [Int32](repeating: 0, count: blocks * 16 - sums.count)
             }
-            var scratch = [Float](repeating: 0, count: padded * min(added, 4096))
-            var done = 0
-            while done < added {
-                let batch = min(added - done, 4096)
-                for row in 0..<batch {
-                    for column in 0..<dimension { scratch[row * padded + column] = rows[(done + row) * dimension + column] }
+            codes.withUnsafeMutableBytes { bytes in
+                let out = bytes.baseAddress!.assumingMemoryBound(to: Int8.self)
+                guard padded != dimension else {
+                    ragvec_i8_put_rows(rows.baseAddress!, added, padded, first, out, &scales, &sums)
+                    return
                 }
-                codes.withUnsafeMutableBytes { bytes in
-                    ragvec_i8_put_rows(
-                        scratch, batch, padded, first + done, bytes.baseAddress!.assumingMemoryBound(to: Int8.self),
-                        &scales, &sums)
+                // Rows whose width is not a multiple of 4 are copied, a batch at a time, with zeros after them.
+                var scratch = [Float](repeating: 0, count: padded * min(added, 4096))
+                var done = 0
+                while done < added {
+                    let batch = min(added - done, 4096)
+                    for row in 0..<batch {
+                        for column in 0..<dimension { scratch[row * padded + column] = rows[(done + row) * dimension + column] }
+                    }
+                    ragvec_i8_put_rows(scratch, batch, padded, first + done, out, &scales, &sums)
+                    done += batch
                 }
-                done += batch
             }
         case .f16:
             let start = first * dimension * 2
@@ -412,21 +416,9 @@ public final class MappedVectorFile: ExactVectors, @unchecked Sendable {
     /// reference a compact index's results are checked against.
     public func search(_ query: [Float], k: Int) -> [VectorIndex.Hit] {
         precondition(query.count == dimension, "query has \(query.count) dimensions, the file has \(dimension)")
-        let unit = VectorIndex.normalized(query)
-        var top = TopK(k: k)
-        let rowsPerPass = 65_536
-        var scores = [Float](repeating: 0, count: rowsPerPass)
-        var first = 0
-        while first < count {
-            let rows = min(rowsPerPass, count - first)
-            scores.withUnsafeMutableBufferPointer { out in
-                ragvec_dot_rows(
-                    (base + first * dimension * 4).assumingMemoryBound(to: Float.self), rows, dimension, unit, out.baseAddress!)
-                top.consider(UnsafeBufferPointer(rebasing: out[0..<rows]), firstRow: first, allowed: nil)
-            }
-            first += rows
-        }
-        return top.best
+        return VectorIndex.scan(
+            base.assumingMemoryBound(to: Float.self), rows: count, dimension: dimension, unit: VectorIndex.normalized(query),
+            k: k, allowed: nil)
     }
 
     /// Drops this process's mapping of the file's pages (they stay in the page cache): after building a compact

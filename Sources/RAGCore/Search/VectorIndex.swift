@@ -126,26 +126,33 @@ public struct VectorIndex: Sendable {
         let rows = count
         guard rows > 0, k > 0 else { return [] }
         let unit = VectorIndex.normalized(query)
+        return storage.withUnsafeBufferPointer { matrix in
+            VectorIndex.scan(matrix.baseAddress!, rows: rows, dimension: dimension, unit: unit, k: k, allowed: allowed)
+        }
+    }
+
+    /// The `k` best of `rows` rows of `dimension` floats at `matrix` for the unit vector `unit`: one pass over the
+    /// matrix at memory speed, split across the cores when it is large, then a top-k selection.
+    static func scan(
+        _ matrix: UnsafePointer<Float>, rows: Int, dimension: Int, unit: [Float], k: Int, allowed: ((Int) -> Bool)?
+    ) -> [Hit] {
+        guard rows > 0, k > 0 else { return [] }
         var scores = [Float](repeating: 0, count: rows)
-        let dimension = self.dimension
-        storage.withUnsafeBufferPointer { matrix in
-            unit.withUnsafeBufferPointer { vector in
-                scores.withUnsafeMutableBufferPointer { out in
-                    let (base, q, scoresBase) = (matrix.baseAddress!, vector.baseAddress!, out.baseAddress!)
-                    // One pass over the matrix at memory speed: large indexes are split across the cores.
-                    let parts = rows >= VectorIndex.parallelRows ? max(1, ProcessInfo.processInfo.activeProcessorCount) : 1
-                    if parts == 1 {
-                        ragvec_dot_rows(base, rows, dimension, q, scoresBase)
-                    } else {
-                        let pointers = (UInt(bitPattern: base), UInt(bitPattern: q), UInt(bitPattern: scoresBase))
-                        VectorIndex.onAllCores(parts) { part in
-                            let first = rows * part / parts
-                            let end = rows * (part + 1) / parts
-                            let matrix = UnsafePointer<Float>(bitPattern: pointers.0)!
-                            let query = UnsafePointer<Float>(bitPattern: pointers.1)!
-                            let out = UnsafeMutablePointer<Float>(bitPattern: pointers.2)!
-                            ragvec_dot_rows(matrix + first * dimension, end - first, dimension, query, out + first)
-                        }
+        unit.withUnsafeBufferPointer { vector in
+            scores.withUnsafeMutableBufferPointer { out in
+                let (q, scoresBase) = (vector.baseAddress!, out.baseAddress!)
+                let parts = rows >= VectorIndex.parallelRows ? max(1, ProcessInfo.processInfo.activeProcessorCount) : 1
+                if parts == 1 {
+                    ragvec_dot_rows(matrix, rows, dimension, q, scoresBase)
+                } else {
+                    let pointers = (UInt(bitPattern: matrix), UInt(bitPattern: q), UInt(bitPattern: scoresBase))
+                    VectorIndex.onAllCores(parts) { part in
+                        let first = rows * part / parts
+                        let end = rows * (part + 1) / parts
+                        let matrix = UnsafePointer<Float>(bitPattern: pointers.0)!
+                        let query = UnsafePointer<Float>(bitPattern: pointers.1)!
+                        let out = UnsafeMutablePointer<Float>(bitPattern: pointers.2)!
+                        ragvec_dot_rows(matrix + first * dimension, end - first, dimension, query, out + first)
                     }
                 }
             }
