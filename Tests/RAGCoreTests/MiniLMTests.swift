@@ -1,3 +1,4 @@
+import CEncoderKernels
 import Foundation
 import Prometheus
 import RAGCore
@@ -27,9 +28,17 @@ let sharedMiniLM: Result<MiniLMEmbedder, any Error> = Result {
     try MiniLMEmbedder(modelDirectory: testModelsDirectory.appendingPathComponent(MiniLMEmbedder.directoryName))
 }
 
-func requireMiniLM(sourceLocation: SourceLocation = #_sourceLocation) throws -> MiniLMEmbedder {
+/// The same model with fp32 dense layers, whatever the CPU.
+let sharedMiniLMF32: Result<MiniLMEmbedder, any Error> = Result {
+    try MiniLMEmbedder(
+        modelDirectory: testModelsDirectory.appendingPathComponent(MiniLMEmbedder.directoryName),
+        configuration: .init(precision: .f32))
+}
+
+/// The suite's embedder: the default precision (int8 on a CPU with AVX-512 VNNI), or fp32.
+func requireMiniLM(_ precision: MiniLMEmbedder.Precision = .auto, sourceLocation: SourceLocation = #_sourceLocation) throws -> MiniLMEmbedder {
     _ = try requireMiniLMDirectory(sourceLocation: sourceLocation)
-    return try sharedMiniLM.get()
+    return try (precision.resolved == .f32 ? sharedMiniLMF32 : sharedMiniLM).get()
 }
 
 struct MiniLMReference: Decodable {
@@ -173,7 +182,8 @@ func cosine(_ a: [Float], _ b: [Float]) -> Float {
     }
 
     @Test func matchesSentenceTransformers() async throws {
-        let embedder = try requireMiniLM()
+        let embedder = try requireMiniLM(.f32)
+        #expect(embedder.precision == .f32)
         let reference = try MiniLMReference.load()
         let vectors = try await embedder.embed(reference.cases.map(\.text))
         #expect(vectors.count == reference.cases.count)
@@ -182,6 +192,29 @@ func cosine(_ a: [Float], _ b: [Float]) -> Float {
             let similarity = cosine(vector, item.embedding)
             #expect(similarity >= 0.999, "cosine \(similarity) for \(item.text.prefix(60))")
         }
+    }
+
+    /// The int8 encoder's promise: every reference text's embedding within cosine 0.995 of fp32's (and of
+    /// sentence-transformers'), and the same ranking of a paraphrase over unrelated text.
+    @Test func theInt8EncoderStaysWithinCosine0995OfFP32() async throws {
+        let folder = try requireMiniLMDirectory()
+        let int8 = try MiniLMEmbedder(modelDirectory: folder, configuration: .init(precision: .i8))
+        #expect(int8.precision == .i8)
+        #expect(MiniLMEmbedder.Precision.auto.resolved == (ragenc_i8_accelerated() != 0 ? .i8 : .f32))
+        let fp32 = try requireMiniLM(.f32)
+        let reference = try MiniLMReference.load()
+        let texts = reference.cases.map(\.text)
+        let quantized = try await int8.embed(texts)
+        let exact = try await fp32.embed(texts)
+        var lowest: Float = 1
+        for ((vector, item), exactVector) in zip(zip(quantized, reference.cases), exact) {
+            let toFP32 = cosine(vector, exactVector), toReference = cosine(vector, item.embedding)
+            lowest = min(lowest, toFP32)
+            #expect(toFP32 >= 0.995, "cosine to fp32 \(toFP32) for \(item.text.prefix(60))")
+            #expect(toReference >= 0.995, "cosine to sentence-transformers \(toReference) for \(item.text.prefix(60))")
+        }
+        // Not the same numbers: the int8 path really ran.
+        #expect(lowest < 0.99999)
     }
 
     @Test func aTextEmbedsTheSameAloneAsInABatch() async throws {
