@@ -143,7 +143,7 @@ if ProcessInfo.processInfo.environment["ENABLE_RAG_BENCHMARKS"] == "1" {
         .executableTarget(
             name: "RAGBench",
             dependencies: [
-                "RAGCore", "RAGTesting", "RAGServer",
+                "RAGCore", "RAGTesting", "RAGServer", "CEncoderKernels",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

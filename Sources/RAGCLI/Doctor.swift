@@ -101,12 +101,12 @@ struct DoctorChecks {
                     + "words, not meanings. Install it with scripts/fetch-model.sh from the repository, or set RAG_MODELS_DIR.")
         }
         do {
-            let embedder = try MiniLMEmbedder(modelDirectory: URL(fileURLWithPath: folder))
+            let embedder = try MiniLMEmbedder(modelDirectory: URL(fileURLWithPath: folder), configuration: options.encoder())
             let vectors = try await embedder.embed(["How many vacation days do employees get?"])
             guard vectors.count == 1, vectors[0].count == embedder.dimension, vectors[0].allSatisfy(\.isFinite) else {
                 return DoctorCheck(name: "model", status: .fail, detail: "all-MiniLM-L6-v2 in \(folder) loads but gives no usable vector")
             }
-            return DoctorCheck(name: "model", status: .ok, detail: "all-MiniLM-L6-v2 in \(folder) loads and embeds (\(embedder.dimension) dimensions)")
+            return DoctorCheck(name: "model", status: .ok, detail: "all-MiniLM-L6-v2 in \(folder) loads and embeds (\(embedder.dimension) dimensions; dense layers in \(embedder.precisionDescription))")
         } catch {
             return DoctorCheck(name: "model", status: .fail, detail: "all-MiniLM-L6-v2 in \(folder) cannot be used: \(error)")
         }

@@ -133,12 +133,14 @@ struct Eval: AsyncParsableCommand {
         let root = URL(fileURLWithPath: workDir ?? Eval.defaultWorkDirectory())
         let openAI = try options.openAIConfiguration()
         let chunking = try chunking.options()
+        let encoder = try options.encoder()
         var engines: [EmbedderChoice: Engine] = [:]
         for kind in kinds.sorted(by: { $0.rawValue < $1.rawValue }) {
             let directory = root.appendingPathComponent("\(kind.rawValue)-" + ChunkingFlags.name(chunking))
             let embedder = try await EngineSetup.embedder(
                 collectionDirectory: directory, choice: kind, openAI: openAI, metrics: CLI.metrics,
-                modelsDirectory: EngineSetup.modelsDirectory(environment: CLI.environment), logger: Logger(label: "rag"))
+                modelsDirectory: EngineSetup.modelsDirectory(environment: CLI.environment), logger: Logger(label: "rag"),
+                encoder: encoder)
             let engine = try await Engine(
                 configuration: EngineConfiguration(
                     collectionDirectory: directory, chunking: chunking),

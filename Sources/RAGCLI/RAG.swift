@@ -93,6 +93,21 @@ struct CollectionOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Embedding model for --embedder openai (default $RAG_EMBEDDING_MODEL, else text-embedding-3-small).", valueName: "name"))
     var embeddingModel: String?
 
+    @Option(help: ArgumentHelp(EngineSettings.encoderPrecision.info.helpText, valueName: "precision"))
+    var encoderPrecision: String?
+
+    /// How MiniLM runs: `--encoder-precision`, else $RAG_ENCODER_PRECISION, else auto.
+    ///
+    /// - Throws: `CLIError` (exit code 64) when the value is not accepted.
+    func encoder() throws -> MiniLMEmbedder.Configuration {
+        do {
+            return MiniLMEmbedder.Configuration(
+                precision: try EngineSettings.encoderPrecision.value(flag: encoderPrecision, environment: CLI.environment))
+        } catch {
+            throw CLIError(error.message, exitCode: 64)
+        }
+    }
+
     /// The OpenAI-compatible configuration from the environment and the flags, or `nil` when none is set.
     func openAIConfiguration() throws -> OpenAIConfiguration? {
         var configuration = try OpenAIConfiguration.fromEnvironment(CLI.environment)
@@ -120,7 +135,8 @@ struct CollectionOptions: ParsableArguments {
         let client = try EngineSetup.llm(llm, openAI: openAI)
         let chosen = try await EngineSetup.embedder(
             collectionDirectory: directory, databaseURL: databaseURL, choice: embedder, openAI: openAI, metrics: CLI.metrics,
-            modelsDirectory: EngineSetup.modelsDirectory(environment: CLI.environment), logger: Logger(label: "rag"))
+            modelsDirectory: EngineSetup.modelsDirectory(environment: CLI.environment), logger: Logger(label: "rag"),
+            encoder: try encoder())
         let engine = try await Engine(configuration: configuration, embedder: chosen, llm: client, metrics: CLI.metrics, logger: Logger(label: "rag"))
         CLI.openEngines.withLock { $0.append(engine) }
         return engine

@@ -85,6 +85,8 @@ public struct ServerConfiguration: Sendable {
     /// The format vector search scans (`--vector-format`): a compact copy beside the exact vectors (`f32` in a
     /// worker, which never searches).
     public var vectorFormat: VectorFormatChoice
+    /// The arithmetic of the MiniLM encoder's dense layers (`--encoder-precision`).
+    public var encoderPrecision: MiniLMEmbedder.Precision
     /// How the executable writes logs.
     public var logFormat: LogFormat
     /// The lowest level logged.
@@ -136,6 +138,7 @@ public struct ServerConfiguration: Sendable {
         extraction: ExtractionLimits = ExtractionLimits(), maxCollectionChunks: Int = ServerSettings.maxCollectionChunks.defaultValue,
         llm: LLMChoice = ServerSettings.llm.defaultValue, retrieval: RetrievalOptions = RetrievalOptions(),
         queryRewriting: QueryRewriting = QueryRewriting(), vectorFormat: VectorFormatChoice = .auto,
+        encoderPrecision: MiniLMEmbedder.Precision = .auto,
         logFormat: LogFormat = ServerSettings.logFormat.defaultValue, logLevel: Logger.Level = ServerSettings.logLevel.defaultValue,
         servedModelName: String = "pdf-chatbot", maxRequestHistoryMessages: Int = ServerSettings.maxHistoryMessages.defaultValue,
         maxRequestHistoryBytes: Int = ServerSettings.maxHistoryBytes.defaultValue,
@@ -177,6 +180,7 @@ public struct ServerConfiguration: Sendable {
         self.retrieval = retrieval
         self.queryRewriting = queryRewriting
         self.vectorFormat = vectorFormat
+        self.encoderPrecision = encoderPrecision
         self.logFormat = logFormat
         self.logLevel = logLevel
         self.servedModelName = servedModelName

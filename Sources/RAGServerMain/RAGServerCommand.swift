@@ -121,6 +121,8 @@ struct RAGServerCommand: AsyncParsableCommand {
     var hypotheticalAnswer = false
     @Option(name: .customLong("vector-format"), parsing: .unconditional, help: S.vectorFormat.argumentHelp)
     var vectorFormat: String?
+    @Option(name: .customLong("encoder-precision"), parsing: .unconditional, help: S.encoderPrecision.argumentHelp)
+    var encoderPrecision: String?
     @Option(name: .customLong("ocr"), parsing: .unconditional, help: S.ocr.argumentHelp) var ocr: String?
     @Option(name: .customLong("ocr-languages"), parsing: .unconditional, help: S.ocrLanguages.argumentHelp)
     var ocrLanguages: String?
@@ -177,7 +179,7 @@ struct RAGServerCommand: AsyncParsableCommand {
             (S.logLevel.info, logLevel), (S.llm.info, llm), (S.retrieval.info, retrieval), (S.fusion.info, fusion),
             (S.pageFusion.info, pageFusion), (S.neighbours.info, neighbours), (S.minScore.info, minScore),
             (S.queryRewrites.info, queryRewrites), (S.hypotheticalAnswer.info, hypotheticalAnswer ? "true" : nil),
-            (S.vectorFormat.info, vectorFormat),
+            (S.vectorFormat.info, vectorFormat), (S.encoderPrecision.info, encoderPrecision),
             (S.ocr.info, ocr), (S.ocrLanguages.info, ocrLanguages), (S.ocrDPI.info, ocrDPI),
             (S.ocrMaxPages.info, ocrMaxPages), (S.ocrPageTimeout.info, ocrPageTimeout),
             (S.ocrMinConfidence.info, ocrMinConfidence),
@@ -232,7 +234,8 @@ struct RAGServerCommand: AsyncParsableCommand {
                 configuration: configuration.engineConfiguration,
                 embedder: try await EngineSetup.embedder(
                     collectionDirectory: directory, databaseURL: configuration.databaseURL, choice: nil, openAI: openAI, metrics: metrics,
-                    modelsDirectory: EngineSetup.modelsDirectory(environment: environment), logger: logger),
+                    modelsDirectory: EngineSetup.modelsDirectory(environment: environment), logger: logger,
+                    encoder: MiniLMEmbedder.Configuration(precision: configuration.encoderPrecision)),
                 llm: llmClient, metrics: metrics, logger: Logger(label: "rag.engine"), cache: redis.map { RedisResponseCache(client: $0) })
             let state = ServerState(configuration: configuration, engine: engine, redis: redis, logger: logger)
             let app = buildApplication(state: state) { port in
@@ -243,6 +246,7 @@ struct RAGServerCommand: AsyncParsableCommand {
                     // The number of keys, never the keys; named so that the log's secret filter lets the count through.
                     "rag.auth.key_count": "\(configuration.apiKeys.count)",
                     "rag.openblas": "\(OpenBLASCore.summary)",
+                    "rag.encoder": "\((engine.embedder as? MiniLMEmbedder).map { "\($0.precision.rawValue) (\(configuration.encoderPrecision.rawValue))" } ?? "none")",
                     "rag.vector_format": "\(engine.collection.vectorFormat.rawValue) (\(configuration.engineConfiguration.vectorFormat.rawValue))",
                     "rag.redis": "\(redis.map { "\($0.configuration.redactedURL) (\($0.isUp ? "up" : "unavailable, retrying"); cache \(configuration.cache.isEnabled ? "on" : "off"))" } ?? "none")",
                 ])

@@ -9,8 +9,11 @@ public enum EmbedderIdentifier {
     ///
     /// - Throws: `LLMError.configuration` when the identifier is unknown, names an API embedder and no
     ///   configuration is given, or names MiniLM and the model cannot be loaded (the message says how to get it).
+    ///
+    /// - Parameter encoder: how MiniLM runs, when the identifier names it.
     public static func embedder(
-        for identifier: String, openAI: OpenAIConfiguration?, metrics: RAGMetrics? = nil, modelsDirectory: URL? = nil
+        for identifier: String, openAI: OpenAIConfiguration?, metrics: RAGMetrics? = nil, modelsDirectory: URL? = nil,
+        encoder: MiniLMEmbedder.Configuration = MiniLMEmbedder.Configuration()
     ) throws(LLMError) -> any Embedder {
         if identifier.hasPrefix("hashing-v1-d"), let dimension = Int(identifier.dropFirst("hashing-v1-d".count)) {
             return HashingEmbedder(dimension: dimension)
@@ -20,7 +23,9 @@ public enum EmbedderIdentifier {
                 throw LLMError(.configuration, "the collection was embedded with MiniLM; no models directory was given to load it from")
             }
             do {
-                return try MiniLMEmbedder(modelDirectory: modelsDirectory.appendingPathComponent(MiniLMEmbedder.directoryName), metrics: metrics)
+                return try MiniLMEmbedder(
+                    modelDirectory: modelsDirectory.appendingPathComponent(MiniLMEmbedder.directoryName), configuration: encoder,
+                    metrics: metrics)
             } catch {
                 throw LLMError(.configuration, "the collection was embedded with MiniLM, which cannot be loaded: \(error.description)")
             }

@@ -97,6 +97,12 @@ public enum EngineSettings {
         flag: "--vector-format", variable: "RAG_VECTOR_FORMAT", valueName: "format", default: .auto,
         help: "The format vector search scans, beside the exact vectors its results are rescored from: auto (i8 from 65,536 chunks, else f32), f32, f16 or i8")
 
+    /// `--encoder-precision` / `RAG_ENCODER_PRECISION`: the arithmetic of the MiniLM encoder's dense layers
+    /// (``MiniLMEmbedder/Precision``).
+    public static let encoderPrecision = Setting<MiniLMEmbedder.Precision>.choice(
+        flag: "--encoder-precision", variable: "RAG_ENCODER_PRECISION", valueName: "precision", default: .auto,
+        help: "The arithmetic of the MiniLM encoder's dense layers: auto (i8 when the CPU has AVX-512 VNNI, else f32), f32 (OpenBLAS sgemm) or i8 (int8 weights and activations, about 2x faster, embeddings at cosine 0.997 of f32's)")
+
     /// `--query-rewrites` / `RAG_QUERY_REWRITES`: reformulations of each question a language model writes, searched
     /// too (``QueryRewriting/reformulations``).
     public static let queryRewrites = Setting<Int>.integer(

@@ -79,10 +79,13 @@ public enum EngineSetup {
     /// - Throws: `LLMError.configuration` when `choice` contradicts the existing collection's embedder, or an API
     ///   embedder is needed and none is configured; `ModelError` when MiniLM is asked for and not installed.
     ///
-    /// - Parameter databaseURL: the collection's PostgreSQL database, which wins over `directory` when set.
+    /// - Parameters:
+    ///   - databaseURL: the collection's PostgreSQL database, which wins over `directory` when set.
+    ///   - encoder: how MiniLM runs when it is the embedder (``MiniLMEmbedder/Configuration/precision``).
     public static func embedder(
         collectionDirectory directory: URL?, databaseURL: DatabaseURL? = nil, choice: EmbedderChoice?, openAI: OpenAIConfiguration?,
-        metrics: RAGMetrics?, modelsDirectory: URL, logger: Logger
+        metrics: RAGMetrics?, modelsDirectory: URL, logger: Logger,
+        encoder: MiniLMEmbedder.Configuration = MiniLMEmbedder.Configuration()
     ) async throws -> any Embedder {
         var existing: CollectionHeader? = nil
         if let databaseURL {
@@ -103,7 +106,8 @@ public enum EngineSetup {
                     .configuration,
                     "the collection was built with embedder \(header.embedderID); to change embedders, ingest into a new collection")
             }
-            return try EmbedderIdentifier.embedder(for: header.embedderID, openAI: openAI, metrics: metrics, modelsDirectory: modelsDirectory)
+            return try EmbedderIdentifier.embedder(
+                for: header.embedderID, openAI: openAI, metrics: metrics, modelsDirectory: modelsDirectory, encoder: encoder)
         }
         switch choice {
         case .openai:
@@ -112,11 +116,14 @@ public enum EngineSetup {
             }
             return try await OpenAIEmbedder.make(configuration: openAI, metrics: metrics)
         case .minilm:
-            return try MiniLMEmbedder(modelDirectory: modelsDirectory.appendingPathComponent(MiniLMEmbedder.directoryName), metrics: metrics)
+            return try MiniLMEmbedder(
+                modelDirectory: modelsDirectory.appendingPathComponent(MiniLMEmbedder.directoryName), configuration: encoder,
+                metrics: metrics)
         case .hashing:
             return HashingEmbedder()
         case nil:
-            return try EmbedderIdentifier.defaultEmbedder(modelsDirectory: modelsDirectory, metrics: metrics, logger: logger)
+            return try EmbedderIdentifier.defaultEmbedder(
+                modelsDirectory: modelsDirectory, configuration: encoder, metrics: metrics, logger: logger)
         }
     }
 }
