@@ -1,11 +1,15 @@
 // rag-bench minilm: MiniLM embedding throughput on 256-token chunks, against the machine's sgemm ceiling.
 //
-//   RAGBench minilm [--models DIR] [--chunks 64] [--repeat 5] [--modes 1x1,2x1,1x2,2x2] [--pass-tokens 2048]   (workers x BLAS threads)
+//   RAGBench minilm [--models DIR] [--chunks 64] [--repeat 5] [--modes 1x1,2x1,1x2,2x2] [--pass-tokens 2048]
+//                   [--precisions f32,i8]      (modes: workers x BLAS threads)
 //
-// Prints one JSON object: chunks/s for each threading mode (embedder worker threads × OpenBLAS threads), the
-// model's FLOPs per chunk, the sgemm ceiling (GFLOP/s of plain cblas_sgemm on the encoder's dense shapes, with
-// one and two threads), the achieved fraction of it, and the peak resident memory.
+// Prints one JSON object: chunks/s for each threading mode (embedder worker threads × OpenBLAS threads) and each
+// precision of the dense layers (timed alternately within each repeat), the model's FLOPs per chunk, the sgemm
+// ceiling (GFLOP/s of plain cblas_sgemm on the encoder's dense shapes, with one and two threads), the achieved
+// fraction of it, how close each precision's embeddings are to fp32's (cosine, min and median over the chunks),
+// and the peak resident memory.
 import CBLAS
+import CEncoderKernels
 import Foundation
 import RAGCore
 
@@ -87,7 +91,16 @@ enum MiniLMBench {
     }
 
     /// `modes` lists `workers x blasThreads` pairs, e.g. `1x1,2x1`.
-    static func run(modelsDirectory: URL, chunks: Int, repeats: Int, modes modeList: String = "1x1,2x1,1x2,2x2", passTokens: Int = 2048) throws -> [String: Any] {
+    static func run(
+        modelsDirectory: URL, chunks: Int, repeats: Int, modes modeList: String = "1x1,2x1,1x2,2x2", passTokens: Int = 2048,
+        precisions precisionList: String = "f32,i8"
+    ) throws -> [String: Any] {
+        let precisions = try precisionList.split(separator: ",").map { name in
+            guard let precision = MiniLMEmbedder.Precision(rawValue: String(name)), precision != .auto else {
+                fail("--precisions takes f32 and i8, comma-separated (got \(name))")
+            }
+            return precision
+        }
         let folder = modelsDirectory.appendingPathComponent(MiniLMEmbedder.directoryName)
         let texts = texts(count: chunks)
         let loadStart = ContinuousClock.now
@@ -108,37 +121,52 @@ enum MiniLMBench {
         var modes: [[String: Any]] = []
         for (workers, blasThreads) in pairs {
             let cores = max(workers, blasThreads)
-            let embedder = try MiniLMEmbedder(modelDirectory: folder, configuration: .init(threads: workers, maxTokensPerPass: passTokens, singleThreadedBLAS: false))
+            let embedders = try precisions.map { precision in
+                try MiniLMEmbedder(
+                    modelDirectory: folder,
+                    configuration: .init(threads: workers, maxTokensPerPass: passTokens, singleThreadedBLAS: false, precision: precision))
+            }
             openblas_set_num_threads(Int32(blasThreads))
-            _ = embedder.embedBlocking(Array(texts.prefix(4)))  // warm up: fault the weights in
-            var times: [Double] = []
+            for embedder in embedders { _ = embedder.embedBlocking(Array(texts.prefix(4))) }  // warm up: fault the weights in
+            var times = precisions.map { _ in [Double]() }
             var ceilings: [Double] = []
             for _ in 0..<repeats {
                 openblas_set_num_threads(Int32(blasThreads))
-                times.append(seconds { _ = embedder.embedBlocking(texts) })
+                for (index, embedder) in embedders.enumerated() { times[index].append(seconds { _ = embedder.embedBlocking(texts) }) }
                 ceilings.append(ceilingGFLOPS(tokens: 2048, threads: cores, repeats: 2).values.max()!)
             }
-            let m = median(times)
-            let rate = Double(chunks) / m
             let ceiling = median(ceilings)
-            modes.append([
-                "workers": workers, "blas_threads": blasThreads, "cores": cores,
-                "median_s": m, "chunks_per_s": rate, "gflops": rate * flopsPerChunk / 1e9, "times_s": times,
-                "ceiling_gflops": ceiling, "ceiling_gflops_runs": ceilings, "fraction_of_ceiling": rate * flopsPerChunk / 1e9 / ceiling,
-                "ceiling_chunks_per_s": ceiling * 1e9 / flopsPerChunk,
-            ])
+            for (index, precision) in precisions.enumerated() {
+                let m = median(times[index])
+                let rate = Double(chunks) / m
+                modes.append([
+                    "workers": workers, "blas_threads": blasThreads, "cores": cores, "precision": precision.rawValue,
+                    "median_s": m, "chunks_per_s": rate, "gflops": rate * flopsPerChunk / 1e9, "times_s": times[index],
+                    "ceiling_gflops": ceiling, "ceiling_gflops_runs": ceilings, "fraction_of_ceiling": rate * flopsPerChunk / 1e9 / ceiling,
+                    "ceiling_chunks_per_s": ceiling * 1e9 / flopsPerChunk,
+                ])
+            }
+        }
+        // How far each precision's embeddings are from fp32's, on the benchmark chunks.
+        var agreement: [String: Any] = [:]
+        let reference = try MiniLMEmbedder(modelDirectory: folder, configuration: .init(precision: .f32)).embedBlocking(texts)
+        for precision in precisions where precision != .f32 {
+            let vectors = try MiniLMEmbedder(modelDirectory: folder, configuration: .init(precision: precision)).embedBlocking(texts)
+            let cosines = zip(vectors, reference).map { pair in zip(pair.0, pair.1).reduce(Float(0)) { $0 + $1.0 * $1.1 } }
+            agreement[precision.rawValue] = ["min_cosine": Double(cosines.min()!), "median_cosine": median(cosines.map(Double.init))]
         }
         openblas_set_num_threads(Int32(ProcessInfo.processInfo.activeProcessorCount))
         // The best mode for each number of cores.
         var summary: [String: Any] = [:]
         for cores in [1, 2] {
-            guard let best = modes.filter({ $0["cores"] as! Int == cores }).max(by: { ($0["chunks_per_s"] as! Double) < ($1["chunks_per_s"] as! Double) }) else { continue }
+            guard let best = modes.filter({ $0["cores"] as! Int == cores && $0["precision"] as! String == "f32" }).max(by: { ($0["chunks_per_s"] as! Double) < ($1["chunks_per_s"] as! Double) }) else { continue }
             summary["\(cores)"] = best.filter { $0.key != "times_s" && $0.key != "ceiling_gflops_runs" }
         }
         return [
             "bench": "minilm", "chunks": chunks, "tokens_per_chunk": 256, "flops_per_chunk": flopsPerChunk,
             "load_s": Double(loadTime.components.seconds) + Double(loadTime.components.attoseconds) * 1e-18,
-            "modes": modes, "best": summary, "pass_tokens": passTokens,
+            "modes": modes, "best": summary, "pass_tokens": passTokens, "cosine_to_f32": agreement,
+            "i8_kernel": String(cString: ragenc_i8_kernel_name()),
             "median_s": modes.map { $0["median_s"] as! Double }.min() ?? 0,
             "peak_rss_bytes": peakResidentBytes(),
         ]

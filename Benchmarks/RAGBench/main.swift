@@ -150,7 +150,7 @@ case "llm":
 case "multipart":
     printJSON(MultipartBench.run(repeats: repeats, legacyCap: Double(arguments.options["legacy-cap-s"] ?? "") ?? 30))
 
-case "minilm": printJSON(try MiniLMBench.run(modelsDirectory: URL(fileURLWithPath: arguments.options["models"] ?? "models"), chunks: arguments.int("chunks", 64), repeats: repeats, modes: arguments.options["modes"] ?? "1x1,2x1,1x2,2x2", passTokens: arguments.int("pass-tokens", 2048)))
+case "minilm": printJSON(try MiniLMBench.run(modelsDirectory: URL(fileURLWithPath: arguments.options["models"] ?? "models"), chunks: arguments.int("chunks", 64), repeats: repeats, modes: arguments.options["modes"] ?? "1x1,2x1,1x2,2x2", passTokens: arguments.int("pass-tokens", 2048), precisions: arguments.options["precisions"] ?? "f32,i8"))
 
 default:
     fail("usage: RAGBench extract PDF [--threads N] | search --vectors F --queries F | chunk TEXT  [--repeat R]")

@@ -27,6 +27,7 @@ BENCHMARKS = [
     ("cache", "Benchmarks/scripts/cache.sh 5"),
     ("ocr", "Benchmarks/scripts/ocr.sh 20 3"),
     ("minilm", "bash Benchmarks/scripts/minilm.sh"),
+    ("encoder", "bash Benchmarks/scripts/encoder.sh 2"),
     ("compact", "Benchmarks/scripts/compact.sh 3"),
 ]
 HEADER = ("| benchmark | target | figure | baseline, same run | ratio | verdict | run |\n"
