@@ -171,18 +171,10 @@ VNNI static void quantize_avx512(const float *x, size_t rows, size_t columns, si
         }
 }
 
-// `R` rows of activations (R ≤ 6, a constant at each call) by one panel of 64 outputs, over input group `g`: per
-// quad of inputs 4 weight loads and R broadcasts for 4 × R `vpdpbusd` into int32 sums (24 registers), then
-//     out (+)= a_scale · (sum · w_scale − zero · w_offset)
-// with `add` saying whether `out` already holds a sum to add to.
+// The int32 sums of `R` rows (R ≤ 6, `inputs` bytes apart from `x`) by one panel of 64 outputs over `quads` quads of
+// inputs: per quad 4 weight loads and R broadcasts for 4 × R `vpdpbusd`.
 VNNI static inline __attribute__((always_inline)) void
-tile_avx512(const uint8_t *a, size_t inputs, size_t group, size_t g, const float *a_scales, const int32_t *a_zeros,
-            const int8_t *weights, const float *scales, const float *offsets, float *out, size_t out_stride, int add,
-            const int R) {
-    const size_t groups = inputs / group, quads = group / 4;
-    const uint8_t *x = a + g * group;
-    const int8_t *w = weights;
-    __m512i acc[6][4];
+dot_group(const uint8_t *x, size_t inputs, const int8_t *w, size_t quads, __m512i acc[6][4], const int R) {
     for (int r = 0; r < R; r++)
         for (int p = 0; p < 4; p++) acc[r][p] = _mm512_setzero_si512();
     for (size_t q = 0; q < quads; q++, w += 256) {
@@ -200,6 +192,19 @@ tile_avx512(const uint8_t *a, size_t inputs, size_t group, size_t g, const float
             acc[r][3] = _mm512_dpbusd_epi32(acc[r][3], b, w3);
         }
     }
+}
+
+// `R` rows of activations (R ≤ 6, a constant at each call) by one panel of 64 outputs, over input group `g`: the
+// int32 sums (24 registers), then
+//     out (+)= a_scale · (sum · w_scale − zero · w_offset)
+// with `add` saying whether `out` already holds a sum to add to.
+VNNI static inline __attribute__((always_inline)) void
+tile_avx512(const uint8_t *a, size_t inputs, size_t group, size_t g, const float *a_scales, const int32_t *a_zeros,
+            const int8_t *weights, const float *scales, const float *offsets, float *out, size_t out_stride, int add,
+            const int R) {
+    const size_t groups = inputs / group, quads = group / 4;
+    __m512i acc[6][4];
+    dot_group(a + g * group, inputs, weights, quads, acc, R);
     for (int p = 0; p < 4; p++) {
         __m512 weight_scales = _mm512_loadu_ps(scales + 16 * p);
         __m512 weight_offsets = _mm512_loadu_ps(offsets + 16 * p);
@@ -215,7 +220,7 @@ tile_avx512(const uint8_t *a, size_t inputs, size_t group, size_t g, const float
 }
 
 // `R` rows (R ≤ 3) by one panel over every input group, the float sums kept in registers from group to group (12
-// int32 and 12 float accumulators): for layers whose panel of weights (inputs × 64 bytes) fits in L1, so that the
+// int32 and 12 float accumulators in use): for layers whose panel of weights (inputs × 64 bytes) fits in L1, so that the
 // rows can pass over all of it.
 VNNI static inline __attribute__((always_inline)) void
 tile_groups_avx512(const uint8_t *a, size_t inputs, size_t group, const float *a_scales, const int32_t *a_zeros,
@@ -227,26 +232,8 @@ tile_groups_avx512(const uint8_t *a, size_t inputs, size_t group, const float *a
         for (int p = 0; p < 4; p++)
             total[r][p] = accumulate ? _mm512_loadu_ps(out + r * out_stride + 16 * p) : _mm512_setzero_ps();
     for (size_t g = 0; g < groups; g++) {
-        const int8_t *w = codes + g * outputs * group + panel * quads * 256;
-        const uint8_t *x = a + g * group;
-        __m512i acc[3][4];
-        for (int r = 0; r < R; r++)
-            for (int p = 0; p < 4; p++) acc[r][p] = _mm512_setzero_si512();
-        for (size_t q = 0; q < quads; q++, w += 256) {
-            __m512i w0 = _mm512_loadu_si512((const void *)w);
-            __m512i w1 = _mm512_loadu_si512((const void *)(w + 64));
-            __m512i w2 = _mm512_loadu_si512((const void *)(w + 128));
-            __m512i w3 = _mm512_loadu_si512((const void *)(w + 192));
-            for (int r = 0; r < R; r++) {
-                int32_t four;
-                memcpy(&four, x + r * inputs + 4 * q, 4);
-                __m512i b = _mm512_set1_epi32(four);
-                acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], b, w0);
-                acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], b, w1);
-                acc[r][2] = _mm512_dpbusd_epi32(acc[r][2], b, w2);
-                acc[r][3] = _mm512_dpbusd_epi32(acc[r][3], b, w3);
-            }
-        }
+        __m512i acc[6][4];
+        dot_group(a + g * group, inputs, codes + g * outputs * group + panel * quads * 256, quads, acc, R);
         for (int p = 0; p < 4; p++) {
             __m512 weight_scales = _mm512_loadu_ps(scales + g * outputs + 64 * panel + 16 * p);
             __m512 weight_offsets = _mm512_loadu_ps(offsets + g * outputs + 64 * panel + 16 * p);
