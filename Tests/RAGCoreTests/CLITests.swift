@@ -269,6 +269,43 @@ struct RAGProcess {
         #expect(bad.stderr == "rag: error: --vector-format must be auto, f32, f16 or i8, not 'int8'\n")
     }
 
+    /// `--encoder-precision` and RAG_ENCODER_PRECISION choose the MiniLM encoder's arithmetic: `rag doctor` names the
+    /// one in use, a collection embedded in int8 is searched alike with either, and a bad value is one line, exit 64.
+    @Test func theEncoderPrecisionIsChosenByFlagOrVariable() async throws {
+        _ = try requireMiniLMDirectory()
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let collection = directory.appendingPathComponent("collection")
+        let file = directory.appendingPathComponent("handbook.txt")
+        try CLITests.handbook.write(to: file, atomically: true, encoding: .utf8)
+        let ingest = try await RAGProcess.run(["ingest", file.path, "--embedder", "minilm", "--encoder-precision", "i8"], collection: collection)
+        #expect(ingest.status == 0, "\(ingest.stderr)")
+        for (arguments, environment) in [(["--encoder-precision", "f32"], [:]), ([], ["RAG_ENCODER_PRECISION": "i8"])] as [([String], [String: String])] {
+            let search = try await RAGProcess.run(["search", "how many vacation days", "--json"] + arguments, collection: collection, environment: environment)
+            #expect(search.status == 0, "\(search.stderr)")
+            let hits = try JSONDecoder().decode(SearchOutput.self, from: Data(search.stdout.utf8)).hits
+            #expect(hits.first?.page == 1 && hits.first?.file == "handbook.txt", "\(arguments) \(environment): \(search.stdout)")
+        }
+        let fp32 = try await RAGProcess.run(["doctor", "--encoder-precision", "f32"], collection: collection)
+        #expect(fp32.stdout.contains("dense layers in f32 (OpenBLAS sgemm)"), "\(fp32.stdout)")
+        let int8 = try await RAGProcess.run(["doctor"], collection: collection, environment: ["RAG_ENCODER_PRECISION": "i8"])
+        #expect(int8.stdout.contains("dense layers in i8 ("), "\(int8.stdout)")
+        let bad = try await RAGProcess.run(["search", "--encoder-precision", "bf16", "anything"], collection: collection)
+        #expect(bad.status == 64)
+        #expect(bad.stderr == "rag: error: --encoder-precision (RAG_ENCODER_PRECISION) must be auto, f32 or i8, not 'bf16'\n")
+        let badVariable = try await RAGProcess.run(["search", "anything"], collection: collection, environment: ["RAG_ENCODER_PRECISION": "int8"])
+        #expect(badVariable.status == 64)
+        #expect(badVariable.stderr == "rag: error: RAG_ENCODER_PRECISION (--encoder-precision) must be auto, f32 or i8, not 'int8'\n")
+    }
+
+    struct SearchOutput: Decodable {
+        struct Hit: Decodable {
+            var file: String
+            var page: Int
+        }
+        var hits: [Hit]
+    }
+
     @Test(arguments: ["ask", "chat"])
     func aBadQueryRewritesFlagIsOneLineAndExitCode64(command: String) async throws {
         let run = try await RAGProcess.run([command, "--query-rewrites", "9"] + (command == "ask" ? ["anything"] : []), collection: temporaryDirectory())

@@ -225,6 +225,16 @@ import Testing
         )) { try ServerConfiguration(flags: [:], environment: ["RAG_VECTOR_FORMAT": "int8"]) }
     }
 
+    @Test func theEncoderPrecisionIsRead() throws {
+        #expect(try ServerConfiguration(flags: [:], environment: [:]).encoderPrecision == .auto)
+        #expect(try ServerConfiguration(flags: [:], environment: ["RAG_ENCODER_PRECISION": "i8"]).encoderPrecision == .i8)
+        #expect(try ServerConfiguration(flags: ["--encoder-precision": "f32"], environment: ["RAG_ENCODER_PRECISION": "i8"]).encoderPrecision == .f32)
+        #expect(throws: SettingError(
+            flag: "--encoder-precision", variable: "RAG_ENCODER_PRECISION",
+            "RAG_ENCODER_PRECISION (--encoder-precision) must be auto, f32 or i8, not 'bf16'"
+        )) { try ServerConfiguration(flags: [:], environment: ["RAG_ENCODER_PRECISION": "bf16"]) }
+    }
+
     @Test func aBadVariableUnderAFlagIsNotRead() throws {
         #expect(try ServerConfiguration(flags: ["--port": "9000"], environment: ["RAG_PORT": "banana"]).port == 9000)
     }

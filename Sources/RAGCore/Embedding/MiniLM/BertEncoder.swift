@@ -85,12 +85,11 @@ final class BertEncoder: @unchecked Sendable {
     }
 
     /// A pass's activations in int8 (`ragenc_i8_quantize`), in scratch memory: codes, and a scale and a zero point
-    /// per token.
+    /// per token and group of inputs.
     struct QuantizedActivations {
         let codes: UnsafeMutablePointer<UInt8>
         let scales: UnsafeMutablePointer<Float>
         let zeros: UnsafeMutablePointer<Int32>
-
     }
 
     /// The int8 weights of one layer, in ``Layer``'s order, and the factors its LayerNorm outputs are multiplied by
@@ -121,8 +120,8 @@ final class BertEncoder: @unchecked Sendable {
         }
     }
 
-    /// How the dense layers compute: fp32 `cblas_sgemm`, or int8 (weights per output, activations per token) on
-    /// AVX-512 VNNI.
+    /// How the dense layers compute: fp32 `cblas_sgemm`, or int8 (weights per output, activations per token, both by
+    /// groups of inputs) on AVX-512 VNNI.
     enum Arithmetic: Sendable, Hashable {
         case f32, i8
     }
@@ -137,7 +136,8 @@ final class BertEncoder: @unchecked Sendable {
     let arithmetic: Arithmetic
 
     /// Loads the encoder; with `arithmetic` ``Arithmetic/i8`` (which needs hidden and intermediate sizes that are
-    /// multiples of 64) the dense weights are quantized once, here (about 11 MB for MiniLM, 0.1 s).
+    /// multiples of 64) the dense weights are quantized once, here, after an fp32 pass over `calibration` (token ids)
+    /// sets the smoothing factors: 10.6 MB for MiniLM, 0.12 s with the calibration texts.
     init(
         configuration: Configuration, weights file: SafeTensors, arithmetic: Arithmetic = .f32, calibration: [[Int32]] = []
     ) throws(ModelError) {
@@ -259,7 +259,8 @@ final class BertEncoder: @unchecked Sendable {
 
     /// Encodes `sequences` (token ids, each at most `maxPositions` long and non-empty) and writes each one's
     /// mean-pooled, L2-normalised vector to `output` (`sequences.count × hiddenSize` floats), working in
-    /// `scratch` (at least `scratchFloats(tokens:longest:)` floats).
+    /// `scratch` (at least `scratchFloats(tokens:longest:)` floats). `observe`, called by the fp32 path only, sees
+    /// the inputs of Q/K/V (point 2·layer) and of the feed-forward (2·layer + 1), `tokens × hiddenSize` floats.
     func encode(
         _ sequences: [[Int32]], into output: UnsafeMutablePointer<Float>, scratch: UnsafeMutableBufferPointer<Float>,
         observe: ((_ point: Int, _ x: UnsafePointer<Float>) -> Void)? = nil

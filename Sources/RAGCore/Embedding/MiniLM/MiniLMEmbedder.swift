@@ -55,9 +55,11 @@ public final class MiniLMEmbedder: Embedder {
     /// The arithmetic of the encoder's dense layers (90 % of its work).
     ///
     /// - `f32`: OpenBLAS `cblas_sgemm`, the reference.
-    /// - `i8`: weights quantized to int8 once per output row, activations per token before each layer, products
-    ///   summed exactly in int32 with AVX-512 VNNI (`vpdpbusd`): about 3× `sgemm`'s speed per layer and 2× the
-    ///   whole encoder's on 2 cores, with embeddings at cosine ≥ 0.995 of fp32's (docs/performance.md). On a CPU
+    /// - `i8`: weights quantized to int8 once, per output row and group of 192 inputs; each token's activations
+    ///   before each layer, per group (over the group's own range after GELU); the LayerNorm outputs smoothed first
+    ///   by factors set on a calibration text. Products are summed exactly in int32 with AVX-512 VNNI
+    ///   (`vpdpbusd`): about 3× `sgemm`'s speed per layer and 2.15× the whole encoder's on 2 cores, with embeddings
+    ///   within cosine 0.998 of fp32's (docs/performance.md). Attention, GELU and LayerNorm stay fp32. On a CPU
     ///   without VNNI the int8 kernel is portable C, far slower than `sgemm`.
     /// - `auto`: `i8` when the CPU has AVX-512 VNNI, else `f32`.
     public enum Precision: String, Sendable, Hashable, CaseIterable {
