@@ -33,7 +33,7 @@ struct Chat: AsyncParsableCommand {
         let retrieval = try retrievalFlags.options()
         let rewriting = try rewritingFlags.rewriting()
         let vectorFormat = try retrievalFlags.vectorFormat(default: .auto)
-        let engine = try await options.makeEngine { configuration in
+        let engine = try await options.makeEngine(encoderPrecision: .auto) { configuration in
             configuration.vectorFormat = vectorFormat
             configuration.searchResults = max(1, k)
             configuration.retrieval = retrieval

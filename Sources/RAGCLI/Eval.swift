@@ -122,7 +122,7 @@ struct Eval: AsyncParsableCommand {
     private func makeEngines() async throws -> [EmbedderChoice: Engine] {
         CLI.bootstrapLogging(verbose: options.verbose)
         guard !documents.isEmpty else {
-            let engine = try await options.makeEngine()
+            let engine = try await options.makeEngine(encoderPrecision: .auto)  // every question of the set is embedded
             guard !engine.collection.chunks.isEmpty else {
                 throw CLIError("the collection \(try options.directory().path) is empty: ingest the documents first, or pass --documents")
             }

@@ -40,7 +40,7 @@ struct Ingest: AsyncParsableCommand {
         let ocr = try extraction.ocrOptions()
         // `--ocr always` without Tesseract, or a language without its data, stops here, before any file is read.
         _ = try EngineConfiguration(ocr: ocr).checkOCR()
-        let engine = try await options.makeEngine { configuration in
+        let engine = try await options.makeEngine(encoderPrecision: .auto) { configuration in
             configuration.extraction = extraction.limits
             configuration.pdfPassword = extraction.password
             configuration.ocr = ocr

@@ -93,13 +93,19 @@ struct CollectionOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Embedding model for --embedder openai (default $RAG_EMBEDDING_MODEL, else text-embedding-3-small).", valueName: "name"))
     var embeddingModel: String?
 
-    @Option(help: ArgumentHelp(EngineSettings.encoderPrecision.info.helpText, valueName: "precision"))
+    @Option(help: ArgumentHelp(
+        "The MiniLM encoder's dense layers: auto (i8 when the CPU has AVX-512 VNNI, else f32), f32 (OpenBLAS sgemm) or i8 (int8, about 2x faster, embeddings within cosine 0.998 of f32's) [RAG_ENCODER_PRECISION] (default auto for ingest, chat, eval and doctor; f32 for the commands that embed one question at most, since quantizing the weights takes about 0.12 s at start).",
+        valueName: "precision"))
     var encoderPrecision: String?
 
-    /// How MiniLM runs: `--encoder-precision`, else $RAG_ENCODER_PRECISION, else auto.
+    /// How MiniLM runs: `--encoder-precision`, else $RAG_ENCODER_PRECISION, else `defaultPrecision`.
     ///
     /// - Throws: `CLIError` (exit code 64) when the value is not accepted.
-    func encoder() throws -> MiniLMEmbedder.Configuration {
+    func encoder(default defaultPrecision: MiniLMEmbedder.Precision = .auto) throws -> MiniLMEmbedder.Configuration {
+        let setting = EngineSettings.encoderPrecision
+        guard encoderPrecision != nil || setting.variable.map({ CLI.environment[$0] != nil }) == true else {
+            return MiniLMEmbedder.Configuration(precision: defaultPrecision)
+        }
         do {
             return MiniLMEmbedder.Configuration(
                 precision: try EngineSettings.encoderPrecision.value(flag: encoderPrecision, environment: CLI.environment))
@@ -121,7 +127,14 @@ struct CollectionOptions: ParsableArguments {
         return configuration
     }
 
-    func makeEngine(_ configure: (inout EngineConfiguration) -> Void = { _ in }) async throws -> Engine {
+    /// The engine on the collection these options name, with the embedder it was built with (or `--embedder`'s).
+    ///
+    /// - Parameter encoderPrecision: MiniLM's arithmetic without `--encoder-precision` or $RAG_ENCODER_PRECISION: `f32`
+    ///   for commands that embed one question at most (quantizing the weights for int8 takes about 0.12 s, far more
+    ///   than int8 saves on a question), `auto` for those that embed documents.
+    func makeEngine(
+        encoderPrecision: MiniLMEmbedder.Precision = .f32, _ configure: (inout EngineConfiguration) -> Void = { _ in }
+    ) async throws -> Engine {
         CLI.bootstrapLogging(verbose: verbose)
         let directory = try directory()
         let databaseURL = try resolvedDatabaseURL()
@@ -136,7 +149,7 @@ struct CollectionOptions: ParsableArguments {
         let chosen = try await EngineSetup.embedder(
             collectionDirectory: directory, databaseURL: databaseURL, choice: embedder, openAI: openAI, metrics: CLI.metrics,
             modelsDirectory: EngineSetup.modelsDirectory(environment: CLI.environment), logger: Logger(label: "rag"),
-            encoder: try encoder())
+            encoder: try encoder(default: encoderPrecision))
         let engine = try await Engine(configuration: configuration, embedder: chosen, llm: client, metrics: CLI.metrics, logger: Logger(label: "rag"))
         CLI.openEngines.withLock { $0.append(engine) }
         return engine

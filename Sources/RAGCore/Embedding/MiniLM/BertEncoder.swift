@@ -109,14 +109,19 @@ final class BertEncoder: @unchecked Sendable {
     static func smoothingFactors(
         activations: [Float], weights: [(UnsafePointer<Float>, outputs: Int)], columns: Int
     ) -> [Float] {
-        (0..<columns).map { j in
-            let activation = activations[j]
-            var weight: Float = 0
+        // Each column's largest weight, row by row (the matrices are row-major).
+        var largest = [Float](repeating: 0, count: columns)
+        largest.withUnsafeMutableBufferPointer { largest in
             for (matrix, outputs) in weights {
-                for o in 0..<outputs { weight = max(weight, abs(matrix[o * columns + j])) }
+                for o in 0..<outputs {
+                    let row = matrix + o * columns
+                    for j in 0..<columns { largest[j] = max(largest[j], abs(row[j])) }
+                }
             }
-            guard activation > 0, weight > 0 else { return 1 }
-            return (weight / activation).squareRoot()
+        }
+        return (0..<columns).map { j in
+            guard activations[j] > 0, largest[j] > 0 else { return 1 }
+            return (largest[j] / activations[j]).squareRoot()
         }
     }
 
