@@ -94,7 +94,8 @@ struct CollectionOptions: ParsableArguments {
     var embeddingModel: String?
 
     @Option(help: ArgumentHelp(
-        "The MiniLM encoder's dense layers: auto (i8 when the CPU has AVX-512 VNNI, else f32), f32 (OpenBLAS sgemm) or i8 (int8, about 2x faster, embeddings within cosine 0.998 of f32's) [RAG_ENCODER_PRECISION] (default auto for ingest, chat, eval and doctor; f32 for the commands that embed one question at most, since quantizing the weights takes about 0.12 s at start).",
+        EngineSettings.encoderPrecision.help
+            + " [RAG_ENCODER_PRECISION] (default auto for ingest, chat, eval and doctor; f32 for the commands that embed one question at most, since quantizing the weights takes about 0.14 s at start).",
         valueName: "precision"))
     var encoderPrecision: String?
 
@@ -130,7 +131,7 @@ struct CollectionOptions: ParsableArguments {
     /// The engine on the collection these options name, with the embedder it was built with (or `--embedder`'s).
     ///
     /// - Parameter encoderPrecision: MiniLM's arithmetic without `--encoder-precision` or $RAG_ENCODER_PRECISION: `f32`
-    ///   for commands that embed one question at most (quantizing the weights for int8 takes about 0.12 s, far more
+    ///   for commands that embed one question at most (quantizing the weights for int8 takes about 0.14 s, far more
     ///   than int8 saves on a question), `auto` for those that embed documents.
     func makeEngine(
         encoderPrecision: MiniLMEmbedder.Precision = .f32, _ configure: (inout EngineConfiguration) -> Void = { _ in }

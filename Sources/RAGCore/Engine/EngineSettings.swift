@@ -101,7 +101,7 @@ public enum EngineSettings {
     /// (``MiniLMEmbedder/Precision``).
     public static let encoderPrecision = Setting<MiniLMEmbedder.Precision>.choice(
         flag: "--encoder-precision", variable: "RAG_ENCODER_PRECISION", valueName: "precision", default: .auto,
-        help: "The arithmetic of the MiniLM encoder's dense layers: auto (i8 when the CPU has AVX-512 VNNI, else f32), f32 (OpenBLAS sgemm) or i8 (int8 weights and activations, about 2x faster, embeddings at cosine 0.997 of f32's)")
+        help: "The arithmetic of the MiniLM encoder's dense layers: auto (i8 when the CPU has AVX-512 VNNI, else f32), f32 (OpenBLAS sgemm) or i8 (int8 weights and activations, about 2x faster, embeddings within cosine 0.998 of f32's)")
 
     /// `--query-rewrites` / `RAG_QUERY_REWRITES`: reformulations of each question a language model writes, searched
     /// too (``QueryRewriting/reformulations``).
