@@ -51,6 +51,67 @@ float ragvec_i8_quantize_query(const float *query, size_t dim, int8_t *codes) {
     return quantize(query, dim, codes, NULL);
 }
 
+// MARK: - int8: the stored form (a scale, then the codes, per row)
+
+void ragvec_i8_encode_rows(const float *rows, size_t count, size_t dim, uint8_t *out) {
+    for (size_t i = 0; i < count; i++) {
+        uint8_t *row = out + i * (dim + 4);
+        float scale = quantize(rows + i * dim, dim, (int8_t *)(row + 4), NULL);
+        memcpy(row, &scale, 4);
+    }
+}
+
+void ragvec_i8_decode_rows(const uint8_t *stored, size_t count, size_t dim, float *out) {
+    for (size_t i = 0; i < count; i++) {
+        const uint8_t *row = stored + i * (dim + 4);
+        float scale;
+        memcpy(&scale, row, 4);
+        for (size_t d = 0; d < dim; d++) out[i * dim + d] = (float)(int8_t)row[4 + d] * scale;
+    }
+}
+
+int ragvec_i8_put_stored(const uint8_t *stored, size_t count, size_t dim, size_t padded, size_t first_row,
+                         int8_t *blocks, float *scales, int32_t *sums) {
+    for (size_t i = 0; i < count; i++) {
+        const uint8_t *row = stored + i * (dim + 4);
+        float scale;
+        memcpy(&scale, row, 4);
+        if (!(scale >= 0 && isfinite(scale))) return 0;
+        size_t at = first_row + i;
+        int8_t *block = blocks + (at / 16) * 16 * padded;
+        size_t lane = at % 16;
+        int32_t total = 0;
+        for (size_t d = 0; d < dim; d++) {
+            int8_t code = (int8_t)row[4 + d];
+            if (code == -128) return 0;  // no writer makes it; the kernels' sums assume -127 ... 127
+            block[(d / 4) * 64 + lane * 4 + d % 4] = code;
+            total += code;
+        }
+        scales[at] = scale;
+        sums[at] = total;
+    }
+    return 1;
+}
+
+void ragvec_i8_get_rows(const int8_t *blocks, const float *scales, size_t first_row, size_t count, size_t padded,
+                        size_t dim, float *out) {
+    for (size_t i = 0; i < count; i++) {
+        size_t at = first_row + i;
+        const int8_t *block = blocks + (at / 16) * 16 * padded;
+        size_t lane = at % 16;
+        for (size_t d = 0; d < dim; d++) out[i * dim + d] = (float)block[(d / 4) * 64 + lane * 4 + d % 4] * scales[at];
+    }
+}
+
+float ragvec_i8_row_dot(const int8_t *blocks, const float *scales, size_t row, size_t padded, size_t dim,
+                        const float *query) {
+    const int8_t *block = blocks + (row / 16) * 16 * padded;
+    size_t lane = row % 16;
+    float total = 0;
+    for (size_t d = 0; d < dim; d++) total += (float)block[(d / 4) * 64 + lane * 4 + d % 4] * query[d];
+    return total * scales[row];
+}
+
 // MARK: - int8: scores
 
 typedef void (*i8_scores_fn)(const int8_t *, const float *, const int32_t *, size_t, size_t, size_t, const int8_t *,

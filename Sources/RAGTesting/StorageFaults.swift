@@ -36,4 +36,22 @@ package enum StorageFaults {
             throw CollectionError(.io, "cannot run \(sql): \(String(cString: sqlite3_errmsg(db)))", path: path)
         }
     }
+
+    /// The integer the first column of `sql`'s first row holds, read from the collection database in `directory`
+    /// through a connection of its own (what a test checks on disk). `nil` when there is no row or it is NULL.
+    package static func integer(_ sql: String, in directory: URL) throws -> Int64? {
+        let path = directory.appendingPathComponent(SQLiteCollectionStore.fileName).path
+        var db: OpaquePointer?
+        defer { sqlite3_close_v2(db) }
+        var statement: OpaquePointer?
+        defer { sqlite3_finalize(statement) }
+        guard sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, nil) == SQLITE_OK,
+            sqlite3_prepare_v2(db, sql, -1, &statement, nil) == SQLITE_OK
+        else {
+            throw CollectionError(.io, "cannot run \(sql): \(String(cString: sqlite3_errmsg(db)))", path: path)
+        }
+        sqlite3_busy_timeout(db, 10_000)
+        guard sqlite3_step(statement) == SQLITE_ROW, sqlite3_column_type(statement, 0) != SQLITE_NULL else { return nil }
+        return sqlite3_column_int64(statement, 0)
+    }
 }

@@ -243,7 +243,7 @@ struct CraftedCollection {
             return chunk
         }
         #expect(loaded.documents == collection.documents && loaded.chunks == withoutContext)
-        #expect(loaded.index.storage == collection.index.storage)
+        #expect(loaded.vectors.f32.storage == collection.vectors.f32.storage)
         #expect(file.header() == CollectionHeader(embedderID: "hashing-v1-d4", dimension: 4))
     }
 }

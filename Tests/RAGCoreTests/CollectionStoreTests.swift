@@ -128,7 +128,7 @@ actor TestDatabases {
             #expect(snapshot.collection.documents[0].warnings.first?.page == 3)
             #expect(snapshot.collection.chunks == expected.chunks)
             #expect(snapshot.collection.chunks.map(\.context) == ["Title", "Basics"])
-            #expect(snapshot.collection.index.storage == expected.index.storage)
+            #expect(snapshot.collection.vectors.f32.storage == expected.vectors.f32.storage)
             #expect(snapshot.collection.lexicalSearch("two", k: 3) == expected.lexicalSearch("two", k: 3))
             #expect(snapshot.collection.lexicalIndex.termCount == expected.lexicalIndex.termCount)
         }
@@ -203,7 +203,7 @@ actor TestDatabases {
             let snapshot = try #require(try await store.loadSnapshot())
             #expect(snapshot.version == 3)
             #expect(snapshot.collection.documents.map(\.fileName) == ["b.pdf"])
-            #expect(snapshot.collection.index.count == other.chunks.count)
+            #expect(snapshot.collection.vectors.count == other.chunks.count)
             #expect(snapshot.collection.search(vector: [1, 2, 3, 4], k: 3).allSatisfy { $0.chunk.fileName == "b.pdf" })
         }
     }
@@ -265,7 +265,7 @@ actor TestDatabases {
             #expect(followed.generation == fresh.version && fresh.version == 4)
             #expect(followed.documents == fresh.collection.documents)
             #expect(followed.chunks == fresh.collection.chunks)
-            #expect(followed.index.storage == fresh.collection.index.storage)
+            #expect(followed.vectors.f32.storage == fresh.collection.vectors.f32.storage)
             #expect(followed.lexicalSearch("bee changed two", k: 5) == fresh.collection.lexicalSearch("bee changed two", k: 5))
         }
     }
@@ -283,7 +283,7 @@ actor TestDatabases {
             #expect(mine.version == 3 && theirs.version == 3)
             #expect(mine.collection.documents == theirs.collection.documents)
             #expect(mine.collection.chunks == theirs.collection.chunks)
-            #expect(mine.collection.index.storage == theirs.collection.index.storage)
+            #expect(mine.collection.vectors.f32.storage == theirs.collection.vectors.f32.storage)
             #expect(mine.collection.lexicalSearch("bee two", k: 5) == theirs.collection.lexicalSearch("bee two", k: 5))
         }
     }

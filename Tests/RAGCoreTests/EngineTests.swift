@@ -128,7 +128,7 @@ import Testing
         let removed = try await reopened.remove("facts.txt")
         #expect(removed.fileName == "facts.txt")
         let final = try await Engine(configuration: configuration).collection
-        #expect(final.documents.isEmpty && final.chunks.isEmpty && final.index.count == 0)
+        #expect(final.documents.isEmpty && final.chunks.isEmpty && final.vectors.count == 0)
         await #expect(throws: EngineError.self) { try await reopened.remove("facts.txt") }
         }
     }

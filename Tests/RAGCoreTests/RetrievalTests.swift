@@ -148,7 +148,7 @@ import Testing
         // The score is the chunk's cosine similarity, whichever ranking brought it.
         let query = try await MockEmbedder(dimension: 16).embed(["lpadmin printer queue"])[0]
         let row = try #require(engine.collection.chunks.firstIndex { $0.id == hit.chunk.id })
-        #expect(abs(hit.score - engine.collection.index.similarity(VectorIndex.normalized(query), row: row)) < 1e-6)
+        #expect(abs(hit.score - engine.collection.vectors.similarity(VectorIndex.normalized(query), row: row)) < 1e-6)
     }
 }
 

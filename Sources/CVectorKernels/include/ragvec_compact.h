@@ -24,6 +24,28 @@ void ragvec_i8_put_rows(const float *_Nonnull rows, size_t count, size_t dim, si
 /// Quantizes one query of `dim` values (a multiple of 4) to codes; returns its scale.
 float ragvec_i8_quantize_query(const float *_Nonnull query, size_t dim, int8_t *_Nonnull codes);
 
+/// The stored form of int8 rows (a collection's vectors on disk): for each row, its scale (4 bytes, this host's
+/// float) and then its `dim` codes, `dim + 4` bytes a row. Encodes `count` fp32 rows of `dim` values (any `dim`).
+void ragvec_i8_encode_rows(const float *_Nonnull rows, size_t count, size_t dim, uint8_t *_Nonnull out);
+
+/// Decodes `count` stored int8 rows into fp32 values (code * scale).
+void ragvec_i8_decode_rows(const uint8_t *_Nonnull stored, size_t count, size_t dim, float *_Nonnull out);
+
+/// Puts `count` stored int8 rows of `dim` values into the blocked layout (rows padded to `padded` dimensions, the
+/// padding already zero), as rows `first_row` ..< `first_row + count`, with their scales and code sums. Returns 0,
+/// having written part of them, when a row is not one a writer makes (a negative or non-finite scale, a code -128).
+int ragvec_i8_put_stored(const uint8_t *_Nonnull stored, size_t count, size_t dim, size_t padded, size_t first_row,
+                         int8_t *_Nonnull blocks, float *_Nonnull scales, int32_t *_Nonnull sums);
+
+/// Decodes rows `first_row` ..< `first_row + count` of the blocked layout into fp32 values (`dim` per row).
+void ragvec_i8_get_rows(const int8_t *_Nonnull blocks, const float *_Nonnull scales, size_t first_row, size_t count,
+                        size_t padded, size_t dim, float *_Nonnull out);
+
+/// The dot product of an fp32 `query` (`dim` values) with row `row` of the blocked layout, decoded (code * scale):
+/// a candidate's score against the unquantized query.
+float ragvec_i8_row_dot(const int8_t *_Nonnull blocks, const float *_Nonnull scales, size_t row, size_t padded,
+                        size_t dim, const float *_Nonnull query);
+
 /// Approximate scores of `queries` (`query_count` quantized queries of `dim` codes each, with their scales) against
 /// rows `first_block * 16` ..< `(first_block + block_count) * 16`: out[q * out_stride + r] for r counted from the
 /// first row of `first_block`.

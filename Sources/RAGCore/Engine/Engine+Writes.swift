@@ -36,8 +36,10 @@ extension Engine {
         try checkWritable()
         return try await writes.withPermit { () async throws -> Indexed? in
             try Task.checkCancellation()
-            let header = CollectionHeader(embedderID: embedder.identifier, dimension: embedder.dimension)
+            let header = CollectionHeader(
+                embedderID: embedder.identifier, dimension: embedder.dimension, vectorStorage: configuration.vectorStorage)
             guard let outcome = try await write(header, configuration.maxCollectionChunks) else { return nil }
+            try await adoptStoredFormatIfEmpty()
             switch outcome {
             case .unchanged(let existing):
                 return .unchanged(existing)
@@ -54,6 +56,32 @@ extension Engine {
                 publishSize(published)
                 return .added(document.record)
             }
+        }
+    }
+
+    /// Gives an in-memory collection without vectors the storage format of the store's collection, when that differs
+    /// from what this engine would have made (another process created it): memory then holds what the store holds.
+    /// Call it holding `writes`. Reads the store's header only while the collection is empty.
+    func adoptStoredFormatIfEmpty() async throws(CollectionError) {
+        guard collection.vectors.count == 0, let stored = try await store.header()?.vectorStorage, stored != collection.storageFormat
+        else { return }
+        let scan = configuration.vectorFormat.format(rows: 0)
+        current.withLock { collection in
+            collection.adoptStorage(stored)
+            collection.setVectorFormat(scan)
+        }
+    }
+
+    /// Re-encodes every stored vector of the collection in `format`, in the store (one transaction) and in memory
+    /// (loaded whole again); other processes follow. Going to a smaller format loses precision for good. Returns
+    /// `false` when there is no collection yet or it already stores `format`.
+    public func convertVectors(to format: VectorFormat) async throws -> Bool {
+        try checkWritable()
+        return try await writes.withPermit { () async throws -> Bool in
+            _ = try await applyChanges(upTo: nil)
+            guard try await store.convertVectors(to: format) != nil else { return false }
+            _ = try await applyChanges(upTo: nil)
+            return true
         }
     }
 

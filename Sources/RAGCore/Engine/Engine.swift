@@ -118,7 +118,7 @@ public final class Engine: Sendable {
         self.logger = logger
         self.store = store
         self.pageRenderer = PageRenderer(limits: configuration.pageRendering)
-        var collection = DocumentCollection(embedderID: embedder.identifier, dimension: embedder.dimension)
+        var collection = DocumentCollection(embedderID: embedder.identifier, dimension: embedder.dimension, storage: configuration.vectorStorage)
         var legacy = false
         if let snapshot = try await store.loadSnapshot() {
             try Engine.checkCompatible(snapshot.collection, with: embedder, path: store.location)
@@ -178,15 +178,7 @@ public final class Engine: Sendable {
     func applyChanges(upTo last: UInt64?) async throws(CollectionError) -> Int {
         let newest = try await store.currentVersion()
         if legacySnapshot.withLock({ $0 }) ? newest > 0 : newest < collection.generation {
-            guard let snapshot = try await store.loadSnapshot(), !snapshot.isLegacy else { return 0 }
-            try Engine.checkCompatible(snapshot.collection, with: embedder, path: store.location)
-            var loaded = snapshot.collection
-            loaded.setVectorFormat(configuration.vectorFormat.format(rows: loaded.chunks.count))
-            current.withLock { [loaded] in $0 = loaded }
-            legacySnapshot.withLock { $0 = false }
-            publishSize(loaded)
-            logger.info("loaded the collection whole", metadata: ["rag.collection.version": "\(snapshot.version)"])
-            return snapshot.collection.documents.count
+            return try await reloadWhole(reason: "the store is not the one the snapshot came from")
         }
         var applied = 0
         while true {
@@ -195,6 +187,11 @@ public final class Engine: Sendable {
             var batch = try await store.changes(after: version, limit: 64)
             if let last { batch.removeAll { $0.version > last } }
             guard !batch.isEmpty else { break }
+            try await adoptStoredFormatIfEmpty()
+            if batch.contains(where: { if case .storage = $0.kind { true } else { false } }) {
+                // Every vector was re-encoded: the collection is loaded whole, as of the newest version.
+                return applied + (try await reloadWhole(reason: "its vectors' storage changed"))
+            }
             let dimension = collection.dimension
             for change in batch {
                 guard case .added(let document?) = change.kind else { continue }
@@ -220,6 +217,22 @@ public final class Engine: Sendable {
                 metadata: ["rag.collection.version": "\(collection.generation)", "rag.collection.changes": "\(applied)"])
         }
         return applied
+    }
+
+    /// Loads the collection whole and swaps it in (call it holding `writes`); returns how many documents it has.
+    func reloadWhole(reason: String) async throws(CollectionError) -> Int {
+        guard let snapshot = try await store.loadSnapshot(), !snapshot.isLegacy else { return 0 }
+        try Engine.checkCompatible(snapshot.collection, with: embedder, path: store.location)
+        var loaded = snapshot.collection
+        loaded.setVectorFormat(configuration.vectorFormat.format(rows: loaded.chunks.count))
+        current.withLock { [loaded] in $0 = loaded }
+        legacySnapshot.withLock { $0 = false }
+        publishSize(loaded)
+        logger.info(
+            "loaded the collection whole",
+            metadata: ["rag.collection.version": "\(snapshot.version)", "rag.collection.reason": "\(reason)",
+                       "rag.vector_storage": "\(loaded.storageFormat.rawValue)"])
+        return snapshot.collection.documents.count
     }
 
     /// Changes the in-memory collection; call it holding `writes`, which keeps every other change out meanwhile.
@@ -260,7 +273,7 @@ public final class Engine: Sendable {
 
     func publishSize(_ collection: DocumentCollection) {
         metrics.setCollectionSize(documents: collection.documents.count, chunks: collection.chunks.count)
-        metrics.setVectorIndexBytes(exact: collection.index.storage.count * MemoryLayout<Float>.size, compact: collection.compactIndex)
+        metrics.setVectorIndexBytes(stored: collection.vectors, compact: collection.compactIndex)
         metrics.setCollectionVersion(collection.generation)
         if let last = collection.documents.map(\.ingestedAt).max() { metrics.setLastIngest(last) }
     }

@@ -22,6 +22,7 @@ import Foundation
 /// | `condenseFollowUps` | `true` | with history and a language model, rewrite a follow-up into a standalone search query first |
 /// | `queryRewriting` | off | with a language model, search reformulations of the question and a hypothetical answer too |
 /// | `vectorFormat` | `auto` | the format vector search scans: int8 from 65,536 chunks, fp32 below (see ``VectorFormatChoice``) |
+/// | `vectorStorage` | `f32` | the format a new collection stores its vectors in, on disk and in memory (see ``StoredVectors``) |
 public struct EngineConfiguration: Sendable {
     public var collectionDirectory: URL?
     /// The PostgreSQL database that holds the collection (`PostgresCollectionStore`): when set, the engine uses it
@@ -67,6 +68,9 @@ public struct EngineConfiguration: Sendable {
     /// The format vector search scans (a compact copy kept beside the exact vectors, whose results are rescored from
     /// them): ``VectorFormatChoice/auto`` by default.
     public var vectorFormat: VectorFormatChoice
+    /// The format a collection this engine creates stores its vectors in, on disk and in memory (``StoredVectors``):
+    /// fp32 by default. A collection that exists keeps its own (``Engine/convertVectors(to:)`` changes it).
+    public var vectorStorage: VectorFormat
 
     public init(
         collectionDirectory: URL? = nil, chunking: ChunkingOptions = ChunkingOptions(),
@@ -76,9 +80,11 @@ public struct EngineConfiguration: Sendable {
         maxQuestionBytes: Int = 8192, readOnly: Bool = false, condenseFollowUps: Bool = true,
         databaseURL: DatabaseURL? = nil, databaseMaxConnections: Int = 10, databaseWait: Duration = .seconds(10),
         pageRendering: PageRenderLimits = PageRenderLimits(), queryRewriting: QueryRewriting = QueryRewriting(),
-        ocr: OCROptions = OCROptions(), cache: CacheOptions = CacheOptions(), vectorFormat: VectorFormatChoice = .auto
+        ocr: OCROptions = OCROptions(), cache: CacheOptions = CacheOptions(), vectorFormat: VectorFormatChoice = .auto,
+        vectorStorage: VectorFormat = .f32
     ) {
         self.vectorFormat = vectorFormat
+        self.vectorStorage = vectorStorage
         self.ocr = ocr
         self.cache = cache
         self.queryRewriting = queryRewriting

@@ -97,6 +97,13 @@ public enum EngineSettings {
         flag: "--vector-format", variable: "RAG_VECTOR_FORMAT", valueName: "format", default: .auto,
         help: "The format vector search scans, beside the exact vectors its results are rescored from: auto (i8 from 65,536 chunks, else f32), f32, f16 or i8")
 
+    /// `--vector-storage` / `RAG_VECTOR_STORAGE`: the format a new collection stores its vectors in, on disk and in
+    /// memory (``CollectionHeader/vectorStorage``); an existing collection keeps its own until it is converted
+    /// (``Engine/convertVectors(to:)``, `rag convert-vectors`).
+    public static let vectorStorage = Setting<VectorFormat>.choice(
+        flag: "--vector-storage", variable: "RAG_VECTOR_STORAGE", valueName: "format", default: .f32,
+        help: "The format a new collection stores its vectors in, on disk and in memory: f32 (exact), f16 (half the bytes; search results as f32's but for near ties) or i8 (a quarter; approximate search); an existing collection keeps its own until it is converted")
+
     /// `--encoder-precision` / `RAG_ENCODER_PRECISION`: the arithmetic of the MiniLM encoder's dense layers
     /// (``MiniLMEmbedder/Precision``).
     public static let encoderPrecision = Setting<MiniLMEmbedder.Precision>.choice(

@@ -223,13 +223,14 @@ public final class RAGMetrics: Sendable {
         registry.makeGauge(descriptor: Self.named("rag_collection_chunks", "Chunks in the collection's index.")).set(Double(chunks))
     }
 
-    /// `rag_vector_index_bytes{format}`: memory the collection's vectors take, by format: `f32` (the exact vectors,
-    /// always) and the compact copy search scans (`f16` or `i8`, 0 when there is none; see `--vector-format`).
-    public func setVectorIndexBytes(exact: Int, compact: CompactVectorIndex?) {
+    /// `rag_vector_index_bytes{format}`: memory the collection's vectors take, by format: the stored vectors (in the
+    /// collection's `--vector-storage` format) and the compact copy search scans, if any (`--vector-format`); 0 for
+    /// a format the process does not hold.
+    public func setVectorIndexBytes(stored: StoredVectors, compact: CompactVectorIndex?) {
         for format in VectorFormat.allCases {
-            let bytes = format == .f32 ? exact : (compact?.format == format ? compact!.memoryBytes : 0)
+            let bytes = (stored.format == format ? stored.memoryBytes : 0) + (compact?.format == format ? compact!.memoryBytes : 0)
             registry.makeGauge(
-                descriptor: Self.named("rag_vector_index_bytes", "Memory the collection's vectors take, by format: the exact f32 vectors and the compact copy search scans."),
+                descriptor: Self.named("rag_vector_index_bytes", "Memory the collection's vectors take, by format: the stored vectors and the compact copy search scans."),
                 labels: [("format", format.rawValue)]
             ).set(Double(bytes))
         }

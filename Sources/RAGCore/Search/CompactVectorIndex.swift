@@ -99,6 +99,21 @@ public struct CompactVectorIndex: Sendable {
         self.dimension = dimension
     }
 
+    /// An empty index with room for `rows` vectors, so that loading a collection grows it once.
+    public init(format: VectorFormat, dimension: Int, reservingRows rows: Int) {
+        self.init(format: format, dimension: dimension)
+        guard rows > 0 else { return }
+        switch format {
+        case .i8:
+            let blocks = (rows + 15) / 16
+            reserveCodes(blocks * 16 * paddedDimension)
+            scales.reserveCapacity(blocks * 16)
+            sums.reserveCapacity(blocks * 16)
+        default:
+            reserveCodes(rows * dimension * 2)
+        }
+    }
+
     /// The compact form of an fp32 index.
     public init(_ index: VectorIndex, format: VectorFormat) {
         self.init(format: format, dimension: index.dimension)
@@ -129,12 +144,7 @@ public struct CompactVectorIndex: Sendable {
         switch format {
         case .i8:
             let padded = paddedDimension
-            let blocks = (total + 15) / 16
-            reserveCodes(blocks * 16 * padded)
-            if scales.count < blocks * 16 {
-                scales += [Float](repeating: 0, count: blocks * 16 - scales.count)
-                sums += [Int32](repeating: 0, count: blocks * 16 - sums.count)
-            }
+            reserveBlocks(rows: total)
             codes.withUnsafeMutableBytes { bytes in
                 let out = bytes.baseAddress!.assumingMemoryBound(to: Int8.self)
                 guard padded != dimension else {
@@ -163,6 +173,71 @@ public struct CompactVectorIndex: Sendable {
             preconditionFailure("an fp32 index is a VectorIndex")
         }
         count = total
+    }
+
+    /// Appends rows in their stored form (``VectorFormat/encode(normalizedRows:dimension:)``: fp16 values, or an int8
+    /// scale and codes per row), taken as they are. Returns `false`, having added nothing, when the bytes are not whole
+    /// rows or hold a row no writer makes (a negative or non-finite int8 scale, a code of -128).
+    public mutating func add(stored bytes: UnsafeRawBufferPointer) -> Bool {
+        let rowBytes = format.storedBytesPerVector(dimension: dimension)
+        guard bytes.count % rowBytes == 0 else { return false }
+        let added = bytes.count / rowBytes
+        guard added > 0 else { return true }
+        let first = count
+        let total = first + added
+        switch format {
+        case .i8:
+            let padded = paddedDimension
+            reserveBlocks(rows: total)
+            let valid = codes.withUnsafeMutableBytes { out in
+                ragvec_i8_put_stored(
+                    bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), added, dimension, padded, first,
+                    out.baseAddress!.assumingMemoryBound(to: Int8.self), &scales, &sums) == 1
+            }
+            guard valid else {
+                // Zero what was written: rows past `count` must stay zero (a block's padding rows are scored).
+                codes.withUnsafeMutableBytes { out in
+                    for row in first..<total {
+                        let at = row / 16 * 16 * padded + row % 16 * 4
+                        for group in 0..<padded / 4 { out.storeBytes(of: UInt32(0), toByteOffset: at + group * 64, as: UInt32.self) }
+                    }
+                }
+                for row in first..<total { scales[row] = 0; sums[row] = 0 }
+                return false
+            }
+        case .f16:
+            reserveCodes(total * dimension * 2)
+            codes.withUnsafeMutableBytes { out in
+                (out.baseAddress! + first * dimension * 2).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+            }
+        case .f32:
+            preconditionFailure("an fp32 index is a VectorIndex")
+        }
+        count = total
+        return true
+    }
+
+    /// Rows `range` decoded to fp32, row-major (fp16 exactly; int8 as code × scale).
+    public func rows(_ range: Range<Int>) -> [Float] {
+        precondition(range.lowerBound >= 0 && range.upperBound <= count, "rows outside the index")
+        guard !range.isEmpty else { return [] }
+        return [Float](unsafeUninitializedCapacity: range.count * dimension) { out, initialized in
+            codes.withUnsafeBytes { bytes in
+                switch format {
+                case .i8:
+                    scales.withUnsafeBufferPointer { scales in
+                        ragvec_i8_get_rows(
+                            bytes.baseAddress!.assumingMemoryBound(to: Int8.self), scales.baseAddress!, range.lowerBound,
+                            range.count, paddedDimension, dimension, out.baseAddress!)
+                    }
+                default:
+                    ragvec_f16_to_f32(
+                        bytes.baseAddress!.assumingMemoryBound(to: UInt16.self) + range.lowerBound * dimension,
+                        range.count * dimension, out.baseAddress!)
+                }
+            }
+            initialized = range.count * dimension
+        }
     }
 
     /// Removes the rows for which `shouldRemove` is true, keeping the others in order; codes are moved, not
@@ -210,6 +285,17 @@ public struct CompactVectorIndex: Sendable {
             preconditionFailure("an fp32 index is a VectorIndex")
         }
         self = next
+    }
+
+    /// int8: grows the codes, scales and sums to whole blocks of 16 rows holding at least `rows` (zeros past what is
+    /// written).
+    private mutating func reserveBlocks(rows: Int) {
+        let slots = (rows + 15) / 16 * 16
+        reserveCodes(slots * paddedDimension)
+        if scales.count < slots {
+            scales += [Float](repeating: 0, count: slots - scales.count)
+            sums += [Int32](repeating: 0, count: slots - sums.count)
+        }
     }
 
     /// Grows the code storage to at least `bytes` (zeros past what is written), by half again at least, so that
@@ -369,6 +455,32 @@ public struct CompactVectorIndex: Sendable {
             for part in found where !part.isEmpty { for hit in part[query].best { merged.consider(row: hit.row, score: hit.score) } }
             return prepared[query].unit.withUnsafeBufferPointer { unit in
                 Self.rescore(merged.best, k: k, unit: UnsafeBufferPointer(rebasing: unit[0..<dimension]), exact: exact)
+            }
+        }
+    }
+}
+
+extension CompactVectorIndex: ExactVectors {
+    /// The dot product of `unitQuery` with row `row` decoded (fp16 exactly; int8 as code × scale, the query not
+    /// quantized): the score a collection stored in this format gives the row.
+    public func similarity(_ unitQuery: UnsafeBufferPointer<Float>, row: Int) -> Float {
+        precondition(row >= 0 && row < count, "row \(row) is outside the index's \(count) rows")
+        return codes.withUnsafeBytes { bytes in
+            switch format {
+            case .i8:
+                scales.withUnsafeBufferPointer { scales in
+                    ragvec_i8_row_dot(
+                        bytes.baseAddress!.assumingMemoryBound(to: Int8.self), scales.baseAddress!, row, paddedDimension, dimension,
+                        unitQuery.baseAddress!)
+                }
+            default:
+                {
+                    var score: Float = 0
+                    ragvec_f16_dot_rows(
+                        bytes.baseAddress!.assumingMemoryBound(to: UInt16.self) + row * dimension, 1, dimension, unitQuery.baseAddress!,
+                        &score)
+                    return score
+                }()
             }
         }
     }

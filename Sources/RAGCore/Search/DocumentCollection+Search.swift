@@ -18,16 +18,16 @@ extension DocumentCollection {
         }
     }
 
-    /// The `k` rows most similar to `vector`: the compact index's best candidates rescored exactly from `index` when
-    /// the collection keeps one, else `index` alone.
+    /// The `k` rows most similar to `vector`: the compact index's best candidates rescored from the stored vectors
+    /// when the collection keeps one, else the stored vectors alone.
     func vectorSearch(_ vector: [Float], k: Int, allowed: ((Int) -> Bool)?) -> [VectorIndex.Hit] {
-        guard let compactIndex else { return index.search(vector, k: k, allowed: allowed) }
-        return compactIndex.search(vector, k: k, exact: index, allowed: allowed)
+        guard let compactIndex else { return vectors.search(vector, k: k, allowed: allowed) }
+        return compactIndex.search(vector, k: k, exact: vectors, allowed: allowed)
     }
 
-    func vectorSearch(batch vectors: [[Float]], k: Int, allowed: ((Int) -> Bool)?) -> [[VectorIndex.Hit]] {
-        guard let compactIndex else { return index.search(batch: vectors, k: k, allowed: allowed) }
-        return compactIndex.search(batch: vectors, k: k, exact: index, allowed: allowed)
+    func vectorSearch(batch queries: [[Float]], k: Int, allowed: ((Int) -> Bool)?) -> [[VectorIndex.Hit]] {
+        guard let compactIndex else { return vectors.search(batch: queries, k: k, allowed: allowed) }
+        return compactIndex.search(batch: queries, k: k, exact: vectors, allowed: allowed)
     }
 
     /// The `k` chunks with the highest BM25 score for `query`, best first (`score` is the BM25 score).
@@ -65,11 +65,11 @@ extension DocumentCollection {
             let byWords = lexicalIndex.search(query, k: pool, allowed: allowed)
             let cosine = Dictionary(byVector.map { ($0.row, $0.score) }, uniquingKeysWith: { first, _ in first })
             let bm25 = Dictionary(byWords.map { ($0.row, $0.score) }, uniquingKeysWith: { first, _ in first })
-            var unit: [Float]?  // the unit query, made only if a hit came from BM25 alone (index.search made its own)
+            var unit: [Float]?  // the unit query, made only if a hit came from BM25 alone (the vector search made its own)
             return byPage(RankFusion.fuse(vector: byVector, lexical: byWords, fusion: options.fusion)).prefix(k).enumerated().map { rank, hit in
                 let score = cosine[hit.row] ?? {
                     if unit == nil { unit = VectorIndex.normalized(vector) }
-                    return index.similarity(unit!, row: hit.row)
+                    return vectors.similarity(unit!, row: hit.row)
                 }()
                 return SearchHit(chunk: chunks[hit.row], score: score, rank: rank + 1, lexicalScore: bm25[hit.row])
             }
@@ -118,7 +118,7 @@ extension DocumentCollection {
         fused = Array(fused.prefix(k))
         let unit = options.mode == .lexical ? [] : VectorIndex.normalized(vectors[0])
         return fused.enumerated().map { rank, hit in
-            let score = options.mode == .lexical ? questionWords[hit.row] ?? 0 : index.similarity(unit, row: hit.row)
+            let score = options.mode == .lexical ? questionWords[hit.row] ?? 0 : self.vectors.similarity(unit, row: hit.row)
             return SearchHit(chunk: chunks[hit.row], score: score, rank: rank + 1, lexicalScore: questionWords[hit.row])
         }
     }

@@ -44,6 +44,12 @@ package protocol CollectionStore: Sendable {
     ///   another one refuses the document (`embedderMismatch`).
     func add(_ document: StoredDocument, header: CollectionHeader, maxChunks: Int) async throws(CollectionError) -> AddOutcome
 
+    /// Re-encodes every stored vector in `format` in one transaction, records it as the collection's
+    /// ``CollectionHeader/vectorStorage`` and appends a `storage` change (followers then load the collection whole).
+    /// Returns that change's version, or `nil` when there is no collection or it is already stored as `format`.
+    /// Going to a smaller format loses precision for good: going back re-encodes the rounded values.
+    func convertVectors(to format: VectorFormat) async throws(CollectionError) -> UInt64?
+
     /// Removes a document in one transaction and appends the removal to the change log. Returns `nil` when the
     /// collection has no such document.
     func remove(_ id: DocumentID) async throws(CollectionError) -> RemoveOutcome?
@@ -64,14 +70,23 @@ package protocol CollectionStore: Sendable {
     func shutdown() async
 }
 
-/// Which embedder built a collection: its vectors are `dimension` floats from `embedderID`.
+/// Which embedder built a collection (its vectors are `dimension` floats from `embedderID`), and how it stores them.
 public struct CollectionHeader: Sendable, Hashable {
     public var embedderID: String
     public var dimension: Int
+    /// The format of the stored vectors (`--vector-storage`): chosen when the collection is created (a collection
+    /// that predates the choice is fp32), changed only by ``CollectionStore/convertVectors(to:)``.
+    public var vectorStorage: VectorFormat
 
-    public init(embedderID: String, dimension: Int) {
+    public init(embedderID: String, dimension: Int, vectorStorage: VectorFormat = .f32) {
         self.embedderID = embedderID
         self.dimension = dimension
+        self.vectorStorage = vectorStorage
+    }
+
+    /// Whether vectors of `other`'s embedder fit this collection (its storage aside).
+    public func sameEmbedder(as other: CollectionHeader) -> Bool {
+        embedderID == other.embedderID && dimension == other.dimension
     }
 }
 
@@ -137,6 +152,9 @@ package struct CollectionChange: Sendable {
         /// that there is nothing to add.
         case added(StoredDocument?)
         case removed
+        /// Every vector was re-encoded in this format (``CollectionStore/convertVectors(to:)``): the collection is
+        /// to be loaded whole.
+        case storage(VectorFormat)
     }
 
     /// The change's sequence number: the collection's version once it is applied.
@@ -162,6 +180,8 @@ extension DocumentCollection {
             break  // removed again later in the log
         case .removed:
             remove(change.documentID)
+        case .storage:
+            preconditionFailure("a change of the vectors' storage is applied by loading the collection whole")
         }
         generation = change.version
     }

@@ -7,10 +7,11 @@ public struct DocumentCollection: Sendable {
     public private(set) var embedderID: String
     public private(set) var documents: [DocumentRecord]
     public private(set) var chunks: [Chunk]
-    /// Every chunk's vector, exact (fp32): what a compact search rescores its candidates from.
-    public private(set) var index: VectorIndex
-    /// The compact copy of `index` that vector search reads first, when the collection keeps one
-    /// (``setVectorFormat(_:)``): results are rescored from `index`, so they are the same as without it.
+    /// Every chunk's vector as the collection stores it (fp32, fp16 or int8: ``StoredVectors``, the collection's
+    /// `--vector-storage`): what a compact scan rescores its candidates from.
+    public private(set) var vectors: StoredVectors
+    /// The compact copy of `vectors` that vector search reads first, when the collection keeps one
+    /// (``setVectorFormat(_:)``): results are rescored from `vectors`, so they are the same as without it.
     public private(set) var compactIndex: CompactVectorIndex?
     public private(set) var lexicalIndex: LexicalIndex
     /// The rows of each document's chunks.
@@ -19,12 +20,12 @@ public struct DocumentCollection: Sendable {
     /// it (the `index_version`), 0 for a collection that has none yet.
     public internal(set) var generation: UInt64
 
-    /// An empty collection for vectors from `embedderID` of length `dimension`.
-    public init(embedderID: String, dimension: Int) {
+    /// An empty collection for vectors from `embedderID` of length `dimension`, stored as `storage`.
+    public init(embedderID: String, dimension: Int, storage: VectorFormat = .f32) {
         self.embedderID = embedderID
         self.documents = []
         self.chunks = []
-        self.index = VectorIndex(dimension: dimension)
+        self.vectors = StoredVectors(format: storage, dimension: dimension)
         self.lexicalIndex = LexicalIndex()
         self.rowRanges = [:]
         self.generation = 0
@@ -33,13 +34,13 @@ public struct DocumentCollection: Sendable {
     /// A collection read from disk; `lexicalIndex` is rebuilt from the chunk texts when `nil` (an older file, or
     /// one written with another `TextAnalyzer.version`).
     init(
-        embedderID: String, documents: [DocumentRecord], chunks: [Chunk], index: VectorIndex, lexicalIndex: LexicalIndex?,
+        embedderID: String, documents: [DocumentRecord], chunks: [Chunk], vectors: StoredVectors, lexicalIndex: LexicalIndex?,
         generation: UInt64
     ) {
         self.embedderID = embedderID
         self.documents = documents
         self.chunks = chunks
-        self.index = index
+        self.vectors = vectors
         self.lexicalIndex = lexicalIndex ?? LexicalIndex(texts: Chunk.lexicalTexts(chunks))
         self.rowRanges = DocumentCollection.rowRanges(of: chunks)
         self.generation = generation
@@ -55,24 +56,53 @@ public struct DocumentCollection: Sendable {
         return ranges
     }
 
-    public var dimension: Int { index.dimension }
+    public var dimension: Int { vectors.dimension }
 
-    /// The format vector search scans: ``VectorFormat/f32`` (`index` alone) or a compact one kept beside it.
-    public var vectorFormat: VectorFormat { compactIndex?.format ?? .f32 }
+    /// The format the collection stores its vectors in (`--vector-storage`).
+    public var storageFormat: VectorFormat { vectors.format }
 
-    /// Scans `format` from now on: builds the compact copy of the vectors (every row encoded once), or drops it for
-    /// ``VectorFormat/f32``. Nothing happens when the collection already uses `format`.
+    /// Takes `format` as the storage of a collection that has no vectors yet (one whose store has chosen another
+    /// format than this process would have), without a scan copy. Nothing happens once it has vectors.
+    mutating func adoptStorage(_ format: VectorFormat) {
+        guard vectors.count == 0, format != storageFormat else { return }
+        vectors = StoredVectors(format: format, dimension: dimension)
+        compactIndex = nil
+    }
+
+    /// The format vector search scans: the stored vectors' own, or a compact copy kept beside them.
+    public var vectorFormat: VectorFormat { compactIndex?.format ?? vectors.format }
+
+    /// The format a scan of `format` reads over vectors stored as ``storageFormat``: a copy is only worth keeping when
+    /// it is smaller than the stored vectors (int8 beside fp32 or fp16, fp16 beside fp32); otherwise the stored
+    /// vectors are scanned themselves.
+    public func scanFormat(for format: VectorFormat) -> VectorFormat {
+        format.bytesPerVector(dimension: dimension) < storageFormat.bytesPerVector(dimension: dimension) ? format : storageFormat
+    }
+
+    /// Scans `format` from now on (``scanFormat(for:)``): builds the compact copy of the vectors (every row encoded
+    /// once), or drops it. Nothing happens when the collection already scans that format.
     public mutating func setVectorFormat(_ format: VectorFormat) {
-        guard format != vectorFormat else { return }
-        compactIndex = format == .f32 ? nil : CompactVectorIndex(index, format: format)
+        let scanned = scanFormat(for: format)
+        guard scanned != vectorFormat else { return }
+        guard scanned != storageFormat else {
+            compactIndex = nil
+            return
+        }
+        var copy = CompactVectorIndex(format: scanned, dimension: dimension, reservingRows: vectors.count)
+        vectors.forEachBatch { copy.add(normalizedRows: $0) }
+        compactIndex = copy
     }
 
     /// Encodes the rows from `first` on into the compact index, if there is one.
     private mutating func addCompactRows(from first: Int) {
-        guard compactIndex != nil else { return }
-        let dimension = self.dimension
-        index.storage.withUnsafeBufferPointer { rows in
-            compactIndex!.add(normalizedRows: UnsafeBufferPointer(rebasing: rows[(first * dimension)...]))
+        guard compactIndex != nil, first < vectors.count else { return }
+        if vectors.format == .f32 {
+            let dimension = self.dimension
+            vectors.f32.storage.withUnsafeBufferPointer { rows in
+                compactIndex!.add(normalizedRows: UnsafeBufferPointer(rebasing: rows[(first * dimension)...]))
+            }
+        } else {
+            vectors.rows(first..<vectors.count).withUnsafeBufferPointer { compactIndex!.add(normalizedRows: $0) }
         }
     }
 
@@ -95,7 +125,7 @@ public struct DocumentCollection: Sendable {
         documents.append(record)
         rowRanges[record.id] = chunks.count..<chunks.count + newChunks.count
         chunks.append(contentsOf: newChunks)
-        addCompactRows(from: index.add(vectors))
+        addCompactRows(from: self.vectors.add(vectors))
         lexicalIndex.add(Chunk.lexicalTexts(newChunks))
     }
 
@@ -108,7 +138,7 @@ public struct DocumentCollection: Sendable {
         documents.append(record)
         rowRanges[record.id] = chunks.count..<chunks.count + newChunks.count
         chunks.append(contentsOf: newChunks)
-        addCompactRows(from: index.add(normalizedRows: normalizedVectors))
+        addCompactRows(from: vectors.add(normalizedRows: normalizedVectors))
         lexicalIndex.add(terms)
     }
 
@@ -118,7 +148,7 @@ public struct DocumentCollection: Sendable {
         guard let position = documents.firstIndex(where: { $0.id == id }) else { return false }
         documents.remove(at: position)
         let doomed = chunks.map { $0.documentID == id }
-        index.removeRows { doomed[$0] }
+        vectors.removeRows { doomed[$0] }
         compactIndex?.removeRows { doomed[$0] }
         lexicalIndex.removeRows { doomed[$0] }
         chunks.removeAll { $0.documentID == id }

@@ -99,7 +99,8 @@ public struct LegacyCollectionFile: Sendable {
             out.string(chunk.id.rawValue)
             out.string(chunk.text)
         }
-        collection.index.storage.withUnsafeBytes { out.bytes($0) }  // little-endian hosts only (x86_64, arm64)
+        // fp32, whatever the collection stores; little-endian hosts only (x86_64, arm64).
+        collection.vectors.rows(0..<collection.vectors.count).withUnsafeBytes { out.bytes($0) }
         if version >= 2 { collection.lexicalIndex.encode(into: &out) }
         out.u32(checksum(out.buffer))
         return out.buffer
@@ -195,7 +196,7 @@ public struct LegacyCollectionFile: Sendable {
                 vectorBytes.withUnsafeBytes { UnsafeMutableRawBufferPointer(out).copyMemory(from: $0) }
             }
             return DocumentCollection(
-                embedderID: embedderID, documents: documents, chunks: chunks, index: index, lexicalIndex: lexicalIndex,
+                embedderID: embedderID, documents: documents, chunks: chunks, vectors: StoredVectors(index), lexicalIndex: lexicalIndex,
                 generation: generation)
         } catch let error as CollectionError {
             throw error

@@ -41,7 +41,7 @@ package final class MemoryCollectionStore: CollectionStore {
     package func loadSnapshot() async throws(CollectionError) -> CollectionSnapshot? {
         state.withLock { state -> CollectionSnapshot? in
             guard let header = state.header else { return nil }
-            var collection = DocumentCollection(embedderID: header.embedderID, dimension: header.dimension)
+            var collection = DocumentCollection(embedderID: header.embedderID, dimension: header.dimension, storage: header.vectorStorage)
             for (_, stored) in state.documents {
                 collection.add(stored.record, chunks: stored.chunks, normalizedVectors: stored.vectors, terms: stored.terms)
             }
@@ -54,7 +54,7 @@ package final class MemoryCollectionStore: CollectionStore {
 
     package func add(_ document: StoredDocument, header: CollectionHeader, maxChunks: Int) async throws(CollectionError) -> AddOutcome {
         try state.withLock { state throws(CollectionError) -> AddOutcome in
-            if let existing = state.header, existing != header {
+            if let existing = state.header, !existing.sameEmbedder(as: header) {
                 throw CollectionError(
                     .embedderMismatch,
                     "the collection was built with embedder \(existing.embedderID) (\(existing.dimension) dimensions), not \(header.embedderID)")
@@ -66,6 +66,7 @@ package final class MemoryCollectionStore: CollectionStore {
             let replaced = record.sourcePath.map { path in state.documents.filter { $0.document.record.sourcePath == path } } ?? []
             let kept = state.documents.reduce(0) { $0 + $1.document.chunks.count } - replaced.reduce(0) { $0 + $1.document.chunks.count }
             if maxChunks > 0, kept + document.chunks.count > maxChunks { return .overQuota(chunks: kept) }
+            let header = state.header ?? header  // the collection's storage, once it has one
             state.header = header
             let first = state.version + 1
             let replacedIDs = replaced.map(\.document.record.id)
@@ -73,10 +74,13 @@ package final class MemoryCollectionStore: CollectionStore {
                 state.documents.removeAll { $0.document.record.id == id }
                 _ = state.append(id, .removed)
             }
-            var logged = document
+            // The vectors as a database store reads them back, rounded to its storage format.
+            var stored = document
+            stored.vectors = header.vectorStorage.roundTrip(normalizedRows: document.vectors, dimension: header.dimension)
+            var logged = stored
             logged.source = nil  // changes never carry the bytes, as in the database stores
             let version = state.append(record.id, .added(logged))
-            state.documents.append((version, document))
+            state.documents.append((version, stored))
             return .added(replaced: replacedIDs, firstChange: first, version: version)
         }
     }
@@ -88,6 +92,18 @@ package final class MemoryCollectionStore: CollectionStore {
             state.jobs[id] = nil
             state.jobOrder.removeAll { $0 == id }
             return RemoveOutcome(record: record, version: state.append(id, .removed))
+        }
+    }
+
+    package func convertVectors(to format: VectorFormat) async throws(CollectionError) -> UInt64? {
+        state.withLock { state -> UInt64? in
+            guard let header = state.header, header.vectorStorage != format else { return nil }
+            for position in state.documents.indices {
+                state.documents[position].document.vectors = format.roundTrip(
+                    normalizedRows: state.documents[position].document.vectors, dimension: header.dimension)
+            }
+            state.header?.vectorStorage = format
+            return state.append(DocumentID(rawValue: format.rawValue), .storage(format))
         }
     }
 

@@ -69,16 +69,22 @@ extension PostgresCollectionStore {
         }
     }
 
-    func readHeader(_ connection: PostgresConnection) async throws -> CollectionHeader? {
+    func readHeader(_ connection: PostgresConnection, forUpdate: Bool = false) async throws -> CollectionHeader? {
         var header: CollectionHeader? = nil
-        for try await (embedderID, dimension) in try await connection.query(
-            "SELECT embedder_id, dimension FROM collection WHERE id = 1", logger: logger
-        ).decode((String?, Int?).self) {
+        var seen = false
+        for try await (embedderID, dimension, storage) in try await connection.query(
+            "SELECT embedder_id, dimension, vector_storage FROM collection WHERE id = 1\(unescaped: forUpdate ? " FOR UPDATE" : "")", logger: logger
+        ).decode((String?, Int?, String).self) {
+            seen = true
             if let embedderID, let dimension {
                 guard !embedderID.isEmpty, (1...65_536).contains(dimension) else { throw damaged("the collection's dimension is not valid") }
-                header = CollectionHeader(embedderID: embedderID, dimension: dimension)
+                guard let storage = VectorFormat(rawValue: storage) else {
+                    throw damaged("the collection's vector storage is not a format this build knows")
+                }
+                header = CollectionHeader(embedderID: embedderID, dimension: dimension, vectorStorage: storage)
             }
         }
+        guard seen else { throw damaged("the collection row is missing") }
         return header
     }
 
@@ -117,17 +123,19 @@ extension PostgresCollectionStore {
                 chunks.append(try chunk(row, of: documents[position], ordinal: ordinal))
                 ordinal += 1
             }
-            let index = try await loadVectors(documents, total: total, dimension: header.dimension, connection)
+            let vectors = try await loadVectors(documents, total: total, header, connection)
             let lexicalIndex = try await loadTerms(documents, connection)
             let collection = DocumentCollection(
-                embedderID: header.embedderID, documents: documents.map(\.record), chunks: chunks, index: index,
+                embedderID: header.embedderID, documents: documents.map(\.record), chunks: chunks, vectors: vectors,
                 lexicalIndex: lexicalIndex, generation: UInt64(version))
             return CollectionSnapshot(collection: collection, version: UInt64(version))
         }
     }
 
-    /// Reads every document's vectors (checking each blob's length) and copies them into the index's storage.
-    func loadVectors(_ documents: [DocumentRow], total: Int, dimension: Int, _ connection: PostgresConnection) async throws -> VectorIndex {
+    /// Reads every document's vectors (checking each blob's length) and copies them into the stored vectors' memory,
+    /// in the collection's storage format.
+    func loadVectors(_ documents: [DocumentRow], total: Int, _ header: CollectionHeader, _ connection: PostgresConnection) async throws -> StoredVectors {
+        let dimension = header.dimension
         var blobs: [ByteBuffer] = []
         blobs.reserveCapacity(documents.count)
         var position = 0
@@ -139,7 +147,7 @@ extension PostgresCollectionStore {
                 blobs.append(ByteBuffer())
             }
             guard position < documents.count, documents[position].seq == seq else { throw damaged("the vectors do not match the documents") }
-            let expected = documents[position].chunkCount * dimension * 4
+            let expected = documents[position].chunkCount * header.vectorStorage.storedBytesPerVector(dimension: dimension)
             guard data.readableBytes == expected else {
                 throw damaged("a document's vectors have \(data.readableBytes) bytes, not \(expected)")
             }
@@ -151,16 +159,23 @@ extension PostgresCollectionStore {
             blobs.append(ByteBuffer())
         }
         guard position == documents.count else { throw damaged("a document has no vectors") }
-        return VectorIndex(dimension: dimension, rows: total) { storage in
-            let raw = UnsafeMutableRawBufferPointer(storage)
-            var offset = 0
-            for blob in blobs {
-                blob.withUnsafeReadableBytes { bytes in
-                    UnsafeMutableRawBufferPointer(rebasing: raw[offset..<offset + bytes.count]).copyMemory(from: bytes)
-                    offset += bytes.count
+        guard header.vectorStorage != .f32 else {
+            return StoredVectors(VectorIndex(dimension: dimension, rows: total) { storage in
+                let raw = UnsafeMutableRawBufferPointer(storage)
+                var offset = 0
+                for blob in blobs {
+                    blob.withUnsafeReadableBytes { bytes in
+                        UnsafeMutableRawBufferPointer(rebasing: raw[offset..<offset + bytes.count]).copyMemory(from: bytes)
+                        offset += bytes.count
+                    }
                 }
-            }
+            })
         }
+        var compact = CompactVectorIndex(format: header.vectorStorage, dimension: dimension, reservingRows: total)
+        for blob in blobs {
+            guard blob.withUnsafeReadableBytes({ compact.add(stored: $0) }) else { throw damaged("a document's vectors hold values no writer makes") }
+        }
+        return StoredVectors(compact)
     }
 
     /// Merges the documents' BM25 statistics into one index, or returns `nil` when some were written by another
@@ -245,9 +260,12 @@ extension PostgresCollectionStore {
                     changes.append(CollectionChange(version: UInt64(entry.seq), documentID: id, kind: .removed))
                 case "add":
                     guard let header else { throw damaged("an addition without an embedder") }
-                    let document = try await loadDocument(seq: entry.seq, dimension: header.dimension, connection)
+                    let document = try await loadDocument(seq: entry.seq, header, connection)
                     guard document.map({ $0.record.id == id }) ?? true else { throw damaged("a change names another document") }
                     changes.append(CollectionChange(version: UInt64(entry.seq), documentID: id, kind: .added(document)))
+                case "storage":
+                    guard let format = VectorFormat(rawValue: entry.id) else { throw damaged("a change of storage to an unknown format") }
+                    changes.append(CollectionChange(version: UInt64(entry.seq), documentID: id, kind: .storage(format)))
                 default:
                     throw damaged("a change of unknown kind")
                 }
@@ -256,8 +274,21 @@ extension PostgresCollectionStore {
         }
     }
 
+    /// The fp32 rows of document `seq`'s vectors, decoded from the collection's storage format and checked.
+    func readVectors(seq: Int64, rows: Int, _ header: CollectionHeader, _ connection: PostgresConnection) async throws -> [Float] {
+        let expected = rows * header.vectorStorage.storedBytesPerVector(dimension: header.dimension)
+        var vectors: [Float]? = nil
+        for try await (data) in try await connection.query("SELECT data FROM vectors WHERE document_seq = \(seq)", logger: logger).decode(ByteBuffer.self) {
+            guard data.readableBytes == expected else { throw damaged("a document's vectors have \(data.readableBytes) bytes, not \(expected)") }
+            vectors = data.withUnsafeReadableBytes { header.vectorStorage.decodeChecked(stored: $0, rows: rows, dimension: header.dimension) }
+            guard vectors != nil else { throw damaged("a document's vectors hold values no writer makes") }
+        }
+        guard let vectors = vectors ?? (expected == 0 ? [] : nil) else { throw damaged("a document has no vectors") }
+        return vectors
+    }
+
     /// The document added by change `seq`, or `nil` when it has been removed since.
-    func loadDocument(seq: Int64, dimension: Int, _ connection: PostgresConnection) async throws -> StoredDocument? {
+    func loadDocument(seq: Int64, _ header: CollectionHeader, _ connection: PostgresConnection) async throws -> StoredDocument? {
         var found: DocumentRow? = nil
         for try await row in try await connection.query("\(unescaped: Self.documentColumns.sql) WHERE seq = \(seq)", logger: logger) {
             found = try documentRow(row)
@@ -269,18 +300,7 @@ extension PostgresCollectionStore {
             chunks.append(try chunk(row, of: document, ordinal: chunks.count))
         }
         guard chunks.count == document.chunkCount else { throw damaged("the documents' chunk counts differ from the chunk rows") }
-        let expected = document.chunkCount * dimension * 4
-        var vectors: [Float]? = nil
-        for try await (data) in try await connection.query("SELECT data FROM vectors WHERE document_seq = \(seq)", logger: logger).decode(ByteBuffer.self) {
-            guard data.readableBytes == expected else { throw damaged("a document's vectors have \(data.readableBytes) bytes, not \(expected)") }
-            vectors = data.withUnsafeReadableBytes { bytes in
-                [Float](unsafeUninitializedCapacity: expected / 4) { buffer, initialized in
-                    if expected > 0 { UnsafeMutableRawBufferPointer(buffer).copyMemory(from: bytes) }
-                    initialized = expected / 4
-                }
-            }
-        }
-        guard let vectors = vectors ?? (expected == 0 ? [] : nil) else { throw damaged("a document has no vectors") }
+        let vectors = try await readVectors(seq: seq, rows: document.chunkCount, header, connection)
         var terms: DocumentTerms? = nil
         for try await (analyzer, data) in try await connection.query(
             "SELECT analyzer_version, data FROM document_terms WHERE document_seq = \(seq)", logger: logger

@@ -110,6 +110,16 @@ extension PostgresCollectionStore {
             // A chunk's search context (its document's title and outline sections); empty for chunks made before.
             ["ALTER TABLE chunks ADD COLUMN context text NOT NULL DEFAULT ''"]
         ),
+        (
+            5,
+            // The format of the stored vectors (`--vector-storage`; fp32 for a collection made before), and a change of
+            // it in the change log (`storage`, its document_id the format).
+            [
+                "ALTER TABLE collection ADD COLUMN IF NOT EXISTS vector_storage text NOT NULL DEFAULT 'f32'",
+                "ALTER TABLE changes DROP CONSTRAINT IF EXISTS changes_kind_check",
+                "ALTER TABLE changes ADD CONSTRAINT changes_kind_check CHECK (kind IN ('add', 'remove', 'storage'))",
+            ]
+        ),
     ]
 
     package static var schemaVersion: Int64 { migrations.last!.version }

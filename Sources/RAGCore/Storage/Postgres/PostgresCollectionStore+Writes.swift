@@ -33,7 +33,7 @@ extension PostgresCollectionStore {
         let record = document.record
         precondition(document.chunks.count == record.chunkCount && document.vectors.count == record.chunkCount * header.dimension)
         let logger = self.logger
-        if let existingHeader, existingHeader != header {
+        if let existingHeader, !existingHeader.sameEmbedder(as: header) {
             throw CollectionError(
                 .embedderMismatch,
                 "the collection was built with embedder \(existingHeader.embedderID) (\(existingHeader.dimension) dimensions), not \(header.embedderID) (\(header.dimension) dimensions)",
@@ -60,8 +60,10 @@ extension PostgresCollectionStore {
         if maxChunks > 0, kept + document.chunks.count > maxChunks { return .overQuota(chunks: kept) }
         if existingHeader == nil {
             try await connection.run(
-                "UPDATE collection SET embedder_id = \(header.embedderID), dimension = \(header.dimension) WHERE id = 1", logger: logger)
+                "UPDATE collection SET embedder_id = \(header.embedderID), dimension = \(header.dimension), vector_storage = \(header.vectorStorage.rawValue) WHERE id = 1",
+                logger: logger)
         }
+        let storage = existingHeader?.vectorStorage ?? header.vectorStorage  // the collection's own, once it has one
         var next = try await version(connection) + 1
         let first = next
         for earlier in replaced {
@@ -71,7 +73,7 @@ extension PostgresCollectionStore {
             next += 1
         }
         try await appendChange(seq: next, "add", record.id, connection)
-        try await insert(document, seq: Int64(next), json: json, connection)
+        try await insert(document, seq: Int64(next), json: json, storage: storage, dimension: header.dimension, connection)
         try await notify(version: next, connection)
         return .added(replaced: replaced.map(\.id), firstChange: UInt64(first), version: UInt64(next))
     }
@@ -99,15 +101,33 @@ extension PostgresCollectionStore {
     /// Locks the `collection` row for the rest of the transaction (every writer does, first: this is what serialises
     /// them) and returns the collection's embedder, `nil` before the first document.
     func lockCollection(_ connection: PostgresConnection) async throws -> CollectionHeader? {
-        var header: CollectionHeader? = nil
-        var seen = false
-        let rows = try await connection.query("SELECT embedder_id, dimension FROM collection WHERE id = 1 FOR UPDATE", logger: logger)
-        for try await (embedderID, dimension) in rows.decode((String?, Int?).self) {
-            seen = true
-            if let embedderID, let dimension { header = CollectionHeader(embedderID: embedderID, dimension: dimension) }
+        try await readHeader(connection, forUpdate: true)
+    }
+
+    /// Re-encodes every document's vectors in `format` under the `collection` lock (see
+    /// `CollectionStore.convertVectors(to:)`), a document at a time.
+    package func convertVectors(to format: VectorFormat) async throws(CollectionError) -> UInt64? {
+        let logger = self.logger
+        return try await transaction(failure: "the collection could not be saved") { [self] connection async throws -> UInt64? in
+            guard let header = try await lockCollection(connection), header.vectorStorage != format else { return nil }
+            var documents: [(seq: Int64, chunks: Int)] = []
+            for try await (seq, chunks) in try await connection.query("SELECT seq, chunk_count FROM documents ORDER BY seq", logger: logger)
+                .decode((Int64, Int).self)
+            {
+                documents.append((seq, chunks))
+            }
+            for document in documents {
+                let rows = try await readVectors(seq: document.seq, rows: document.chunks, header, connection)
+                var data = ByteBuffer()
+                data.writeBytes(rows.withUnsafeBufferPointer { format.encode(normalizedRows: $0, dimension: header.dimension) })
+                try await connection.run("UPDATE vectors SET data = \(data) WHERE document_seq = \(document.seq)", logger: logger)
+            }
+            try await connection.run("UPDATE collection SET vector_storage = \(format.rawValue) WHERE id = 1", logger: logger)
+            let seq = try await version(connection) + 1
+            try await appendChange(seq: seq, "storage", DocumentID(rawValue: format.rawValue), connection)
+            try await notify(version: seq, connection)
+            return UInt64(seq)
         }
-        guard seen else { throw damaged("the collection row is missing") }
-        return header
     }
 
     /// The sequence number of the last change, 0 before the first. Under the `collection` lock, `+ 1` is the next.
@@ -129,7 +149,9 @@ extension PostgresCollectionStore {
     }
 
     /// Inserts a document's rows under `seq`, the change that adds it: one statement per table (the chunks as arrays).
-    func insert(_ document: StoredDocument, seq: Int64, json: String, _ connection: PostgresConnection) async throws {
+    func insert(
+        _ document: StoredDocument, seq: Int64, json: String, storage: VectorFormat, dimension: Int, _ connection: PostgresConnection
+    ) async throws {
         let record = document.record
         try await connection.run(
             """
@@ -144,10 +166,15 @@ extension PostgresCollectionStore {
                 \(chunks.map { Int32(clamping: $0.pageStart) })::integer[], \(chunks.map { Int32(clamping: $0.pageEnd) })::integer[],
                 \(chunks.map(\.text))::text[], \(chunks.map(\.context))::text[])
             """, logger: logger)
-        // Little-endian f32, as the hosts this builds for (x86_64, arm64) keep them in memory.
+        // In the collection's storage format (`VectorFormat.encode`), little-endian as the hosts this builds for
+        // (x86_64, arm64) keep them in memory.
         var vectors = ByteBuffer()
-        vectors.reserveCapacity(document.vectors.count * 4)
-        document.vectors.withUnsafeBytes { _ = vectors.writeBytes($0) }
+        if storage == .f32 {
+            vectors.reserveCapacity(document.vectors.count * 4)
+            document.vectors.withUnsafeBytes { _ = vectors.writeBytes($0) }
+        } else {
+            vectors.writeBytes(document.vectors.withUnsafeBufferPointer { storage.encode(normalizedRows: $0, dimension: dimension) })
+        }
         try await connection.run("INSERT INTO vectors (document_seq, data) VALUES (\(seq), \(vectors))", logger: logger)
         let encoded = try await encodeTerms(document.terms, connection)
         var terms = ByteBuffer()

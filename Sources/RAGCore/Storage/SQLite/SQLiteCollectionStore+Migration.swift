@@ -77,23 +77,23 @@ extension SQLiteCollectionStore {
         let db = try SQLiteConnection(path: path, readOnly: false)
         try db.execute("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF")
         try migrateSchema(db, readOnly: false)
-        let header = CollectionHeader(embedderID: collection.embedderID, dimension: collection.dimension)
+        let header = CollectionHeader(embedderID: collection.embedderID, dimension: collection.dimension, vectorStorage: collection.storageFormat)
         let terms = collection.lexicalIndex.documentTerms(rowCounts: collection.documents.map(\.chunkCount))
         var termIDs: [String: Int64] = [:]
         try db.transaction(.immediate) { () throws(CollectionError) in
             try db.run(
-                "INSERT INTO collection (key, value) VALUES ('embedder_id', ?), ('dimension', ?)",
-                [.text(header.embedderID), .text(String(header.dimension))])
+                "INSERT INTO collection (key, value) VALUES ('embedder_id', ?), ('dimension', ?), ('vector_storage', ?)",
+                [.text(header.embedderID), .text(String(header.dimension)), .text(header.vectorStorage.rawValue)])
             var row = 0
             for (position, record) in collection.documents.enumerated() {
                 let rows = row..<row + record.chunkCount
                 row = rows.upperBound
-                let vectors = Array(collection.index.storage[rows.lowerBound * header.dimension..<rows.upperBound * header.dimension])
+                let vectors = collection.vectors.rows(rows)
                 let document = StoredDocument(
                     record: record, chunks: Array(collection.chunks[rows]), vectors: vectors, terms: terms[position])
                 let seq = try appendChange("add", record.id, db)
                 try withUnsafeMutablePointer(to: &termIDs) { (cache) throws(CollectionError) in
-                    try insert(document, seq: Int64(seq), db, termIDs: cache)
+                    try insert(document, seq: Int64(seq), storage: header.vectorStorage, dimension: header.dimension, db, termIDs: cache)
                 }
             }
         }

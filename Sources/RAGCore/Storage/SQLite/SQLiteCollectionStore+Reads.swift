@@ -75,25 +75,28 @@ extension SQLiteCollectionStore {
                 chunks.append(try chunk(row, of: documents[position], ordinal: ordinal, db))
                 ordinal += 1
             }
-            let index = try loadVectors(documents, total: total, dimension: header.dimension, db)
+            let vectors = try loadVectors(documents, total: total, header, db)
             let lexicalIndex = try loadTerms(documents, db)
             let collection = DocumentCollection(
-                embedderID: header.embedderID, documents: documents.map(\.record), chunks: chunks, index: index,
+                embedderID: header.embedderID, documents: documents.map(\.record), chunks: chunks, vectors: vectors,
                 lexicalIndex: lexicalIndex, generation: version)
             return CollectionSnapshot(collection: collection, version: version)
         }
     }
 
-    /// Reads every document's vector blob straight into the index's storage, checking each blob's length first.
-    static func loadVectors(_ documents: [DocumentRow], total: Int, dimension: Int, _ db: SQLiteConnection) throws(CollectionError) -> VectorIndex {
+    /// Reads every document's vector blob straight into the stored vectors' memory (fp32, fp16) or through a buffer of
+    /// one document (int8, whose rows go into blocks), checking each blob's length first.
+    static func loadVectors(_ documents: [DocumentRow], total: Int, _ header: CollectionHeader, _ db: SQLiteConnection) throws(CollectionError)
+        -> StoredVectors
+    {
         let reader = db.blobReader(table: "vectors", column: "data")
-        var failure: CollectionError? = nil
-        let index = VectorIndex(dimension: dimension, rows: total) { storage in
-            let raw = UnsafeMutableRawBufferPointer(storage)
-            var offset = 0
+        let dimension = header.dimension
+        let rowBytes = header.vectorStorage.storedBytesPerVector(dimension: dimension)
+        /// Calls `body` with each document's blob length, after checking it, and the reader moved to that blob.
+        func forEachBlob(_ body: (Int) throws -> Void) throws(CollectionError) {
             do {
                 for document in documents where document.chunkCount > 0 {
-                    let expected = document.chunkCount * dimension * 4
+                    let expected = document.chunkCount * rowBytes
                     let bytes: Int
                     do {
                         bytes = try reader.open(row: document.seq)
@@ -103,17 +106,53 @@ extension SQLiteCollectionStore {
                     guard bytes == expected else {
                         throw damaged("a document's vectors have \(bytes) bytes, not \(expected)", db)
                     }
-                    try reader.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[offset..<offset + bytes]))
-                    offset += bytes
+                    try body(bytes)
                 }
             } catch let error as CollectionError {
-                failure = error
+                throw error
             } catch {
-                failure = CollectionError(.io, "cannot read the vectors: \(error)", path: db.path)
+                throw CollectionError(.io, "cannot read the vectors: \(error)", path: db.path)
             }
         }
-        if let failure { throw failure }
-        return index
+        guard header.vectorStorage != .f32 else {
+            var failure: CollectionError? = nil
+            let index = VectorIndex(dimension: dimension, rows: total) { storage in
+                let raw = UnsafeMutableRawBufferPointer(storage)
+                var offset = 0
+                do throws(CollectionError) {
+                    try forEachBlob { bytes in
+                        try reader.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[offset..<offset + bytes]))
+                        offset += bytes
+                    }
+                } catch {
+                    failure = error
+                }
+            }
+            if let failure { throw failure }
+            return StoredVectors(index)
+        }
+        var compact = CompactVectorIndex(format: header.vectorStorage, dimension: dimension, reservingRows: total)
+        var buffer: [UInt8] = []
+        try forEachBlob { bytes in
+            if buffer.count < bytes { buffer = [UInt8](repeating: 0, count: bytes) }
+            try buffer.withUnsafeMutableBytes { raw in
+                let blob = UnsafeMutableRawBufferPointer(rebasing: raw[0..<bytes])
+                try reader.read(into: blob)
+                guard compact.add(stored: UnsafeRawBufferPointer(blob)) else { throw damaged("a document's vectors hold values no writer makes", db) }
+            }
+        }
+        return StoredVectors(compact)
+    }
+
+    /// A document's vectors as fp32 rows, from their blob in the collection's storage format, checked: `rows` whole
+    /// rows, and (int8) rows a writer makes.
+    static func decodeVectors(_ bytes: UnsafeRawBufferPointer, rows: Int, _ header: CollectionHeader, _ db: SQLiteConnection) throws(CollectionError) -> [Float] {
+        let expected = rows * header.vectorStorage.storedBytesPerVector(dimension: header.dimension)
+        guard bytes.count == expected else { throw damaged("a document's vectors have \(bytes.count) bytes, not \(expected)", db) }
+        guard let vectors = header.vectorStorage.decodeChecked(stored: bytes, rows: rows, dimension: header.dimension) else {
+            throw damaged("a document's vectors hold values no writer makes", db)
+        }
+        return vectors
     }
 
     /// Merges the documents' BM25 statistics into one index, or returns `nil` when some were written by another
@@ -214,9 +253,12 @@ extension SQLiteCollectionStore {
                     changes.append(CollectionChange(version: UInt64(entry.seq), documentID: id, kind: .removed))
                 case "add":
                     guard let header else { throw damaged("an addition without an embedder", db) }
-                    let document = try loadDocument(seq: entry.seq, dimension: header.dimension, db)
+                    let document = try loadDocument(seq: entry.seq, header, db)
                     guard document.map({ $0.record.id == id }) ?? true else { throw damaged("a change names another document", db) }
                     changes.append(CollectionChange(version: UInt64(entry.seq), documentID: id, kind: .added(document)))
+                case "storage":
+                    guard let format = VectorFormat(rawValue: entry.id) else { throw damaged("a change of storage to an unknown format", db) }
+                    changes.append(CollectionChange(version: UInt64(entry.seq), documentID: id, kind: .storage(format)))
                 default:
                     throw damaged("a change of unknown kind", db)
                 }
@@ -226,7 +268,7 @@ extension SQLiteCollectionStore {
     }
 
     /// The document added by change `seq`, or `nil` when it has been removed since.
-    static func loadDocument(seq: Int64, dimension: Int, _ db: SQLiteConnection) throws(CollectionError) -> StoredDocument? {
+    static func loadDocument(seq: Int64, _ header: CollectionHeader, _ db: SQLiteConnection) throws(CollectionError) -> StoredDocument? {
         var found: DocumentRow? = nil
         try db.query("SELECT \(documentColumns) FROM documents WHERE seq = ?", [.integer(seq)]) { (row: SQLiteStatement) throws(CollectionError) in
             found = try documentRow(row, db)
@@ -242,19 +284,14 @@ extension SQLiteCollectionStore {
         }
         guard chunks.count == document.chunkCount else { throw damaged("the documents' chunk counts differ from the chunk rows", db) }
         var vectors: [Float] = []
-        let expected = document.chunkCount * dimension * 4
         var seen = false
         try db.query("SELECT data FROM vectors WHERE document_seq = ?", [.integer(seq)]) { (row: SQLiteStatement) throws(CollectionError) in
             seen = true
-            try row.blob(0) { (bytes: UnsafeRawBufferPointer) throws(CollectionError) in
-                guard bytes.count == expected else { throw damaged("a document's vectors have \(bytes.count) bytes, not \(expected)", db) }
-                vectors = [Float](unsafeUninitializedCapacity: expected / 4) { buffer, initialized in
-                    if expected > 0 { UnsafeMutableRawBufferPointer(buffer).copyMemory(from: bytes) }
-                    initialized = expected / 4
-                }
+            vectors = try row.blob(0) { (bytes: UnsafeRawBufferPointer) throws(CollectionError) in
+                try decodeVectors(bytes, rows: document.chunkCount, header, db)
             }
         }
-        guard seen || expected == 0 else { throw damaged("a document has no vectors", db) }
+        guard seen || document.chunkCount == 0 else { throw damaged("a document has no vectors", db) }
         var terms: DocumentTerms? = nil
         try db.query("SELECT analyzer_version, data FROM document_terms WHERE document_seq = ?", [.integer(seq)]) { (row: SQLiteStatement) throws(CollectionError) in
             guard row.int64(0) == Int64(TextAnalyzer.version) else { return }

@@ -80,6 +80,25 @@ extension SQLiteCollectionStore {
             // A chunk's search context (its document's title and outline sections); empty for chunks made before.
             "ALTER TABLE chunks ADD COLUMN context TEXT NOT NULL DEFAULT '';"
         ),
+        (
+            5,
+            // A change of the vectors' storage format (`storage`, its document_id the format): the change log's check
+            // allows the kind. SQLite cannot alter a check, so the table is copied, its numbering kept.
+            """
+            CREATE TABLE changes_next (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                kind TEXT NOT NULL CHECK (kind IN ('add', 'remove', 'storage')),
+                document_id TEXT NOT NULL
+            );
+            INSERT INTO changes_next (seq, kind, document_id) SELECT seq, kind, document_id FROM changes ORDER BY seq;
+            DELETE FROM sqlite_sequence WHERE name = 'changes_next';
+            INSERT INTO sqlite_sequence (name, seq)
+                SELECT 'changes_next', max(coalesce((SELECT max(seq) FROM sqlite_sequence WHERE name = 'changes'), 0),
+                                           coalesce((SELECT max(seq) FROM changes), 0));
+            DROP TABLE changes;
+            ALTER TABLE changes_next RENAME TO changes;
+            """
+        ),
     ]
 
     static var schemaVersion: Int64 { migrations.last!.version }
@@ -131,10 +150,11 @@ extension SQLiteCollectionStore {
         CollectionError(.corrupt, "the collection database is damaged (\(what)); re-ingest the documents or restore a backup", path: db.path)
     }
 
-    /// The collection's embedder, or `nil` before the first document.
+    /// The collection's embedder and vector storage, or `nil` before the first document. A collection without a
+    /// `vector_storage` (made before schema version 5) stores fp32.
     static func header(_ db: SQLiteConnection) throws(CollectionError) -> CollectionHeader? {
         var values: [String: String] = [:]
-        try db.query("SELECT key, value FROM collection WHERE key IN ('embedder_id', 'dimension')") { (row: SQLiteStatement) throws(CollectionError) in
+        try db.query("SELECT key, value FROM collection WHERE key IN ('embedder_id', 'dimension', 'vector_storage')") { (row: SQLiteStatement) throws(CollectionError) in
             values[row.text(0) ?? ""] = row.text(1)
         }
         guard let embedderID = values["embedder_id"], let dimensionText = values["dimension"] else {
@@ -144,7 +164,10 @@ extension SQLiteCollectionStore {
         guard let dimension = Int(dimensionText), (1...65_536).contains(dimension), !embedderID.isEmpty else {
             throw damaged("the collection's dimension is not valid", db)
         }
-        return CollectionHeader(embedderID: embedderID, dimension: dimension)
+        guard let storage = VectorFormat(rawValue: values["vector_storage"] ?? VectorFormat.f32.rawValue) else {
+            throw damaged("the collection's vector storage is not a format this build knows", db)
+        }
+        return CollectionHeader(embedderID: embedderID, dimension: dimension, vectorStorage: storage)
     }
 
     /// The sequence number of the last change, 0 before the first.

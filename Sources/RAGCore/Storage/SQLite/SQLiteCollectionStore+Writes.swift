@@ -7,17 +7,20 @@ extension SQLiteCollectionStore {
     {
         let record = document.record
         precondition(document.chunks.count == record.chunkCount && document.vectors.count == record.chunkCount * header.dimension)
+        let storage: VectorFormat
         if let existing = try self.header(db) {
-            guard existing == header else {
+            guard existing.sameEmbedder(as: header) else {
                 throw CollectionError(
                     .embedderMismatch,
                     "the collection was built with embedder \(existing.embedderID) (\(existing.dimension) dimensions), not \(header.embedderID) (\(header.dimension) dimensions)",
                     path: db.path)
             }
+            storage = existing.vectorStorage  // the collection's own, whatever the writer would have chosen
         } else {
             try db.run(
-                "INSERT INTO collection (key, value) VALUES ('embedder_id', ?), ('dimension', ?)",
-                [.text(header.embedderID), .text(String(header.dimension))])
+                "INSERT INTO collection (key, value) VALUES ('embedder_id', ?), ('dimension', ?), ('vector_storage', ?)",
+                [.text(header.embedderID), .text(String(header.dimension)), .text(header.vectorStorage.rawValue)])
+            storage = header.vectorStorage
         }
         var existing: DocumentRecord? = nil
         try db.query("SELECT record FROM documents WHERE content_hash = ?", [.text(record.contentHash)]) { (row: SQLiteStatement) throws(CollectionError) in
@@ -42,7 +45,7 @@ extension SQLiteCollectionStore {
             first = first ?? seq
         }
         let seq = try appendChange("add", record.id, db)
-        try insert(document, seq: Int64(seq), db, termIDs: nil)
+        try insert(document, seq: Int64(seq), storage: storage, dimension: header.dimension, db, termIDs: nil)
         return .added(replaced: replaced.map(\.id), firstChange: first ?? seq, version: seq)
     }
 
@@ -55,6 +58,33 @@ extension SQLiteCollectionStore {
         try deleteDocument(seq: found.seq, db)
         try db.run("DELETE FROM ingest_jobs WHERE id = ?", [.text(id.rawValue)])  // and the upload's bytes
         return RemoveOutcome(record: found.record, version: try appendChange("remove", id, db))
+    }
+
+    /// Re-encodes every document's vectors from the collection's storage format into `format`, in the caller's
+    /// transaction, and records the change (see `CollectionStore.convertVectors(to:)`).
+    static func convertVectors(to format: VectorFormat, _ db: SQLiteConnection) throws(CollectionError) -> UInt64? {
+        guard let header = try header(db), header.vectorStorage != format else { return nil }
+        let dimension = header.dimension
+        var documents: [(seq: Int64, chunks: Int)] = []
+        try db.query("SELECT seq, chunk_count FROM documents ORDER BY seq") { (row: SQLiteStatement) throws(CollectionError) in
+            documents.append((row.int64(0), Int(clamping: row.int64(1))))
+        }
+        let update = try db.prepare("UPDATE vectors SET data = ? WHERE document_seq = ?")
+        for document in documents {
+            var rows: [Float] = []
+            try db.query("SELECT data FROM vectors WHERE document_seq = ?", [.integer(document.seq)]) { (row: SQLiteStatement) throws(CollectionError) in
+                rows = try row.blob(0) { (bytes: UnsafeRawBufferPointer) throws(CollectionError) in
+                    try decodeVectors(bytes, rows: document.chunks, header, db)
+                }
+            }
+            update.reset()
+            try update.bind(2, .integer(document.seq))
+            try update.run(binding: rows.withUnsafeBufferPointer { format.encode(normalizedRows: $0, dimension: dimension) }, at: 1)
+        }
+        try db.run(
+            "INSERT INTO collection (key, value) VALUES ('vector_storage', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [.text(format.rawValue)])
+        return try appendChange("storage", DocumentID(rawValue: format.rawValue), db)
     }
 
     /// Appends a change to the log and returns its sequence number.
@@ -72,9 +102,10 @@ extension SQLiteCollectionStore {
 
     /// Inserts a document's rows under `seq`, the change that adds it. `termIDs` caches term numbers across the
     /// documents of one transaction (a migration); without it each term is looked up.
-    static func insert(_ document: StoredDocument, seq: Int64, _ db: SQLiteConnection, termIDs: UnsafeMutablePointer<[String: Int64]>?)
-        throws(CollectionError)
-    {
+    static func insert(
+        _ document: StoredDocument, seq: Int64, storage: VectorFormat, dimension: Int, _ db: SQLiteConnection,
+        termIDs: UnsafeMutablePointer<[String: Int64]>?
+    ) throws(CollectionError) {
         let record = document.record
         let json: String
         do {
@@ -98,10 +129,15 @@ extension SQLiteCollectionStore {
             ])
             while try chunk.step() {}
         }
-        // Little-endian f32, as the hosts this builds for (x86_64, arm64) keep them in memory.
+        // In the collection's storage format (`VectorFormat.encode`), little-endian as the hosts this builds for
+        // (x86_64, arm64) keep them in memory.
         let vectors = try db.prepare("INSERT INTO vectors (document_seq, data) VALUES (?, ?)")
         try vectors.bind(1, .integer(seq))
-        try vectors.run(binding: document.vectors, at: 2)
+        if storage == .f32 {
+            try vectors.run(binding: document.vectors, at: 2)
+        } else {
+            try vectors.run(binding: document.vectors.withUnsafeBufferPointer { storage.encode(normalizedRows: $0, dimension: dimension) }, at: 2)
+        }
         let encoded = try encodeTerms(document.terms, db, cache: termIDs)
         let terms = try db.prepare("INSERT INTO document_terms (document_seq, analyzer_version, data) VALUES (?, ?, ?)")
         try terms.bind([.integer(seq), .integer(Int64(TextAnalyzer.version))])

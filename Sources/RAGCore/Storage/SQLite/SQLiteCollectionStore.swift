@@ -154,6 +154,18 @@ package final class SQLiteCollectionStore: CollectionStore {
         } ?? nil
     }
 
+    package func convertVectors(to format: VectorFormat) async throws(CollectionError) -> UInt64? {
+        try checkWritable()
+        guard databaseExists else { return nil }
+        return try await withConnection(create: false) { db throws(CollectionError) -> UInt64? in
+            let version = try Self.saving(db) { () throws(CollectionError) in try Self.convertVectors(to: format, db) }
+            // The old blobs' pages are free now: give them back to the file system (a smaller format halves or
+            // quarters the bulk of the file). Only space is at stake, so a failure (another process busy) is ignored.
+            if version != nil { try? db.execute("VACUUM") }
+            return version
+        } ?? nil
+    }
+
     package func changes(after version: UInt64, limit: Int) async throws(CollectionError) -> [CollectionChange] {
         guard databaseExists else { return [] }
         return try await withConnection(create: false) { db throws(CollectionError) in
