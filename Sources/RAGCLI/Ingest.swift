@@ -24,6 +24,10 @@ struct Ingest: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Most chunks the collection may hold; 0 is unlimited.", valueName: "n"))
     var maxCollectionChunks: Int = EngineConfiguration().maxCollectionChunks
 
+    @Option(help: ArgumentHelp(
+        EngineSettings.vectorStorage.help + " (rag convert-vectors) [RAG_VECTOR_STORAGE] (default f32).", valueName: "format"))
+    var vectorStorage: String?
+
     @Flag(help: "Print the result as JSON.")
     var json = false
 
@@ -38,6 +42,12 @@ struct Ingest: AsyncParsableCommand {
     private func execute() async throws {
         let chunking = try chunking.options()
         let ocr = try extraction.ocrOptions()
+        let storage: VectorFormat
+        do {
+            storage = try EngineSettings.vectorStorage.value(flag: vectorStorage, environment: CLI.environment)
+        } catch {
+            throw CLIError(error.message, exitCode: 64)
+        }
         // `--ocr always` without Tesseract, or a language without its data, stops here, before any file is read.
         _ = try EngineConfiguration(ocr: ocr).checkOCR()
         let engine = try await options.makeEngine(encoderPrecision: .auto) { configuration in
@@ -46,6 +56,7 @@ struct Ingest: AsyncParsableCommand {
             configuration.ocr = ocr
             configuration.chunking = chunking
             configuration.maxCollectionChunks = maxCollectionChunks
+            configuration.vectorStorage = storage
         }
         let bar = CLI.stderrIsTerminal && !json ? ProgressBar() : nil
         var onProgress: (@Sendable (IngestProgress) -> Void)? = nil

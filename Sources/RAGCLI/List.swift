@@ -26,6 +26,7 @@ struct List: AsyncParsableCommand {
                 "collection": [
                     "path": directory.path, "embedder": collection.embedderID,
                     "dimension": collection.dimension, "chunks": collection.chunks.count,
+                    "vector_storage": collection.storageFormat.rawValue,
                 ] as [String: Any],
                 "documents": collection.documents.map { record in
                     var object = DocumentJSON.record(record)
@@ -40,7 +41,7 @@ struct List: AsyncParsableCommand {
             return
         }
         print("Collection \(directory.path): \(CLI.count(collection.documents.count, "document")), \(CLI.count(collection.chunks.count, "chunk")), "
-            + "embedder \(collection.embedderID) (\(EmbedderChoice.describe(identifier: collection.embedderID)))")
+            + "embedder \(collection.embedderID) (\(EmbedderChoice.describe(identifier: collection.embedderID))), vectors stored as \(collection.storageFormat.rawValue)")
         for record in collection.documents {
             var line = "\(record.id)  \(record.fileName)  \(record.pageCount) pages, \(record.chunkCount) chunks"
             if let title = record.title, !title.isEmpty { line += "  \"\(title)\"" }

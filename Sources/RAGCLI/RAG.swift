@@ -23,7 +23,8 @@ struct RAG: AsyncParsableCommand {
             """,
         version: BuildInfo.version,
         subcommands: [
-            Ingest.self, Ask.self, Chat.self, Search.self, List.self, Remove.self, Extract.self, Eval.self, Doctor.self,
+            Ingest.self, Ask.self, Chat.self, Search.self, List.self, Remove.self, ConvertVectors.self, Extract.self, Eval.self,
+            Doctor.self,
         ]
     )
 

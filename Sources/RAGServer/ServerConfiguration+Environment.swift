@@ -187,6 +187,7 @@ public enum ServerSettings {
     public static let minScore = EngineSettings.minScore
     public static let queryRewrites = EngineSettings.queryRewrites
     public static let vectorFormat = EngineSettings.vectorFormat
+    public static let vectorStorage = EngineSettings.vectorStorage
     public static let encoderPrecision = EngineSettings.encoderPrecision
     public static let hypotheticalAnswer = EngineSettings.hypotheticalAnswer
     public static let ocr = EngineSettings.ocr
@@ -207,7 +208,7 @@ public enum ServerSettings {
         pageImageMaxPixels.info, pageImageMaxCharacters.info, pageImageTimeout.info, maxConcurrentRenders.info, renderQueue.info, pageCacheBytes.info,
         maxHistoryMessages.info, maxHistoryBytes.info, requestTimeout.info,
         idleTimeout.info, headerTimeout.info, bodyTimeout.info, gracePeriod.info, corsOrigin.info, metricsCache.info, logFormat.info, logLevel.info, llm.info, retrieval.info, fusion.info, pageFusion.info, neighbours.info, minScore.info,
-        queryRewrites.info, hypotheticalAnswer.info, vectorFormat.info, encoderPrecision.info, ocr.info, ocrLanguages.info, ocrDPI.info, ocrMaxPages.info,
+        queryRewrites.info, hypotheticalAnswer.info, vectorFormat.info, vectorStorage.info, encoderPrecision.info, ocr.info, ocrLanguages.info, ocrDPI.info, ocrMaxPages.info,
         ocrPageTimeout.info, ocrMinConfidence.info,
     ] + redisSettings
 
@@ -296,7 +297,8 @@ extension ServerConfiguration {
             maxCollectionChunks: try value(S.maxCollectionChunks), llm: try value(S.llm),
             retrieval: try EngineSettings.retrievalOptions(flags: flags, environment: environment),
             queryRewriting: try EngineSettings.queryRewriting(flags: flags, environment: environment),
-            vectorFormat: try value(S.vectorFormat), encoderPrecision: try value(S.encoderPrecision),
+            vectorFormat: try value(S.vectorFormat), vectorStorage: try value(S.vectorStorage),
+            encoderPrecision: try value(S.encoderPrecision),
             logFormat: try value(S.logFormat), logLevel: try value(S.logLevel),
             maxRequestHistoryMessages: try value(S.maxHistoryMessages), maxRequestHistoryBytes: try value(S.maxHistoryBytes),
             metricsCacheInterval: try value(S.metricsCache),

@@ -85,6 +85,9 @@ public struct ServerConfiguration: Sendable {
     /// The format vector search scans (`--vector-format`): a compact copy beside the exact vectors (`f32` in a
     /// worker, which never searches).
     public var vectorFormat: VectorFormatChoice
+    /// The format a collection this server creates stores its vectors in (`--vector-storage`); an existing one keeps
+    /// its own.
+    public var vectorStorage: VectorFormat
     /// The arithmetic of the MiniLM encoder's dense layers (`--encoder-precision`).
     public var encoderPrecision: MiniLMEmbedder.Precision
     /// How the executable writes logs.
@@ -137,7 +140,7 @@ public struct ServerConfiguration: Sendable {
         gracePeriod: Duration = ServerSettings.gracePeriod.defaultValue, corsOrigin: String? = nil,
         extraction: ExtractionLimits = ExtractionLimits(), maxCollectionChunks: Int = ServerSettings.maxCollectionChunks.defaultValue,
         llm: LLMChoice = ServerSettings.llm.defaultValue, retrieval: RetrievalOptions = RetrievalOptions(),
-        queryRewriting: QueryRewriting = QueryRewriting(), vectorFormat: VectorFormatChoice = .auto,
+        queryRewriting: QueryRewriting = QueryRewriting(), vectorFormat: VectorFormatChoice = .auto, vectorStorage: VectorFormat = .f32,
         encoderPrecision: MiniLMEmbedder.Precision = .auto,
         logFormat: LogFormat = ServerSettings.logFormat.defaultValue, logLevel: Logger.Level = ServerSettings.logLevel.defaultValue,
         servedModelName: String = "pdf-chatbot", maxRequestHistoryMessages: Int = ServerSettings.maxHistoryMessages.defaultValue,
@@ -180,6 +183,7 @@ public struct ServerConfiguration: Sendable {
         self.retrieval = retrieval
         self.queryRewriting = queryRewriting
         self.vectorFormat = vectorFormat
+        self.vectorStorage = vectorStorage
         self.encoderPrecision = encoderPrecision
         self.logFormat = logFormat
         self.logLevel = logLevel
@@ -204,7 +208,7 @@ public struct ServerConfiguration: Sendable {
             databaseMaxConnections: databaseMaxConnections, databaseWait: databaseWait, pageRendering: pageRendering,
             queryRewriting: queryRewriting, ocr: ocr, cache: cache,
             // A worker never searches: a compact copy of the vectors would only take its memory.
-            vectorFormat: ingestion.role == .worker ? .f32 : vectorFormat)
+            vectorFormat: ingestion.role == .worker ? .f32 : vectorFormat, vectorStorage: vectorStorage)
     }
 
     /// The bounds on an uploaded `multipart/form-data` body.

@@ -121,6 +121,8 @@ struct RAGServerCommand: AsyncParsableCommand {
     var hypotheticalAnswer = false
     @Option(name: .customLong("vector-format"), parsing: .unconditional, help: S.vectorFormat.argumentHelp)
     var vectorFormat: String?
+    @Option(name: .customLong("vector-storage"), parsing: .unconditional, help: S.vectorStorage.argumentHelp)
+    var vectorStorage: String?
     @Option(name: .customLong("encoder-precision"), parsing: .unconditional, help: S.encoderPrecision.argumentHelp)
     var encoderPrecision: String?
     @Option(name: .customLong("ocr"), parsing: .unconditional, help: S.ocr.argumentHelp) var ocr: String?
@@ -179,7 +181,7 @@ struct RAGServerCommand: AsyncParsableCommand {
             (S.logLevel.info, logLevel), (S.llm.info, llm), (S.retrieval.info, retrieval), (S.fusion.info, fusion),
             (S.pageFusion.info, pageFusion), (S.neighbours.info, neighbours), (S.minScore.info, minScore),
             (S.queryRewrites.info, queryRewrites), (S.hypotheticalAnswer.info, hypotheticalAnswer ? "true" : nil),
-            (S.vectorFormat.info, vectorFormat), (S.encoderPrecision.info, encoderPrecision),
+            (S.vectorFormat.info, vectorFormat), (S.vectorStorage.info, vectorStorage), (S.encoderPrecision.info, encoderPrecision),
             (S.ocr.info, ocr), (S.ocrLanguages.info, ocrLanguages), (S.ocrDPI.info, ocrDPI),
             (S.ocrMaxPages.info, ocrMaxPages), (S.ocrPageTimeout.info, ocrPageTimeout),
             (S.ocrMinConfidence.info, ocrMinConfidence),
@@ -248,6 +250,7 @@ struct RAGServerCommand: AsyncParsableCommand {
                     "rag.openblas": "\(OpenBLASCore.summary)",
                     "rag.encoder": "\((engine.embedder as? MiniLMEmbedder).map { "\($0.precision.rawValue) (\(configuration.encoderPrecision.rawValue))" } ?? "none")",
                     "rag.vector_format": "\(engine.collection.vectorFormat.rawValue) (\(configuration.engineConfiguration.vectorFormat.rawValue))",
+                    "rag.vector_storage": "\(engine.collection.storageFormat.rawValue) (new collections: \(configuration.vectorStorage.rawValue))",
                     "rag.redis": "\(redis.map { "\($0.configuration.redactedURL) (\($0.isUp ? "up" : "unavailable, retrying"); cache \(configuration.cache.isEnabled ? "on" : "off"))" } ?? "none")",
                 ])
             }

@@ -145,7 +145,7 @@ struct RAGProcess {
         #expect(try await RAGProcess.run(["ingest", file.path], collection: collection, environment: withModel).status == 0)
         let list = try await RAGProcess.run(["list"], collection: collection, environment: withModel)
         #expect(list.stdout.hasPrefix(
-            "Collection \(collection.path): 1 document, 2 chunks, embedder minilm-l6-v2-d384 (all-MiniLM-L6-v2 (local sentence embeddings))\n"))
+            "Collection \(collection.path): 1 document, 2 chunks, embedder minilm-l6-v2-d384 (all-MiniLM-L6-v2 (local sentence embeddings)), vectors stored as f32\n"))
         let listJSON = try await RAGProcess.run(["list", "--json"], collection: collection, environment: withModel)
         let header = try #require((try JSONSerialization.jsonObject(with: Data(listJSON.stdout.utf8)) as? [String: Any])?["collection"] as? [String: Any])
         #expect(header["embedder"] as? String == "minilm-l6-v2-d384" && header["dimension"] as? Int == 384)
@@ -296,6 +296,41 @@ struct RAGProcess {
         let badVariable = try await RAGProcess.run(["search", "anything"], collection: collection, environment: ["RAG_ENCODER_PRECISION": "int8"])
         #expect(badVariable.status == 64)
         #expect(badVariable.stderr == "rag: error: RAG_ENCODER_PRECISION (--encoder-precision) must be auto, f32 or i8, not 'int8'\n")
+    }
+
+    /// `rag ingest --vector-storage` makes a collection in that format; `rag convert-vectors` changes it, and says
+    /// what it did; the searches find the same page throughout.
+    @Test func theVectorStorageIsChosenAtIngestAndConverted() async throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let collection = directory.appendingPathComponent("collection")
+        let file = directory.appendingPathComponent("handbook.txt")
+        try CLITests.handbook.write(to: file, atomically: true, encoding: .utf8)
+        let ingest = try await RAGProcess.run(["ingest", file.path, "--embedder", "hashing", "--vector-storage", "f16"], collection: collection)
+        #expect(ingest.status == 0, "\(ingest.stderr)")
+        let chunks = try #require(try StorageFaults.integer("SELECT count(*) FROM chunks", in: collection))
+        #expect(try StorageFaults.integer("SELECT sum(length(data)) FROM vectors", in: collection) == chunks * 512 * 2)
+        func firstPage() async throws -> Int? {
+            let search = try await RAGProcess.run(["search", "how many vacation days", "--json"], collection: collection)
+            #expect(search.status == 0, "\(search.stderr)")
+            return try JSONDecoder().decode(SearchOutput.self, from: Data(search.stdout.utf8)).hits.first?.page
+        }
+        let page = try await firstPage()
+        #expect(page != nil)
+        let convert = try await RAGProcess.run(["convert-vectors", "i8"], collection: collection)
+        #expect(convert.status == 0, "\(convert.stderr)")
+        #expect(convert.stdout.hasPrefix("converted \(chunks) vectors from f16 to i8: "), "\(convert.stdout)")
+        #expect(try StorageFaults.integer("SELECT sum(length(data)) FROM vectors", in: collection) == chunks * (512 + 4))
+        #expect(try await firstPage() == page)
+        let list = try await RAGProcess.run(["list", "--json"], collection: collection)
+        #expect(list.stdout.contains("\"vector_storage\":\"i8\""), "\(list.stdout)")
+        let again = try await RAGProcess.run(["convert-vectors", "i8"], collection: collection)
+        #expect(again.status == 0 && again.stdout == "the collection already stores its vectors as i8\n", "\(again.stdout)")
+        let bad = try await RAGProcess.run(["convert-vectors", "f64"], collection: collection)
+        #expect(bad.status == 64 && bad.stderr == "rag: error: the format must be f32, f16 or i8, not 'f64'\n", "\(bad.stderr)")
+        let badFlag = try await RAGProcess.run(["ingest", file.path, "--vector-storage", "bf16"], collection: collection)
+        #expect(badFlag.status == 64)
+        #expect(badFlag.stderr == "rag: error: --vector-storage (RAG_VECTOR_STORAGE) must be f32, f16 or i8, not 'bf16'\n", "\(badFlag.stderr)")
     }
 
     struct SearchOutput: Decodable {

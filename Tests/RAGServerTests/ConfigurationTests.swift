@@ -235,6 +235,17 @@ import Testing
         )) { try ServerConfiguration(flags: [:], environment: ["RAG_ENCODER_PRECISION": "bf16"]) }
     }
 
+    @Test func theVectorStorageIsReadAndReachesTheEngine() throws {
+        #expect(try ServerConfiguration(flags: [:], environment: [:]).engineConfiguration.vectorStorage == .f32)
+        let read = try ServerConfiguration(flags: [:], environment: ["RAG_VECTOR_STORAGE": "f16"])
+        #expect(read.vectorStorage == .f16 && read.engineConfiguration.vectorStorage == .f16)
+        #expect(try ServerConfiguration(flags: ["--vector-storage": "i8"], environment: ["RAG_VECTOR_STORAGE": "f16"]).vectorStorage == .i8)
+        #expect(throws: SettingError(
+            flag: "--vector-storage", variable: "RAG_VECTOR_STORAGE",
+            "RAG_VECTOR_STORAGE (--vector-storage) must be f32, f16 or i8, not 'bf16'"
+        )) { try ServerConfiguration(flags: [:], environment: ["RAG_VECTOR_STORAGE": "bf16"]) }
+    }
+
     @Test func aBadVariableUnderAFlagIsNotRead() throws {
         #expect(try ServerConfiguration(flags: ["--port": "9000"], environment: ["RAG_PORT": "banana"]).port == 9000)
     }

@@ -488,6 +488,8 @@ template:
   value: {{ $.Values.server.hypotheticalAnswer | quote }}
 - name: RAG_VECTOR_FORMAT
   value: {{ $.Values.server.vectorFormat | quote }}
+- name: RAG_VECTOR_STORAGE
+  value: {{ $.Values.server.vectorStorage | quote }}
 - name: RAG_ENCODER_PRECISION
   value: {{ $.Values.server.encoderPrecision | quote }}
 {{- with $.Values.server.corsOrigin }}
