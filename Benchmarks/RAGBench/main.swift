@@ -130,6 +130,9 @@ case "chunk":
 case "storage":
     printJSON(try await StorageBench.run(arguments, repeats: repeats))
 
+case "vector-storage":
+    printJSON(try await VectorStorageBench.run(arguments, repeats: repeats))
+
 case "compact":
     printJSON(try CompactBench.run(arguments, repeats: repeats))
 

@@ -29,6 +29,7 @@ BENCHMARKS = [
     ("minilm", "bash Benchmarks/scripts/minilm.sh"),
     ("encoder", "bash Benchmarks/scripts/encoder.sh 2"),
     ("compact", "Benchmarks/scripts/compact.sh 3"),
+    ("storage", "bash Benchmarks/scripts/vector-storage.sh 3"),
 ]
 HEADER = ("| benchmark | target | figure | baseline, same run | ratio | verdict | run |\n"
           "| --- | --- | --- | --- | ---: | --- | --- |\n")
