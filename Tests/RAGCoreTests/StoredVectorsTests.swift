@@ -270,6 +270,33 @@ import TestSupport
         #expect(try await reopened.search(question, k: 5, retrieval: RetrievalOptions(mode: .vector)) == after)
     }
 
+    /// On every store, a process that follows the collection sees another's conversion: it loads the collection
+    /// whole, in the new format, and searches as the converting process does; additions after it are followed as usual.
+    @Test(arguments: StoreFactory.all)
+    func anotherProcessFollowsAConversionOnEveryStore(factory: StoreFactory) async throws {
+        guard factory.isAvailable else { return }
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let embedder = HashingEmbedder(dimension: 64)
+        let writer = try await Engine(
+            configuration: EngineConfiguration(vectorStorage: .f16), store: try await factory.make(directory), embedder: embedder)
+        _ = try await writer.ingest(data: Data(Self.pages.joined(separator: "\u{0C}").utf8), fileName: "topics.txt")
+        let reader = try await Engine(
+            configuration: EngineConfiguration(readOnly: true), store: try await factory.make(directory), embedder: embedder)
+        #expect(reader.collection.storageFormat == .f16, "\(factory)")
+        #expect(try await writer.convertVectors(to: .i8))
+        #expect(try await reader.follow() > 0)
+        #expect(reader.collection.storageFormat == .i8 && reader.collection.generation == writer.collection.generation, "\(factory)")
+        let question = "vacation days on page 17"
+        let options = RetrievalOptions(mode: .vector)
+        #expect(try await reader.search(question, k: 5, retrieval: options) == (try await writer.search(question, k: 5, retrieval: options)))
+        _ = try await writer.ingest(data: Data("Printers are on the second floor.".utf8), fileName: "printers.txt")
+        #expect(try await reader.follow() == 1)
+        #expect(reader.collection.vectors.rows(0..<reader.collection.vectors.count) == writer.collection.vectors.rows(0..<writer.collection.vectors.count))
+        await writer.close()
+        await reader.close()
+    }
+
     /// An engine whose collection another process created in another format takes that format before its first
     /// addition, so that memory and disk agree.
     @Test func anEmptyEngineTakesTheFormatAnotherProcessCreated() async throws {
