@@ -61,13 +61,24 @@ void ragvec_i8_encode_rows(const float *rows, size_t count, size_t dim, uint8_t 
     }
 }
 
-void ragvec_i8_decode_rows(const uint8_t *stored, size_t count, size_t dim, float *out) {
+// Whether a stored row is one a writer makes: a finite scale >= 0 and codes in -127 ... 127 (the kernels' sums
+// assume that range). Its scale in *scale.
+static int stored_row_valid(const uint8_t *row, size_t dim, float *scale) {
+    memcpy(scale, row, 4);
+    if (!(*scale >= 0 && isfinite(*scale))) return 0;
+    for (size_t d = 0; d < dim; d++)
+        if ((int8_t)row[4 + d] == -128) return 0;
+    return 1;
+}
+
+int ragvec_i8_decode_rows(const uint8_t *stored, size_t count, size_t dim, float *out) {
     for (size_t i = 0; i < count; i++) {
         const uint8_t *row = stored + i * (dim + 4);
         float scale;
-        memcpy(&scale, row, 4);
+        if (!stored_row_valid(row, dim, &scale)) return 0;
         for (size_t d = 0; d < dim; d++) out[i * dim + d] = (float)(int8_t)row[4 + d] * scale;
     }
+    return 1;
 }
 
 int ragvec_i8_put_stored(const uint8_t *stored, size_t count, size_t dim, size_t padded, size_t first_row,
@@ -75,15 +86,13 @@ int ragvec_i8_put_stored(const uint8_t *stored, size_t count, size_t dim, size_t
     for (size_t i = 0; i < count; i++) {
         const uint8_t *row = stored + i * (dim + 4);
         float scale;
-        memcpy(&scale, row, 4);
-        if (!(scale >= 0 && isfinite(scale))) return 0;
+        if (!stored_row_valid(row, dim, &scale)) return 0;
         size_t at = first_row + i;
         int8_t *block = blocks + (at / 16) * 16 * padded;
         size_t lane = at % 16;
         int32_t total = 0;
         for (size_t d = 0; d < dim; d++) {
             int8_t code = (int8_t)row[4 + d];
-            if (code == -128) return 0;  // no writer makes it; the kernels' sums assume -127 ... 127
             block[(d / 4) * 64 + lane * 4 + d % 4] = code;
             total += code;
         }

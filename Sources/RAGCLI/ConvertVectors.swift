@@ -30,7 +30,7 @@ struct ConvertVectors: AsyncParsableCommand {
         let before = engine.collection
         guard try await engine.convertVectors(to: target) else {
             try options.writeMetrics()
-            print(before.vectors.count == 0 && before.documents.isEmpty
+            print(before.documents.isEmpty
                 ? "the collection is empty: nothing to convert (a new collection takes --vector-storage at its first ingest)"
                 : "the collection already stores its vectors as \(target.rawValue)")
             return

@@ -28,8 +28,9 @@ float ragvec_i8_quantize_query(const float *_Nonnull query, size_t dim, int8_t *
 /// float) and then its `dim` codes, `dim + 4` bytes a row. Encodes `count` fp32 rows of `dim` values (any `dim`).
 void ragvec_i8_encode_rows(const float *_Nonnull rows, size_t count, size_t dim, uint8_t *_Nonnull out);
 
-/// Decodes `count` stored int8 rows into fp32 values (code * scale).
-void ragvec_i8_decode_rows(const uint8_t *_Nonnull stored, size_t count, size_t dim, float *_Nonnull out);
+/// Decodes `count` stored int8 rows into fp32 values (code * scale). Returns 0, having decoded part of them, when a
+/// row is not one a writer makes (a negative or non-finite scale, a code -128).
+int ragvec_i8_decode_rows(const uint8_t *_Nonnull stored, size_t count, size_t dim, float *_Nonnull out);
 
 /// Puts `count` stored int8 rows of `dim` values into the blocked layout (rows padded to `padded` dimensions, the
 /// padding already zero), as rows `first_row` ..< `first_row + count`, with their scales and code sums. Returns 0,

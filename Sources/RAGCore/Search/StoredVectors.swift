@@ -53,7 +53,7 @@ extension VectorFormat {
                 ragvec_f16_to_f32(halves, halves.count, out.baseAddress!)
             }
         case .i8:
-            ragvec_i8_decode_rows(stored.baseAddress!.assumingMemoryBound(to: UInt8.self), count, dimension, out.baseAddress!)
+            _ = ragvec_i8_decode_rows(stored.baseAddress!.assumingMemoryBound(to: UInt8.self), count, dimension, out.baseAddress!)
         }
     }
 
@@ -61,14 +61,16 @@ extension VectorFormat {
     /// exactly that many rows or hold a row no writer makes (int8: a negative or non-finite scale, a code of -128).
     public func decodeChecked(stored bytes: UnsafeRawBufferPointer, rows: Int, dimension: Int) -> [Float]? {
         guard bytes.count == rows * storedBytesPerVector(dimension: dimension) else { return nil }
-        if self == .i8 {
-            var check = CompactVectorIndex(format: .i8, dimension: dimension)
-            guard check.add(stored: bytes) else { return nil }
-        }
-        return [Float](unsafeUninitializedCapacity: rows * dimension) { out, initialized in
-            decode(stored: bytes, dimension: dimension, into: out)
+        var valid = true
+        let values = [Float](unsafeUninitializedCapacity: rows * dimension) { out, initialized in
+            if self == .i8, rows > 0 {
+                valid = ragvec_i8_decode_rows(bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), rows, dimension, out.baseAddress!) == 1
+            } else {
+                decode(stored: bytes, dimension: dimension, into: out)
+            }
             initialized = rows * dimension
         }
+        return valid ? values : nil
     }
 
     /// `rows` (L2-normalised, `dimension` values each) as they read back from a store of this format: what the
@@ -94,8 +96,9 @@ extension VectorFormat {
 ///   by code are rescored against the unquantized query: recall@10 against the fp32 top 10 is measured in
 ///   docs/performance.md): a quarter of the memory and disk.
 public struct StoredVectors: Sendable {
-    public let format: VectorFormat
-    public let dimension: Int
+    /// The stored format: fp32 unless `compact` holds the rows.
+    public var format: VectorFormat { compact?.format ?? .f32 }
+    public var dimension: Int { f32.dimension }
     /// The rows of an fp32 collection (empty for the others).
     public private(set) var f32: VectorIndex
     /// The rows of an fp16 or int8 collection (`nil` for fp32).
@@ -103,24 +106,18 @@ public struct StoredVectors: Sendable {
 
     /// No rows yet, in `format`.
     public init(format: VectorFormat, dimension: Int) {
-        self.format = format
-        self.dimension = dimension
         self.f32 = VectorIndex(dimension: dimension)
         self.compact = format == .f32 ? nil : CompactVectorIndex(format: format, dimension: dimension)
     }
 
     /// The rows of an fp32 index.
     public init(_ index: VectorIndex) {
-        self.format = .f32
-        self.dimension = index.dimension
         self.f32 = index
         self.compact = nil
     }
 
     /// The rows of an fp16 or int8 index.
     public init(_ index: CompactVectorIndex) {
-        self.format = index.format
-        self.dimension = index.dimension
         self.f32 = VectorIndex(dimension: index.dimension)
         self.compact = index
     }

@@ -93,25 +93,19 @@ extension SQLiteCollectionStore {
         let dimension = header.dimension
         let rowBytes = header.vectorStorage.storedBytesPerVector(dimension: dimension)
         /// Calls `body` with each document's blob length, after checking it, and the reader moved to that blob.
-        func forEachBlob(_ body: (Int) throws -> Void) throws(CollectionError) {
-            do {
-                for document in documents where document.chunkCount > 0 {
-                    let expected = document.chunkCount * rowBytes
-                    let bytes: Int
-                    do {
-                        bytes = try reader.open(row: document.seq)
-                    } catch {
-                        throw damaged("a document has no vectors", db)
-                    }
-                    guard bytes == expected else {
-                        throw damaged("a document's vectors have \(bytes) bytes, not \(expected)", db)
-                    }
-                    try body(bytes)
+        func forEachBlob(_ body: (Int) throws(CollectionError) -> Void) throws(CollectionError) {
+            for document in documents where document.chunkCount > 0 {
+                let expected = document.chunkCount * rowBytes
+                let bytes: Int
+                do {
+                    bytes = try reader.open(row: document.seq)
+                } catch {
+                    throw damaged("a document has no vectors", db)
                 }
-            } catch let error as CollectionError {
-                throw error
-            } catch {
-                throw CollectionError(.io, "cannot read the vectors: \(error)", path: db.path)
+                guard bytes == expected else {
+                    throw damaged("a document's vectors have \(bytes) bytes, not \(expected)", db)
+                }
+                try body(bytes)
             }
         }
         guard header.vectorStorage != .f32 else {
@@ -120,7 +114,7 @@ extension SQLiteCollectionStore {
                 let raw = UnsafeMutableRawBufferPointer(storage)
                 var offset = 0
                 do throws(CollectionError) {
-                    try forEachBlob { bytes in
+                    try forEachBlob { (bytes) throws(CollectionError) in
                         try reader.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[offset..<offset + bytes]))
                         offset += bytes
                     }
@@ -132,14 +126,17 @@ extension SQLiteCollectionStore {
             return StoredVectors(index)
         }
         var compact = CompactVectorIndex(format: header.vectorStorage, dimension: dimension, reservingRows: total)
-        var buffer: [UInt8] = []
-        try forEachBlob { bytes in
-            if buffer.count < bytes { buffer = [UInt8](repeating: 0, count: bytes) }
-            try buffer.withUnsafeMutableBytes { raw in
-                let blob = UnsafeMutableRawBufferPointer(rebasing: raw[0..<bytes])
-                try reader.read(into: blob)
-                guard compact.add(stored: UnsafeRawBufferPointer(blob)) else { throw damaged("a document's vectors hold values no writer makes", db) }
+        // One document's blob at a time, in a buffer kept for the largest so far.
+        var buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 0, alignment: 16)
+        defer { buffer.deallocate() }
+        try forEachBlob { (bytes) throws(CollectionError) in
+            if buffer.count < bytes {
+                buffer.deallocate()
+                buffer = .allocate(byteCount: bytes, alignment: 16)
             }
+            let blob = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<bytes])
+            try reader.read(into: blob)
+            guard compact.add(stored: UnsafeRawBufferPointer(blob)) else { throw damaged("a document's vectors hold values no writer makes", db) }
         }
         return StoredVectors(compact)
     }
